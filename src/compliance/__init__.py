@@ -1,0 +1,47 @@
+"""compliance: sanctions measures as declarative rules, shipment logs evaluated against them.
+
+    import compliance
+
+    rulebook = compliance.load_rulebook()                 # the bundled DPRK rulebook
+    report = compliance.evaluate("shipments.csv", rulebook)
+    for finding in report.breaches:
+        print(finding.message)
+"""
+
+from compliance.api import Engine, evaluate
+from compliance.engine.stream import Monitor
+from compliance.errors import (
+    ComplianceError,
+    Diagnostic,
+    EngineUnavailableError,
+    LogError,
+    RuleFileError,
+)
+from compliance.events import Shipment
+from compliance.report import Accounting, Finding, Measurement, PeriodRange, Rejection, Report
+from compliance.rulebook import Rule, Rulebook, bundled_rulebook_path, load_rulebook
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accounting",
+    "ComplianceError",
+    "Diagnostic",
+    "Engine",
+    "EngineUnavailableError",
+    "Finding",
+    "LogError",
+    "Measurement",
+    "Monitor",
+    "PeriodRange",
+    "Rejection",
+    "Report",
+    "Rule",
+    "RuleFileError",
+    "Rulebook",
+    "Shipment",
+    "__version__",
+    "bundled_rulebook_path",
+    "evaluate",
+    "load_rulebook",
+]

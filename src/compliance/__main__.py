@@ -1,0 +1,5 @@
+import sys
+
+from compliance.cli import main
+
+sys.exit(main())

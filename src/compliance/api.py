@@ -1,0 +1,61 @@
+"""`evaluate()`: a log (or several) against a rulebook, giving a `Report`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from compliance.engine.stream import evaluate_stream
+from compliance.io.readers import records_from
+from compliance.report import Report
+from compliance.rulebook.load import load_rulebook
+from compliance.rulebook.rulebook import Rulebook
+
+__all__ = ["Engine", "evaluate"]
+
+Engine = Literal["auto", "stream", "columnar"]
+
+
+def _sources(source: Any) -> list[Any]:
+    """One log or several: a list/tuple of paths is several logs, anything else is one."""
+    if isinstance(source, list | tuple) and source and all(
+        isinstance(s, str | Path) for s in source
+    ):
+        return list(source)
+    return [source]
+
+
+def evaluate(
+    source: str | Path | Iterable[Any] | Any,
+    rulebook: Rulebook | str | Path | None = None,
+    *,
+    engine: Engine = "auto",
+) -> Report:
+    """Evaluate shipment events against a rulebook.
+
+    >>> report = compliance.evaluate("shipments.csv")            # doctest: +SKIP
+    >>> report.accounting.read, [f.rule for f in report.breaches]  # doctest: +SKIP
+
+    Args:
+        source: a log path (CSV, JSON Lines, JSON array, Parquet; `-` for stdin), a list
+            of paths, an iterable of dicts or `Shipment`s, or a pandas/polars DataFrame.
+        rulebook: a loaded `Rulebook`, a path to rule files, or None for the bundled DPRK
+            rulebook.
+        engine: `stream` (durable_rules), `columnar` (Polars) or `auto`.
+
+    Raises:
+        RuleFileError: the rulebook does not load.
+        LogError: a log cannot be read at all (rejected records do not raise).
+        EngineUnavailableError: the engine cannot run in this interpreter.
+    """
+    if not isinstance(rulebook, Rulebook):
+        rulebook = load_rulebook(rulebook) if rulebook is not None else load_rulebook()
+    sources = _sources(source)
+    if engine == "columnar":
+        from compliance.engine.columnar import evaluate_columnar
+
+        return evaluate_columnar(sources, rulebook)
+    records = itertools.chain.from_iterable(records_from(s) for s in sources)
+    return evaluate_stream(records, rulebook)

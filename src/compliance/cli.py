@@ -1,0 +1,130 @@
+"""The `compliance` command (DESIGN §5). Exit 0 clean, 1 findings, 2 bad input or rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from compliance.errors import ComplianceError, RuleFileError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="compliance",
+        description="Evaluate shipment logs against sanctions rules (default: the bundled "
+        "UN DPRK rulebook).",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("evaluate", help="evaluate logs against a rulebook")
+    ev.add_argument("logs", nargs="+", metavar="LOG", help="CSV, JSON Lines, JSON or Parquet; - for stdin")
+    ev.add_argument("--rules", type=Path, help="rulebook directory or file (default: bundled DPRK)")
+    ev.add_argument("--format", choices=_formats(), default=None,
+                    help="output format (default: table on a terminal, else json)")
+    ev.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
+    ev.add_argument("--engine", choices=("auto", "stream", "columnar"), default="auto")
+    ev.add_argument("--fail-on", choices=("breach", "warning"), default="breach",
+                    help="exit 1 on breaches (default) or on warnings too")
+
+    rules = sub.add_parser("rules", help="list, validate or describe rule files")
+    rsub = rules.add_subparsers(dest="rules_command", required=True)
+    ls = rsub.add_parser("list", help="list the rules of a rulebook")
+    ls.add_argument("--rules", type=Path)
+    ls.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    va = rsub.add_parser("validate", help="check rule files; every problem, one per line")
+    va.add_argument("path", type=Path)
+    rsub.add_parser("schema", help="print the JSON Schema of rule files")
+
+    te = sub.add_parser("test", help="run rule test cases and report rule coverage")
+    te.add_argument("path", nargs="?", type=Path, help="rulebook directory (default: bundled)")
+    te.add_argument("--min-coverage", type=float, default=None, metavar="N",
+                    help="exit 1 when fewer than N%% of rules are exercised")
+    te.add_argument("--format", choices=("table", "json"), default="table")
+    return p
+
+
+def _formats() -> list[str]:
+    from compliance.io.writers import FORMATS
+
+    return list(FORMATS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `compliance` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "rules":
+            return _rules(args)
+        if args.command == "test":
+            from compliance.ruletests import run_command
+
+            return run_command(args.path, min_coverage=args.min_coverage, fmt=args.format)
+    except RuleFileError as e:
+        for d in e.diagnostics:
+            print(d, file=sys.stderr)
+        print(f"Found {len(e.diagnostics)} error{'s' * (len(e.diagnostics) != 1)}.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    except ComplianceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 2
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from compliance.api import evaluate
+    from compliance.io.writers import render
+    from compliance.rulebook.load import load_rulebook
+
+    rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
+    report = evaluate(args.logs, rulebook, engine=args.engine)
+    fmt = args.format or ("table" if sys.stdout.isatty() and not args.output else "json")
+    text = render(report, rulebook, fmt)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    for r in report.rejected:
+        print(f"{r.location()}: rejected: {'; '.join(r.reasons)}", file=sys.stderr)
+    if report.incomplete:
+        print(f"incomplete: {report.accounting.rejected} rejected records, "
+              f"{len(report.errors)} unconvertible events", file=sys.stderr)  # fmt: skip
+    return report.exit_code(args.fail_on)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from compliance.rulebook import listing
+    from compliance.rulebook.load import load_rulebook
+
+    if args.rules_command == "schema":
+        from compliance.rulebook.schema import RuleFile
+
+        print(json.dumps(RuleFile.model_json_schema(by_alias=True), indent=2))
+        return 0
+    if args.rules_command == "validate":
+        rulebook = load_rulebook(args.path)
+        print(f"{args.path}: {len(rulebook)} rules, no problems.")
+        return 0
+    rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
+    if args.format == "json":
+        sys.stdout.write(listing.list_json(rulebook))
+    elif args.format == "markdown":
+        sys.stdout.write(listing.list_markdown(rulebook))  # type: ignore[attr-defined]
+    else:
+        sys.stdout.write(listing.list_table(rulebook))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

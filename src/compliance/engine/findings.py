@@ -1,0 +1,315 @@
+"""Findings from matched events: shared by every engine, so their reports are identical.
+
+An engine decides which events match which rule; this module turns those matches into
+findings (DESIGN §4): period totals in exact decimals, triggers by (date, id), threshold
+notices, rolling windows, deadlines, designations and unconvertible events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from decimal import Decimal
+
+from compliance.events import Shipment
+from compliance.periods import Span, calendar_span, months_span
+from compliance.report import SEVERITY, Finding, FindingKind, Measurement, PeriodRange
+from compliance.rulebook.rulebook import Rulebook
+from compliance.rulebook.schema import (
+    CalendarPeriod,
+    CapRule,
+    DeadlineRule,
+    DesignationRule,
+    FixedPeriod,
+    Measure,
+    MonthsPeriod,
+    ProhibitionRule,
+    Rule,
+    RollingPeriod,
+)
+from compliance.units import CONTEXT, convert, format_amount
+
+__all__ = ["amount_in", "findings_for_rule", "sort_findings"]
+
+Amounts = tuple[Decimal | None, ...]  # one per measure; None = unconvertible
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=Finding.sort_key)
+
+
+def findings_for_rule(rule: Rule, matched: Sequence[Shipment], rulebook: Rulebook) -> list[Finding]:
+    """Every finding of `rule`, given the events that match it (in any order)."""
+    events = sorted((e for e in matched if e.date in rule.effective), key=_order)
+    if isinstance(rule, CapRule):
+        return _cap(rule, events, rulebook)
+    if isinstance(rule, ProhibitionRule):
+        return [_event_finding(rule, e, "prohibited", f"prohibited: shipment {e.id} on {e.date}")
+                for e in events]  # fmt: skip
+    if isinstance(rule, DeadlineRule):
+        return _deadline(rule, events)
+    if isinstance(rule, DesignationRule):
+        return _designation(rule, events)
+    raise TypeError(f"unknown rule kind {rule!r}")
+
+
+def _order(e: Shipment) -> tuple[object, str]:
+    return (e.date, e.id)
+
+
+def amount_in(event: Shipment, measure: Measure, rulebook: Rulebook) -> Decimal | None:
+    """The event's contribution to a measure, or None when it cannot be expressed in it."""
+    if measure.is_currency:
+        if event.value is None or event.currency != measure.unit:
+            return None
+        return event.value
+    if event.quantity is None or event.unit is None:
+        return None
+    factor = rulebook.barrels_per_tonne(rulebook.product_of(event))
+    return convert(event.quantity, event.unit, measure.unit, factor)
+
+
+def _base(rule: Rule, kind: FindingKind, event: Shipment, message: str) -> dict[str, object]:
+    return {
+        "rule": rule.id, "kind": kind, "severity": SEVERITY[kind], "title": rule.label,
+        "citation": rule.citation, "verified": rule.verified, "date": event.date,
+        "trigger": event.id, "message": f"{rule.label}: {message} ({rule.citation})",
+    }  # fmt: skip
+
+
+def _event_finding(rule: Rule, event: Shipment, kind: FindingKind, message: str) -> Finding:
+    return Finding(**_base(rule, kind, event, message), events=[event.id])  # type: ignore[arg-type]
+
+
+def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
+    out = []
+    allowed = rule.within.days
+    for e in events:
+        if e.reported_on is None:
+            out.append(_event_finding(
+                rule, e, "unreported",
+                f"shipment {e.id} of {e.date} has no reporting date; due within {allowed} days",
+            ))  # fmt: skip
+            continue
+        taken = (e.reported_on - e.date).days
+        if taken > allowed:
+            late = taken - allowed
+            finding = _event_finding(
+                rule, e, "late_report",
+                f"shipment {e.id} of {e.date} reported on {e.reported_on}, {late} days after "
+                f"the {allowed}-day deadline",
+            )
+            out.append(finding.model_copy(update={"days_late": late}))
+    return out
+
+
+def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]:
+    listed = {entry.identifier: entry for entry in rule.designations}  # type: ignore[union-attr]
+    out = []
+    for e in events:
+        seen: set[str] = set()
+        for field in rule.fields:
+            value = e.get(field)
+            entry = listed.get(value) if value is not None else None
+            if entry is None or value in seen or e.date < entry.designated:
+                continue
+            seen.add(value)
+            name = f" ({entry.name})" if entry.name else ""
+            finding = _event_finding(
+                rule, e, "designated",
+                f"shipment {e.id} on {e.date} involves {field} {value}{name}, designated on "
+                f"{entry.designated}",
+            )
+            match = {"field": field, "identifier": value,
+                     "designated": entry.designated.isoformat()}  # fmt: skip
+            if entry.name:
+                match["name"] = entry.name
+            out.append(finding.model_copy(
+                update={"match": match, "verified": rule.verified and entry.verified}
+            ))  # fmt: skip
+    return out
+
+
+# Caps -----------------------------------------------------------------------------------
+
+
+def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Finding]:
+    out: list[Finding] = []
+    groups: dict[tuple[str | None, ...], list[tuple[Shipment, Amounts]]] = defaultdict(list)
+    for e in events:
+        amounts = tuple(amount_in(e, m, rulebook) for m in rule.limit)
+        if any(a is None for a in amounts):
+            out.append(_unconvertible(rule, e, amounts))
+        key = tuple(e.get(f) for f in rule.group_by)
+        groups[key].append((e, amounts))
+    for key, members in groups.items():
+        group = {f: str(v) for f, v in zip(rule.group_by, key, strict=True) if v is not None}
+        if isinstance(rule.period, RollingPeriod):
+            out.extend(_rolling(rule, members, group, rule.period.days))
+            continue
+        buckets: dict[Span, list[tuple[Shipment, Amounts]]] = defaultdict(list)
+        for e, amounts in members:
+            span = _span(rule, e)
+            if span is not None:
+                buckets[span].append((e, amounts))
+        for span, bucket in buckets.items():
+            out.extend(_period(rule, span, bucket, group))
+    return out
+
+
+def _span(rule: CapRule, e: Shipment) -> Span | None:
+    p = rule.period
+    if isinstance(p, CalendarPeriod):
+        return calendar_span(p.calendar, e.date)
+    if isinstance(p, MonthsPeriod):
+        return months_span(p.months, p.anchor, e.date)
+    if isinstance(p, FixedPeriod):
+        span = Span(p.from_, p.to)
+        return span if e.date in span else None
+    raise TypeError(p)
+
+
+def _unconvertible(rule: CapRule, e: Shipment, amounts: Amounts) -> Finding:
+    missing = [m for m, a in zip(rule.limit, amounts, strict=True) if a is None]
+    reasons = []
+    for m in missing:
+        if m.is_currency:
+            reasons.append(f"no value in {m.unit}")
+        elif e.quantity is None:
+            reasons.append(f"no quantity to express in {m.unit}")
+        else:
+            reasons.append(f"{e.unit} of {_product_words(e)} cannot be expressed in {m.unit} "
+                           "without a conversion factor in the rulebook")
+    return _event_finding(
+        rule, e, "unconvertible",
+        f"shipment {e.id} on {e.date} adds nothing to the cap: {'; '.join(reasons)}; "
+        "the evaluation is incomplete",
+    )
+
+
+def _product_words(e: Shipment) -> str:
+    return f"product {e.product!r}" if e.product else "an unnamed product"
+
+
+def _crossing(
+    rule: CapRule, bucket: list[tuple[Shipment, Amounts]], levels: Sequence[Decimal],
+    strict: bool,
+) -> tuple[int, int] | None:
+    """(event index, measure index) where a running total first passes its level."""
+    running = [Decimal(0)] * len(levels)
+    for i, (_, amounts) in enumerate(bucket):
+        for j, a in enumerate(amounts):
+            if a is not None:
+                running[j] = CONTEXT.add(running[j], a)
+        for j, level in enumerate(levels):
+            if running[j] > level if strict else running[j] >= level:
+                return i, j
+    return None
+
+
+def _running_at(bucket: list[tuple[Shipment, Amounts]], upto: int, j: int) -> Decimal:
+    total = Decimal(0)
+    for _, amounts in bucket[: upto + 1]:
+        a = amounts[j]
+        if a is not None:
+            total = CONTEXT.add(total, a)
+    return total
+
+
+def _period(
+    rule: CapRule, span: Span, bucket: list[tuple[Shipment, Amounts]], group: dict[str, str],
+    *, label: str | None = None,
+) -> list[Finding]:
+    out = []
+    limits = [m.amount for m in rule.limit]
+    hit = _crossing(rule, bucket, limits, strict=True)
+    if hit is not None:
+        out.append(_cap_finding(rule, span, bucket, group, hit, None, label))
+    for threshold in rule.thresholds:
+        levels = [CONTEXT.multiply(m.amount, threshold.fraction) for m in rule.limit]
+        reached = _crossing(rule, bucket, levels, strict=False)
+        if reached is not None:
+            finding = _cap_finding(rule, span, bucket, group, reached, threshold.fraction, label)
+            if not threshold.verified:
+                finding = finding.model_copy(update={"verified": False})
+            out.append(finding)
+    return out
+
+
+def _cap_finding(
+    rule: CapRule, span: Span, bucket: list[tuple[Shipment, Amounts]], group: dict[str, str],
+    hit: tuple[int, int], threshold: Decimal | None, label: str | None,
+) -> Finding:
+    i, j = hit
+    measure = rule.limit[j]
+    trigger = bucket[i][0]
+    running = _running_at(bucket, i, j)
+    total = _running_at(bucket, len(bucket) - 1, j)
+    counted = [e.id for e, amounts in bucket if amounts[j] is not None]
+    unit = measure.unit
+    when = label or f"in {span.label()}"
+    whom = "".join(f" for {k} {v}" for k, v in group.items())
+    fmt = lambda d: format_amount(d, grouping=True)  # noqa: E731
+    if threshold is None:
+        kind: FindingKind = "cap_exceeded"
+        excess = CONTEXT.subtract(total, measure.amount)
+        message = (f"{fmt(total)} {unit} {when}{whom} exceeds the {fmt(measure.amount)} {unit} "
+                   f"cap by {fmt(excess)} {unit}; crossed on {trigger.date} by shipment "
+                   f"{trigger.id}")  # fmt: skip
+        figures = Measurement(unit=unit, limit=measure.amount, running=running, total=total,
+                              excess=excess)  # fmt: skip
+    else:
+        kind = "threshold_reached"
+        percent = format_amount(threshold * 100)
+        message = (f"{fmt(running)} {unit} {when}{whom} reached {percent}% of the "
+                   f"{fmt(measure.amount)} {unit} cap on {trigger.date} with shipment "
+                   f"{trigger.id}")  # fmt: skip
+        figures = Measurement(unit=unit, limit=measure.amount, running=running, total=total,
+                              threshold=threshold)  # fmt: skip
+    return Finding(
+        **_base(rule, kind, trigger, message),  # type: ignore[arg-type]
+        events=counted, period=PeriodRange(start=span.start, end=span.end), group=group,
+        measure=figures,
+    )  # fmt: skip
+
+
+def _rolling(
+    rule: CapRule, members: list[tuple[Shipment, Amounts]], group: dict[str, str], days: int
+) -> list[Finding]:
+    """Windows of `days` days ending on each event's date; a finding per upward crossing."""
+    out: list[Finding] = []
+    limits = [m.amount for m in rule.limit]
+    levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
+        (t.fraction, [CONTEXT.multiply(a, t.fraction) for a in limits]) for t in rule.thresholds
+    ]
+    verified = {t.fraction: t.verified for t in rule.thresholds}
+    for fraction, bounds in levels:
+        above = False
+        start = 0
+        running = [Decimal(0)] * len(bounds)
+        for i, (e, amounts) in enumerate(members):
+            first_day = e.date - timedelta(days=days - 1)
+            while members[start][0].date < first_day:
+                for j, a in enumerate(members[start][1]):
+                    if a is not None:
+                        running[j] = CONTEXT.subtract(running[j], a)
+                start += 1
+            for j, a in enumerate(amounts):
+                if a is not None:
+                    running[j] = CONTEXT.add(running[j], a)
+            over = [j for j, b in enumerate(bounds)
+                    if (running[j] > b if fraction is None else running[j] >= b)]  # fmt: skip
+            if over and not above:
+                end = i
+                while end + 1 < len(members) and members[end + 1][0].date == e.date:
+                    end += 1
+                window = members[start : end + 1]
+                span = Span(first_day, e.date)
+                finding = _cap_finding(rule, span, window, group, (i - start, over[0]),
+                                       fraction, f"in the {days} days to {e.date}")
+                if fraction is not None and not verified[fraction]:
+                    finding = finding.model_copy(update={"verified": False})
+                out.append(finding)
+            above = bool(over)
+    return out

@@ -1,0 +1,300 @@
+"""Shipment events: the model, and validation of raw records into it.
+
+A raw record is a mapping of field name to value as read from CSV (strings), JSON
+(strings, numbers, null) or a DataFrame (Python objects). `parse_shipment` returns a
+`Shipment` or every problem it found, each naming the field, the value and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from compliance._codes import COUNTRIES, CURRENCIES
+from compliance.units import UNITS
+
+__all__ = [
+    "COUNTRY_FIELDS",
+    "FIELDS",
+    "NUMERIC_FIELDS",
+    "TRANSFERS",
+    "Problem",
+    "Shipment",
+    "imo_check_digit_ok",
+    "normalise_hs",
+    "parse_shipment",
+]
+
+Transfer = Literal["port", "ship_to_ship", "pipeline", "rail", "road", "air"]
+TRANSFERS = ("port", "ship_to_ship", "pipeline", "rail", "road", "air")
+
+FIELDS = (
+    "id", "date", "hs_code", "commodity", "product", "quantity", "unit", "value", "currency",
+    "origin", "destination", "supplier", "vessel_imo", "counterparty_imo", "vessel_name",
+    "vessel_flag", "counterparty_flag", "transfer", "reported_on", "source", "supersedes",
+)  # fmt: skip
+COUNTRY_FIELDS = frozenset({"origin", "destination", "supplier", "vessel_flag", "counterparty_flag"})
+NUMERIC_FIELDS = frozenset({"quantity", "value"})
+DATE_FIELDS = frozenset({"date", "reported_on"})
+IMO_FIELDS = frozenset({"vessel_imo", "counterparty_imo"})
+TEXT_FIELDS = frozenset({"id", "commodity", "vessel_name", "source", "supersedes"})
+
+MAX_TEXT = 4096  # longer free text is almost certainly a broken row, not a description
+MAX_AMOUNT = Decimal("1e15")
+
+
+class Shipment(BaseModel):
+    """One delivery, transfer or observation (DESIGN §2).
+
+    >>> Shipment(id="a", date="2019-06-10", hs_code="2710.19", destination="kp",
+    ...          quantity="1000", unit="bbl").hs_code
+    '271019'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    date: date
+    hs_code: str | None = None
+    commodity: str | None = None
+    product: str | None = None
+    quantity: Decimal | None = None
+    unit: str | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+    origin: str | None = None
+    destination: str | None = None
+    supplier: str | None = None
+    vessel_imo: str | None = None
+    counterparty_imo: str | None = None
+    vessel_name: str | None = None
+    vessel_flag: str | None = None
+    counterparty_flag: str | None = None
+    transfer: Transfer | None = None
+    reported_on: date | None = None
+    source: str | None = None
+    supersedes: str | None = None
+    extra: dict[str, str] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        extra = data.get("extra")
+        flat = {k: v for k, v in data.items() if k != "extra"}
+        if isinstance(extra, Mapping):
+            flat.update(extra)
+        result = _validate(flat)
+        if isinstance(result, list):
+            raise ValueError("; ".join(str(p) for p in result))
+        return result
+
+    def get(self, field: str) -> Any:
+        """Value of a field, or of an extra column given as `extra.<name>`."""
+        if field.startswith("extra."):
+            return self.extra.get(field[6:])
+        return getattr(self, field)
+
+    def to_record(self) -> dict[str, Any]:
+        """Flat JSON-ready dict: decimals and dates as strings, extras as columns."""
+        out: dict[str, Any] = {}
+        for name in FIELDS:
+            v = getattr(self, name)
+            if v is None:
+                continue
+            out[name] = str(v) if isinstance(v, Decimal | date) else v
+        out.update(self.extra)
+        return out
+
+
+class Problem:
+    """A field that failed validation: `field: message (got 'value')`."""
+
+    __slots__ = ("field", "message", "value")
+
+    def __init__(self, field: str, message: str, value: Any = None) -> None:
+        self.field, self.message, self.value = field, message, value
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return f"{self.field}: {self.message}"
+        shown = str(self.value)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        return f"{self.field}: {self.message} (got {shown!r})"
+
+
+def parse_shipment(raw: Mapping[str, Any]) -> Shipment | list[Problem]:
+    """Validate one raw record; a `Shipment`, or every problem found."""
+    result = _validate(raw)
+    if isinstance(result, list):
+        return result
+    return Shipment.model_construct(**result)
+
+
+def imo_check_digit_ok(number: str) -> bool:
+    """IMO ship numbers: 7 digits, the last a check digit (weights 7..2, mod 10)."""
+    total = sum(int(d) * w for d, w in zip(number[:6], range(7, 1, -1), strict=True))
+    return total % 10 == int(number[6])
+
+
+_HS_JUNK = re.compile(r"[.\s]")
+
+
+def normalise_hs(text: str) -> str | None:
+    """`2710.19` → `271019`; None when not 2–10 digits after removing dots and spaces."""
+    code = _HS_JUNK.sub("", text)
+    return code if 2 <= len(code) <= 10 and code.isdigit() else None
+
+
+def _blank(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return v.strip() == ""
+    # pandas marks a missing number as NaN; the text "NaN" in a file is still rejected.
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _text(v: Any) -> str:
+    return v.strip() if isinstance(v, str) else str(v)
+
+
+def _decimal(field: str, v: Any, problems: list[Problem]) -> Decimal | None:
+    if isinstance(v, bool):
+        problems.append(Problem(field, "must be a number", v))
+        return None
+    if isinstance(v, float):
+        text = repr(v)
+    elif isinstance(v, Decimal | int):
+        text = str(v)
+    else:
+        text = _text(v).replace(",", "") if isinstance(v, str) else str(v)
+    try:
+        d = Decimal(text)
+    except (InvalidOperation, ValueError):
+        problems.append(Problem(field, "must be a decimal number", v))
+        return None
+    if not d.is_finite():
+        problems.append(Problem(field, "must be a finite number", v))
+    elif d < 0:
+        problems.append(Problem(field, "must be ≥ 0", v))
+    elif d > MAX_AMOUNT:
+        problems.append(Problem(field, "is implausibly large; expected at most 1e15", v))
+    else:
+        return d if d != 0 else Decimal(0)
+    return None
+
+
+def _date(field: str, v: Any, problems: list[Problem]) -> date | None:
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).date() if v.tzinfo else v.date()
+    if isinstance(v, date):
+        return v
+    text = _text(v)
+    try:
+        if len(text) <= 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+        return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+    except ValueError:
+        problems.append(Problem(field, "must be a real ISO date YYYY-MM-DD", v))
+        return None
+
+
+def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
+    problems: list[Problem] = []
+    out: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    for key, v in raw.items():
+        if _blank(v):
+            continue
+        if key not in _FIELD_SET:
+            extra[str(key)] = _text(v)
+            continue
+        if isinstance(v, str) and _has_undecodable(v):
+            problems.append(Problem(key, "is not valid UTF-8", v.encode("utf-8", "replace")))
+            continue
+        if key in NUMERIC_FIELDS:
+            out[key] = _decimal(key, v, problems)
+        elif key in DATE_FIELDS:
+            out[key] = _date(key, v, problems)
+        else:
+            text = _text(v)
+            if len(text) > MAX_TEXT:
+                problems.append(Problem(key, f"is longer than {MAX_TEXT} characters", text))
+            elif key in COUNTRY_FIELDS:
+                code = text.upper()
+                if code in COUNTRIES:
+                    out[key] = code
+                else:
+                    problems.append(Problem(key, "must be an ISO 3166-1 alpha-2 code", v))
+            elif key == "hs_code":
+                hs = normalise_hs(text)
+                if hs is None:
+                    problems.append(Problem(key, "must be 2–10 digits (dots, spaces ignored)", v))
+                out[key] = hs
+            elif key in IMO_FIELDS:
+                number = text.upper().removeprefix("IMO").strip()
+                if not (len(number) == 7 and number.isdigit()):
+                    problems.append(Problem(key, "must be a 7-digit IMO number", v))
+                elif not imo_check_digit_ok(number):
+                    problems.append(Problem(key, "has a wrong IMO check digit", v))
+                else:
+                    out[key] = number
+            elif key == "unit":
+                unit = text.lower()
+                if unit in UNITS:
+                    out[key] = unit
+                else:
+                    problems.append(
+                        Problem(key, f"unknown unit; expected one of {', '.join(sorted(UNITS))}", v)
+                    )
+            elif key == "currency":
+                if text.upper() in CURRENCIES:
+                    out[key] = text.upper()
+                else:
+                    problems.append(Problem(key, "must be an ISO 4217 currency code", v))
+            elif key == "transfer":
+                t = text.lower()
+                if t in TRANSFERS:
+                    out[key] = t
+                else:
+                    problems.append(Problem(key, f"must be one of {', '.join(TRANSFERS)}", v))
+            elif key == "product":
+                out[key] = text.lower()
+            else:
+                out[key] = text
+    if "id" not in out and not any(p.field == "id" for p in problems):
+        problems.append(Problem("id", "is required"))
+    if "date" not in out and not any(p.field == "date" for p in problems):
+        problems.append(Problem("date", "is required"))
+    for amount, unit in (("quantity", "unit"), ("value", "currency")):
+        has_amount = amount in out or any(p.field == amount for p in problems)
+        has_unit = unit in out or any(p.field == unit for p in problems)
+        if has_amount and not has_unit:
+            problems.append(Problem(unit, f"is required with {amount}"))
+        elif has_unit and not has_amount:
+            problems.append(Problem(amount, f"is required with {unit}"))
+    if problems:
+        return problems
+    if extra:
+        out["extra"] = extra
+    return out
+
+
+_FIELD_SET = frozenset(FIELDS)
+
+
+def _has_undecodable(text: str) -> bool:
+    # Readers decode with errors="surrogateescape": a lone surrogate marks a byte that
+    # was not UTF-8, so the record can be rejected with its line instead of the file.
+    return any("\udc80" <= ch <= "\udcff" for ch in text)

@@ -1,0 +1,206 @@
+"""What an evaluation returns: findings, the accounting of every record, the rejections."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from compliance.units import format_amount
+
+__all__ = [
+    "Accounting",
+    "Finding",
+    "FindingKind",
+    "Measurement",
+    "PeriodRange",
+    "Rejection",
+    "Report",
+    "RulebookInfo",
+    "Severity",
+]
+
+FindingKind = Literal[
+    "cap_exceeded", "threshold_reached", "prohibited", "designated", "late_report",
+    "unreported", "unconvertible",
+]  # fmt: skip
+Severity = Literal["breach", "warning", "notice", "error"]
+SEVERITY: dict[str, Severity] = {
+    "cap_exceeded": "breach",
+    "prohibited": "breach",
+    "designated": "breach",
+    "late_report": "warning",
+    "unreported": "warning",
+    "threshold_reached": "notice",
+    "unconvertible": "error",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PeriodRange(_Frozen):
+    start: date
+    end: date
+
+
+class Measurement(_Frozen):
+    """A cap's figures in one measure (all in `unit`)."""
+
+    unit: str
+    limit: Decimal
+    running: Decimal
+    total: Decimal
+    excess: Decimal | None = None
+    threshold: Decimal | None = None
+
+
+class Finding(_Frozen):
+    """One breach, warning, notice or error, with everything needed to cite it."""
+
+    rule: str
+    kind: FindingKind
+    severity: Severity
+    title: str
+    citation: str
+    verified: bool
+    date: date
+    trigger: str
+    events: list[str]
+    period: PeriodRange | None = None
+    group: dict[str, str] = {}
+    measure: Measurement | None = None
+    match: dict[str, str] | None = None
+    days_late: int | None = None
+    message: str
+
+    def sort_key(self) -> tuple[Any, ...]:
+        threshold = self.measure.threshold if self.measure and self.measure.threshold else 0
+        return (self.date, self.rule, self.trigger, self.kind, sorted(self.group.items()),
+                self.period.start if self.period else date.min, threshold,
+                sorted((self.match or {}).items()))  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of DESIGN §4 (decimals as strings, absent parts omitted)."""
+        out: dict[str, Any] = {
+            "rule": self.rule, "kind": self.kind, "severity": self.severity,
+            "title": self.title, "citation": self.citation, "verified": self.verified,
+            "date": self.date.isoformat(), "trigger": self.trigger, "events": list(self.events),
+        }  # fmt: skip
+        if self.period is not None:
+            out["period"] = {"start": self.period.start.isoformat(),
+                             "end": self.period.end.isoformat()}  # fmt: skip
+        out["group"] = dict(self.group)
+        if self.measure is not None:
+            m = self.measure
+            measure: dict[str, str] = {"unit": m.unit, "limit": format_amount(m.limit),
+                                       "running": format_amount(m.running),
+                                       "total": format_amount(m.total)}  # fmt: skip
+            if m.excess is not None:
+                measure["excess"] = format_amount(m.excess)
+            if m.threshold is not None:
+                measure["threshold"] = format_amount(m.threshold)
+            out["measure"] = measure
+        if self.match is not None:
+            out["match"] = dict(self.match)
+        if self.days_late is not None:
+            out["days_late"] = self.days_late
+        out["message"] = self.message
+        return out
+
+
+class Accounting(_Frozen):
+    """Where every record read ended: evaluated + duplicates + superseded + rejected = read."""
+
+    read: int = 0
+    evaluated: int = 0
+    duplicates: int = 0
+    superseded: int = 0
+    rejected: int = 0
+
+
+class Rejection(_Frozen):
+    """A record that was not evaluated, where it came from, and every reason."""
+
+    source: str
+    line: int | None = None
+    index: int | None = None
+    id: str | None = None
+    reasons: list[str]
+
+    def location(self) -> str:
+        if self.line is not None:
+            return f"{self.source}:{self.line}"
+        if self.index is not None:
+            return f"{self.source}[{self.index}]"
+        return self.source
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class RulebookInfo(_Frozen):
+    sources: list[str]
+    rules: int
+
+
+class Report(_Frozen):
+    """The result of an evaluation (DESIGN §4).
+
+    >>> report = compliance.evaluate("shipments.csv")      # doctest: +SKIP
+    >>> [f.trigger for f in report.breaches]               # doctest: +SKIP
+    ['b']
+    """
+
+    findings: list[Finding]
+    accounting: Accounting
+    rejected: list[Rejection] = []
+    rulebook: RulebookInfo
+
+    def _of(self, severity: str) -> list[Finding]:
+        return [f for f in self.findings if f.severity == severity]
+
+    @property
+    def breaches(self) -> list[Finding]:
+        return self._of("breach")
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return self._of("warning")
+
+    @property
+    def notices(self) -> list[Finding]:
+        return self._of("notice")
+
+    @property
+    def errors(self) -> list[Finding]:
+        return self._of("error")
+
+    @property
+    def incomplete(self) -> bool:
+        """True when some record was rejected or some event could not be converted."""
+        return bool(self.rejected) or bool(self.errors)
+
+    def exit_code(self, fail_on: Literal["breach", "warning"] = "breach") -> int:
+        """0 no breach; 1 breach (or warning with fail_on="warning"); 2 incomplete."""
+        if self.incomplete:
+            return 2
+        if self.breaches or (fail_on == "warning" and self.warnings):
+            return 1
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "accounting": self.accounting.model_dump(),
+            "rejected": [r.to_dict() for r in self.rejected],
+            "rulebook": self.rulebook.model_dump(),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The JSON document of DESIGN §4."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)

@@ -1,0 +1,129 @@
+"""Safe YAML with positions: plain data only, every node's line and column recorded.
+
+Anchors, aliases (the "billion laughs" bomb) and tags are refused outright, duplicate
+keys are errors, floats become `Decimal` from their source text (never via binary
+floating point), and timestamps become dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+__all__ = ["Located", "YamlProblem", "load_located"]
+
+Path = tuple[object, ...]
+
+_STANDARD = "tag:yaml.org,2002:"
+
+
+class YamlProblem(Exception):
+    def __init__(self, message: str, line: int | None, column: int | None) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+@dataclass
+class Located:
+    """Parsed data with the (line, column) of every value and every mapping key."""
+
+    data: Any
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: Path, *, key: bool = False) -> tuple[int, int] | None:
+        """Position of `path`, or of its nearest located ancestor."""
+        table = self.keys if key else self.values
+        for end in range(len(path), -1, -1):
+            found = table.get(path[:end]) or self.values.get(path[:end])
+            if found:
+                return found
+        return None
+
+
+class _Composer(yaml.SafeLoader):
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise YamlProblem(
+                "anchors and aliases (&, *) are not allowed in rule files; write the data out",
+                mark.line + 1,
+                mark.column + 1,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+def load_located(text: str) -> Located:
+    """Parse one YAML document; raises `YamlProblem` with a position."""
+    loader = _Composer(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        raise YamlProblem(
+            f"invalid YAML: {problem}",
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as e:
+        raise YamlProblem(f"invalid YAML: {e}", None, None) from None
+    finally:
+        loader.dispose()
+    located = Located(None)
+    located.data = _convert(root, (), located, loader) if root is not None else None
+    return located
+
+
+def _pos(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _convert(node: Node, path: Path, located: Located, loader: yaml.SafeLoader) -> Any:
+    located.values[path] = _pos(node)
+    if not node.tag.startswith(_STANDARD):
+        raise YamlProblem(f"YAML tag {node.tag!r} is not allowed in rule files", *_pos(node))
+    if isinstance(node, MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise YamlProblem("mapping keys must be plain scalars", *_pos(key_node))
+            key = _scalar(key_node, loader)
+            if isinstance(key, Decimal):
+                key = str(key_node.value)
+            if key in out:
+                first = located.keys[(*path, key)]
+                raise YamlProblem(
+                    f"duplicate key {key!r} (first at line {first[0]})", *_pos(key_node)
+                )
+            located.keys[(*path, key)] = _pos(key_node)
+            out[key] = _convert(value_node, (*path, key), located, loader)
+        return out
+    if isinstance(node, SequenceNode):
+        return [_convert(item, (*path, i), located, loader) for i, item in enumerate(node.value)]
+    return _scalar(node, loader)
+
+
+def _scalar(node: ScalarNode, loader: yaml.SafeLoader) -> Any:
+    tag = node.tag[len(_STANDARD):]
+    if tag == "float":
+        text = node.value.replace("_", "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite():
+            raise YamlProblem(f"numbers must be finite (got {node.value!r})", *_pos(node))
+        return number
+    value = loader.construct_object(node)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date | int | bool | str) or value is None:
+        return value
+    raise YamlProblem(f"unsupported YAML value {node.value!r}", *_pos(node))

@@ -1,0 +1,294 @@
+"""Selectors: the `match` and `unless` language of rule files.
+
+`field: value` · `field: [a, b]` · `field: {prefix: [...]}` · `field: {gt|gte|lt|lte: n}` ·
+`field: {present: bool}` · `all: [...]` · `any: [...]` · `not: {...}`. Several keys in
+one mapping must all hold. Values are normalised as event fields are (country codes
+upper-case, units lower-case, HS codes digits only), so a selector compares like with
+like.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from compliance._codes import COUNTRIES, CURRENCIES
+from compliance.events import (
+    COUNTRY_FIELDS,
+    DATE_FIELDS,
+    FIELDS,
+    NUMERIC_FIELDS,
+    TRANSFERS,
+    Shipment,
+    normalise_hs,
+)
+from compliance.units import UNITS
+
+__all__ = [
+    "All",
+    "Any",
+    "Compare",
+    "Equals",
+    "Not",
+    "Prefix",
+    "Present",
+    "Selector",
+    "fields_of",
+    "matches",
+    "parse_selector",
+    "to_dict",
+]
+
+COMPARATORS = ("gt", "gte", "lt", "lte")
+OPERATORS = ("prefix", "present", *COMPARATORS)
+COMBINATORS = ("all", "any", "not")
+
+
+@dataclass(frozen=True)
+class Equals:
+    field: str
+    values: tuple[Any, ...]  # any of
+
+
+@dataclass(frozen=True)
+class Prefix:
+    field: str
+    prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: str
+    op: str
+    number: Decimal
+
+
+@dataclass(frozen=True)
+class Present:
+    field: str
+    present: bool
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Selector, ...]
+
+
+@dataclass(frozen=True)
+class Any:
+    items: tuple[Selector, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Selector
+
+
+Selector = Equals | Prefix | Compare | Present | All | Any | Not
+MATCH_ALL: Selector = All(())
+
+Report = Callable[[tuple[object, ...], str], None]
+"""Callback receiving (path within the rule, message) for each problem found."""
+
+
+def parse_selector(raw: object, path: tuple[object, ...], report: Report) -> Selector:
+    """Parse a selector mapping, reporting every problem; returns a best-effort tree."""
+    if not isinstance(raw, Mapping) or not raw:
+        report(path, f"a selector must be a non-empty mapping (got {_show(raw)})")
+        return MATCH_ALL
+    parts: list[Selector] = []
+    for key, value in raw.items():
+        here = (*path, key)
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                report(here, f"'{key}' takes a non-empty list of selectors (got {_show(value)})")
+                continue
+            items = tuple(parse_selector(v, (*here, i), report) for i, v in enumerate(value))
+            parts.append(All(items) if key == "all" else Any(items))
+        elif key == "not":
+            parts.append(Not(parse_selector(value, here, report)))
+        elif isinstance(key, str) and (key in _FIELDS or key.startswith("extra.") and key[6:]):
+            parts.extend(_parse_field(key, value, here, report))
+        else:
+            hint = difflib.get_close_matches(str(key), [*_FIELDS, *COMBINATORS], n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            report(here, f"unknown field{suggestion}; expected an event field (destination, hs_code, …) "
+                   "or extra.<column>")
+    return parts[0] if len(parts) == 1 else All(tuple(parts))
+
+
+_FIELDS = tuple(f for f in FIELDS)
+
+
+def _parse_field(
+    field: str, value: object, path: tuple[object, ...], report: Report
+) -> Iterator[Selector]:
+    if isinstance(value, Mapping):
+        if not value:
+            report(path, "an operator mapping must not be empty")
+        for op, operand in value.items():
+            here = (*path, op)
+            if op == "prefix":
+                items = operand if isinstance(operand, list) else [operand]
+                prefixes = [_prefix(field, p, here, report) for p in items]
+                if not items:
+                    report(here, "'prefix' needs at least one prefix")
+                yield Prefix(field, tuple(p for p in prefixes if p is not None))
+            elif op == "present":
+                if not isinstance(operand, bool):
+                    report(here, f"'present' takes true or false (got {_show(operand)})")
+                yield Present(field, bool(operand))
+            elif op in COMPARATORS:
+                number = _number(operand)
+                if number is None:
+                    report(here, f"'{op}' takes a number (got {_show(operand)})")
+                    continue
+                if field not in NUMERIC_FIELDS and not field.startswith("extra."):
+                    report(here, f"'{op}' compares numbers; '{field}' is not numeric")
+                yield Compare(field, op, number)
+            else:
+                hint = difflib.get_close_matches(str(op), OPERATORS, n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                report(here, f"unknown operator{suggestion}; expected one of "
+                       f"{', '.join(OPERATORS)}")
+        return
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        report(path, "an any-of list must not be empty")
+    values = [_value(field, v, (*path, i) if isinstance(value, list) else path, report)
+              for i, v in enumerate(items)]
+    yield Equals(field, tuple(v for v in values if v is not None))
+
+
+def _show(v: object) -> str:
+    return repr(v) if not isinstance(v, Mapping | list) else type(v).__name__
+
+
+def _number(v: object) -> Decimal | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        d = Decimal(str(v)) if isinstance(v, int | float | Decimal | str) else None
+    except InvalidOperation:
+        return None
+    return d if d is not None and d.is_finite() else None
+
+
+def _prefix(field: str, p: object, path: tuple[object, ...], report: Report) -> str | None:
+    text = str(p)
+    if field == "hs_code":
+        hs = normalise_hs(text) if len(text) >= 2 else (text if text.isdigit() else None)
+        if hs is None:
+            report(path, f"an HS prefix is 1–10 digits (got {_show(p)})")
+        return hs
+    return text
+
+
+def _value(field: str, v: object, path: tuple[object, ...], report: Report) -> object:
+    if v is None or isinstance(v, Mapping | list):
+        report(path, f"expected a value for '{field}' (got {_show(v)})")
+        return None
+    text = str(v).strip()
+    if field in COUNTRY_FIELDS:
+        if text.upper() not in COUNTRIES:
+            report(path, f"'{field}' takes an ISO 3166-1 alpha-2 code (got {_show(v)})")
+        return text.upper()
+    if field == "unit":
+        if text.lower() not in UNITS:
+            report(path, f"unknown unit {_show(v)}; expected one of {', '.join(sorted(UNITS))}")
+        return text.lower()
+    if field == "currency":
+        if text.upper() not in CURRENCIES:
+            report(path, f"'currency' takes an ISO 4217 code (got {_show(v)})")
+        return text.upper()
+    if field == "transfer":
+        if text.lower() not in TRANSFERS:
+            report(path, f"'transfer' is one of {', '.join(TRANSFERS)} (got {_show(v)})")
+        return text.lower()
+    if field == "hs_code":
+        hs = normalise_hs(text)
+        if hs is None:
+            report(path, f"an HS code is 2–10 digits (got {_show(v)})")
+        return hs
+    if field in NUMERIC_FIELDS:
+        number = _number(v)
+        if number is None:
+            report(path, f"'{field}' takes a number (got {_show(v)})")
+        return number
+    if field in DATE_FIELDS:
+        if isinstance(v, date):
+            return v
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            report(path, f"'{field}' takes an ISO date (got {_show(v)})")
+            return None
+    if field == "product":
+        return text.lower()
+    return text
+
+
+def fields_of(selector: Selector) -> set[str]:
+    """Every event field a selector reads."""
+    if isinstance(selector, All | Any):
+        return set().union(*(fields_of(s) for s in selector.items)) if selector.items else set()
+    if isinstance(selector, Not):
+        return fields_of(selector.item)
+    return {selector.field}
+
+
+def matches(selector: Selector, event: Shipment) -> bool:
+    """Reference semantics of a selector on one event (absent fields match nothing)."""
+    if isinstance(selector, All):
+        return all(matches(s, event) for s in selector.items)
+    if isinstance(selector, Any):
+        return any(matches(s, event) for s in selector.items)
+    if isinstance(selector, Not):
+        return not matches(selector.item, event)
+    value = event.get(selector.field)
+    if isinstance(selector, Present):
+        return (value is not None) is selector.present
+    if value is None:
+        return False
+    if isinstance(selector, Equals):
+        if selector.field.startswith("extra."):
+            return any(str(v) == value for v in selector.values)
+        return value in selector.values
+    if isinstance(selector, Prefix):
+        return any(str(value).startswith(p) for p in selector.prefixes)
+    number = _number(value) if not isinstance(value, Decimal) else value
+    if number is None:
+        return False
+    op = selector.op
+    return (
+        number > selector.number if op == "gt"
+        else number >= selector.number if op == "gte"
+        else number < selector.number if op == "lt"
+        else number <= selector.number
+    )  # fmt: skip
+
+
+def to_dict(selector: Selector) -> dict[str, object]:
+    """The rule-file form of a selector (values as JSON-ready scalars)."""
+
+    def scalar(v: object) -> object:
+        return str(v) if isinstance(v, Decimal | date) else v
+
+    if isinstance(selector, All):
+        return {"all": [to_dict(s) for s in selector.items]}
+    if isinstance(selector, Any):
+        return {"any": [to_dict(s) for s in selector.items]}
+    if isinstance(selector, Not):
+        return {"not": to_dict(selector.item)}
+    if isinstance(selector, Equals):
+        values = [scalar(v) for v in selector.values]
+        return {selector.field: values[0] if len(values) == 1 else values}
+    if isinstance(selector, Prefix):
+        return {selector.field: {"prefix": list(selector.prefixes)}}
+    if isinstance(selector, Compare):
+        return {selector.field: {selector.op: scalar(selector.number)}}
+    return {selector.field: {"present": selector.present}}

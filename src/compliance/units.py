@@ -1,0 +1,98 @@
+"""Quantities and exact unit conversions.
+
+Volume and mass conversions are exact by definition (an oil barrel is 42 US gallons of
+231 cubic inches: 158.987294928 litres; a US gallon is 3.785411784 litres). Converting
+between mass and volume needs a product's barrels-per-tonne factor, which is a cited
+figure and therefore lives in the rulebook, never here.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Mapping
+from decimal import Decimal
+
+__all__ = [
+    "MASS_UNITS",
+    "UNITS",
+    "VOLUME_UNITS",
+    "convert",
+    "dimension",
+    "format_amount",
+    "is_currency",
+]
+
+# 34 significant digits (IEEE decimal128): ample for tens of millions of events summed at
+# sub-litre resolution, and the same everywhere so both engines give identical strings.
+CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
+
+VOLUME_UNITS: Mapping[str, Decimal] = {  # litres per unit
+    "bbl": Decimal("158.987294928"),
+    "l": Decimal(1),
+    "kl": Decimal(1000),
+    "m3": Decimal(1000),
+    "gal": Decimal("3.785411784"),
+}
+MASS_UNITS: Mapping[str, Decimal] = {  # kilograms per unit
+    "t": Decimal(1000),
+    "kg": Decimal(1),
+}
+UNITS = frozenset(VOLUME_UNITS) | frozenset(MASS_UNITS)
+
+_KG_PER_TONNE = Decimal(1000)
+
+
+def dimension(unit: str) -> str:
+    """`"volume"`, `"mass"` or `"currency"` for a normalised unit code."""
+    if unit in VOLUME_UNITS:
+        return "volume"
+    if unit in MASS_UNITS:
+        return "mass"
+    return "currency"
+
+
+def is_currency(code: str) -> bool:
+    """True for a three-letter upper-case code that is not a quantity unit."""
+    return len(code) == 3 and code.isalpha() and code.isupper() and code.lower() not in UNITS
+
+
+def convert(
+    quantity: Decimal, unit: str, target: str, barrels_per_tonne: Decimal | None = None
+) -> Decimal | None:
+    """Express `quantity` `unit` in `target`; None when that needs a factor we lack.
+
+    >>> convert(Decimal(1), "kl", "bbl")
+    Decimal('6.289810770432105128092855276408631')
+    >>> convert(Decimal(2), "t", "bbl", Decimal("7.5"))
+    Decimal('15.0')
+    """
+    if unit == target:
+        return quantity
+    src, dst = dimension(unit), dimension(target)
+    if src == "currency" or dst == "currency":
+        return None
+    with decimal.localcontext(CONTEXT):
+        if src == dst:
+            table = VOLUME_UNITS if src == "volume" else MASS_UNITS
+            return quantity * table[unit] / table[target]
+        if barrels_per_tonne is None:
+            return None
+        if src == "mass":
+            barrels = quantity * MASS_UNITS[unit] / _KG_PER_TONNE * barrels_per_tonne
+            return barrels * VOLUME_UNITS["bbl"] / VOLUME_UNITS[target]
+        tonnes = quantity * VOLUME_UNITS[unit] / VOLUME_UNITS["bbl"] / barrels_per_tonne
+        return tonnes * _KG_PER_TONNE / MASS_UNITS[target]
+
+
+def add(a: Decimal, b: Decimal) -> Decimal:
+    """Sum in the shared context, so every engine rounds identically."""
+    return CONTEXT.add(a, b)
+
+
+def format_amount(value: Decimal, grouping: bool = False) -> str:
+    """Plain decimal string without exponent or trailing zeros (`"500000"`, `"0.5"`)."""
+    if value == value.to_integral_value():
+        value = value.quantize(Decimal(1))
+    else:
+        value = value.normalize()
+    return f"{value:,f}" if grouping else f"{value:f}"
