@@ -89,8 +89,13 @@ def add(a: Decimal, b: Decimal) -> Decimal:
     return CONTEXT.add(a, b)
 
 
-def format_amount(value: Decimal, grouping: bool = False) -> str:
-    """Plain decimal string without exponent or trailing zeros (`"500000"`, `"0.5"`)."""
+def format_amount(value: Decimal, grouping: bool = False, places: int | None = None) -> str:
+    """Plain decimal string without exponent or trailing zeros (`"500000"`, `"0.5"`).
+
+    `places` rounds for people to read (messages, tables); machine output keeps every digit.
+    """
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_EVEN)
     if value == value.to_integral_value():
         value = value.quantize(Decimal(1))
     else:

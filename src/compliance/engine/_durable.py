@@ -191,7 +191,8 @@ class DurableMatcher:
                 self._host.retract_fact(self._name, fact)
             except self._handled:
                 pass
-        return sorted(self._hits)
+        # An `$or` compiles to one branch per alternative: a rule can fire more than once.
+        return sorted(set(self._hits))
 
     def match_all(self, events: Iterable[Shipment]) -> dict[int, list[Shipment]]:
         """Events grouped by the index of each rule they reach."""

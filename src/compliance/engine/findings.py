@@ -250,7 +250,7 @@ def _cap_finding(
     unit = measure.unit
     when = label or f"in {span.label()}"
     whom = "".join(f" for {k} {v}" for k, v in group.items())
-    fmt = lambda d: format_amount(d, grouping=True)  # noqa: E731
+    fmt = lambda d: format_amount(d, grouping=True, places=2)  # noqa: E731
     if threshold is None:
         kind: FindingKind = "cap_exceeded"
         excess = CONTEXT.subtract(total, measure.amount)

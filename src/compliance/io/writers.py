@@ -31,10 +31,10 @@ def _figure(f: Finding) -> str:
             return f"{f.match.get('field')} {f.match.get('identifier')}"
         return ""
     if m.threshold is not None:
-        return (f"{format_amount(m.running, True)} / {format_amount(m.limit, True)} {m.unit} "
+        return (f"{format_amount(m.running, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
                 f"(≥{format_amount(m.threshold * 100)}%)")  # fmt: skip
-    return (f"{format_amount(m.total, True)} / {format_amount(m.limit, True)} {m.unit} "
-            f"(+{format_amount(m.excess or 0, True)})")  # fmt: skip
+    return (f"{format_amount(m.total, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
+            f"(+{format_amount(m.excess or 0, True, 2)})")  # fmt: skip
 
 
 def _table(report: Report, rulebook: Rulebook) -> str:

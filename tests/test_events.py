@@ -1,0 +1,74 @@
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+
+from compliance.events import Shipment, imo_check_digit_ok, parse_shipment
+
+BASE = {"id": "a", "date": "2019-06-10"}
+
+
+def problems(**fields: object) -> list[str]:
+    result = parse_shipment({**BASE, **fields})
+    assert isinstance(result, list), f"expected problems, got {result!r}"
+    return [str(p) for p in result]
+
+
+def test_normalisation() -> None:
+    s = parse_shipment({**BASE, "hs_code": "2710.19", "destination": "kp", "unit": "BBL",
+                        "quantity": "1,000.5", "vessel_imo": "IMO 9191773", "extra_col": "x"})
+    assert isinstance(s, Shipment)
+    assert (s.hs_code, s.destination, s.unit, s.quantity) == ("271019", "KP", "bbl", D("1000.5"))
+    assert s.vessel_imo == "9191773" and s.extra == {"extra_col": "x"}
+
+
+def test_datetime_is_taken_at_its_utc_date() -> None:
+    s = parse_shipment({"id": "a", "date": "2019-12-31T22:00:00-05:00"})
+    assert isinstance(s, Shipment) and s.date == date(2020, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"date": "2019-02-30"}, "date: must be a real ISO date YYYY-MM-DD (got '2019-02-30')"),
+        ({"quantity": "-5", "unit": "bbl"}, "quantity: must be ≥ 0 (got '-5')"),
+        ({"quantity": "NaN", "unit": "bbl"}, "quantity: must be a finite number (got 'NaN')"),
+        ({"quantity": "inf", "unit": "bbl"}, "quantity: must be a finite number (got 'inf')"),
+        ({"quantity": "1e400", "unit": "bbl"}, "quantity: is implausibly large"),
+        ({"quantity": "12", "unit": "barrels"}, "unit: unknown unit"),
+        ({"quantity": "12"}, "unit: is required with quantity"),
+        ({"unit": "bbl"}, "quantity: is required with unit"),
+        ({"value": "10"}, "currency: is required with value"),
+        ({"vessel_imo": "9191774"}, "vessel_imo: has a wrong IMO check digit (got '9191774')"),
+        ({"destination": "XX"}, "destination: must be an ISO 3166-1 alpha-2 code (got 'XX')"),
+        ({"hs_code": "27a0"}, "hs_code: must be 2–10 digits"),
+        ({"transfer": "teleport"}, "transfer: must be one of port, ship_to_ship"),
+        ({"id": ""}, "id: is required"),
+    ],
+)
+def test_each_problem_names_field_value_and_expectation(
+    fields: dict[str, object], expected: str
+) -> None:
+    assert any(p.startswith(expected) for p in problems(**fields)), problems(**fields)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems(date="2019-13-01", quantity="-1", unit="bbl", destination="ZZ")
+    assert [p.split(":")[0] for p in found] == ["date", "quantity", "destination"]
+
+
+def test_undecodable_bytes_are_rejected_not_crashed() -> None:
+    text = b"caf\xff".decode("utf-8", "surrogateescape")
+    assert problems(commodity=text)[0].startswith("commodity: is not valid UTF-8")
+
+
+def test_imo_check_digits() -> None:
+    for imo in ("9191773", "9114555", "9020534", "7389704", "8126070", "8312497", "8705539"):
+        assert imo_check_digit_ok(imo)
+    assert not imo_check_digit_ok("9191770")
+
+
+def test_shipment_constructor_validates() -> None:
+    assert Shipment(id="x", date="2019-01-01", destination="kp").destination == "KP"
+    with pytest.raises(ValueError, match="destination"):
+        Shipment(id="x", date="2019-01-01", destination="Narnia")

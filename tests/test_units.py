@@ -1,0 +1,43 @@
+from decimal import Decimal as D
+
+import pytest
+
+from compliance.units import convert, format_amount, is_currency
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit", "target", "expected"),
+    [
+        ("158.987294928", "l", "bbl", "1"),
+        ("1", "bbl", "gal", "42"),  # 42 US gallons: the oil barrel, not the 31.5-gallon one
+        ("1", "kl", "m3", "1"),
+        ("2", "t", "kg", "2000"),
+        ("1000", "kg", "t", "1"),
+        ("1", "bbl", "l", "158.987294928"),
+    ],
+)
+def test_exact_conversions(quantity: str, unit: str, target: str, expected: str) -> None:
+    assert convert(D(quantity), unit, target) == D(expected)
+
+
+def test_mass_to_volume_needs_a_factor() -> None:
+    assert convert(D(1), "t", "bbl") is None
+    assert convert(D(525000), "t", "bbl", D("7.619")) == D("3999975.000")
+    assert convert(D("7.5"), "bbl", "t", D("7.5")) == D(1)
+
+
+def test_kilolitres_of_product_to_tonnes_go_through_barrels() -> None:
+    tonnes = convert(D("158.987294928"), "kl", "t", D(10))
+    assert tonnes == D(100)
+
+
+def test_currency_is_never_converted() -> None:
+    assert convert(D(1), "USD", "bbl") is None
+    assert is_currency("USD") and not is_currency("bbl") and not is_currency("usd")
+
+
+def test_format_amount() -> None:
+    assert format_amount(D("500000.000")) == "500000"
+    assert format_amount(D("1E+5")) == "100000"
+    assert format_amount(D("0.50")) == "0.5"
+    assert format_amount(D("1234567.555"), grouping=True, places=2) == "1,234,567.56"
