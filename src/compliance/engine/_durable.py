@@ -100,7 +100,7 @@ class _Compiler:
         raise TypeError(s)
 
     def fact(self, event: Shipment, serial: int) -> dict[str, Any]:
-        fact: dict[str, Any] = {"id": serial}
+        fact: dict[str, Any] = {"id": serial, "f_id": event.id}
         for field in self.fields:
             value = event.get(field)
             k = _key(field)

@@ -20,6 +20,9 @@ __all__ = ["Located", "YamlProblem", "load_located"]
 Path = tuple[object, ...]
 
 _STANDARD = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(
+    _STANDARD + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
 
 
 class YamlProblem(Exception):
@@ -87,7 +90,7 @@ def _pos(node: Node) -> tuple[int, int]:
 
 def _convert(node: Node, path: Path, located: Located, loader: yaml.SafeLoader) -> Any:
     located.values[path] = _pos(node)
-    if not node.tag.startswith(_STANDARD):
+    if node.tag not in _PLAIN_TAGS:
         raise YamlProblem(f"YAML tag {node.tag!r} is not allowed in rule files", *_pos(node))
     if isinstance(node, MappingNode):
         out: dict[Any, Any] = {}

@@ -149,7 +149,9 @@ class _Loader:
             for key in ("match", "unless"):
                 if key in raw and raw[key] is not None:
                     def report(path: tuple[object, ...], message: str, i: int = index) -> None:
-                        self.error_at(name, located, ("rules", i, *path), message)
+                        # An unknown name is pointed at where the name is written.
+                        at_key = message.startswith(("unknown field", "unknown operator"))
+                        self.error_at(name, located, ("rules", i, *path), message, key=at_key)
 
                     parse_selector(raw[key], (key,), report)
 
