@@ -15,8 +15,17 @@ def problems(**fields: object) -> list[str]:
 
 
 def test_normalisation() -> None:
-    s = parse_shipment({**BASE, "hs_code": "2710.19", "destination": "kp", "unit": "BBL",
-                        "quantity": "1,000.5", "vessel_imo": "IMO 9191773", "extra_col": "x"})
+    s = parse_shipment(
+        {
+            **BASE,
+            "hs_code": "2710.19",
+            "destination": "kp",
+            "unit": "BBL",
+            "quantity": "1,000.5",
+            "vessel_imo": "IMO 9191773",
+            "extra_col": "x",
+        }
+    )
     assert isinstance(s, Shipment)
     assert (s.hs_code, s.destination, s.unit, s.quantity) == ("271019", "KP", "bbl", D("1000.5"))
     assert s.vessel_imo == "9191773" and s.extra == {"extra_col": "x"}

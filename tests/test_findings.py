@@ -19,8 +19,15 @@ def rulebook(tmp_path: Path, rules: str, conversions: str = "") -> Rulebook:
 
 
 def oil(i: str, day: str, qty: str, unit: str = "bbl", **extra: Any) -> dict[str, Any]:
-    return {"id": i, "date": day, "hs_code": "2710", "destination": "KP", "quantity": qty,
-            "unit": unit, **extra}
+    return {
+        "id": i,
+        "date": day,
+        "hs_code": "2710",
+        "destination": "KP",
+        "quantity": qty,
+        "unit": unit,
+        **extra,
+    }
 
 
 CAP = """\
@@ -50,13 +57,23 @@ def test_last_day_of_a_period_against_first_of_the_next(tmp_path: Path) -> None:
 
 def test_trigger_running_total_and_events(tmp_path: Path) -> None:
     rb = rulebook(tmp_path, CAP)
-    report = compliance.evaluate([oil("c", "2019-09-01", "30"), oil("b", "2019-06-10", "50"),
-                                  oil("a", "2019-02-01", "40")], rb)  # fmt: skip
+    report = compliance.evaluate(
+        [oil("c", "2019-09-01", "30"), oil("b", "2019-06-10", "50"), oil("a", "2019-02-01", "40")],
+        rb,
+    )
     (f,) = report.findings
-    assert f.to_dict()["measure"] == {"unit": "bbl", "limit": "100", "running": "120",
-                                      "total": "120", "excess": "20"}  # fmt: skip
-    assert (f.trigger, f.events, f.period.start.isoformat()) == ("c", ["a", "b", "c"],  # type: ignore[union-attr]
-                                                                 "2019-01-01")
+    assert f.to_dict()["measure"] == {
+        "unit": "bbl",
+        "limit": "100",
+        "running": "120",
+        "total": "120",
+        "excess": "20",
+    }
+    assert (f.trigger, f.events, f.period.start.isoformat()) == (
+        "c",
+        ["a", "b", "c"],  # type: ignore[union-attr]
+        "2019-01-01",
+    )
 
 
 def test_ties_on_a_date_break_by_id(tmp_path: Path) -> None:
@@ -66,11 +83,14 @@ def test_ties_on_a_date_break_by_id(tmp_path: Path) -> None:
 
 
 def test_multi_measure_reports_the_measure_exceeded_first(tmp_path: Path) -> None:
-    rules = CAP.replace("limit: [{amount: 100, unit: bbl}]",
-                        "limit: [{amount: 100, unit: bbl}, {amount: 10, unit: t}]")
+    rules = CAP.replace(
+        "limit: [{amount: 100, unit: bbl}]",
+        "limit: [{amount: 100, unit: bbl}, {amount: 10, unit: t}]",
+    )
     rb = rulebook(tmp_path, rules, "  - {product: diesel, barrels_per_tonne: 7.5}\n")
     report = compliance.evaluate(
-        [oil("a", "2019-01-01", "11", "t", product="diesel")], rb)  # 82.5 bbl but 11 t
+        [oil("a", "2019-01-01", "11", "t", product="diesel")], rb
+    )  # 82.5 bbl but 11 t
     (f,) = report.findings
     assert f.measure.unit == "t" and f.measure.excess == D(1)  # type: ignore[union-attr]
 
@@ -92,36 +112,57 @@ def test_thresholds_fire_once_each(tmp_path: Path) -> None:
 
 def test_group_by_keeps_separate_totals(tmp_path: Path) -> None:
     rb = rulebook(tmp_path, CAP + "    group_by: [supplier]\n")
-    report = compliance.evaluate([oil("a", "2019-01-01", "60", supplier="CN"),
-                                  oil("b", "2019-01-02", "60", supplier="RU"),
-                                  oil("c", "2019-01-03", "60", supplier="RU")], rb)  # fmt: skip
+    report = compliance.evaluate(
+        [
+            oil("a", "2019-01-01", "60", supplier="CN"),
+            oil("b", "2019-01-02", "60", supplier="RU"),
+            oil("c", "2019-01-03", "60", supplier="RU"),
+        ],
+        rb,
+    )
     (f,) = report.findings
     assert f.group == {"supplier": "RU"} and f.events == ["b", "c"]
 
 
 def test_rolling_window_raises_a_finding_per_upward_crossing(tmp_path: Path) -> None:
     rb = rulebook(tmp_path, CAP.replace("{calendar: year}", "{days: 30}"))
-    log = [oil("a", "2019-01-01", "60"), oil("b", "2019-01-30", "60"),  # over on day 30
-           oil("c", "2019-03-15", "60"),  # a and b dropped out: within again
-           oil("d", "2019-03-16", "60")]  # over again
+    log = [
+        oil("a", "2019-01-01", "60"),
+        oil("b", "2019-01-30", "60"),  # over on day 30
+        oil("c", "2019-03-15", "60"),  # a and b dropped out: within again
+        oil("d", "2019-03-16", "60"),
+    ]  # over again
     report = compliance.evaluate(log, rb)
     assert [(f.trigger, f.period.start.isoformat()) for f in report.findings] == [  # type: ignore[union-attr]
-        ("b", "2019-01-01"), ("d", "2019-02-15")]
+        ("b", "2019-01-01"),
+        ("d", "2019-02-15"),
+    ]
 
 
 def test_effective_dates_are_inclusive(tmp_path: Path) -> None:
     rb = rulebook(tmp_path, CAP + "    effective: {from: 2019-01-02, to: 2019-01-03}\n")
-    report = compliance.evaluate([oil("a", "2019-01-01", "500"), oil("b", "2019-01-02", "60"),
-                                  oil("c", "2019-01-03", "60"), oil("d", "2019-01-04", "500")],
-                                 rb)  # fmt: skip
+    report = compliance.evaluate(
+        [
+            oil("a", "2019-01-01", "500"),
+            oil("b", "2019-01-02", "60"),
+            oil("c", "2019-01-03", "60"),
+            oil("d", "2019-01-04", "500"),
+        ],
+        rb,
+    )
     assert [f.events for f in report.findings] == [["b", "c"]]
 
 
 def test_currency_measure_sums_value(tmp_path: Path) -> None:
     rules = CAP.replace("limit: [{amount: 100, unit: bbl}]", "limit: [{amount: 1000, unit: USD}]")
     rb = rulebook(tmp_path, rules)
-    report = compliance.evaluate([oil("a", "2019-01-01", "1", value="600", currency="USD"),
-                                  oil("b", "2019-01-02", "1", value="600", currency="USD")], rb)
+    report = compliance.evaluate(
+        [
+            oil("a", "2019-01-01", "1", value="600", currency="USD"),
+            oil("b", "2019-01-02", "1", value="600", currency="USD"),
+        ],
+        rb,
+    )
     assert report.breaches[0].measure.unit == "USD"  # type: ignore[union-attr]
 
 
@@ -148,8 +189,13 @@ def test_prohibition_deadline_and_designation(tmp_path: Path) -> None:
     rb = rulebook(tmp_path, PROHIBITION_AND_DEADLINE)
     log = [
         {"id": "s1", "date": "2019-01-01", "transfer": "ship_to_ship", "counterparty_flag": "KP"},
-        {"id": "s2", "date": "2019-01-01", "transfer": "ship_to_ship", "vessel_flag": "KP",
-         "licence": "approved"},
+        {
+            "id": "s2",
+            "date": "2019-01-01",
+            "transfer": "ship_to_ship",
+            "vessel_flag": "KP",
+            "licence": "approved",
+        },
         {"id": "d1", "date": "2019-01-01", "destination": "KP", "reported_on": "2019-01-31"},
         {"id": "d2", "date": "2019-01-01", "destination": "KP", "reported_on": "2019-02-01"},
         {"id": "d3", "date": "2019-01-01", "destination": "KP"},
@@ -157,8 +203,12 @@ def test_prohibition_deadline_and_designation(tmp_path: Path) -> None:
         {"id": "v2", "date": "2017-12-28", "counterparty_imo": "9191773"},
     ]
     kinds = {(f.trigger, f.kind) for f in compliance.evaluate(log, rb).findings}
-    assert kinds == {("s1", "prohibited"), ("d2", "late_report"), ("d3", "unreported"),
-                     ("v2", "designated")}  # fmt: skip
+    assert kinds == {
+        ("s1", "prohibited"),
+        ("d2", "late_report"),
+        ("d3", "unreported"),
+        ("v2", "designated"),
+    }
     late = next(f for f in compliance.evaluate(log, rb).findings if f.kind == "late_report")
     assert late.days_late == 1
 
@@ -172,8 +222,7 @@ def test_one_shipment_reaches_every_rule_it_matches(tmp_path: Path) -> None:
 @pytest.mark.parametrize("engine", ["stream"])
 def test_bundled_example_crosses_the_refined_cap(engine: str) -> None:
     root = Path(__file__).parents[1]
-    report = compliance.evaluate(root / "examples" / "refined-petroleum-2019.csv",
-                                 engine=engine)  # type: ignore[arg-type]
+    report = compliance.evaluate(root / "examples" / "refined-petroleum-2019.csv", engine=engine)  # type: ignore[arg-type]
     cap = [f for f in report.breaches if f.rule == "unscr-2397-refined-petroleum"]
     assert len(cap) == 1
     assert cap[0].trigger == "n-2019-07b" and cap[0].date.isoformat() == "2019-07-15"

@@ -12,8 +12,9 @@ def test_calendar_spans() -> None:
 def test_twelve_months_from_the_adoption_of_2397() -> None:
     anchor = date(2017, 12, 22)
     assert months_span(12, anchor, date(2018, 12, 21)) == Span(anchor, date(2018, 12, 21))
-    assert months_span(12, anchor, date(2018, 12, 22)) == Span(date(2018, 12, 22),
-                                                               date(2019, 12, 21))
+    assert months_span(12, anchor, date(2018, 12, 22)) == Span(
+        date(2018, 12, 22), date(2019, 12, 21)
+    )
     assert months_span(12, anchor, date(2017, 12, 21)).end == date(2017, 12, 21)
 
 

@@ -26,7 +26,8 @@ def test_duplicate_yaml_keys(tmp_path: Path) -> None:
 def test_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-        for i in range(9))  # fmt: skip
+        for i in range(9)
+    )
     (found,) = problems(tmp_path, bomb)
     assert found.startswith("rules.yaml:1:4: anchors and aliases")
 
@@ -47,18 +48,23 @@ def test_designation_file_outside_the_rulebook(tmp_path: Path) -> None:
     book = tmp_path / "book"
     book.mkdir()
     (tmp_path / "secret.yaml").write_text("designations: []\n")
-    text = ("rules:\n  - id: v\n    kind: designation\n    citation: c\n"
-            "    designations: {file: ../secret.yaml}\n")  # fmt: skip
+    text = (
+        "rules:\n  - id: v\n    kind: designation\n    citation: c\n"
+        "    designations: {file: ../secret.yaml}\n"
+    )
     (book / "rules.yaml").write_text(text)
     with pytest.raises(RuleFileError, match="outside the rulebook"):
         load_rulebook(book)
 
 
 def test_designation_file_inside_the_rulebook(tmp_path: Path) -> None:
-    (tmp_path / "vessels.csv").write_text("identifier,name,designated\n9191773,BILLIONS NO. 18,"
-                                          "2017-12-28\n")  # fmt: skip
-    (tmp_path / "rules.yaml").write_text("rules:\n  - id: v\n    kind: designation\n"
-                                         "    citation: c\n    designations: {file: vessels.csv}\n")
+    (tmp_path / "vessels.csv").write_text(
+        "identifier,name,designated\n9191773,BILLIONS NO. 18,2017-12-28\n"
+    )
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - id: v\n    kind: designation\n"
+        "    citation: c\n    designations: {file: vessels.csv}\n"
+    )
     rule = load_rulebook(tmp_path).get("v")
     assert [e.identifier for e in rule.designations] == ["9191773"]  # type: ignore[union-attr]
 
@@ -66,27 +72,49 @@ def test_designation_file_inside_the_rulebook(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rule", "expected"),
     [
-        ("match: {destinaton: KP}", "match.destinaton: unknown field (did you mean 'destination'?)"),
+        (
+            "match: {destinaton: KP}",
+            "match.destinaton: unknown field (did you mean 'destination'?)",
+        ),
         ("match: {destination: KP}\n    colour: red", "colour: unknown key"),
-        ("match: {destination: KP}\n    effective: {from: 2019-01-02, to: 2019-01-01}",
-         "effective: to (2019-01-01) is before from (2019-01-02)"),
+        (
+            "match: {destination: KP}\n    effective: {from: 2019-01-02, to: 2019-01-01}",
+            "effective: to (2019-01-01) is before from (2019-01-02)",
+        ),
     ],
 )
-def test_rule_errors_name_file_line_rule_and_field(tmp_path: Path, rule: str, expected: str) -> None:
-    found = problems(tmp_path, f"rules:\n  - id: r\n    kind: prohibition\n    citation: c\n    {rule}\n")
-    assert any(expected in f and f.startswith("rules.yaml:") and "rule r:" in f for f in found), found
+def test_rule_errors_name_file_line_rule_and_field(
+    tmp_path: Path, rule: str, expected: str
+) -> None:
+    found = problems(
+        tmp_path, f"rules:\n  - id: r\n    kind: prohibition\n    citation: c\n    {rule}\n"
+    )
+    assert any(expected in f and f.startswith("rules.yaml:") and "rule r:" in f for f in found), (
+        found
+    )
 
 
 @pytest.mark.parametrize(
     ("fragment", "expected"),
     [
         ("limit: [{amount: 0, unit: bbl}]\n    period: {calendar: year}", "greater than 0"),
-        ("limit: [{amount: 5, unit: barrels}]\n    period: {calendar: year}", "unknown unit 'barrels'"),
-        ("limit: [{amount: 5, unit: bbl}]\n    period: {months: 0, anchor: 2017-12-22}", "period.months"),
-        ("limit: [{amount: 5, unit: bbl}]\n    period: {from: 2019-02-01, to: 2019-01-01}", "period: to"),
+        (
+            "limit: [{amount: 5, unit: barrels}]\n    period: {calendar: year}",
+            "unknown unit 'barrels'",
+        ),
+        (
+            "limit: [{amount: 5, unit: bbl}]\n    period: {months: 0, anchor: 2017-12-22}",
+            "period.months",
+        ),
+        (
+            "limit: [{amount: 5, unit: bbl}]\n    period: {from: 2019-02-01, to: 2019-01-01}",
+            "period: to",
+        ),
         ("limit: [{amount: 5, unit: bbl}]\n    period: {weeks: 2}", "a period is"),
-        ("limit: [{amount: 5, unit: bbl}]\n    period: {calendar: year}\n    group_by: [suplier]",
-         "unknown field 'suplier' (did you mean 'supplier'?)"),
+        (
+            "limit: [{amount: 5, unit: bbl}]\n    period: {calendar: year}\n    group_by: [suplier]",
+            "unknown field 'suplier' (did you mean 'supplier'?)",
+        ),
     ],
 )
 def test_cap_errors(tmp_path: Path, fragment: str, expected: str) -> None:
@@ -97,7 +125,9 @@ def test_cap_errors(tmp_path: Path, fragment: str, expected: str) -> None:
 
 def test_conversion_naming_unknown_product(tmp_path: Path) -> None:
     found = problems(tmp_path, "conversions:\n  - {hs_code: '2710', product: disel}\n")
-    assert found == ["rules.yaml:2:5: conversions: unknown product 'disel' (did you mean 'diesel'?)"]
+    assert found == [
+        "rules.yaml:2:5: conversions: unknown product 'disel' (did you mean 'diesel'?)"
+    ]
 
 
 def test_get_suggests_close_rule_ids(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import ProhibitionRule
 from compliance.rulebook.selectors import (
     All,
-    Any,
+    AnyOf,
     Compare,
     Equals,
     Not,
@@ -35,8 +35,7 @@ def parse(raw: object) -> Selector:
 
 
 def ship(**fields: object) -> Shipment:
-    return Shipment(id=str(fields.pop("id", "e")), date=fields.pop("date", "2019-01-01"),
-                    **fields)  # type: ignore[arg-type]
+    return Shipment(id=str(fields.pop("id", "e")), date=fields.pop("date", "2019-01-01"), **fields)  # type: ignore[arg-type]
 
 
 EVENTS = [
@@ -94,8 +93,11 @@ def test_unknown_field_suggests_the_right_name() -> None:
 
 def test_values_are_validated_at_load_time() -> None:
     problems: list[str] = []
-    parse_selector({"destination": "Korea", "unit": "barrel", "quantity": {"gt": "lots"}},
-                   (), lambda p, m: problems.append(m))  # fmt: skip
+    parse_selector(
+        {"destination": "Korea", "unit": "barrel", "quantity": {"gt": "lots"}},
+        (),
+        lambda p, m: problems.append(m),
+    )
     assert len(problems) == 3
 
 
@@ -106,26 +108,36 @@ leaves = st.one_of(
     st.builds(lambda v: Equals("destination", tuple(v)), st.lists(COUNTRY, min_size=1, max_size=2)),
     st.builds(lambda v: Equals("vessel_flag", (v,)), COUNTRY),
     st.builds(lambda p: Prefix("hs_code", (p,)), st.sampled_from(["27", "2710", "271019", "89"])),
-    st.builds(lambda op, n: Compare("quantity", op, D(n)),
-              st.sampled_from(["gt", "gte", "lt", "lte"]), st.integers(0, 20)),
-    st.builds(lambda f, b: Present(f, b), st.sampled_from(["hs_code", "vessel_flag"]),
-              st.booleans()),
+    st.builds(
+        lambda op, n: Compare("quantity", op, D(n)),
+        st.sampled_from(["gt", "gte", "lt", "lte"]),
+        st.integers(0, 20),
+    ),
+    st.builds(
+        lambda f, b: Present(f, b), st.sampled_from(["hs_code", "vessel_flag"]), st.booleans()
+    ),
 )
 selectors = st.recursive(
     leaves,
     lambda inner: st.one_of(
         st.builds(lambda xs: All(tuple(xs)), st.lists(inner, min_size=1, max_size=3)),
-        st.builds(lambda xs: Any(tuple(xs)), st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda xs: AnyOf(tuple(xs)), st.lists(inner, min_size=1, max_size=3)),
         st.builds(Not, inner),
     ),
     max_leaves=6,
 )
 events = st.builds(
     lambda dest, flag, hs, q: Shipment(
-        id="e", date=date(2019, 1, 1), destination=dest, vessel_flag=flag, hs_code=hs,
-        quantity=None if q is None else D(q), unit=None if q is None else "bbl",
+        id="e",
+        date=date(2019, 1, 1),
+        destination=dest,
+        vessel_flag=flag,
+        hs_code=hs,
+        quantity=None if q is None else D(q),
+        unit=None if q is None else "bbl",
     ),
-    st.none() | COUNTRY, st.none() | COUNTRY,
+    st.none() | COUNTRY,
+    st.none() | COUNTRY,
     st.none() | st.sampled_from(["2709", "2710", "271019", "8901"]),
     st.none() | st.integers(0, 20),
 )

@@ -18,16 +18,19 @@ RULEBOOK = compliance.load_rulebook(DATA / "design-example.yaml")
 records = st.fixed_dictionaries(
     {
         "id": st.sampled_from("abcdefgh"),
-        "date": st.sampled_from(["2018-12-21", "2018-12-22", "2018-12-31", "2019-01-01",
-                                 "2019-06-10", "not-a-date"]),
+        "date": st.sampled_from(
+            ["2018-12-21", "2018-12-22", "2018-12-31", "2019-01-01", "2019-06-10", "not-a-date"]
+        ),
         "hs_code": st.sampled_from(["2710", "271019", "2709", "8901"]),
         "destination": st.sampled_from(["KP", "CN"]),
         "quantity": st.sampled_from(["100000", "250000", "400000", "3000000", "-1"]),
         "unit": st.sampled_from(["bbl", "t", "kl"]),
         "source": st.sampled_from(["notification", "ais"]),
     },
-    optional={"supersedes": st.sampled_from("abcdefgh"),
-              "reported_on": st.sampled_from(["2019-01-15", "2019-03-01"])},
+    optional={
+        "supersedes": st.sampled_from("abcdefgh"),
+        "reported_on": st.sampled_from(["2019-01-15", "2019-03-01"]),
+    },
 )
 logs = st.lists(records, max_size=12)
 
@@ -44,7 +47,8 @@ def test_shuffling_the_log_gives_the_identical_report(log: list[dict[str, Any]],
     shuffled = list(log)
     rnd.shuffle(shuffled)
     assert as_dict(compliance.evaluate(log, RULEBOOK)) == as_dict(
-        compliance.evaluate(shuffled, RULEBOOK))
+        compliance.evaluate(shuffled, RULEBOOK)
+    )
 
 
 @given(logs)
@@ -55,7 +59,7 @@ def test_accounting_always_sums_to_read(log: list[dict[str, Any]]) -> None:
 
 @given(logs)
 def test_duplicating_every_record_changes_only_the_duplicate_count(
-    log: list[dict[str, Any]]
+    log: list[dict[str, Any]],
 ) -> None:
     once = compliance.evaluate(log, RULEBOOK)
     twice = compliance.evaluate(log + log, RULEBOOK)
@@ -85,19 +89,28 @@ def test_monitor_yields_findings_as_they_become_true() -> None:
     monitor = compliance.Monitor(RULEBOOK)
     base = {"hs_code": "2710", "destination": "KP", "unit": "bbl"}
     assert monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "300000", **base}) == []
-    kinds = [f.kind for f in monitor.feed({"id": "b", "date": "2019-02-01",
-                                           "quantity": "250000", **base})]  # fmt: skip
-    assert sorted(kinds) == ["cap_exceeded", "threshold_reached", "threshold_reached",
-                             "threshold_reached"]  # fmt: skip
+    kinds = [
+        f.kind
+        for f in monitor.feed({"id": "b", "date": "2019-02-01", "quantity": "250000", **base})
+    ]
+    assert sorted(kinds) == [
+        "cap_exceeded",
+        "threshold_reached",
+        "threshold_reached",
+        "threshold_reached",
+    ]
     assert monitor.feed({"id": "c", "date": "2019-03-01", "quantity": "1", **base}) == []
 
 
 def test_two_engines_with_different_rulebooks_work_side_by_side(tmp_path: Path) -> None:
     other = tmp_path / "other.yaml"
-    other.write_text("rules:\n  - {id: cn, kind: prohibition, citation: c, "
-                     "match: {destination: CN}}\n")  # fmt: skip
-    first, second = compliance.Monitor(RULEBOOK), compliance.Monitor(
-        compliance.load_rulebook(other))
+    other.write_text(
+        "rules:\n  - {id: cn, kind: prohibition, citation: c, match: {destination: CN}}\n"
+    )
+    first, second = (
+        compliance.Monitor(RULEBOOK),
+        compliance.Monitor(compliance.load_rulebook(other)),
+    )
     event = {"id": "x", "date": "2019-01-01", "destination": "CN"}
     assert first.feed(event) == []
     assert [f.rule for f in second.feed(event)] == ["cn"]

@@ -1,11 +1,11 @@
 """compliance: sanctions measures as declarative rules, shipment logs evaluated against them.
 
-    import compliance
+import compliance
 
-    rulebook = compliance.load_rulebook()                 # the bundled DPRK rulebook
-    report = compliance.evaluate("shipments.csv", rulebook)
-    for finding in report.breaches:
-        print(finding.message)
+rulebook = compliance.load_rulebook()                 # the bundled DPRK rulebook
+report = compliance.evaluate("shipments.csv", rulebook)
+for finding in report.breaches:
+    print(finding.message)
 """
 
 from compliance.api import Engine, evaluate

@@ -20,8 +20,10 @@ Engine = Literal["auto", "stream", "columnar"]
 
 def _sources(source: Any) -> list[Any]:
     """One log or several: a list/tuple of paths is several logs, anything else is one."""
-    if isinstance(source, list | tuple) and source and all(
-        isinstance(s, str | Path) for s in source
+    if (
+        isinstance(source, list | tuple)
+        and source
+        and all(isinstance(s, str | Path) for s in source)
     ):
         return list(source)
     return [source]

@@ -22,14 +22,24 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("evaluate", help="evaluate logs against a rulebook")
-    ev.add_argument("logs", nargs="+", metavar="LOG", help="CSV, JSON Lines, JSON or Parquet; - for stdin")
+    ev.add_argument(
+        "logs", nargs="+", metavar="LOG", help="CSV, JSON Lines, JSON or Parquet; - for stdin"
+    )
     ev.add_argument("--rules", type=Path, help="rulebook directory or file (default: bundled DPRK)")
-    ev.add_argument("--format", choices=_formats(), default=None,
-                    help="output format (default: table on a terminal, else json)")
+    ev.add_argument(
+        "--format",
+        choices=_formats(),
+        default=None,
+        help="output format (default: table on a terminal, else json)",
+    )
     ev.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
     ev.add_argument("--engine", choices=("auto", "stream", "columnar"), default="auto")
-    ev.add_argument("--fail-on", choices=("breach", "warning"), default="breach",
-                    help="exit 1 on breaches (default) or on warnings too")
+    ev.add_argument(
+        "--fail-on",
+        choices=("breach", "warning"),
+        default="breach",
+        help="exit 1 on breaches (default) or on warnings too",
+    )
 
     rules = sub.add_parser("rules", help="list, validate or describe rule files")
     rsub = rules.add_subparsers(dest="rules_command", required=True)
@@ -42,8 +52,13 @@ def _parser() -> argparse.ArgumentParser:
 
     te = sub.add_parser("test", help="run rule test cases and report rule coverage")
     te.add_argument("path", nargs="?", type=Path, help="rulebook directory (default: bundled)")
-    te.add_argument("--min-coverage", type=float, default=None, metavar="N",
-                    help="exit 1 when fewer than N%% of rules are exercised")
+    te.add_argument(
+        "--min-coverage",
+        type=float,
+        default=None,
+        metavar="N",
+        help="exit 1 when fewer than N%% of rules are exercised",
+    )
     te.add_argument("--format", choices=("table", "json"), default="table")
     return p
 
@@ -69,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuleFileError as e:
         for d in e.diagnostics:
             print(d, file=sys.stderr)
-        print(f"Found {len(e.diagnostics)} error{'s' * (len(e.diagnostics) != 1)}.",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"Found {len(e.diagnostics)} error{'s' * (len(e.diagnostics) != 1)}.", file=sys.stderr
+        )
         return 2
     except ComplianceError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -98,8 +114,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     for r in report.rejected:
         print(f"{r.location()}: rejected: {'; '.join(r.reasons)}", file=sys.stderr)
     if report.incomplete:
-        print(f"incomplete: {report.accounting.rejected} rejected records, "
-              f"{len(report.errors)} unconvertible events", file=sys.stderr)  # fmt: skip
+        print(
+            f"incomplete: {report.accounting.rejected} rejected records, "
+            f"{len(report.errors)} unconvertible events",
+            file=sys.stderr,
+        )
     return report.exit_code(args.fail_on)
 
 

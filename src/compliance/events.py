@@ -8,6 +8,7 @@ expected.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -36,11 +37,31 @@ Transfer = Literal["port", "ship_to_ship", "pipeline", "rail", "road", "air"]
 TRANSFERS = ("port", "ship_to_ship", "pipeline", "rail", "road", "air")
 
 FIELDS = (
-    "id", "date", "hs_code", "commodity", "product", "quantity", "unit", "value", "currency",
-    "origin", "destination", "supplier", "vessel_imo", "counterparty_imo", "vessel_name",
-    "vessel_flag", "counterparty_flag", "transfer", "reported_on", "source", "supersedes",
-)  # fmt: skip
-COUNTRY_FIELDS = frozenset({"origin", "destination", "supplier", "vessel_flag", "counterparty_flag"})
+    "id",
+    "date",
+    "hs_code",
+    "commodity",
+    "product",
+    "quantity",
+    "unit",
+    "value",
+    "currency",
+    "origin",
+    "destination",
+    "supplier",
+    "vessel_imo",
+    "counterparty_imo",
+    "vessel_name",
+    "vessel_flag",
+    "counterparty_flag",
+    "transfer",
+    "reported_on",
+    "source",
+    "supersedes",
+)
+COUNTRY_FIELDS = frozenset(
+    {"origin", "destination", "supplier", "vessel_flag", "counterparty_flag"}
+)
 NUMERIC_FIELDS = frozenset({"quantity", "value"})
 DATE_FIELDS = frozenset({"date", "reported_on"})
 IMO_FIELDS = frozenset({"vessel_imo", "counterparty_imo"})
@@ -61,7 +82,7 @@ class Shipment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
-    date: date
+    date: dt.date
     hs_code: str | None = None
     commodity: str | None = None
     product: str | None = None
@@ -78,7 +99,7 @@ class Shipment(BaseModel):
     vessel_flag: str | None = None
     counterparty_flag: str | None = None
     transfer: Transfer | None = None
-    reported_on: date | None = None
+    reported_on: dt.date | None = None
     source: str | None = None
     supersedes: str | None = None
     extra: dict[str, str] = {}

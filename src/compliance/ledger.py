@@ -38,9 +38,12 @@ class RawRecord:
     def rejection(self, reasons: list[str]) -> Rejection:
         raw_id = self.data.get("id") if isinstance(self.data, Mapping) else None
         return Rejection(
-            source=self.source, line=self.line, index=self.index,
-            id=str(raw_id) if raw_id not in (None, "") else None, reasons=reasons,
-        )  # fmt: skip
+            source=self.source,
+            line=self.line,
+            index=self.index,
+            id=str(raw_id) if raw_id not in (None, "") else None,
+            reasons=reasons,
+        )
 
 
 @dataclass
@@ -94,20 +97,32 @@ def reconcile(records: Iterable[RawRecord | tuple[RawRecord, Shipment]]) -> Ledg
             continue
         places = ", ".join(sorted(r.where() for r, _ in copies))
         for record, _ in copies:
-            rejected.append((record, [f"id: {ident!r} appears with different content at "
-                                      f"{places}; use supersedes to correct a record"]))
+            rejected.append(
+                (
+                    record,
+                    [
+                        f"id: {ident!r} appears with different content at "
+                        f"{places}; use supersedes to correct a record"
+                    ],
+                )
+            )
 
     superseded = _apply_corrections(kept, rejected)
     accepted = [s for ident, (_, s) in kept.items() if ident not in superseded]
     accepted.sort(key=lambda s: (s.date, s.id))
-    rejections = sorted((r.rejection(reasons) for r, reasons in rejected),
-                        key=lambda r: (r.source, r.line or 0, r.index or 0))  # fmt: skip
+    rejections = sorted(
+        (r.rejection(reasons) for r, reasons in rejected),
+        key=lambda r: (r.source, r.line or 0, r.index or 0),
+    )
     return Ledger(
         accepted=accepted,
         accounting=Accounting(
-            read=read, evaluated=len(accepted), duplicates=duplicates,
-            superseded=len(superseded), rejected=len(rejections),
-        ),  # fmt: skip
+            read=read,
+            evaluated=len(accepted),
+            duplicates=duplicates,
+            superseded=len(superseded),
+            rejected=len(rejections),
+        ),
         rejected=rejections,
     )
 
@@ -130,8 +145,10 @@ def _apply_corrections(
         for target, correctors in targets.items():
             if len(correctors) > 1:
                 for c in correctors:
-                    bad[c] = (f"supersedes: {target!r} is corrected by several records "
-                              f"({', '.join(sorted(correctors))}); keep one correction")
+                    bad[c] = (
+                        f"supersedes: {target!r} is corrected by several records "
+                        f"({', '.join(sorted(correctors))}); keep one correction"
+                    )
             elif target == correctors[0]:
                 bad[correctors[0]] = f"supersedes: the record names itself ({target!r})"
             elif target not in kept:

@@ -24,9 +24,14 @@ __all__ = [
 ]
 
 FindingKind = Literal[
-    "cap_exceeded", "threshold_reached", "prohibited", "designated", "late_report",
-    "unreported", "unconvertible",
-]  # fmt: skip
+    "cap_exceeded",
+    "threshold_reached",
+    "prohibited",
+    "designated",
+    "late_report",
+    "unreported",
+    "unconvertible",
+]
 Severity = Literal["breach", "warning", "notice", "error"]
 SEVERITY: dict[str, Severity] = {
     "cap_exceeded": "breach",
@@ -80,26 +85,44 @@ class Finding(_Frozen):
 
     def sort_key(self) -> tuple[Any, ...]:
         threshold = self.measure.threshold if self.measure and self.measure.threshold else 0
-        return (self.date, self.rule, self.trigger, self.kind, sorted(self.group.items()),
-                self.period.start if self.period else date.min, threshold,
-                sorted((self.match or {}).items()))  # fmt: skip
+        return (
+            self.date,
+            self.rule,
+            self.trigger,
+            self.kind,
+            sorted(self.group.items()),
+            self.period.start if self.period else date.min,
+            threshold,
+            sorted((self.match or {}).items()),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN §4 (decimals as strings, absent parts omitted)."""
         out: dict[str, Any] = {
-            "rule": self.rule, "kind": self.kind, "severity": self.severity,
-            "title": self.title, "citation": self.citation, "verified": self.verified,
-            "date": self.date.isoformat(), "trigger": self.trigger, "events": list(self.events),
-        }  # fmt: skip
+            "rule": self.rule,
+            "kind": self.kind,
+            "severity": self.severity,
+            "title": self.title,
+            "citation": self.citation,
+            "verified": self.verified,
+            "date": self.date.isoformat(),
+            "trigger": self.trigger,
+            "events": list(self.events),
+        }
         if self.period is not None:
-            out["period"] = {"start": self.period.start.isoformat(),
-                             "end": self.period.end.isoformat()}  # fmt: skip
+            out["period"] = {
+                "start": self.period.start.isoformat(),
+                "end": self.period.end.isoformat(),
+            }
         out["group"] = dict(self.group)
         if self.measure is not None:
             m = self.measure
-            measure: dict[str, str] = {"unit": m.unit, "limit": format_amount(m.limit),
-                                       "running": format_amount(m.running),
-                                       "total": format_amount(m.total)}  # fmt: skip
+            measure: dict[str, str] = {
+                "unit": m.unit,
+                "limit": format_amount(m.limit),
+                "running": format_amount(m.running),
+                "total": format_amount(m.total),
+            }
             if m.excess is not None:
                 measure["excess"] = format_amount(m.excess)
             if m.threshold is not None:

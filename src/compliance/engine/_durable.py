@@ -18,12 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from compliance.errors import EngineUnavailableError
-from compliance.events import NUMERIC_FIELDS, Shipment
+from compliance.events import Shipment
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import DesignationRule, Rule
 from compliance.rulebook.selectors import (
     All,
-    Any as AnyOf,
+    AnyOf,
     Compare,
     Equals,
     Not,
@@ -139,7 +139,7 @@ def rule_condition(rule: Rule) -> Selector:
     if rule.unless is not None:
         parts.append(Not(rule.unless))
     if isinstance(rule, DesignationRule):
-        ids = tuple(entry.identifier for entry in rule.designations)  # type: ignore[union-attr]
+        ids = tuple(entry.identifier for entry in rule.entries)
         parts.append(AnyOf(tuple(Equals(f, ids) for f in rule.fields)) if ids else Not(All(())))
     return All(tuple(parts))
 

@@ -25,8 +25,8 @@ from compliance.rulebook.schema import (
     Measure,
     MonthsPeriod,
     ProhibitionRule,
-    Rule,
     RollingPeriod,
+    Rule,
 )
 from compliance.units import CONTEXT, convert, format_amount
 
@@ -45,8 +45,10 @@ def findings_for_rule(rule: Rule, matched: Sequence[Shipment], rulebook: Ruleboo
     if isinstance(rule, CapRule):
         return _cap(rule, events, rulebook)
     if isinstance(rule, ProhibitionRule):
-        return [_event_finding(rule, e, "prohibited", f"prohibited: shipment {e.id} on {e.date}")
-                for e in events]  # fmt: skip
+        return [
+            _event_finding(rule, e, "prohibited", f"prohibited: shipment {e.id} on {e.date}")
+            for e in events
+        ]
     if isinstance(rule, DeadlineRule):
         return _deadline(rule, events)
     if isinstance(rule, DesignationRule):
@@ -72,10 +74,16 @@ def amount_in(event: Shipment, measure: Measure, rulebook: Rulebook) -> Decimal 
 
 def _base(rule: Rule, kind: FindingKind, event: Shipment, message: str) -> dict[str, object]:
     return {
-        "rule": rule.id, "kind": kind, "severity": SEVERITY[kind], "title": rule.label,
-        "citation": rule.citation, "verified": rule.verified, "date": event.date,
-        "trigger": event.id, "message": f"{rule.label}: {message} ({rule.citation})",
-    }  # fmt: skip
+        "rule": rule.id,
+        "kind": kind,
+        "severity": SEVERITY[kind],
+        "title": rule.label,
+        "citation": rule.citation,
+        "verified": rule.verified,
+        "date": event.date,
+        "trigger": event.id,
+        "message": f"{rule.label}: {message} ({rule.citation})",
+    }
 
 
 def _event_finding(rule: Rule, event: Shipment, kind: FindingKind, message: str) -> Finding:
@@ -87,16 +95,22 @@ def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
     allowed = rule.within.days
     for e in events:
         if e.reported_on is None:
-            out.append(_event_finding(
-                rule, e, "unreported",
-                f"shipment {e.id} of {e.date} has no reporting date; due within {allowed} days",
-            ))  # fmt: skip
+            out.append(
+                _event_finding(
+                    rule,
+                    e,
+                    "unreported",
+                    f"shipment {e.id} of {e.date} has no reporting date; due within {allowed} days",
+                )
+            )
             continue
         taken = (e.reported_on - e.date).days
         if taken > allowed:
             late = taken - allowed
             finding = _event_finding(
-                rule, e, "late_report",
+                rule,
+                e,
+                "late_report",
                 f"shipment {e.id} of {e.date} reported on {e.reported_on}, {late} days after "
                 f"the {allowed}-day deadline",
             )
@@ -105,7 +119,7 @@ def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
 
 
 def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]:
-    listed = {entry.identifier: entry for entry in rule.designations}  # type: ignore[union-attr]
+    listed = {entry.identifier: entry for entry in rule.entries}
     out = []
     for e in events:
         seen: set[str] = set()
@@ -117,17 +131,24 @@ def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]
             seen.add(value)
             name = f" ({entry.name})" if entry.name else ""
             finding = _event_finding(
-                rule, e, "designated",
+                rule,
+                e,
+                "designated",
                 f"shipment {e.id} on {e.date} involves {field} {value}{name}, designated on "
                 f"{entry.designated}",
             )
-            match = {"field": field, "identifier": value,
-                     "designated": entry.designated.isoformat()}  # fmt: skip
+            match = {
+                "field": field,
+                "identifier": value,
+                "designated": entry.designated.isoformat(),
+            }
             if entry.name:
                 match["name"] = entry.name
-            out.append(finding.model_copy(
-                update={"match": match, "verified": rule.verified and entry.verified}
-            ))  # fmt: skip
+            out.append(
+                finding.model_copy(
+                    update={"match": match, "verified": rule.verified and entry.verified}
+                )
+            )
     return out
 
 
@@ -179,10 +200,14 @@ def _unconvertible(rule: CapRule, e: Shipment, amounts: Amounts) -> Finding:
         elif e.quantity is None:
             reasons.append(f"no quantity to express in {m.unit}")
         else:
-            reasons.append(f"{e.unit} of {_product_words(e)} cannot be expressed in {m.unit} "
-                           "without a conversion factor in the rulebook")
+            reasons.append(
+                f"{e.unit} of {_product_words(e)} cannot be expressed in {m.unit} "
+                "without a conversion factor in the rulebook"
+            )
     return _event_finding(
-        rule, e, "unconvertible",
+        rule,
+        e,
+        "unconvertible",
         f"shipment {e.id} on {e.date} adds nothing to the cap: {'; '.join(reasons)}; "
         "the evaluation is incomplete",
     )
@@ -193,7 +218,9 @@ def _product_words(e: Shipment) -> str:
 
 
 def _crossing(
-    rule: CapRule, bucket: list[tuple[Shipment, Amounts]], levels: Sequence[Decimal],
+    rule: CapRule,
+    bucket: list[tuple[Shipment, Amounts]],
+    levels: Sequence[Decimal],
     strict: bool,
 ) -> tuple[int, int] | None:
     """(event index, measure index) where a running total first passes its level."""
@@ -208,6 +235,10 @@ def _crossing(
     return None
 
 
+def _people(d: Decimal) -> str:
+    return format_amount(d, grouping=True, places=2)
+
+
 def _running_at(bucket: list[tuple[Shipment, Amounts]], upto: int, j: int) -> Decimal:
     total = Decimal(0)
     for _, amounts in bucket[: upto + 1]:
@@ -218,8 +249,12 @@ def _running_at(bucket: list[tuple[Shipment, Amounts]], upto: int, j: int) -> De
 
 
 def _period(
-    rule: CapRule, span: Span, bucket: list[tuple[Shipment, Amounts]], group: dict[str, str],
-    *, label: str | None = None,
+    rule: CapRule,
+    span: Span,
+    bucket: list[tuple[Shipment, Amounts]],
+    group: dict[str, str],
+    *,
+    label: str | None = None,
 ) -> list[Finding]:
     out = []
     limits = [m.amount for m in rule.limit]
@@ -238,8 +273,13 @@ def _period(
 
 
 def _cap_finding(
-    rule: CapRule, span: Span, bucket: list[tuple[Shipment, Amounts]], group: dict[str, str],
-    hit: tuple[int, int], threshold: Decimal | None, label: str | None,
+    rule: CapRule,
+    span: Span,
+    bucket: list[tuple[Shipment, Amounts]],
+    group: dict[str, str],
+    hit: tuple[int, int],
+    threshold: Decimal | None,
+    label: str | None,
 ) -> Finding:
     i, j = hit
     measure = rule.limit[j]
@@ -248,30 +288,38 @@ def _cap_finding(
     total = _running_at(bucket, len(bucket) - 1, j)
     counted = [e.id for e, amounts in bucket if amounts[j] is not None]
     unit = measure.unit
+    fmt = _people
     when = label or f"in {span.label()}"
     whom = "".join(f" for {k} {v}" for k, v in group.items())
-    fmt = lambda d: format_amount(d, grouping=True, places=2)  # noqa: E731
     if threshold is None:
         kind: FindingKind = "cap_exceeded"
         excess = CONTEXT.subtract(total, measure.amount)
-        message = (f"{fmt(total)} {unit} {when}{whom} exceeds the {fmt(measure.amount)} {unit} "
-                   f"cap by {fmt(excess)} {unit}; crossed on {trigger.date} by shipment "
-                   f"{trigger.id}")  # fmt: skip
-        figures = Measurement(unit=unit, limit=measure.amount, running=running, total=total,
-                              excess=excess)  # fmt: skip
+        message = (
+            f"{fmt(total)} {unit} {when}{whom} exceeds the {fmt(measure.amount)} {unit} "
+            f"cap by {fmt(excess)} {unit}; crossed on {trigger.date} by shipment "
+            f"{trigger.id}"
+        )
+        figures = Measurement(
+            unit=unit, limit=measure.amount, running=running, total=total, excess=excess
+        )
     else:
         kind = "threshold_reached"
         percent = format_amount(threshold * 100)
-        message = (f"{fmt(running)} {unit} {when}{whom} reached {percent}% of the "
-                   f"{fmt(measure.amount)} {unit} cap on {trigger.date} with shipment "
-                   f"{trigger.id}")  # fmt: skip
-        figures = Measurement(unit=unit, limit=measure.amount, running=running, total=total,
-                              threshold=threshold)  # fmt: skip
+        message = (
+            f"{fmt(running)} {unit} {when}{whom} reached {percent}% of the "
+            f"{fmt(measure.amount)} {unit} cap on {trigger.date} with shipment "
+            f"{trigger.id}"
+        )
+        figures = Measurement(
+            unit=unit, limit=measure.amount, running=running, total=total, threshold=threshold
+        )
     return Finding(
         **_base(rule, kind, trigger, message),  # type: ignore[arg-type]
-        events=counted, period=PeriodRange(start=span.start, end=span.end), group=group,
+        events=counted,
+        period=PeriodRange(start=span.start, end=span.end),
+        group=group,
         measure=figures,
-    )  # fmt: skip
+    )
 
 
 def _rolling(
@@ -298,16 +346,26 @@ def _rolling(
             for j, a in enumerate(amounts):
                 if a is not None:
                     running[j] = CONTEXT.add(running[j], a)
-            over = [j for j, b in enumerate(bounds)
-                    if (running[j] > b if fraction is None else running[j] >= b)]  # fmt: skip
+            over = [
+                j
+                for j, b in enumerate(bounds)
+                if (running[j] > b if fraction is None else running[j] >= b)
+            ]
             if over and not above:
                 end = i
                 while end + 1 < len(members) and members[end + 1][0].date == e.date:
                     end += 1
                 window = members[start : end + 1]
                 span = Span(first_day, e.date)
-                finding = _cap_finding(rule, span, window, group, (i - start, over[0]),
-                                       fraction, f"in the {days} days to {e.date}")
+                finding = _cap_finding(
+                    rule,
+                    span,
+                    window,
+                    group,
+                    (i - start, over[0]),
+                    fraction,
+                    f"in the {days} days to {e.date}",
+                )
                 if fraction is not None and not verified[fraction]:
                     finding = finding.model_copy(update={"verified": False})
                 out.append(finding)

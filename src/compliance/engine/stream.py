@@ -20,7 +20,8 @@ __all__ = ["Monitor", "evaluate_stream"]
 
 
 def _report(
-    rulebook: Rulebook, records: Iterable[RawRecord | tuple[RawRecord, Shipment]],
+    rulebook: Rulebook,
+    records: Iterable[RawRecord | tuple[RawRecord, Shipment]],
     matched_rules: Any,
 ) -> Report:
     ledger = reconcile(records)
@@ -32,9 +33,11 @@ def _report(
     for index, rule in enumerate(rulebook.rules):
         findings.extend(findings_for_rule(rule, by_rule.get(index, []), rulebook))
     return Report(
-        findings=sort_findings(findings), accounting=ledger.accounting, rejected=ledger.rejected,
+        findings=sort_findings(findings),
+        accounting=ledger.accounting,
+        rejected=ledger.rejected,
         rulebook=RulebookInfo(sources=list(rulebook.sources), rules=len(rulebook.rules)),
-    )  # fmt: skip
+    )
 
 
 def evaluate_stream(records: Iterable[RawRecord], rulebook: Rulebook) -> Report:
@@ -83,13 +86,17 @@ class Monitor:
         self._count = 0
 
     def feed(
-        self, event: Mapping[str, Any] | Shipment, *, source: str = "<feed>",
+        self,
+        event: Mapping[str, Any] | Shipment,
+        *,
+        source: str = "<feed>",
         line: int | None = None,
     ) -> list[Finding]:
         """Take one event; return the findings it makes true (possibly none)."""
         data = event.to_record() if isinstance(event, Shipment) else event
-        record = RawRecord(data=data, source=source, line=line,
-                           index=None if line is not None else self._count)  # fmt: skip
+        record = RawRecord(
+            data=data, source=source, line=line, index=None if line is not None else self._count
+        )
         self._count += 1
         result = event if isinstance(event, Shipment) else validate(record)
         if isinstance(result, list):
@@ -148,8 +155,11 @@ class Monitor:
                 continue
             amounts = tuple(amount_in(event, m, self.rulebook) for m in rule.limit)
             if any(a is None for a in amounts):
-                out.extend(f for f in findings_for_rule(rule, [event], self.rulebook)
-                           if f.kind == "unconvertible")  # fmt: skip
+                out.extend(
+                    f
+                    for f in findings_for_rule(rule, [event], self.rulebook)
+                    if f.kind == "unconvertible"
+                )
             out.extend(self._add_to_cap(index, rule, event, amounts))
         return sort_findings(out)
 
@@ -177,8 +187,11 @@ class Monitor:
         for f in findings_for_rule(rule, members, self.rulebook):
             if f.kind == "unconvertible":
                 continue
-            identity = (f.kind, f.measure.threshold if f.measure else None,
-                        f.period.start if f.period else None)  # fmt: skip
+            identity = (
+                f.kind,
+                f.measure.threshold if f.measure else None,
+                f.period.start if f.period else None,
+            )
             if identity not in bucket.emitted:
                 bucket.emitted.add(identity)
                 fresh.append(f)
@@ -209,5 +222,3 @@ class Monitor:
             for j, a in enumerate(amounts):
                 if a is not None:
                     bucket.totals[j] = CONTEXT.subtract(bucket.totals[j], a)
-
-

@@ -34,8 +34,13 @@ def is_frame(obj: object) -> bool:
 def log_format(path: str) -> str:
     """`csv`, `jsonl`, `json` or `parquet` from the file name (`-` is sniffed later)."""
     suffix = Path(path).suffix.lower()
-    return {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-            ".parquet": "parquet"}.get(suffix, "sniff")  # fmt: skip
+    return {
+        ".csv": "csv",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "json",
+        ".parquet": "parquet",
+    }.get(suffix, "sniff")
 
 
 def records_from(source: Any) -> Iterator[RawRecord]:
@@ -51,8 +56,12 @@ def records_from(source: Any) -> Iterator[RawRecord]:
             elif isinstance(item, Mapping):
                 yield RawRecord(item, "<records>", index=index)
             else:
-                yield RawRecord({}, "<records>", index=index,
-                                problems=(f"expected a mapping of fields (got {type(item).__name__})",))  # fmt: skip
+                yield RawRecord(
+                    {},
+                    "<records>",
+                    index=index,
+                    problems=(f"expected a mapping of fields (got {type(item).__name__})",),
+                )
 
 
 def read_log(path: str | Path) -> Iterator[RawRecord]:
@@ -97,17 +106,22 @@ def _csv(handle: IO[str], name: str) -> Iterator[RawRecord]:
     try:
         header = next(reader)
     except StopIteration:
-        raise LogError(Diagnostic(name, "empty file: expected a header row naming at least "
-                                  "id and date", 1)) from None  # fmt: skip
+        raise LogError(
+            Diagnostic(name, "empty file: expected a header row naming at least id and date", 1)
+        ) from None
     except csv.Error as e:
         raise LogError(Diagnostic(name, f"unreadable header row: {e}", 1)) from None
     header = [h.strip() for h in header]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise LogError(Diagnostic(
-            name, f"missing required column {', '.join(repr(m) for m in missing)} "
-            f"(got columns: {', '.join(header) or 'none'})", 1,
-        ))  # fmt: skip
+        raise LogError(
+            Diagnostic(
+                name,
+                f"missing required column {', '.join(repr(m) for m in missing)} "
+                f"(got columns: {', '.join(header) or 'none'})",
+                1,
+            )
+        )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise LogError(Diagnostic(name, f"duplicate column {', '.join(map(repr, dupes))}", 1))
@@ -126,9 +140,12 @@ def _csv(handle: IO[str], name: str) -> Iterator[RawRecord]:
         if not row or all(not cell.strip() for cell in row):
             continue  # blank line
         if len(row) > len(header):
-            yield RawRecord(dict(zip(header, row, strict=False)), name, line=start,
-                            problems=(f"row has {len(row)} fields; the header has "
-                                      f"{len(header)}",))  # fmt: skip
+            yield RawRecord(
+                dict(zip(header, row, strict=False)),
+                name,
+                line=start,
+                problems=(f"row has {len(row)} fields; the header has {len(header)}",),
+            )
             continue
         yield RawRecord(dict(zip(header, row, strict=False)), name, line=start)
 
@@ -140,15 +157,20 @@ def _jsonl(handle: IO[str], name: str) -> Iterator[RawRecord]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            yield RawRecord({}, name, line=number, problems=(f"invalid JSON: {e.msg} at column "
-                                                             f"{e.colno}",))  # fmt: skip
+            yield RawRecord(
+                {}, name, line=number, problems=(f"invalid JSON: {e.msg} at column {e.colno}",)
+            )
             continue
         except RecursionError:
             yield RawRecord({}, name, line=number, problems=("JSON nested too deeply",))
             continue
         if not isinstance(data, dict):
-            yield RawRecord({}, name, line=number, problems=(
-                f"expected a JSON object (got {type(data).__name__})",))  # fmt: skip
+            yield RawRecord(
+                {},
+                name,
+                line=number,
+                problems=(f"expected a JSON object (got {type(data).__name__})",),
+            )
             continue
         yield RawRecord(data, name, line=number)
 
@@ -168,8 +190,12 @@ def _json(handle: IO[str], name: str) -> Iterator[RawRecord]:
         if isinstance(item, dict):
             yield RawRecord(item, name, index=index)
         else:
-            yield RawRecord({}, name, index=index, problems=(
-                f"expected a JSON object (got {type(item).__name__})",))  # fmt: skip
+            yield RawRecord(
+                {},
+                name,
+                index=index,
+                problems=(f"expected a JSON object (got {type(item).__name__})",),
+            )
 
 
 def _frame(frame: Any) -> Iterator[RawRecord]:

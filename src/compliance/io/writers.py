@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from compliance.report import Finding, Report
 from compliance.rulebook.rulebook import Rulebook
@@ -31,20 +32,31 @@ def _figure(f: Finding) -> str:
             return f"{f.match.get('field')} {f.match.get('identifier')}"
         return ""
     if m.threshold is not None:
-        return (f"{format_amount(m.running, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
-                f"(≥{format_amount(m.threshold * 100)}%)")  # fmt: skip
-    return (f"{format_amount(m.total, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
-            f"(+{format_amount(m.excess or 0, True, 2)})")  # fmt: skip
+        return (
+            f"{format_amount(m.running, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
+            f"(≥{format_amount(m.threshold * 100)}%)"
+        )
+    return (
+        f"{format_amount(m.total, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
+        f"(+{format_amount(m.excess if m.excess is not None else Decimal(0), True, 2)})"
+    )
 
 
 def _table(report: Report, rulebook: Rulebook) -> str:
     lines: list[str] = []
     headers = ("date", "severity", "kind", "rule", "trigger", "figures", "citation")
     rows = [
-        (f.date.isoformat(), f.severity, f.kind, f.rule, f.trigger, _figure(f),
-         f.citation + ("" if f.verified else " [unverified]"))
+        (
+            f.date.isoformat(),
+            f.severity,
+            f.kind,
+            f.rule,
+            f.trigger,
+            _figure(f),
+            f.citation + ("" if f.verified else " [unverified]"),
+        )
         for f in report.findings
-    ]  # fmt: skip
+    ]
     if rows:
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -64,12 +76,16 @@ def _table(report: Report, rulebook: Rulebook) -> str:
     for r in report.rejected:
         lines.append(f"rejected {r.location()}: {'; '.join(r.reasons)}")
     if report.incomplete:
-        lines.append("INCOMPLETE: some records were rejected or could not be converted; "
-                     "totals may be understated.")  # fmt: skip
+        lines.append(
+            "INCOMPLETE: some records were rejected or could not be converted; "
+            "totals may be understated."
+        )
     unverified = sorted({f.rule for f in report.findings if not f.verified})
     if unverified:
-        lines.append("Unverified figures or paragraphs (check against the resolution text): "
-                     + ", ".join(unverified))  # fmt: skip
+        lines.append(
+            "Unverified figures or paragraphs (check against the resolution text): "
+            + ", ".join(unverified)
+        )
     return "\n".join(lines) + "\n"
 
 

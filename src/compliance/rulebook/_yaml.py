@@ -50,8 +50,8 @@ class Located:
 
 
 class _Composer(yaml.SafeLoader):
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             mark = event.start_mark
             raise YamlProblem(
@@ -59,7 +59,7 @@ class _Composer(yaml.SafeLoader):
                 mark.line + 1,
                 mark.column + 1,
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 def load_located(text: str) -> Located:
@@ -110,11 +110,12 @@ def _convert(node: Node, path: Path, located: Located, loader: yaml.SafeLoader) 
         return out
     if isinstance(node, SequenceNode):
         return [_convert(item, (*path, i), located, loader) for i, item in enumerate(node.value)]
+    assert isinstance(node, ScalarNode)
     return _scalar(node, loader)
 
 
 def _scalar(node: ScalarNode, loader: yaml.SafeLoader) -> Any:
-    tag = node.tag[len(_STANDARD):]
+    tag = node.tag[len(_STANDARD) :]
     if tag == "float":
         text = node.value.replace("_", "")
         try:

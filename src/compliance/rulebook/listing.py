@@ -13,8 +13,8 @@ from compliance.rulebook.schema import (
     DesignationRule,
     FixedPeriod,
     MonthsPeriod,
-    Rule,
     RollingPeriod,
+    Rule,
 )
 from compliance.rulebook.selectors import to_dict
 from compliance.units import format_amount
@@ -28,7 +28,7 @@ def _figure(rule: Rule) -> str:
     if isinstance(rule, DeadlineRule):
         return f"report within {rule.within.days} days"
     if isinstance(rule, DesignationRule):
-        return f"{len(rule.designations)} designated identifiers"  # type: ignore[arg-type]
+        return f"{len(rule.entries)} designated identifiers"
     return "prohibited"
 
 
@@ -56,13 +56,19 @@ def _effective(rule: Rule) -> str:
 def describe(rule: Rule, rulebook: Rulebook) -> dict[str, Any]:
     document = rulebook.documents.get(rule.id)
     row: dict[str, Any] = {
-        "id": rule.id, "kind": rule.kind, "title": rule.label, "figure": _figure(rule),
-        "period": _period(rule), "effective": _effective(rule), "citation": rule.citation,
-        "verified": rule.verified, "hs_mapping": rule.hs_mapping or "",
+        "id": rule.id,
+        "kind": rule.kind,
+        "title": rule.label,
+        "figure": _figure(rule),
+        "period": _period(rule),
+        "effective": _effective(rule),
+        "citation": rule.citation,
+        "verified": rule.verified,
+        "hs_mapping": rule.hs_mapping or "",
         "match": to_dict(rule.match),
         "document": document.symbol if document else None,
         "url": document.url if document else None,
-    }  # fmt: skip
+    }
     if isinstance(rule, CapRule) and rule.thresholds:
         row["thresholds"] = [
             format_amount(t.fraction) + ("" if t.verified else " (unverified)")
@@ -72,8 +78,10 @@ def describe(rule: Rule, rulebook: Rulebook) -> dict[str, Any]:
 
 
 def list_json(rulebook: Rulebook) -> str:
-    return json.dumps([describe(r, rulebook) for r in rulebook.rules], indent=2,
-                      ensure_ascii=False) + "\n"  # fmt: skip
+    return (
+        json.dumps([describe(r, rulebook) for r in rulebook.rules], indent=2, ensure_ascii=False)
+        + "\n"
+    )
 
 
 def list_table(rulebook: Rulebook) -> str:

@@ -22,19 +22,44 @@ from compliance.rulebook.selectors import parse_selector
 __all__ = ["KNOWN_PRODUCTS", "bundled_rulebook_path", "load_rulebook"]
 
 KNOWN_PRODUCTS = frozenset(
-    {"crude", "condensate", "gasoline", "naphtha", "kerosene", "jet_fuel", "diesel",
-     "fuel_oil", "lpg", "ngl", "lubricants", "bitumen"}
-)  # fmt: skip
+    {
+        "crude",
+        "condensate",
+        "gasoline",
+        "naphtha",
+        "kerosene",
+        "jet_fuel",
+        "diesel",
+        "fuel_oil",
+        "lpg",
+        "ngl",
+        "lubricants",
+        "bitumen",
+    }
+)
 MAX_FILE_BYTES = 16 * 1024 * 1024
 _KEY_VOCABULARY = sorted(
     {
         (f.alias or name)
-        for model in (schema.CapRule, schema.ProhibitionRule, schema.DeadlineRule,
-                      schema.DesignationRule, schema.RuleFile, schema.Document, schema.Effective,
-                      schema.Measure, schema.Threshold, schema.CalendarPeriod,
-                      schema.MonthsPeriod, schema.RollingPeriod, schema.FixedPeriod,
-                      schema.ConversionFactor, schema.HsProduct, schema.DesignationEntry,
-                      schema.Within)  # fmt: skip
+        for model in (
+            schema.CapRule,
+            schema.ProhibitionRule,
+            schema.DeadlineRule,
+            schema.DesignationRule,
+            schema.RuleFile,
+            schema.Document,
+            schema.Effective,
+            schema.Measure,
+            schema.Threshold,
+            schema.CalendarPeriod,
+            schema.MonthsPeriod,
+            schema.RollingPeriod,
+            schema.FixedPeriod,
+            schema.ConversionFactor,
+            schema.HsProduct,
+            schema.DesignationEntry,
+            schema.Within,
+        )
         for name, f in model.model_fields.items()
     }
 )
@@ -104,7 +129,8 @@ class _Loader:
         try:
             return load_located(text)
         except YamlProblem as p:
-            self.error(str(file), p.message, (p.line, p.column) if p.line else None)
+            pos = (p.line, p.column) if p.line is not None and p.column is not None else None
+            self.error(str(file), p.message, pos)
             return None
 
     def load_file(self, file: Path, root: Path) -> None:
@@ -130,8 +156,9 @@ class _Loader:
             pos = located.position(("conversions", index))
             if isinstance(conversion, schema.ConversionFactor):
                 if conversion.product in self.factors:
-                    self.error(name, f"conversions: a second factor for {conversion.product!r}",
-                               pos)
+                    self.error(
+                        name, f"conversions: a second factor for {conversion.product!r}", pos
+                    )
                 self.factors[conversion.product] = conversion
             else:
                 self.hs_products.append(conversion)
@@ -148,6 +175,7 @@ class _Loader:
                 continue
             for key in ("match", "unless"):
                 if key in raw and raw[key] is not None:
+
                     def report(path: tuple[object, ...], message: str, i: int = index) -> None:
                         # An unknown name is pointed at where the name is written.
                         at_key = message.startswith(("unknown field", "unknown operator"))
@@ -156,8 +184,13 @@ class _Loader:
                     parse_selector(raw[key], (key,), report)
 
     def error_at(
-        self, name: str, located: Located, path: tuple[object, ...], message: str,
-        *, key: bool = False,
+        self,
+        name: str,
+        located: Located,
+        path: tuple[object, ...],
+        message: str,
+        *,
+        key: bool = False,
     ) -> None:
         rule_id = None
         if len(path) >= 2 and path[0] == "rules":
@@ -198,8 +231,12 @@ class _Loader:
     ) -> None:
         path = ("rules", index)
         if rule.id in self.rule_origin:
-            self.error_at(name, located, (*path, "id"),
-                          f"duplicate rule id (first defined in {self.rule_origin[rule.id]})")
+            self.error_at(
+                name,
+                located,
+                (*path, "id"),
+                f"duplicate rule id (first defined in {self.rule_origin[rule.id]})",
+            )
             return
         pos = located.position((*path, "id"))
         self.rule_origin[rule.id] = f"{name}:{pos[0]}" if pos else name
@@ -212,8 +249,9 @@ class _Loader:
         if isinstance(rule, schema.DesignationRule) and isinstance(
             rule.designations, schema.DesignationFile
         ):
-            entries = self.designation_file(name, located, path, rule.designations.file, folder,
-                                            root)
+            entries = self.designation_file(
+                name, located, path, rule.designations.file, folder, root
+            )
             rule = rule.model_copy(update={"designations": entries})
         document = located.data.get("document")
         if isinstance(document, dict):
@@ -221,14 +259,23 @@ class _Loader:
         self.rules.append(rule)
 
     def designation_file(
-        self, name: str, located: Located, path: tuple[object, ...], ref: str, folder: Path,
+        self,
+        name: str,
+        located: Located,
+        path: tuple[object, ...],
+        ref: str,
+        folder: Path,
         root: Path,
     ) -> list[schema.DesignationEntry]:
         where = (*path, "designations", "file")
         target = (folder / ref).resolve()
         if Path(ref).is_absolute() or not target.is_relative_to(root.resolve()):
-            self.error_at(name, located, where,
-                          f"{ref!r} is outside the rulebook; designation files must be inside it")
+            self.error_at(
+                name,
+                located,
+                where,
+                f"{ref!r} is outside the rulebook; designation files must be inside it",
+            )
             return []
         if not target.is_file():
             self.error_at(name, located, where, f"no such file {ref!r} in the rulebook")
@@ -243,9 +290,10 @@ class _Loader:
             self.error(str(target), "a designation file holds a 'designations:' list")
             return []
         try:
-            return schema.RuleFile.model_validate(
-                {"designations": data["designations"]}
-            ).designations or []
+            return (
+                schema.RuleFile.model_validate({"designations": data["designations"]}).designations
+                or []
+            )
         except ValidationError as e:
             self.report_validation(str(target), sub, e)
             return []
@@ -270,8 +318,12 @@ class _Loader:
                 hint = difflib.get_close_matches(mapping.product, sorted(known), n=1)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
                 self.diagnostics.append(
-                    Diagnostic(where.path, f"conversions: unknown product "
-                               f"{mapping.product!r}{suggestion}", where.line, where.column)
+                    Diagnostic(
+                        where.path,
+                        f"conversions: unknown product {mapping.product!r}{suggestion}",
+                        where.line,
+                        where.column,
+                    )
                 )
         if self.diagnostics:
             raise RuleFileError(self.diagnostics)
@@ -291,10 +343,9 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[object, ...]:
     for i, part in enumerate(loc):
         if part in _TAGS and (i + 1 < len(loc) and loc[i + 1] == part):
             continue
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and part in ("from_",):
@@ -308,9 +359,23 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[object, ...]:
     return tuple(path)
 
 
-_TAGS = frozenset({"cap", "prohibition", "deadline", "designation", "calendar", "months", "days",
-                   "fixed", "factor", "hs", "list[DesignationEntry]", "DesignationFile",
-                   "function-after[_ordered(), FixedPeriod]"})  # fmt: skip
+_TAGS = frozenset(
+    {
+        "cap",
+        "prohibition",
+        "deadline",
+        "designation",
+        "calendar",
+        "months",
+        "days",
+        "fixed",
+        "factor",
+        "hs",
+        "list[DesignationEntry]",
+        "DesignationFile",
+        "function-after[_ordered(), FixedPeriod]",
+    }
+)
 
 
 def _show(value: object) -> str:

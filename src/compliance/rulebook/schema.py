@@ -20,7 +20,18 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 
 from compliance._codes import CURRENCIES
-from compliance.rulebook.selectors import MATCH_ALL, Selector, parse_selector
+from compliance.rulebook.selectors import (
+    MATCH_ALL,
+    All,
+    AnyOf,
+    Compare,
+    Equals,
+    Not,
+    Prefix,
+    Present,
+    Selector,
+    parse_selector,
+)
 from compliance.rulebook.selectors import to_dict as selector_to_dict
 from compliance.units import UNITS
 
@@ -46,9 +57,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+_SELECTOR_TYPES = (Equals, Prefix, Compare, Present, All, AnyOf, Not)
+
+
 def _coerce_selector(raw: object) -> Selector:
-    if isinstance(raw, Selector.__args__):  # type: ignore[attr-defined]
-        return raw  # type: ignore[return-value]
+    if isinstance(raw, _SELECTOR_TYPES):
+        return raw
 
     def ignore(path: tuple[object, ...], message: str) -> None:
         # The loader reports selector problems with their exact line and column first.
@@ -93,8 +107,10 @@ class Effective(_Model):
         return self
 
     def __contains__(self, day: object) -> bool:
-        return isinstance(day, date) and (self.from_ is None or day >= self.from_) and (
-            self.to is None or day <= self.to
+        return (
+            isinstance(day, date)
+            and (self.from_ is None or day >= self.from_)
+            and (self.to is None or day <= self.to)
         )
 
 
@@ -147,11 +163,20 @@ class FixedPeriod(_Model):
 
 def _period_tag(raw: Any) -> str | None:
     if isinstance(raw, BaseModel):
-        return {CalendarPeriod: "calendar", MonthsPeriod: "months", RollingPeriod: "days",
-                FixedPeriod: "fixed"}.get(type(raw))  # fmt: skip
+        return {
+            CalendarPeriod: "calendar",
+            MonthsPeriod: "months",
+            RollingPeriod: "days",
+            FixedPeriod: "fixed",
+        }.get(type(raw))
     if isinstance(raw, dict):
-        for key, tag in (("calendar", "calendar"), ("months", "months"), ("days", "days"),
-                         ("from", "fixed"), ("to", "fixed")):  # fmt: skip
+        for key, tag in (
+            ("calendar", "calendar"),
+            ("months", "months"),
+            ("days", "days"),
+            ("from", "fixed"),
+            ("to", "fixed"),
+        ):
             if key in raw:
                 return tag
     return None
@@ -195,7 +220,7 @@ class _RuleBase(_Model):
     description: str | None = None
     notes: str | None = None
     hs_mapping: Literal["resolution", "interpretation"] | None = None
-    effective: Effective = Effective()
+    effective: Effective = Effective.model_validate({})
     match: SelectorField
     unless: SelectorField | None = None
 
@@ -263,6 +288,11 @@ class DesignationRule(_RuleBase):
     match: SelectorField = MATCH_ALL
     fields: Annotated[list[str], Field(min_length=1)] = ["vessel_imo", "counterparty_imo"]
     designations: list[DesignationEntry] | DesignationFile
+
+    @property
+    def entries(self) -> list[DesignationEntry]:
+        """The designated identifiers (the loader reads a `file:` reference into a list)."""
+        return self.designations if isinstance(self.designations, list) else []
 
 
 Rule = Annotated[

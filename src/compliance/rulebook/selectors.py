@@ -30,7 +30,7 @@ from compliance.units import UNITS
 
 __all__ = [
     "All",
-    "Any",
+    "AnyOf",
     "Compare",
     "Equals",
     "Not",
@@ -79,7 +79,7 @@ class All:
 
 
 @dataclass(frozen=True)
-class Any:
+class AnyOf:
     items: tuple[Selector, ...]
 
 
@@ -88,7 +88,7 @@ class Not:
     item: Selector
 
 
-Selector = Equals | Prefix | Compare | Present | All | Any | Not
+Selector = Equals | Prefix | Compare | Present | All | AnyOf | Not
 MATCH_ALL: Selector = All(())
 
 Report = Callable[[tuple[object, ...], str], None]
@@ -108,16 +108,19 @@ def parse_selector(raw: object, path: tuple[object, ...], report: Report) -> Sel
                 report(here, f"'{key}' takes a non-empty list of selectors (got {_show(value)})")
                 continue
             items = tuple(parse_selector(v, (*here, i), report) for i, v in enumerate(value))
-            parts.append(All(items) if key == "all" else Any(items))
+            parts.append(All(items) if key == "all" else AnyOf(items))
         elif key == "not":
             parts.append(Not(parse_selector(value, here, report)))
-        elif isinstance(key, str) and (key in _FIELDS or key.startswith("extra.") and key[6:]):
+        elif isinstance(key, str) and (key in _FIELDS or (key.startswith("extra.") and key[6:])):
             parts.extend(_parse_field(key, value, here, report))
         else:
             hint = difflib.get_close_matches(str(key), [*_FIELDS, *COMBINATORS], n=1)
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            report(here, f"unknown field{suggestion}; expected an event field (destination, hs_code, …) "
-                   "or extra.<column>")
+            report(
+                here,
+                f"unknown field{suggestion}; expected an event field (destination, hs_code, …) "
+                "or extra.<column>",
+            )
     return parts[0] if len(parts) == 1 else All(tuple(parts))
 
 
@@ -153,14 +156,17 @@ def _parse_field(
             else:
                 hint = difflib.get_close_matches(str(op), OPERATORS, n=1)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                report(here, f"unknown operator{suggestion}; expected one of "
-                       f"{', '.join(OPERATORS)}")
+                report(
+                    here, f"unknown operator{suggestion}; expected one of {', '.join(OPERATORS)}"
+                )
         return
     items = value if isinstance(value, list) else [value]
     if not items:
         report(path, "an any-of list must not be empty")
-    values = [_value(field, v, (*path, i) if isinstance(value, list) else path, report)
-              for i, v in enumerate(items)]
+    values = [
+        _value(field, v, (*path, i) if isinstance(value, list) else path, report)
+        for i, v in enumerate(items)
+    ]
     yield Equals(field, tuple(v for v in values if v is not None))
 
 
@@ -234,7 +240,7 @@ def _value(field: str, v: object, path: tuple[object, ...], report: Report) -> o
 
 def fields_of(selector: Selector) -> set[str]:
     """Every event field a selector reads."""
-    if isinstance(selector, All | Any):
+    if isinstance(selector, All | AnyOf):
         return set().union(*(fields_of(s) for s in selector.items)) if selector.items else set()
     if isinstance(selector, Not):
         return fields_of(selector.item)
@@ -245,7 +251,7 @@ def matches(selector: Selector, event: Shipment) -> bool:
     """Reference semantics of a selector on one event (absent fields match nothing)."""
     if isinstance(selector, All):
         return all(matches(s, event) for s in selector.items)
-    if isinstance(selector, Any):
+    if isinstance(selector, AnyOf):
         return any(matches(s, event) for s in selector.items)
     if isinstance(selector, Not):
         return not matches(selector.item, event)
@@ -265,11 +271,14 @@ def matches(selector: Selector, event: Shipment) -> bool:
         return False
     op = selector.op
     return (
-        number > selector.number if op == "gt"
-        else number >= selector.number if op == "gte"
-        else number < selector.number if op == "lt"
+        number > selector.number
+        if op == "gt"
+        else number >= selector.number
+        if op == "gte"
+        else number < selector.number
+        if op == "lt"
         else number <= selector.number
-    )  # fmt: skip
+    )
 
 
 def to_dict(selector: Selector) -> dict[str, object]:
@@ -280,7 +289,7 @@ def to_dict(selector: Selector) -> dict[str, object]:
 
     if isinstance(selector, All):
         return {"all": [to_dict(s) for s in selector.items]}
-    if isinstance(selector, Any):
+    if isinstance(selector, AnyOf):
         return {"any": [to_dict(s) for s in selector.items]}
     if isinstance(selector, Not):
         return {"not": to_dict(selector.item)}

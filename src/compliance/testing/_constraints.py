@@ -9,6 +9,7 @@ list therefore proves that no event can satisfy the selector.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -18,7 +19,7 @@ from compliance._codes import COUNTRIES, CURRENCIES
 from compliance.events import COUNTRY_FIELDS, MAX_AMOUNT, TRANSFERS, imo_check_digit_ok
 from compliance.rulebook.selectors import (
     All,
-    Any as AnyOf,
+    AnyOf,
     Compare,
     Equals,
     Not,
@@ -188,8 +189,9 @@ def _merge(literals: list[Literal]) -> Constraints | None:
         if len(wants) > 1:
             return None
         if wants:
+            want = wants.pop()
             for name in (a, b):
-                specs.setdefault(name, FieldSpec()).present = wants.pop() if False else next(iter(wants))
+                specs.setdefault(name, FieldSpec()).present = want
     for name, spec in specs.items():
         if spec.present is not False and not feasible(name, spec):
             if spec.present:
@@ -253,7 +255,7 @@ def _valid(name: str, value: Any) -> bool:
     return value is not None
 
 
-def solve(selector: Selector | DateRange | None, extra: list[Literal] = ()) -> list[Constraints]:  # type: ignore[assignment]
+def solve(selector: Selector | None, extra: Sequence[Literal] = ()) -> list[Constraints]:
     """Every satisfiable conjunction of `selector` (and `extra` literals), as constraints."""
     terms = _dnf(selector, False) if selector is not None else [[]]
     out = []
