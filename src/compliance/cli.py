@@ -139,7 +139,7 @@ def _rules(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(listing.list_json(rulebook))
     elif args.format == "markdown":
-        sys.stdout.write(listing.list_markdown(rulebook))  # type: ignore[attr-defined]
+        sys.stdout.write(listing.list_markdown(rulebook))
     else:
         sys.stdout.write(listing.list_table(rulebook))
     return 0
