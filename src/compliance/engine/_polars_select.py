@@ -1,0 +1,292 @@
+"""Polars expressions for the columnar engine: validation screens, normalised fields, selectors.
+
+The columnar engine never decides a *rejection* or a *finding* here. A row is "clean" when
+every field passes a conservative check that implies `events.parse_shipment` would accept
+it and normalise it exactly as these expressions do; every other row goes to the shared
+Python code, which gives the exact reasons. So a check may be stricter than the real
+validation (costing speed on odd rows), never laxer.
+
+Selectors on clean rows follow the stream engine exactly: `selectors.matches` semantics
+(an absent field matches nothing, `not` inverts), with numeric comparisons in float64 as
+durable_rules makes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from compliance._codes import COUNTRIES, CURRENCIES
+from compliance.events import (
+    COUNTRY_FIELDS,
+    DATE_FIELDS,
+    FIELDS,
+    IMO_FIELDS,
+    MAX_TEXT,
+    NUMERIC_FIELDS,
+    TRANSFERS,
+    Shipment,
+)
+from compliance.rulebook.selectors import (
+    All,
+    AnyOf,
+    Compare,
+    Equals,
+    Not,
+    Prefix,
+    Present,
+    Selector,
+)
+from compliance.units import UNITS
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["FieldExprs", "py_matches"]
+
+# Python's str.strip() removes Unicode whitespace plus \x1c-\x1f; flag any of them (and
+# every control character) at either end so such values take the exact Python path.
+_EDGE = r"[\x00-\x20\x85\xa0\s]"
+_EDGE_WS = rf"^{_EDGE}|{_EDGE}$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Plain decimals whose str(Decimal(text)) is the text itself: no sign, no exponent, no
+# leading zeros, no zero written as 0.00 (parse_shipment turns that into Decimal(0)).
+_AMOUNT = r"^(?:[1-9][0-9]{0,14}(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*|0)$"
+_PLAIN_NUMBER = r"^-?[0-9]+(?:\.[0-9]+)?$"
+_PRODUCT = r"^[!-~](?:[ -~]*[!-~])?$"  # printable ASCII: lower() is the same everywhere
+
+
+def _case_variants(codes: Iterable[str]) -> dict[str, str]:
+    """Every upper/lower-case spelling of short ASCII codes, mapped to the canonical one."""
+    out: dict[str, str] = {}
+    for code in codes:
+        for combo in itertools.product(*((c.lower(), c.upper()) for c in code)):
+            out["".join(combo)] = code
+    return out
+
+
+_COUNTRY_MAP = _case_variants(sorted(COUNTRIES))
+_CURRENCY_MAP = _case_variants(sorted(CURRENCIES))
+_UNIT_MAP = _case_variants(sorted(UNITS))
+
+
+class FieldExprs:
+    """Expressions over raw string columns named as the log's header.
+
+    `columns` are the log's column names (stripped); absent standard fields are null.
+    """
+
+    def __init__(self, columns: Iterable[str]) -> None:
+
+        self.columns = list(columns)
+        self.present_fields = {c for c in self.columns if c in FIELDS}
+        self.extras = [c for c in self.columns if c not in FIELDS]
+
+    # Raw access ------------------------------------------------------------------------
+
+    def raw(self, field: str) -> pl.Expr:
+        import polars as pl
+
+        if field in self.present_fields or field in self.extras:
+            col = pl.col(field)
+            # A quoted empty field is "" rather than null; both mean absent.
+            return pl.when(col == "").then(None).otherwise(col)
+        return pl.lit(None, dtype=pl.String)
+
+    def has(self, field: str) -> pl.Expr:
+        return self.raw(field).is_not_null()
+
+    # Normalised values (meaningful on clean rows) -------------------------------------
+
+    def norm(self, field: str) -> pl.Expr:
+        """The value parse_shipment would store, for clean rows (null when absent)."""
+        import polars as pl
+
+        raw = self.raw(field)
+        if field in COUNTRY_FIELDS:
+            return raw.replace_strict(_COUNTRY_MAP, default=None, return_dtype=pl.String)
+        if field == "currency":
+            return raw.replace_strict(_CURRENCY_MAP, default=None, return_dtype=pl.String)
+        if field == "unit":
+            return raw.replace_strict(_UNIT_MAP, default=None, return_dtype=pl.String)
+        if field == "product":
+            return raw.str.to_lowercase()
+        if field in DATE_FIELDS:
+            return raw.str.to_date("%Y-%m-%d", strict=False)
+        return raw
+
+    def number(self, field: str) -> pl.Expr:
+        """float64 of a numeric field (or an extra column), as durable_rules compares it."""
+        import polars as pl
+
+        return self.raw(field).cast(pl.Float64, strict=False)
+
+    # Validation screen ----------------------------------------------------------------
+
+    def field_ok(self, field: str, numeric_extras: set[str]) -> pl.Expr:
+        """True when the field is absent, or present and certainly valid as written."""
+
+        raw = self.raw(field)
+        if field in COUNTRY_FIELDS or field in ("currency", "unit"):
+            ok = self.norm(field).is_not_null()
+        elif field == "transfer":
+            ok = raw.is_in(list(TRANSFERS))
+        elif field == "hs_code":
+            ok = raw.str.contains(r"^[0-9]{2,10}$")
+        elif field in IMO_FIELDS:
+            ok = raw.str.contains(r"^[0-9]{7}$") & self._imo_check(raw)
+        elif field in DATE_FIELDS:
+            parsed = self.norm(field)
+            ok = raw.str.contains(_DATE) & parsed.is_not_null() & (parsed.dt.year() >= 1)
+        elif field in NUMERIC_FIELDS:
+            ok = raw.str.contains(_AMOUNT)
+        elif field == "product":
+            ok = raw.str.contains(_PRODUCT) & (raw.str.len_bytes() <= MAX_TEXT)
+        else:  # free text and extras
+            ok = ~raw.str.contains(_EDGE_WS) & (raw.str.len_chars() <= MAX_TEXT)
+            if field in numeric_extras:
+                # Decimal() and Polars agree on plain numbers and on text with no digits;
+                # anything else ("1_000", "inf", "1e5") takes the Python path.
+                no_digits = ~raw.str.contains(r"[0-9]") & ~raw.str.to_lowercase().str.contains(
+                    "inf|nan"
+                )
+                ok = ok & (raw.str.contains(_PLAIN_NUMBER) | no_digits)
+        return raw.is_null() | ok.fill_null(False)
+
+    def _imo_check(self, raw: pl.Expr) -> pl.Expr:
+        import polars as pl
+
+        total = pl.lit(0, dtype=pl.Int32)
+        for i, weight in enumerate(range(7, 1, -1)):
+            total = total + raw.str.slice(i, 1).cast(pl.Int32, strict=False) * weight
+        return (total % 10) == raw.str.slice(6, 1).cast(pl.Int32, strict=False)
+
+    def clean(self, numeric_extras: set[str]) -> pl.Expr:
+        """Every field certainly valid and the record complete (id, date, unit pairs)."""
+        import polars as pl
+
+        checks = [self.field_ok(f, numeric_extras) for f in self.present_fields]
+        checks += [self.field_ok(f, numeric_extras) for f in self.extras]
+        checks += [self.has("id"), self.has("date")]
+        checks.append(self.has("quantity") == self.has("unit"))
+        checks.append(self.has("value") == self.has("currency"))
+        return pl.all_horizontal(checks)
+
+    def nonblank(self) -> pl.Expr:
+        import polars as pl
+
+        return pl.any_horizontal([pl.col(c).is_not_null() for c in self.columns])
+
+    # Selectors ------------------------------------------------------------------------
+
+    def select(self, s: Selector) -> pl.Expr:
+        """Boolean expression (never null) of a selector on clean rows."""
+        import polars as pl
+
+        if isinstance(s, All):
+            return pl.all_horizontal([self.select(i) for i in s.items]) if s.items else pl.lit(True)
+        if isinstance(s, AnyOf):
+            return (
+                pl.any_horizontal([self.select(i) for i in s.items]) if s.items else pl.lit(False)
+            )
+        if isinstance(s, Not):
+            return ~self.select(s.item)
+        field = s.field[6:] if s.field.startswith("extra.") else s.field
+        if s.field.startswith("extra.") and field not in self.extras:
+            return pl.lit(not s.present) if isinstance(s, Present) else pl.lit(False)
+        if isinstance(s, Present):
+            return self.has(field) if s.present else ~self.has(field)
+        if isinstance(s, Equals):
+            if not s.values:
+                return pl.lit(False)
+            if field in NUMERIC_FIELDS:
+                expr = self.number(field).is_in([float(v) for v in s.values])
+            elif field in DATE_FIELDS:
+                expr = self.norm(field).is_in(list(s.values))
+            else:
+                expr = self.norm(field).is_in([str(v) for v in s.values])
+        elif isinstance(s, Prefix):
+            value = self.norm(field)
+            if field in DATE_FIELDS:
+                value = value.dt.strftime("%Y-%m-%d")
+            if not s.prefixes:
+                return pl.lit(False)
+            expr = pl.any_horizontal([value.str.starts_with(p) for p in s.prefixes])
+        elif isinstance(s, Compare):
+            number = self.number(field)
+            bound = float(s.number)
+            expr = (number > bound if s.op == "gt" else number >= bound if s.op == "gte"
+                    else number < bound if s.op == "lt" else number <= bound)  # fmt: skip
+        else:
+            raise TypeError(s)
+        return expr.fill_null(False)
+
+
+def numeric_extras_of(selectors: Iterable[Selector]) -> set[str]:
+    """Extra columns some selector compares as numbers."""
+    out: set[str] = set()
+
+    def walk(s: Selector) -> None:
+        if isinstance(s, All | AnyOf):
+            for i in s.items:
+                walk(i)
+        elif isinstance(s, Not):
+            walk(s.item)
+        elif isinstance(s, Compare) and s.field.startswith("extra."):
+            out.add(s.field[6:])
+
+    for s in selectors:
+        walk(s)
+    return out
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return float(Decimal(str(v)))
+    except ArithmeticError:
+        return None
+
+
+def py_matches(s: Selector, e: Shipment) -> bool:
+    """`selectors.matches` with the stream engine's float64 numeric comparisons."""
+    if isinstance(s, All):
+        return all(py_matches(i, e) for i in s.items)
+    if isinstance(s, AnyOf):
+        return any(py_matches(i, e) for i in s.items)
+    if isinstance(s, Not):
+        return not py_matches(s.item, e)
+    value = e.get(s.field)
+    if isinstance(s, Present):
+        return (value is not None) is s.present
+    if value is None:
+        return False
+    if isinstance(s, Equals):
+        if s.field.startswith("extra."):
+            return any(str(v) == value for v in s.values)
+        if s.field in NUMERIC_FIELDS:
+            return float(value) in {float(v) for v in s.values}
+        return value in s.values
+    if isinstance(s, Prefix):
+        return any(str(value).startswith(p) for p in s.prefixes)
+    number = _float(value)
+    if number is None:
+        return False
+    bound = float(s.number)
+    op = s.op
+    return (number > bound if op == "gt" else number >= bound if op == "gte"
+            else number < bound if op == "lt" else number <= bound)  # fmt: skip
+
+
+def date_in(expr: pl.Expr, start: date | None, end: date | None) -> pl.Expr:
+    """`start <= expr <= end` with open ends."""
+    import polars as pl
+
+    out = pl.lit(True)
+    if start is not None:
+        out = out & (expr >= start)
+    if end is not None:
+        out = out & (expr <= end)
+    return out.fill_null(False)

@@ -1,0 +1,571 @@
+"""The columnar engine: Polars screens millions of rows, the shared Python code decides.
+
+One streaming pass over each log computes, per row, a conservative validation screen
+("clean": certainly valid as written), a hash of the id, and every rule's selector as a
+Polars expression. Only a small remainder leaves Polars:
+
+* *Python rows* — rows that are not clean, carry `supersedes`, share an id with another
+  row, or are named by a correction — go through `ledger.reconcile`, so rejections,
+  reasons, lines, duplicates and corrections are the stream engine's by construction.
+* Rows matching a per-event rule (prohibition, deadline, designation) become `Shipment`s
+  and go to `findings_for_rule`.
+* Caps are screened with float64 sums per (rule, group, period) — or per rolling window —
+  and only buckets whose float total comes within 1e-6 of their lowest level (smallest
+  threshold or limit) are recomputed exactly, in `Decimal`, by `findings_for_rule`.
+
+Logs that the fast reader cannot reproduce line for line (JSON arrays, stdin, quoted
+newlines, ragged rows, bytes that are not UTF-8, odd headers), iterables and pandas
+frames take the same route with every record as a Python row: slower, never different.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compliance.engine._durable import rule_condition
+from compliance.engine._polars_select import FieldExprs, date_in, numeric_extras_of, py_matches
+from compliance.engine._progress import Progress
+from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
+from compliance.events import DATE_FIELDS, FIELDS, NUMERIC_FIELDS, Shipment
+from compliance.io.readers import FIELD_LIMIT, REQUIRED, log_format, records_from
+from compliance.ledger import RawRecord, reconcile
+from compliance.report import Accounting, Finding, Report, RulebookInfo
+from compliance.rulebook.rulebook import Rulebook
+from compliance.rulebook.schema import CapRule, RollingPeriod, Rule
+from compliance.units import convert
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["evaluate_columnar"]
+
+HASH_SEED = 0x5EED
+MARGIN = 1e-6  # relative float64 slack before a bucket is recomputed exactly
+
+
+class _Fallback(Exception):
+    """The fast reader cannot reproduce the Python reader on this log."""
+
+
+@dataclass
+class _Scan:
+    """What one streaming pass over a log leaves behind."""
+
+    name: str
+    columns: list[str]
+    exprs: FieldExprs
+    lazy: Any  # the scan's LazyFrame with screening columns, for a second pass
+    hashes: pl.Series  # id hash of every clean row (null elsewhere)
+    relevant: pl.DataFrame  # raw columns + screening columns of the rows that matter
+    records: int  # rows the Python reader would yield
+    line_offset: int = 2  # CSV: line of row 0
+
+
+@dataclass
+class _Plan:
+    rulebook: Rulebook
+    conditions: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.conditions = [rule_condition(r) for r in self.rulebook.rules]
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self.rulebook.rules
+
+
+def evaluate_columnar(sources: Sequence[Any], rulebook: Rulebook) -> Report:
+    """Evaluate logs (paths, DataFrames or iterables) with the columnar engine."""
+    plan = _Plan(rulebook)
+    progress = Progress()
+    scans: list[_Scan] = []
+    python_records: list[RawRecord] = []
+    try:
+        for source in sources:
+            scan = None
+            if isinstance(source, str | Path) and _fast_csv(source):
+                try:
+                    scan = _scan_csv(str(source), plan, progress)
+                except _Fallback:
+                    scan = None
+            if scan is not None:
+                scans.append(scan)
+            else:
+                python_records.extend(progress.count(records_from(source)))
+        return _finish(plan, scans, python_records, progress)
+    finally:
+        progress.close()
+
+
+# Reading ------------------------------------------------------------------------------
+
+
+def _fast_csv(source: str | Path) -> bool:
+    name = str(source)
+    return name != "-" and log_format(name) == "csv" and Path(name).is_file()
+
+
+def _header(path: str) -> list[str]:
+    """The header as the Python reader sees it; _Fallback when it would complain."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(io.StringIO(handle.readline())))
+    except (StopIteration, csv.Error, UnicodeDecodeError, OSError):
+        raise _Fallback from None
+    header = [h.strip() for h in header]
+    if any(c not in header for c in REQUIRED) or len(set(header)) != len(header):
+        raise _Fallback
+    if any(not h or h.startswith("__") for h in header):
+        raise _Fallback
+    return header
+
+
+def _physical_lines(path: str) -> int:
+    """Lines as Python's csv module counts them; _Fallback on lone carriage returns."""
+    lines = crs = crlfs = 0
+    last = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            lines += chunk.count(b"\n")
+            crs += chunk.count(b"\r")
+            crlfs += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            last = chunk[-1:]
+    if crs != crlfs:
+        raise _Fallback
+    return lines + (1 if last not in (b"", b"\n") else 0)
+
+
+def _screen(lf: pl.LazyFrame, exprs: FieldExprs, plan: _Plan) -> pl.LazyFrame:
+    """Add the screening columns: __nb, __clean, __h, __rel and one __m<i> per rule."""
+    import polars as pl
+
+    clean = exprs.clean(numeric_extras_of(plan.conditions))
+    id_ok = exprs.has("id") & exprs.field_ok("id", set())
+    masks = []
+    for i, (rule, condition) in enumerate(zip(plan.rules, plan.conditions, strict=True)):
+        effective = date_in(exprs.norm("date"), rule.effective.from_, rule.effective.to)
+        masks.append((exprs.select(condition) & effective).alias(f"__m{i}"))
+    lf = lf.with_columns(
+        exprs.nonblank().alias("__nb"),
+        clean.alias("__clean"),
+        pl.when(id_ok).then(exprs.raw("id").hash(HASH_SEED)).alias("__h"),
+        *masks,
+    )
+    interesting = ~pl.col("__clean") | exprs.has("supersedes")
+    if masks:
+        interesting = interesting | pl.any_horizontal([f"__m{i}" for i in range(len(masks))])
+    return lf.with_columns((pl.col("__nb") & interesting).alias("__rel"))
+
+
+def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
+    import polars as pl
+
+    header = _header(path)
+    exprs = FieldExprs(header)
+    lazy = _screen(
+        pl.scan_csv(path, infer_schema=False, new_columns=header, row_index_name="__row",
+                    encoding="utf8", raise_if_empty=False),
+        exprs, plan,
+    )  # fmt: skip
+    hashes: list[pl.Series] = []
+    kept: list[pl.DataFrame] = []
+    totals = [0, 0]  # rows, non-blank rows
+
+    def on_batch(batch: pl.DataFrame) -> None:
+        hashes.append(batch.get_column("__h").drop_nulls())
+        relevant = batch.filter(pl.col("__rel"))
+        if relevant.height:
+            kept.append(relevant.drop("__h"))
+        totals[0] += batch.height
+        totals[1] += int(batch.get_column("__nb").sum())
+        progress.add(batch.height)
+
+    try:
+        lazy.sink_batches(on_batch)
+    except pl.exceptions.PolarsError:
+        raise _Fallback from None
+    if _physical_lines(path) != totals[0] + 1:
+        raise _Fallback  # quoted newlines: line numbers would differ
+    relevant = pl.concat(kept) if kept else lazy.drop("__h").head(0).collect()
+    longest = relevant.select(pl.max_horizontal(
+        pl.col(c).str.len_chars().max() for c in header
+    )).item() if relevant.height else 0  # fmt: skip
+    if longest is not None and longest > FIELD_LIMIT:
+        raise _Fallback  # the csv module rejects such a row with its own message
+    return _Scan(
+        name=path, columns=header, exprs=exprs, lazy=lazy,
+        hashes=pl.concat(hashes) if hashes else pl.Series("__h", [], pl.UInt64),
+        relevant=relevant, records=totals[1],
+    )  # fmt: skip
+
+
+# From scans to a report -----------------------------------------------------------------
+
+
+def _python_rows(scan: _Scan, frame: pl.DataFrame) -> Iterator[RawRecord]:
+    """Rows of a scan as the Python reader yields them (all-blank rows are skipped)."""
+    for row in frame.select(["__row", *scan.columns]).iter_rows():
+        index, values = row[0], row[1:]
+        if all(v is None or not v.strip() for v in values):
+            continue
+        data = {c: ("" if v is None else v) for c, v in zip(scan.columns, values, strict=True)}
+        yield RawRecord(data, scan.name, line=index + scan.line_offset)
+
+
+def _hash_ids(ids: Iterable[str]) -> pl.Series:
+    import polars as pl
+
+    return pl.Series("__h", list(ids), dtype=pl.String).hash(HASH_SEED)
+
+
+def _finish(
+    plan: _Plan, scans: list[_Scan], python_records: list[RawRecord], progress: Progress
+) -> Report:
+    import polars as pl
+
+    # 1. Rows that need the Python ledger: not clean, or with supersedes.
+    candidates: list[RawRecord] = list(python_records)
+    fast_records = 0
+    for scan in scans:
+        fast_records += scan.records
+        flagged = scan.relevant.filter(~pl.col("__clean") | scan.exprs.has("supersedes"))
+        rows = list(_python_rows(scan, flagged))
+        fast_records -= flagged.height  # the ledger counts them (rows of blanks: not records)
+        candidates.extend(rows)
+
+    # 2. Ids those rows involve, and ids that occur more than once among clean rows.
+    involved: set[str] = set()
+    for record in candidates:
+        for key in ("id", "supersedes"):
+            value = record.data.get(key) if hasattr(record.data, "get") else None
+            if isinstance(value, str) and value.strip():
+                involved.add(value.strip())
+            elif value is not None and not isinstance(value, str):
+                involved.add(str(value))
+    all_hashes = pl.concat([s.hashes for s in scans]) if scans else pl.Series([], dtype=pl.UInt64)
+    dup = all_hashes.filter(all_hashes.is_duplicated()).unique()
+    hot_ids = pl.concat([dup, _hash_ids(involved)]).unique()
+
+    # 3. Clean rows sharing one of those ids join the Python rows (a second pass fetches
+    #    the ones the first pass did not keep).
+    clean_frames: list[tuple[_Scan, pl.DataFrame]] = []
+    for scan in scans:
+        plain = scan.relevant.filter(pl.col("__clean") & ~scan.exprs.has("supersedes"))
+        ident = scan.exprs.raw("id").hash(HASH_SEED)
+        joined = plain.filter(ident.is_in(hot_ids.implode()))
+        plain = plain.filter(~ident.is_in(hot_ids.implode()))
+        in_scan = int(scan.hashes.is_in(hot_ids.implode()).sum())
+        if in_scan > joined.height:
+            extra = (
+                scan.lazy.filter(
+                    pl.col("__h").is_in(hot_ids.implode()) & ~pl.col("__rel") & pl.col("__nb")
+                ).drop("__h").collect()
+            )  # fmt: skip
+            joined = pl.concat([joined, extra])
+        candidates.extend(_python_rows(scan, joined))
+        clean_frames.append((scan, plain))
+        fast_records -= joined.height
+
+    ledger = reconcile(candidates)
+    accepted = ledger.accepted
+
+    # 4. Findings, rule by rule.
+    findings: list[Finding] = []
+    for index, rule in enumerate(plan.rules):
+        condition = plan.conditions[index]
+        from_python = [e for e in accepted if py_matches(condition, e)]
+        clean_parts = [(n, s, f.filter(pl.col(f"__m{index}")))
+                       for n, (s, f) in enumerate(clean_frames)]  # fmt: skip
+        if isinstance(rule, CapRule):
+            findings.extend(_cap(plan, rule, from_python, clean_parts))
+        else:
+            events = list(from_python)
+            for _n, scan, part in clean_parts:
+                events.extend(_shipments(scan, part))
+            findings.extend(findings_for_rule(rule, events, plan.rulebook))
+
+    accounting = Accounting(
+        read=ledger.accounting.read + fast_records,
+        evaluated=ledger.accounting.evaluated + fast_records,
+        duplicates=ledger.accounting.duplicates,
+        superseded=ledger.accounting.superseded,
+        rejected=ledger.accounting.rejected,
+    )
+    return Report(
+        findings=sort_findings(findings), accounting=accounting, rejected=ledger.rejected,
+        rulebook=RulebookInfo(sources=list(plan.rulebook.sources), rules=len(plan.rules)),
+    )  # fmt: skip
+
+
+def _shipments(scan: _Scan, frame: pl.DataFrame) -> list[Shipment]:
+    """Shipments of clean rows, built from the values parse_shipment would store."""
+    if frame.height == 0:
+        return []
+    exprs = scan.exprs
+    fields = [f for f in FIELDS if f in exprs.present_fields]
+    normal = frame.select(
+        *(exprs.norm(f).alias(f) for f in fields), *(exprs.raw(c).alias(c) for c in exprs.extras)
+    )
+    out = []
+    extras = exprs.extras
+    for row in normal.iter_rows(named=True):
+        data: dict[str, Any] = {}
+        for f in fields:
+            v = row[f]
+            if v is not None:
+                data[f] = Decimal(v) if f in NUMERIC_FIELDS else v
+        if extras:
+            extra = {c: row[c] for c in extras if row[c] is not None}
+            if extra:
+                data["extra"] = extra
+        out.append(Shipment.model_construct(**data))
+    return out
+
+
+# Caps -------------------------------------------------------------------------------------
+
+
+def _levels(rule: CapRule) -> list[float]:
+    lowest = min([Decimal(1), *(t.fraction for t in rule.thresholds)])
+    return [float(m.amount * lowest) * (1 - MARGIN) for m in rule.limit]
+
+
+def _product_expr(exprs: FieldExprs, rulebook: Rulebook) -> pl.Expr:
+    """`Rulebook.product_of` as an expression: the product, else the longest HS prefix."""
+    import polars as pl
+
+    product = exprs.norm("product")
+    mapped: Any = pl.lit(None, dtype=pl.String)
+    hs = exprs.norm("hs_code")
+    for mapping in reversed(rulebook.hs_products):  # longest prefix wins: apply it last
+        mapped = (
+            pl.when(hs.str.starts_with(mapping.hs_code))
+            .then(pl.lit(mapping.product))
+            .otherwise(mapped)
+        )
+    return pl.coalesce(product, mapped)
+
+
+def _clean_amounts(
+    rule: CapRule, exprs: FieldExprs, frame: pl.DataFrame, rulebook: Rulebook
+) -> pl.DataFrame:
+    """float64 amount per measure of clean rows (null = unconvertible)."""
+    import polars as pl
+
+    base = frame.with_columns(
+        exprs.norm("unit").alias("__unit"), _product_expr(exprs, rulebook).alias("__product"),
+        exprs.number("quantity").alias("__q"), exprs.number("value").alias("__v"),
+        exprs.norm("currency").alias("__cur"),
+    )  # fmt: skip
+    pairs = base.select("__unit", "__product").unique().rows()
+    key = pl.col("__unit") + "|" + pl.col("__product").fill_null(_NO_PRODUCT)
+    amounts = []
+    for j, m in enumerate(rule.limit):
+        if m.is_currency:
+            amounts.append(pl.when(pl.col("__cur") == m.unit).then(pl.col("__v")).alias(f"__a{j}"))
+            continue
+        # convert() is linear in the quantity: one factor per (unit, product) seen.
+        factors: dict[str, float] = {}
+        for unit, product in pairs:
+            if unit is None:
+                continue
+            k = convert(Decimal(1), unit, m.unit, rulebook.barrels_per_tonne(product))
+            if k is not None:
+                factors[f"{unit}|{product if product is not None else _NO_PRODUCT}"] = float(k)
+        factor = key.replace_strict(factors, default=None, return_dtype=pl.Float64)
+        amounts.append((pl.col("__q") * factor).alias(f"__a{j}"))
+    return base.with_columns(amounts)
+
+
+_NO_PRODUCT = "\x00"
+
+
+def _group_columns(rule: CapRule) -> list[str]:
+    return [f"__g{k}" for k in range(len(rule.group_by))]
+
+
+def _group_value(exprs: FieldExprs, name: str) -> pl.Expr:
+    import polars as pl
+
+    field = name[6:] if name.startswith("extra.") else name
+    if name.startswith("extra.") and field not in exprs.extras:
+        return pl.lit(None, dtype=pl.String)
+    if field in NUMERIC_FIELDS:
+        return exprs.number(field)
+    if field in DATE_FIELDS:
+        return exprs.norm(field).dt.strftime("%Y-%m-%d")
+    return exprs.norm(field)
+
+
+def _python_group_value(e: Shipment, name: str) -> object:
+    v = e.get(name)
+    if v is None:
+        return None
+    if name in NUMERIC_FIELDS:
+        return float(v)
+    return v.isoformat() if isinstance(v, date) else str(v)
+
+
+def _cap(
+    plan: _Plan,
+    rule: CapRule,
+    from_python: list[Shipment],
+    clean_parts: list[tuple[int, _Scan, pl.DataFrame]],
+) -> list[Finding]:
+    import polars as pl
+
+    rulebook = plan.rulebook
+    out: list[Finding] = []
+    measures = len(rule.limit)
+    groups = _group_columns(rule)
+    numeric_group = any(g in NUMERIC_FIELDS for g in rule.group_by)
+    schema: dict[str, Any] = {"__src": pl.Int32, "__pos": pl.Int64, "__date": pl.Date,
+                              "__id": pl.String}  # fmt: skip
+    for k, g in enumerate(rule.group_by):
+        schema[groups[k]] = pl.Float64 if g in NUMERIC_FIELDS else pl.String
+    for j in range(measures):
+        schema[f"__a{j}"] = pl.Float64
+
+    # Python rows: exact amounts, unconvertible findings.
+    python_events = [e for e in from_python if e.date in rule.effective]
+    rows: list[dict[str, Any]] = []
+    unconvertible: list[Shipment] = []
+    for pos, e in enumerate(python_events):
+        amounts = [amount_in(e, m, rulebook) for m in rule.limit]
+        if any(a is None for a in amounts):
+            unconvertible.append(e)
+        row: dict[str, Any] = {"__src": -1, "__pos": pos, "__date": e.date, "__id": e.id}
+        for k, g in enumerate(rule.group_by):
+            row[groups[k]] = _python_group_value(e, g)
+        for j, a in enumerate(amounts):
+            row[f"__a{j}"] = float(a) if a is not None else None
+        rows.append(row)
+    frames = [pl.DataFrame(rows, schema=schema)]
+
+    # Clean rows: float amounts in Polars.
+    sources: dict[int, tuple[_Scan, pl.DataFrame]] = {}
+    for n, scan, part in clean_parts:
+        if part.height == 0:
+            continue
+        part = _clean_amounts(rule, scan.exprs, part, rulebook).with_row_index("__pos")
+        sources[n] = (scan, part)
+        bad = part.filter(pl.any_horizontal(pl.col(f"__a{j}").is_null() for j in range(measures)))
+        unconvertible.extend(_shipments(scan, bad))
+        frames.append(part.select(
+            pl.lit(n, dtype=pl.Int32).alias("__src"), pl.col("__pos").cast(pl.Int64),
+            scan.exprs.norm("date").alias("__date"), scan.exprs.raw("id").alias("__id"),
+            *(_group_value(scan.exprs, g).alias(groups[k]) for k, g in enumerate(rule.group_by)),
+            *(pl.col(f"__a{j}") for j in range(measures)),
+        ))  # fmt: skip
+    if unconvertible:
+        out.extend(f for f in findings_for_rule(rule, unconvertible, rulebook)
+                   if f.kind == "unconvertible")  # fmt: skip
+    events = pl.concat(frames).with_columns(
+        pl.col(f"__a{j}").fill_null(0.0) for j in range(measures)
+    )
+    if events.height == 0:
+        return out
+
+    levels = _levels(rule)
+    if isinstance(rule.period, RollingPeriod):
+        hot = _rolling_hot(events, groups, levels, rule.period.days, numeric_group)
+        for segment in hot:
+            members = _materialise(segment, python_events, sources)
+            out.extend(f for f in findings_for_rule(rule, members, rulebook)
+                       if f.kind != "unconvertible")  # fmt: skip
+        return out
+
+    dates = events.get_column("__date").unique().to_list()
+    spans = {d: _span(rule, Shipment.model_construct(id="", date=d)) for d in dates}
+    span_frame = pl.DataFrame(
+        {"__date": dates, "__span": [s.start if s else None for s in spans.values()]},
+        schema={"__date": pl.Date, "__span": pl.Date},
+    )
+    events = events.join(span_frame, on="__date").filter(pl.col("__span").is_not_null())
+    keys = [*groups, "__span"]
+    totals = events.group_by(keys).agg(pl.col(f"__a{j}").sum() for j in range(measures))
+    over = pl.any_horizontal(pl.col(f"__a{j}") >= levels[j] for j in range(measures))
+    hot_keys = totals.filter(over).select(keys)
+    if hot_keys.height == 0:
+        return out
+    members_frame = events.join(hot_keys, on=keys, nulls_equal=True)
+    members = _materialise(members_frame, python_events, sources)
+    out.extend(f for f in findings_for_rule(rule, members, rulebook) if f.kind != "unconvertible")
+    return out
+
+
+def _materialise(
+    frame: pl.DataFrame,
+    python_events: list[Shipment],
+    sources: dict[int, tuple[_Scan, pl.DataFrame]],
+) -> list[Shipment]:
+    import polars as pl
+
+    out = [python_events[p] for p in frame.filter(pl.col("__src") == -1).get_column("__pos")]
+    for n, (scan, part) in sources.items():
+        positions = frame.filter(pl.col("__src") == n).get_column("__pos")
+        if positions.len():
+            chosen = part.filter(pl.col("__pos").cast(pl.Int64).is_in(positions.implode()))
+            out.extend(_shipments(scan, chosen))
+    return out
+
+
+def _rolling_hot(
+    events: pl.DataFrame,
+    groups: list[str],
+    levels: list[float],
+    days: int,
+    numeric_group: bool,
+) -> list[pl.DataFrame]:
+    """Runs of events (per group, in date order) that may be in a window over a level.
+
+    Each run starts after an event whose window is certainly below every level, so the
+    exact computation on the run alone sees the same "was it above?" state as on the
+    whole group. Grouping on float values can merge groups; then the whole group is sent.
+    """
+    import polars as pl
+
+    measures = len(levels)
+    if groups:
+        ids = events.select(groups).unique().with_row_index("__gid")
+        events = events.join(ids, on=groups, nulls_equal=True)
+    else:
+        events = events.with_columns(pl.lit(0, dtype=pl.UInt32).alias("__gid"))
+    order = ["__gid", "__date", "__id"]
+    events = events.sort(order)
+    daily = (
+        events.group_by(["__gid", "__date"])
+        .agg(pl.col(f"__a{j}").sum() for j in range(measures))
+        .sort(["__gid", "__date"])
+    )
+    over_parts = []
+    for j in range(measures):
+        windowed = pl.col(f"__a{j}").rolling_sum_by("__date", f"{days}d").over("__gid")
+        # Rolling sums add and subtract: allow for cancellation error on long histories.
+        slack = 1e-9 * pl.col(f"__a{j}").abs().sum().over("__gid")
+        over_parts.append(windowed >= levels[j] - slack)
+    daily = daily.with_columns(pl.any_horizontal(over_parts).alias("__hot"))
+    hot_days = daily.filter(pl.col("__hot")).select("__gid", "__date")
+    if hot_days.height == 0:
+        return []
+    if numeric_group:
+        return [events.join(hot_days.select("__gid").unique(), on="__gid")]
+    # An event is needed when a hot day falls within the window's days after it.
+    marks = hot_days.with_columns(pl.col("__date").alias("__hotday")).sort("__date")
+    tagged = events.sort("__date").join_asof(
+        marks, on="__date", by="__gid", strategy="forward", tolerance=timedelta(days=days - 1),
+        check_sortedness=False,  # sorted by date above; the check warns with `by`
+    ).sort(order)  # fmt: skip
+    inside = pl.col("__hotday").is_not_null()
+    run_start = inside & ~inside.shift(1).over("__gid").fill_null(False)
+    tagged = tagged.with_columns(
+        inside.alias("__in"), run_start.cast(pl.UInt32).cum_sum().over("__gid").alias("__run")
+    ).filter(pl.col("__in"))
+    return list(tagged.partition_by(["__gid", "__run"]))
