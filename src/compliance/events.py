@@ -158,7 +158,24 @@ def parse_shipment(raw: Mapping[str, Any]) -> Shipment | list[Problem]:
     result = _validate(raw)
     if isinstance(result, list):
         return result
-    return Shipment.model_construct(**result)
+    return _construct(result)
+
+
+_DEFAULTS = {name: None for name in FIELDS}
+
+
+def _construct(values: dict[str, Any]) -> Shipment:
+    """`Shipment.model_construct`, minus its per-field default lookups: the values are
+    already validated, and this runs once per event on the hot path."""
+    shipment = Shipment.__new__(Shipment)
+    fields = {**_DEFAULTS, **values}
+    if "extra" not in values:
+        fields["extra"] = {}
+    object.__setattr__(shipment, "__dict__", fields)
+    object.__setattr__(shipment, "__pydantic_fields_set__", set(values))
+    object.__setattr__(shipment, "__pydantic_extra__", None)
+    object.__setattr__(shipment, "__pydantic_private__", None)
+    return shipment
 
 
 def imo_check_digit_ok(number: str) -> bool:
@@ -315,7 +332,10 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
 _FIELD_SET = frozenset(FIELDS)
 
 
+# Readers decode with errors="surrogateescape": a lone surrogate marks a byte that was
+# not UTF-8, so the record can be rejected with its line instead of the whole file.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
 def _has_undecodable(text: str) -> bool:
-    # Readers decode with errors="surrogateescape": a lone surrogate marks a byte that
-    # was not UTF-8, so the record can be rejected with its line instead of the file.
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _UNDECODABLE.search(text) is not None

@@ -99,16 +99,35 @@ class _Compiler:
             return {"$and": [{f"${s.op}": {k: number}}, {"$neq": {k: ABSENT}}]}
         raise TypeError(s)
 
+    def freeze(self) -> None:
+        """Fix the fact layout once every rule is compiled (facts are built per event)."""
+        self._layout = [
+            (
+                field,
+                _key(field),
+                tuple(
+                    (n, f"p{n}_{_key(field)}") for n in sorted(self.prefix_lengths.get(field, ()))
+                ),
+                field in self.numeric_extras,
+            )
+            for field in sorted(self.fields)
+        ]
+
     def fact(self, event: Shipment, serial: int) -> dict[str, Any]:
         fact: dict[str, Any] = {"id": serial, "f_id": event.id}
-        for field in self.fields:
-            value = event.get(field)
-            k = _key(field)
-            fact[k] = ABSENT if value is None else _scalar(value)
-            for n in self.prefix_lengths.get(field, ()):
-                text = "" if value is None else str(value)
-                fact[f"p{n}_{k}"] = text[:n] if len(text) >= n else ABSENT
-            if field in self.numeric_extras:
+        values = event.__dict__
+        for field, k, prefixes, numeric in self._layout:
+            value = values[field] if field in values else event.get(field)
+            if value is None:
+                fact[k] = ABSENT
+                for _, pk in prefixes:
+                    fact[pk] = ABSENT
+            else:
+                fact[k] = value if type(value) is str else _scalar(value)
+                text = str(value)
+                for n, pk in prefixes:
+                    fact[pk] = text[:n] if len(text) >= n else ABSENT
+            if numeric:
                 fact["n_" + k] = _number(value)
         return fact
 
@@ -165,6 +184,7 @@ class DurableMatcher:
         for index, rule in enumerate(self._rules):
             condition = self._compiler.compile(rule_condition(rule))
             definition[f"r{index}"] = {"all": [{"m": condition}], "run": self._action(index)}
+        self._compiler.freeze()
         self._handled = engine.MessageNotHandledException
         self._host = QuietHost({self._name: definition}) if self._rules else None
 
