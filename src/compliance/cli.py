@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a bug of ours: one line for the user, the trace on request
+        if os.environ.get("COMPLIANCE_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(e).__name__}: {e} (set COMPLIANCE_DEBUG=1 for the "
+            "traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 2
     return 2
 
 
