@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -193,29 +193,16 @@ def normalise_hs(text: str) -> str | None:
     return code if 2 <= len(code) <= 10 and code.isdigit() else None
 
 
-def _blank(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, str):
-        return v.strip() == ""
-    # pandas marks a missing number as NaN; the text "NaN" in a file is still rejected.
-    return isinstance(v, float) and math.isnan(v)
-
-
-def _text(v: Any) -> str:
-    return v.strip() if isinstance(v, str) else str(v)
-
-
-def _decimal(field: str, v: Any, problems: list[Problem]) -> Decimal | None:
+def _decimal(field: str, v: Any, text: str | None, problems: list[Problem]) -> Decimal | None:
     if isinstance(v, bool):
         problems.append(Problem(field, "must be a number", v))
         return None
-    if isinstance(v, float):
+    if text is not None:
+        text = text.replace(",", "")
+    elif isinstance(v, float):
         text = repr(v)
-    elif isinstance(v, Decimal | int):
-        text = str(v)
     else:
-        text = _text(v).replace(",", "") if isinstance(v, str) else str(v)
+        text = str(v)
     try:
         d = Decimal(text)
     except (InvalidOperation, ValueError):
@@ -232,12 +219,12 @@ def _decimal(field: str, v: Any, problems: list[Problem]) -> Decimal | None:
     return None
 
 
-def _date(field: str, v: Any, problems: list[Problem]) -> date | None:
+def _date(field: str, v: Any, text: str | None, problems: list[Problem]) -> date | None:
     if isinstance(v, datetime):
         return v.astimezone(UTC).date() if v.tzinfo else v.date()
     if isinstance(v, date):
         return v
-    text = _text(v)
+    text = text if text is not None else str(v)
     try:
         if len(text) <= 10:
             return date.fromisoformat(text)
@@ -248,76 +235,106 @@ def _date(field: str, v: Any, problems: list[Problem]) -> date | None:
         return None
 
 
+def _code(
+    table: frozenset[str] | tuple[str, ...], upper: bool, message: str
+) -> Callable[[str, Any, str, list[Problem]], str | None]:
+    def parse(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
+        code = text.upper() if upper else text.lower()
+        if code in table:
+            return code
+        problems.append(Problem(field, message, v))
+        return None
+
+    return parse
+
+
+def _hs(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
+    hs = normalise_hs(text)
+    if hs is None:
+        problems.append(Problem(field, "must be 2–10 digits (dots, spaces ignored)", v))
+    return hs
+
+
+def _imo(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
+    number = text.upper().removeprefix("IMO").strip()
+    if not (len(number) == 7 and number.isdigit()):
+        problems.append(Problem(field, "must be a 7-digit IMO number", v))
+    elif not imo_check_digit_ok(number):
+        problems.append(Problem(field, "has a wrong IMO check digit", v))
+    else:
+        return number
+    return None
+
+
+def _lower(field: str, v: Any, text: str, problems: list[Problem]) -> str:
+    return text.lower()
+
+
+def _plain(field: str, v: Any, text: str, problems: list[Problem]) -> str:
+    return text
+
+
+Parser = Callable[[str, Any, Any, list[Problem]], Any]
+_COUNTRY = _code(COUNTRIES, True, "must be an ISO 3166-1 alpha-2 code")
+_TEXT_PARSERS: dict[str, Parser] = {
+    **{f: _COUNTRY for f in COUNTRY_FIELDS},
+    **{f: _imo for f in IMO_FIELDS},
+    "hs_code": _hs,
+    "unit": _code(UNITS, False, f"unknown unit; expected one of {', '.join(sorted(UNITS))}"),
+    "currency": _code(CURRENCIES, True, "must be an ISO 4217 currency code"),
+    "transfer": _code(TRANSFERS, False, f"must be one of {', '.join(TRANSFERS)}"),
+    "product": _lower,
+    **{f: _plain for f in ("id", "commodity", "vessel_name", "source", "supersedes")},
+}
+_VALUE_PARSERS: dict[str, Parser] = {
+    "quantity": _decimal,
+    "value": _decimal,
+    "date": _date,
+    "reported_on": _date,
+}
+
+
 def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
     problems: list[Problem] = []
     out: dict[str, Any] = {}
     extra: dict[str, str] = {}
     for key, v in raw.items():
-        if _blank(v):
+        text: str | None
+        if type(v) is str:
+            text = v.strip()
+            if not text:
+                continue
+            if _UNDECODABLE.search(text):
+                problems.append(Problem(key, "is not valid UTF-8", v.encode("utf-8", "replace")))
+                continue
+        elif v is None or (isinstance(v, float) and math.isnan(v)):
+            # pandas marks a missing number as NaN; the text "NaN" in a file is rejected.
             continue
-        if key not in _FIELD_SET:
-            extra[str(key)] = _text(v)
-            continue
-        if isinstance(v, str) and _has_undecodable(v):
-            problems.append(Problem(key, "is not valid UTF-8", v.encode("utf-8", "replace")))
-            continue
-        if key in NUMERIC_FIELDS:
-            out[key] = _decimal(key, v, problems)
-        elif key in DATE_FIELDS:
-            out[key] = _date(key, v, problems)
         else:
-            text = _text(v)
+            text = None
+        value_parser = _VALUE_PARSERS.get(key)
+        if value_parser is not None:
+            value = value_parser(key, v, text, problems)
+        else:
+            text_parser = _TEXT_PARSERS.get(key)
+            if text is None:
+                text = str(v)
+            if text_parser is None:
+                extra[str(key)] = text
+                continue
             if len(text) > MAX_TEXT:
                 problems.append(Problem(key, f"is longer than {MAX_TEXT} characters", text))
-            elif key in COUNTRY_FIELDS:
-                code = text.upper()
-                if code in COUNTRIES:
-                    out[key] = code
-                else:
-                    problems.append(Problem(key, "must be an ISO 3166-1 alpha-2 code", v))
-            elif key == "hs_code":
-                hs = normalise_hs(text)
-                if hs is None:
-                    problems.append(Problem(key, "must be 2–10 digits (dots, spaces ignored)", v))
-                out[key] = hs
-            elif key in IMO_FIELDS:
-                number = text.upper().removeprefix("IMO").strip()
-                if not (len(number) == 7 and number.isdigit()):
-                    problems.append(Problem(key, "must be a 7-digit IMO number", v))
-                elif not imo_check_digit_ok(number):
-                    problems.append(Problem(key, "has a wrong IMO check digit", v))
-                else:
-                    out[key] = number
-            elif key == "unit":
-                unit = text.lower()
-                if unit in UNITS:
-                    out[key] = unit
-                else:
-                    problems.append(
-                        Problem(key, f"unknown unit; expected one of {', '.join(sorted(UNITS))}", v)
-                    )
-            elif key == "currency":
-                if text.upper() in CURRENCIES:
-                    out[key] = text.upper()
-                else:
-                    problems.append(Problem(key, "must be an ISO 4217 currency code", v))
-            elif key == "transfer":
-                t = text.lower()
-                if t in TRANSFERS:
-                    out[key] = t
-                else:
-                    problems.append(Problem(key, f"must be one of {', '.join(TRANSFERS)}", v))
-            elif key == "product":
-                out[key] = text.lower()
-            else:
-                out[key] = text
-    if "id" not in out and not any(p.field == "id" for p in problems):
-        problems.append(Problem("id", "is required"))
-    if "date" not in out and not any(p.field == "date" for p in problems):
-        problems.append(Problem("date", "is required"))
+                continue
+            value = text_parser(key, v, text, problems)
+        if value is not None:
+            out[key] = value
+    failed = {p.field for p in problems}
+    for required in ("id", "date"):
+        if required not in out and required not in failed:
+            problems.append(Problem(required, "is required"))
     for amount, unit in (("quantity", "unit"), ("value", "currency")):
-        has_amount = amount in out or any(p.field == amount for p in problems)
-        has_unit = unit in out or any(p.field == unit for p in problems)
+        has_amount = amount in out or amount in failed
+        has_unit = unit in out or unit in failed
         if has_amount and not has_unit:
             problems.append(Problem(unit, f"is required with {amount}"))
         elif has_unit and not has_amount:
@@ -335,7 +352,3 @@ _FIELD_SET = frozenset(FIELDS)
 # Readers decode with errors="surrogateescape": a lone surrogate marks a byte that was
 # not UTF-8, so the record can be rejected with its line instead of the whole file.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
-
-
-def _has_undecodable(text: str) -> bool:
-    return _UNDECODABLE.search(text) is not None
