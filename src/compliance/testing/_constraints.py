@@ -124,8 +124,15 @@ DIGIT_FIELDS = frozenset({"hs_code", "vessel_imo", "counterparty_imo"})
 NUMERIC = frozenset({"quantity", "value"})
 
 
+_CANDIDATES: dict[tuple[str, str], list[str]] = {}
+
+
 def candidates(name: str, spec: FieldSpec) -> list[str]:
-    return [v for v in DOMAINS[name] if spec.ok(v)]
+    """The domain values satisfying `spec` (memoised: rulebooks repeat their constraints)."""
+    key = (name, repr(spec))
+    if key not in _CANDIDATES:
+        _CANDIDATES[key] = [v for v in DOMAINS[name] if spec.ok(v)]
+    return _CANDIDATES[key]
 
 
 def _dnf(selector: Selector | DateRange, negated: bool) -> list[list[Literal]]:
@@ -169,7 +176,11 @@ def _merge(literals: list[Literal]) -> Constraints | None:
                 spec.prefixes.extend(leaf.prefixes)
                 want = True
         elif isinstance(leaf, Compare):
-            op = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}[leaf.op] if negated else leaf.op
+            op = (
+                {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}[leaf.op]
+                if negated
+                else leaf.op
+            )
             _bound(spec, op, leaf.number)
             want = None if negated else True  # a negated comparison also holds when absent
         else:  # DateRange: always positive, the event must have the date
