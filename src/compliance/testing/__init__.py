@@ -8,14 +8,41 @@
 
 `strategies` builds events, logs and rulebooks; `properties` checks a rulebook (and the
 engine evaluating it), raising `AssertionError` with a minimal counterexample log.
+
+The names load on first use: the pytest plugin (`compliance.testing.plugin`) lives in
+this package and pytest loads it in every run, so importing the package itself must stay
+cheap and must not fail where hypothesis is not installed.
 """
 
-try:
-    import hypothesis  # noqa: F401
-except ImportError as e:  # pragma: no cover - exercised without the extra installed
-    raise ImportError("compliance.testing needs hypothesis: pip install compliance[test]") from e
+from __future__ import annotations
 
-from compliance.testing import properties, strategies
-from compliance.testing.properties import PROPERTIES, PropertySkipped, check_rulebook
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from compliance.testing import properties, strategies
+    from compliance.testing.properties import PROPERTIES, PropertySkipped, check_rulebook
 
 __all__ = ["PROPERTIES", "PropertySkipped", "check_rulebook", "properties", "strategies"]
+
+_FROM_PROPERTIES = frozenset({"PROPERTIES", "PropertySkipped", "check_rulebook"})
+
+
+def require_hypothesis() -> None:
+    """Raise the ImportError that tells how to install the test extra."""
+    try:
+        importlib.import_module("hypothesis")
+    except ImportError as e:
+        raise ImportError(
+            "compliance.testing needs hypothesis: pip install compliance[test]"
+        ) from e
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("properties", "strategies"):
+        require_hypothesis()
+        return importlib.import_module(f"compliance.testing.{name}")
+    if name in _FROM_PROPERTIES:
+        require_hypothesis()
+        return getattr(importlib.import_module("compliance.testing.properties"), name)
+    raise AttributeError(f"module 'compliance.testing' has no attribute {name!r}")

@@ -22,8 +22,11 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, assume, given, settings
-from hypothesis import strategies as st
+try:
+    from hypothesis import HealthCheck, Phase, assume, given, settings
+    from hypothesis import strategies as st
+except ImportError as e:  # the test extra is not installed
+    raise ImportError("compliance.testing needs hypothesis: pip install compliance[test]") from e
 
 from compliance.engine.findings import amount_in
 from compliance.events import MAX_AMOUNT, Shipment

@@ -1,0 +1,54 @@
+"""The pytest plugin: `pytest --rulebook PATH` in any directory; light when unused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+DATA = Path(__file__).parent / "data"
+
+
+def test_one_item_per_rule_and_property(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--rulebook", str(DATA / "design-example.yaml"),
+                                "--rulebook-examples", "2", "--collect-only", "-q")  # fmt: skip
+    out = result.stdout.str()
+    assert "boundary_exact[unscr-2397-crude-oil]" in out
+    assert "satisfiable[unscr-2375-ship-to-ship]" in out
+    assert "reachable[unscr-2375-ship-to-ship]" not in out  # caps only
+    assert out.count("design-example.yaml::") == 6 * 4 + 4 * 2  # 4 rules, 2 of them caps
+
+
+def test_runs_and_fails_with_the_counterexample(pytester: pytest.Pytester) -> None:
+    rules = pytester.makefile(".yaml", bad="""
+        rules:
+          - id: never
+            kind: prohibition
+            citation: test
+            match: {all: [{destination: KP}, {destination: CN}]}
+    """)  # fmt: skip
+    result = pytester.runpytest("--rulebook", str(rules), "--rulebook-examples", "2",
+                                "-k", "satisfiable")  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=5)
+    result.stdout.fnmatch_lines(["*satisfiable: rule never: no event can match*"])
+
+
+def test_a_rulebook_that_does_not_load_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    rules = pytester.makefile(".yaml", broken="rules: [{id: x, kind: cap}]")
+    result = pytester.runpytest("--rulebook", str(rules))
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*the rulebook does not load*"])
+
+
+def test_the_plugin_and_package_load_without_hypothesis() -> None:
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import compliance.testing.plugin\n"
+        "try:\n    from compliance.testing import strategies\n"
+        "except ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install compliance[test]" in out.stdout
