@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from compliance.engine.stream import evaluate_stream
-from compliance.io.readers import records_from
+from compliance.io.readers import is_frame, records_from
 from compliance.report import Report
 from compliance.rulebook.load import load_rulebook
 from compliance.rulebook.rulebook import Rulebook
@@ -55,6 +55,10 @@ def evaluate(
     if not isinstance(rulebook, Rulebook):
         rulebook = load_rulebook(rulebook) if rulebook is not None else load_rulebook()
     sources = _sources(source)
+    if engine == "auto":
+        # DESIGN §7: files and DataFrames go columnar, iterables (live feeds) stream.
+        columnar = all(isinstance(s, str | Path) or is_frame(s) for s in sources)
+        engine = "columnar" if columnar else "stream"
     if engine == "columnar":
         from compliance.engine.columnar import evaluate_columnar
 

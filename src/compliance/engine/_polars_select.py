@@ -39,6 +39,7 @@ from compliance.rulebook.selectors import (
     Prefix,
     Present,
     Selector,
+    fields_of,
 )
 from compliance.units import UNITS
 
@@ -73,17 +74,63 @@ _CURRENCY_MAP = _case_variants(sorted(CURRENCIES))
 _UNIT_MAP = _case_variants(sorted(UNITS))
 
 
+_MATERIALISED = COUNTRY_FIELDS | DATE_FIELDS | {"currency", "unit", "product", "hs_code"}
+
+
 class FieldExprs:
     """Expressions over raw string columns named as the log's header.
 
     `columns` are the log's column names (stripped); absent standard fields are null.
+    `selectors` are every selector the rulebook evaluates, `group_by` the fields caps group
+    on: free text that none of them reads is only checked for length (its whitespace
+    cannot change a finding). `empty_is_null`: the reader already made "" null.
     """
 
-    def __init__(self, columns: Iterable[str]) -> None:
-
+    def __init__(
+        self, columns: Iterable[str], selectors: Iterable[Selector] = (),
+        group_by: Iterable[str] = (), empty_is_null: bool = False,
+    ) -> None:  # fmt: skip
         self.columns = list(columns)
         self.present_fields = {c for c in self.columns if c in FIELDS}
         self.extras = [c for c in self.columns if c not in FIELDS]
+        self.materialised: set[str] = set()
+        self.empty_is_null = empty_is_null
+        selectors = list(selectors)
+        read = set().union(*(fields_of(x) for x in selectors)) | set(group_by)
+        self.referenced = {f[6:] if f.startswith("extra.") else f for f in read}
+        self.referenced |= {"id", "supersedes"}
+        self.numeric_extras = numeric_extras_of(selectors)
+        self.prefix_lengths: dict[str, set[int]] = {}
+        for x in selectors:
+            _prefix_lengths(x, self.prefix_lengths)
+
+    def materialise(self) -> list[pl.Expr]:
+        """Columns `__n_<field>` / `__x_<field>` holding normalised values and numbers.
+
+        Add them in one `with_columns` before any other expression of this object, which
+        then reads them instead of recomputing a normalisation once per rule.
+        """
+        exprs = [self.norm(f).alias(f"__n_{f}") for f in sorted(self.present_fields)
+                 if f in _MATERIALISED]  # fmt: skip
+        exprs += [self.number(f).alias(f"__x_{f}") for f in sorted(self.present_fields)
+                  if f in NUMERIC_FIELDS]  # fmt: skip
+        materialised = {f for f in self.present_fields if f in _MATERIALISED | NUMERIC_FIELDS}
+        for field, lengths in sorted(self.prefix_lengths.items()):
+            value = self._prefix_source(field)
+            exprs += [value.str.head(n).alias(f"__p{n}_{field}") for n in sorted(lengths)]
+        self.materialised = materialised | {"__heads__"}
+        return exprs
+
+    def _prefix_source(self, field: str) -> pl.Expr:
+        value = self.norm(field)
+        return value.dt.strftime("%Y-%m-%d") if field in DATE_FIELDS else value
+
+    def _head(self, field: str, n: int) -> pl.Expr:
+        import polars as pl
+
+        if self.materialised and n in self.prefix_lengths.get(field, ()):
+            return pl.col(f"__p{n}_{field}")
+        return self._prefix_source(field).str.head(n)
 
     # Raw access ------------------------------------------------------------------------
 
@@ -92,6 +139,8 @@ class FieldExprs:
 
         if field in self.present_fields or field in self.extras:
             col = pl.col(field)
+            if self.empty_is_null:
+                return col
             # A quoted empty field is "" rather than null; both mean absent.
             return pl.when(col == "").then(None).otherwise(col)
         return pl.lit(None, dtype=pl.String)
@@ -105,6 +154,9 @@ class FieldExprs:
         """The value parse_shipment would store, for clean rows (null when absent)."""
         import polars as pl
 
+        if field in self.materialised and field not in NUMERIC_FIELDS:
+            return pl.col(f"__n_{field}")
+
         raw = self.raw(field)
         if field in COUNTRY_FIELDS:
             return raw.replace_strict(_COUNTRY_MAP, default=None, return_dtype=pl.String)
@@ -114,6 +166,8 @@ class FieldExprs:
             return raw.replace_strict(_UNIT_MAP, default=None, return_dtype=pl.String)
         if field == "product":
             return raw.str.to_lowercase()
+        if field == "hs_code":  # `2710.19` is `271019`; other spellings take the Python path
+            return raw.str.replace_all(".", "", literal=True)
         if field in DATE_FIELDS:
             return raw.str.to_date("%Y-%m-%d", strict=False)
         return raw
@@ -122,6 +176,8 @@ class FieldExprs:
         """float64 of a numeric field (or an extra column), as durable_rules compares it."""
         import polars as pl
 
+        if field in self.materialised:
+            return pl.col(f"__x_{field}")
         return self.raw(field).cast(pl.Float64, strict=False)
 
     # Validation screen ----------------------------------------------------------------
@@ -135,7 +191,7 @@ class FieldExprs:
         elif field == "transfer":
             ok = raw.is_in(list(TRANSFERS))
         elif field == "hs_code":
-            ok = raw.str.contains(r"^[0-9]{2,10}$")
+            ok = self.norm(field).str.contains(r"^[0-9]{2,10}$")
         elif field in IMO_FIELDS:
             ok = raw.str.contains(r"^[0-9]{7}$") & self._imo_check(raw)
         elif field in DATE_FIELDS:
@@ -145,6 +201,10 @@ class FieldExprs:
             ok = raw.str.contains(_AMOUNT)
         elif field == "product":
             ok = raw.str.contains(_PRODUCT) & (raw.str.len_bytes() <= MAX_TEXT)
+        elif field not in self.referenced:
+            # Nothing reads it: only an over-long value could change the outcome (a
+            # rejection). Bytes bound characters, so this never passes a long one.
+            ok = raw.str.len_bytes() <= MAX_TEXT
         else:  # free text and extras
             ok = ~raw.str.contains(_EDGE_WS) & (raw.str.len_chars() <= MAX_TEXT)
             if field in numeric_extras:
@@ -164,10 +224,12 @@ class FieldExprs:
             total = total + raw.str.slice(i, 1).cast(pl.Int32, strict=False) * weight
         return (total % 10) == raw.str.slice(6, 1).cast(pl.Int32, strict=False)
 
-    def clean(self, numeric_extras: set[str]) -> pl.Expr:
+    def clean(self, numeric_extras: set[str] | None = None) -> pl.Expr:
         """Every field certainly valid and the record complete (id, date, unit pairs)."""
         import polars as pl
 
+        if numeric_extras is None:
+            numeric_extras = self.numeric_extras
         checks = [self.field_ok(f, numeric_extras) for f in self.present_fields]
         checks += [self.field_ok(f, numeric_extras) for f in self.extras]
         checks += [self.has("id"), self.has("date")]
@@ -209,12 +271,17 @@ class FieldExprs:
             else:
                 expr = self.norm(field).is_in([str(v) for v in s.values])
         elif isinstance(s, Prefix):
-            value = self.norm(field)
-            if field in DATE_FIELDS:
-                value = value.dt.strftime("%Y-%m-%d")
             if not s.prefixes:
                 return pl.lit(False)
-            expr = pl.any_horizontal([value.str.starts_with(p) for p in s.prefixes])
+            # One set lookup per prefix length instead of a test per prefix (the textile
+            # ban lists fourteen chapters).
+            by_length: dict[int, list[str]] = {}
+            for p in s.prefixes:
+                by_length.setdefault(len(p), []).append(p)
+            tests = []
+            for n, group in sorted(by_length.items()):
+                tests.append(self._head(field, n).is_in(group))
+            expr = pl.any_horizontal(tests)
         elif isinstance(s, Compare):
             number = self.number(field)
             bound = float(s.number)
@@ -223,6 +290,17 @@ class FieldExprs:
         else:
             raise TypeError(s)
         return expr.fill_null(False)
+
+
+def _prefix_lengths(s: Selector, out: dict[str, set[int]]) -> None:
+    if isinstance(s, All | AnyOf):
+        for i in s.items:
+            _prefix_lengths(i, out)
+    elif isinstance(s, Not):
+        _prefix_lengths(s.item, out)
+    elif isinstance(s, Prefix):
+        field = s.field[6:] if s.field.startswith("extra.") else s.field
+        out.setdefault(field, set()).update(len(p) for p in s.prefixes)
 
 
 def numeric_extras_of(selectors: Iterable[Selector]) -> set[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compliance.engine._durable import rule_condition
-from compliance.engine._polars_select import FieldExprs, date_in, numeric_extras_of, py_matches
+from compliance.engine._polars_select import FieldExprs, date_in, py_matches
 from compliance.engine._progress import Progress
 from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
 from compliance.events import DATE_FIELDS, FIELDS, NUMERIC_FIELDS, Shipment
@@ -62,7 +62,7 @@ class _Scan:
     columns: list[str]
     exprs: FieldExprs
     lazy: Any  # the scan's LazyFrame with screening columns, for a second pass
-    hashes: pl.Series  # id hash of every clean row (null elsewhere)
+    keys: pl.DataFrame  # __h (id hash), __c (content hash), __rel of rows with a clean id
     relevant: pl.DataFrame  # raw columns + screening columns of the rows that matter
     records: int  # rows the Python reader would yield
     line_offset: int = 2  # CSV: line of row 0
@@ -72,9 +72,12 @@ class _Scan:
 class _Plan:
     rulebook: Rulebook
     conditions: list[Any] = field(default_factory=list)
+    group_by: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.conditions = [rule_condition(r) for r in self.rulebook.rules]
+        self.group_by = sorted({g for r in self.rulebook.rules if isinstance(r, CapRule)
+                                for g in r.group_by})  # fmt: skip
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -146,7 +149,8 @@ def _screen(lf: pl.LazyFrame, exprs: FieldExprs, plan: _Plan) -> pl.LazyFrame:
     """Add the screening columns: __nb, __clean, __h, __rel and one __m<i> per rule."""
     import polars as pl
 
-    clean = exprs.clean(numeric_extras_of(plan.conditions))
+    lf = lf.with_columns(exprs.materialise())
+    clean = exprs.clean()
     id_ok = exprs.has("id") & exprs.field_ok("id", set())
     masks = []
     for i, (rule, condition) in enumerate(zip(plan.rules, plan.conditions, strict=True)):
@@ -156,6 +160,8 @@ def _screen(lf: pl.LazyFrame, exprs: FieldExprs, plan: _Plan) -> pl.LazyFrame:
         exprs.nonblank().alias("__nb"),
         clean.alias("__clean"),
         pl.when(id_ok).then(exprs.raw("id").hash(HASH_SEED)).alias("__h"),
+        # Exact copies of a row share this: they resolve as duplicates without re-reading.
+        pl.when(id_ok).then(pl.struct(exprs.columns).hash(HASH_SEED)).alias("__c"),
         *masks,
     )
     interesting = ~pl.col("__clean") | exprs.has("supersedes")
@@ -168,21 +174,26 @@ def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
     import polars as pl
 
     header = _header(path)
-    exprs = FieldExprs(header)
+    exprs = FieldExprs(header, plan.conditions, plan.group_by, empty_is_null=True)
     lazy = _screen(
         pl.scan_csv(path, infer_schema=False, new_columns=header, row_index_name="__row",
-                    encoding="utf8", raise_if_empty=False),
+                    encoding="utf8", raise_if_empty=False, null_values=[""]),
         exprs, plan,
     )  # fmt: skip
-    hashes: list[pl.Series] = []
+    keys: list[pl.DataFrame] = []
     kept: list[pl.DataFrame] = []
     totals = [0, 0]  # rows, non-blank rows
 
     def on_batch(batch: pl.DataFrame) -> None:
-        hashes.append(batch.get_column("__h").drop_nulls())
+        keys.append(batch.select("__h", "__c", "__rel").filter(pl.col("__h").is_not_null()))
         relevant = batch.filter(pl.col("__rel"))
         if relevant.height:
-            kept.append(relevant.drop("__h"))
+            # Filtered string views still point into the whole batch's buffers: copy the
+            # few rows out, or every batch of the file stays in memory.
+            buffer = io.BytesIO()
+            relevant.write_ipc(buffer, compat_level=pl.CompatLevel.oldest())
+            buffer.seek(0)
+            kept.append(pl.read_ipc(buffer))
         totals[0] += batch.height
         totals[1] += int(batch.get_column("__nb").sum())
         progress.add(batch.height)
@@ -193,7 +204,7 @@ def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
         raise _Fallback from None
     if _physical_lines(path) != totals[0] + 1:
         raise _Fallback  # quoted newlines: line numbers would differ
-    relevant = pl.concat(kept) if kept else lazy.drop("__h").head(0).collect()
+    relevant = pl.concat(kept) if kept else lazy.head(0).collect()
     longest = relevant.select(pl.max_horizontal(
         pl.col(c).str.len_chars().max() for c in header
     )).item() if relevant.height else 0  # fmt: skip
@@ -201,7 +212,7 @@ def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
         raise _Fallback  # the csv module rejects such a row with its own message
     return _Scan(
         name=path, columns=header, exprs=exprs, lazy=lazy,
-        hashes=pl.concat(hashes) if hashes else pl.Series("__h", [], pl.UInt64),
+        keys=pl.concat(keys) if keys else lazy.select("__h", "__c", "__rel").head(0).collect(),
         relevant=relevant, records=totals[1],
     )  # fmt: skip
 
@@ -225,6 +236,11 @@ def _hash_ids(ids: Iterable[str]) -> pl.Series:
     return pl.Series("__h", list(ids), dtype=pl.String).hash(HASH_SEED)
 
 
+def _text(value: object) -> str:
+    """An id as parse_shipment stores it."""
+    return value.strip() if isinstance(value, str) else str(value)
+
+
 def _finish(
     plan: _Plan, scans: list[_Scan], python_records: list[RawRecord], progress: Progress
 ) -> Report:
@@ -241,40 +257,75 @@ def _finish(
         candidates.extend(rows)
 
     # 2. Ids those rows involve, and ids that occur more than once among clean rows.
-    involved: set[str] = set()
+    named: set[str] = set()  # ids of Python rows
+    targets: set[str] = set()  # ids Python rows correct
     for record in candidates:
-        for key in ("id", "supersedes"):
-            value = record.data.get(key) if hasattr(record.data, "get") else None
-            if isinstance(value, str) and value.strip():
-                involved.add(value.strip())
-            elif value is not None and not isinstance(value, str):
-                involved.add(str(value))
-    all_hashes = pl.concat([s.hashes for s in scans]) if scans else pl.Series([], dtype=pl.UInt64)
-    dup = all_hashes.filter(all_hashes.is_duplicated()).unique()
-    hot_ids = pl.concat([dup, _hash_ids(involved)]).unique()
+        data = record.data if isinstance(record.data, Mapping) else {}
+        for key, into in (("id", named), ("supersedes", targets)):
+            value = data.get(key)
+            if value is not None and (text := _text(value)):
+                into.add(text)
+    keys = pl.concat(
+        [s.keys.with_columns(pl.lit(n, dtype=pl.Int32).alias("__s")) for n, s in enumerate(scans)]
+    ) if scans else pl.DataFrame(schema={"__h": pl.UInt64, "__c": pl.UInt64, "__rel": pl.Boolean,
+                                         "__s": pl.Int32})  # fmt: skip
+    target_list = sorted(targets)
+    named_h, target_h = _hash_ids(named), _hash_ids(target_list)
+    target_by_hash = dict(zip(target_h.to_list(), target_list, strict=True))
+    dup = keys.filter(pl.col("__h").is_duplicated()).get_column("__h").unique()
+    hot_ids = pl.concat([dup, named_h, target_h]).unique()
+    groups = (
+        keys.filter(pl.col("__h").is_in(hot_ids.implode()))
+        .group_by("__h")
+        .agg(pl.len().alias("n"), pl.col("__rel").any().alias("rel"),
+             (~pl.col("__rel")).sum().alias("plain"), pl.col("__c").n_unique().alias("contents"))
+    )  # fmt: skip
+    # Groups of identical rows that no rule, correction or odd value touches: copies are
+    # duplicates, and a correction's target needs only a stand-in for the ledger.
+    simple = groups.filter(
+        ~pl.col("rel") & (pl.col("contents") == 1) & ~pl.col("__h").is_in(named_h.implode())
+    )
+    copies = int((simple.get_column("n") - 1).sum() or 0)
+    fast_records -= copies
+    stand_ins: list[tuple[RawRecord, Shipment]] = []
+    for h in simple.filter(pl.col("__h").is_in(target_h.implode())).get_column("__h"):
+        ident = target_by_hash[h]
+        stand_ins.append(
+            (
+                RawRecord({"id": ident}, "<stand-in>"),
+                Shipment.model_construct(id=ident, date=date.min),
+            )
+        )
+        fast_records -= 1
+    fetch = groups.filter(pl.col("plain") > 0).join(simple.select("__h"), on="__h", how="anti")
 
     # 3. Clean rows sharing one of those ids join the Python rows (a second pass fetches
     #    the ones the first pass did not keep).
     clean_frames: list[tuple[_Scan, pl.DataFrame]] = []
-    for scan in scans:
+    simple_h = simple.get_column("__h").implode()
+    for n, scan in enumerate(scans):
         plain = scan.relevant.filter(pl.col("__clean") & ~scan.exprs.has("supersedes"))
-        ident = scan.exprs.raw("id").hash(HASH_SEED)
-        joined = plain.filter(ident.is_in(hot_ids.implode()))
-        plain = plain.filter(~ident.is_in(hot_ids.implode()))
-        in_scan = int(scan.hashes.is_in(hot_ids.implode()).sum())
-        if in_scan > joined.height:
-            extra = (
-                scan.lazy.filter(
-                    pl.col("__h").is_in(hot_ids.implode()) & ~pl.col("__rel") & pl.col("__nb")
-                ).drop("__h").collect()
-            )  # fmt: skip
-            joined = pl.concat([joined, extra])
+        hot = pl.col("__h").is_in(hot_ids.implode()) & ~pl.col("__h").is_in(simple_h)
+        joined = plain.filter(hot)
+        plain = plain.filter(~hot)
+        wanted = keys.filter((pl.col("__s") == n) & ~pl.col("__rel")).join(
+            fetch.select("__h"), on="__h", how="semi"
+        )
+        if wanted.height:
+            second = scan.lazy.filter(
+                pl.col("__h").is_in(wanted.get_column("__h").implode())
+                & ~pl.col("__rel") & pl.col("__nb")
+            ).collect()  # fmt: skip
+            joined = pl.concat([joined, second])
         candidates.extend(_python_rows(scan, joined))
         clean_frames.append((scan, plain))
         fast_records -= joined.height
 
-    ledger = reconcile(candidates)
-    accepted = ledger.accepted
+    ledger = reconcile([*candidates, *stand_ins])
+    # A stand-in stays when its correction was rejected; the row it stands for matched
+    # no rule, so it has no findings either.
+    standing = {id(s) for _, s in stand_ins}
+    accepted = [e for e in ledger.accepted if id(e) not in standing]
 
     # 4. Findings, rule by rule.
     findings: list[Finding] = []
@@ -292,9 +343,9 @@ def _finish(
             findings.extend(findings_for_rule(rule, events, plan.rulebook))
 
     accounting = Accounting(
-        read=ledger.accounting.read + fast_records,
+        read=ledger.accounting.read + fast_records + copies,
         evaluated=ledger.accounting.evaluated + fast_records,
-        duplicates=ledger.accounting.duplicates,
+        duplicates=ledger.accounting.duplicates + copies,
         superseded=ledger.accounting.superseded,
         rejected=ledger.accounting.rejected,
     )

@@ -1,0 +1,175 @@
+"""Seeded generator of realistic shipment logs for the benchmarks.
+
+    python benchmarks/generate.py --events 10000000 --seed 1 --out benchmarks/data/10m.csv
+
+The mix: mostly ordinary trade between other countries (machinery, textiles, coffee,
+oil between third countries); about 1% refined-petroleum (HS 2710) deliveries to the
+DPRK by China and Russia, notified with a reporting date (some late, some never
+reported); about 0.3% crude (2709) by pipeline from China; about 0.5% ship-to-ship
+transfers, some with a DPRK-flagged vessel and a few with a designated one; a few
+duplicate records and corrections (`supersedes`). Written in chunks with numpy and
+Polars, so 10 million rows take well under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+COLUMNS = [
+    "id", "date", "hs_code", "commodity", "product", "quantity", "unit", "value", "currency",
+    "origin", "destination", "supplier", "vessel_imo", "counterparty_imo", "vessel_name",
+    "vessel_flag", "counterparty_flag", "transfer", "reported_on", "source", "supersedes",
+]  # fmt: skip
+COUNTRIES = ["CN", "RU", "US", "DE", "JP", "KR", "IN", "BR", "NL", "SG", "AE", "TR", "VN", "FR"]
+TRADE = [  # (hs_code, commodity, unit)
+    ("8471.30", "portable computers", "kg"), ("870323", "passenger cars", "t"),
+    ("0901.11", "coffee, not roasted", "t"), ("6109.10", "cotton T-shirts", "kg"),
+    ("271019", "gas oil", "t"), ("270900", "crude petroleum", "bbl"),
+    ("1006.30", "rice", "t"), ("7208.51", "steel plate", "t"), ("3004.90", "medicaments", "kg"),
+    ("8517.13", "smartphones", "kg"),
+]  # fmt: skip
+REFINED = [("271012", "gasoline", "gasoline"), ("271019", "diesel", "diesel"),
+           ("271019", "fuel oil", "fuel_oil"), ("271019", "kerosene", "kerosene")]  # fmt: skip
+VESSELS = [
+    "9191773",
+    "9114555",
+    "8126070",
+    "9123453",
+    "8123456",
+    "9000003",
+    "9354521",
+]  # the first three are designated
+START = date(2018, 1, 1).toordinal()
+DAYS = 6 * 365
+CHUNK = 1_000_000
+REFINED_SHARE, CRUDE_SHARE, STS_SHARE = 0.002, 0.0005, 0.002
+OTHER_START = REFINED_SHARE + CRUDE_SHARE + STS_SHARE
+
+
+def _dates(rng: np.random.Generator, n: int) -> np.ndarray:
+    days = rng.integers(0, DAYS, n)
+    return (np.datetime64("2018-01-01") + days.astype("timedelta64[D]")).astype(str)
+
+
+def _chunk(rng: np.random.Generator, start: int, n: int, scale: float) -> pl.DataFrame:
+    """`n` rows of a log of `scale` rows per day on average."""
+    kind = rng.random(n)
+    refined = kind < REFINED_SHARE
+    crude = (kind >= REFINED_SHARE) & (kind < REFINED_SHARE + CRUDE_SHARE)
+    sts = (kind >= REFINED_SHARE + CRUDE_SHARE) & (kind < OTHER_START)
+    trade = kind >= OTHER_START
+    cols: dict[str, np.ndarray] = {c: np.full(n, "", dtype=object) for c in COLUMNS}
+    cols["id"] = np.char.add("S", (np.arange(start, start + n)).astype(str)).astype(object)
+    cols["date"] = _dates(rng, n).astype(object)
+
+    t = np.flatnonzero(trade)
+    pick = rng.integers(0, len(TRADE), t.size)
+    table = np.array(TRADE, dtype=object)
+    cols["hs_code"][t] = table[pick, 0]
+    cols["commodity"][t] = table[pick, 1]
+    cols["unit"][t] = table[pick, 2]
+    cols["quantity"][t] = np.round(rng.lognormal(4, 1.5, t.size), 2).astype(str)
+    cols["value"][t] = np.round(rng.lognormal(9, 1.2, t.size), 2).astype(str)
+    cols["currency"][t] = "USD"
+    a = rng.integers(0, len(COUNTRIES), t.size)
+    b = (a + rng.integers(1, len(COUNTRIES), t.size)) % len(COUNTRIES)
+    countries = np.array(COUNTRIES, dtype=object)
+    cols["origin"][t], cols["destination"][t] = countries[a], countries[b]
+    cols["supplier"][t] = countries[a]
+    cols["transfer"][t] = rng.choice(np.array(["port", "rail", "road", "air"], dtype=object),
+                                     t.size)  # fmt: skip
+    cols["source"][t] = "customs"
+
+    r = np.flatnonzero(refined)
+    pick = rng.integers(0, len(REFINED), r.size)
+    table = np.array(REFINED, dtype=object)
+    cols["hs_code"][r], cols["commodity"][r], cols["product"][r] = table.T[:, pick]
+    in_barrels = rng.random(r.size) < 0.6
+    cols["unit"][r] = np.where(in_barrels, "bbl", "t")
+    # Sized so a year's deliveries come to about 95-110% of the 500,000 bbl cap.
+    barrels = rng.uniform(0.5, 1.5, r.size) * 500_000 * 1.02 / (scale * REFINED_SHARE * 365)
+    cols["quantity"][r] = np.where(in_barrels, np.round(barrels, 1),
+                                   np.round(barrels / 7.5, 2)).astype(str)  # fmt: skip
+    cols["origin"][r] = cols["supplier"][r] = rng.choice(np.array(["CN", "RU"], dtype=object),
+                                                         r.size)  # fmt: skip
+    cols["destination"][r] = "KP"
+    cols["transfer"][r] = "port"
+    cols["source"][r] = "notification"
+    _reported(rng, cols, r)
+
+    c = np.flatnonzero(crude)
+    cols["hs_code"][c], cols["commodity"][c] = "270900", "crude petroleum"
+    tonnes = rng.uniform(0.5, 1.5, c.size) * 525_000 * 0.9 / (scale * CRUDE_SHARE * 365)
+    cols["quantity"][c] = np.round(tonnes, 1).astype(str)
+    cols["unit"][c] = "t"
+    cols["origin"][c] = cols["supplier"][c] = "CN"
+    cols["destination"][c] = "KP"
+    cols["transfer"][c] = "pipeline"
+    cols["source"][c] = "notification"
+    _reported(rng, cols, c)
+
+    s = np.flatnonzero(sts)
+    vessels = np.array(VESSELS, dtype=object)
+    cols["transfer"][s] = "ship_to_ship"
+    cols["hs_code"][s], cols["commodity"][s], cols["product"][s] = "271019", "diesel", "diesel"
+    cols["quantity"][s] = np.round(rng.uniform(100, 500, s.size), 1).astype(str)
+    cols["unit"][s] = "t"
+    cols["vessel_imo"][s] = vessels[rng.integers(0, len(vessels), s.size)]
+    cols["counterparty_imo"][s] = vessels[rng.integers(0, len(vessels), s.size)]
+    flags = np.array(["PA", "SL", "TG", "KP"], dtype=object)
+    cols["vessel_flag"][s] = flags[rng.integers(0, 3, s.size)]
+    cols["counterparty_flag"][s] = flags[rng.integers(0, 4, s.size)]
+    cols["source"][s] = "ais"
+    frame = pl.DataFrame({c: pl.Series(c, cols[c], dtype=pl.String) for c in COLUMNS})
+    return _duplicates_and_corrections(rng, frame)
+
+
+def _reported(rng: np.random.Generator, cols: dict[str, np.ndarray], rows: np.ndarray) -> None:
+    lag = rng.integers(0, 60, rows.size)
+    days = np.array(cols["date"][rows], dtype="datetime64[D]") + lag.astype("timedelta64[D]")
+    reported = days.astype(str).astype(object)
+    reported[rng.random(rows.size) < 0.05] = ""  # never notified
+    cols["reported_on"][rows] = reported
+
+
+def _duplicates_and_corrections(rng: np.random.Generator, frame: pl.DataFrame) -> pl.DataFrame:
+    """Turn about 0.1% of rows into exact copies and corrections (`supersedes`) of others."""
+    k = max(1, frame.height // 2000)
+    base = frame.head(frame.height - 2 * k)
+    picks = rng.choice(base.height, 2 * k, replace=False)
+    copies = base[picks[:k].tolist()]
+    corrected = base[picks[k:].tolist()].with_columns(
+        (pl.col("id") + "-c").alias("id"),
+        pl.col("id").alias("supersedes"),
+        (pl.col("quantity").cast(pl.Float64) * 1.1).round(2).cast(pl.String).alias("quantity"),
+    )
+    mixed = pl.concat([base, copies, corrected])
+    return mixed[rng.permutation(mixed.height).tolist()]
+
+
+def generate(events: int, seed: int, out: Path) -> None:
+    rng = np.random.default_rng(seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as handle:
+        for start in range(0, events, CHUNK):
+            frame = _chunk(rng, start, min(CHUNK, events - start), events / DAYS)
+            empty_as_null = [pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in COLUMNS]
+            frame.with_columns(empty_as_null).write_csv(handle, include_header=start == 0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/data/events.csv"))
+    args = p.parse_args()
+    generate(args.events, args.seed, args.out)
+
+
+if __name__ == "__main__":
+    main()

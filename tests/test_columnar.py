@@ -1,0 +1,161 @@
+"""Example-based tests of the columnar engine (the differential test covers the rest)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import compliance
+
+HEADER = "id,date,hs_code,quantity,unit,destination,source,reported_on,supersedes\n"
+
+
+def _log(tmp_path: Path, body: str, name: str = "log.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def _agree(source: object, rulebook: compliance.Rulebook) -> compliance.Report:
+    columnar = compliance.evaluate(source, rulebook, engine="columnar")
+    stream = compliance.evaluate(source, rulebook, engine="stream")
+    assert columnar.to_dict() == stream.to_dict()
+    return columnar
+
+
+def test_bad_rows_keep_their_lines_and_reasons(tmp_path: Path, design_rulebook) -> None:  # type: ignore[no-untyped-def]
+    path = _log(tmp_path, (
+        "a,2019-01-10,2710,300000,bbl,KP,,,\n"
+        "\n"                                        # blank line: not a record, still a line
+        "b,2019-02-30,2710,100,bbl,KP,,,\n"         # line 4: impossible date
+        "c,2019-03-01,2710,-5,gallon,KP,,,\n"       # line 5: two problems
+        " d ,2019-03-02,2710.19,300000,BBL,kp,,,\n"  # line 6: valid once normalised
+    ))  # fmt: skip
+    report = _agree(str(path), design_rulebook)
+    assert [(r.line, r.id) for r in report.rejected] == [(4, "b"), (5, "c")]
+    assert len(report.rejected[1].reasons) == 2
+    assert report.accounting.read == 4 and report.accounting.evaluated == 2
+    assert [f.trigger for f in report.breaches] == ["d"]
+
+
+def test_duplicates_corrections_and_conflicts(tmp_path: Path, design_rulebook) -> None:  # type: ignore[no-untyped-def]
+    path = _log(tmp_path, (
+        "a,2019-01-10,2710,300000,bbl,KP,,,\n"
+        "a,2019-01-10,2710,300000,bbl,KP,,,\n"   # duplicate
+        "x,2019-01-11,8703,5,t,CN,,,\n"
+        "x,2019-01-11,8703,6,t,CN,,,\n"          # conflict: both rejected
+        "y,2019-01-12,8703,5,t,CN,,,\n"
+        "y2,2019-01-12,8703,7,t,CN,,,y\n"        # corrects y
+        "b,2019-05-01,2710,300000,bbl,KP,,,\n"
+    ))  # fmt: skip
+    report = _agree(str(path), design_rulebook)
+    assert report.accounting.model_dump() == {
+        "read": 7, "evaluated": 3, "duplicates": 1, "superseded": 1, "rejected": 2,
+    }  # fmt: skip
+    assert {r.line for r in report.rejected} == {4, 5}
+
+
+def test_rolling_window_and_multi_measure(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: rolling\n    kind: cap\n    citation: test\n    match: {destination: KP}\n"
+        "    limit: [{amount: 1000, unit: bbl}, {amount: 100, unit: t}]\n"
+        "    period: {days: 30}\n    thresholds: [0.5]\n"
+        "conversions:\n  - {product: crude, barrels_per_tonne: 7.33, source: test}\n"
+        "  - {hs_code: '2709', product: crude}\n",
+        encoding="utf-8",
+    )
+    rulebook = compliance.load_rulebook(rules)
+    path = _log(tmp_path, (
+        "a,2019-01-01,2709,600,bbl,KP,,,\n"
+        "b,2019-01-20,2709,60,t,KP,,,\n"      # 439.8 bbl: 1,039.8 bbl in the window, over
+        "c,2019-01-25,2709,50,t,KP,,,\n"      # still over: no new finding
+        "d,2019-03-20,2709,10,bbl,KP,,,\n"    # window has drained: below again
+        "e,2019-03-21,2709,2000,bbl,KP,,,\n"  # crosses again
+        "f,2019-03-22,8703,1,kg,KP,,,\n"      # kg of an unnamed product: unconvertible to bbl
+    ))  # fmt: skip
+    report = _agree(str(path), rulebook)
+    exceeded = [f.trigger for f in report.findings if f.kind == "cap_exceeded"]
+    assert exceeded == ["b", "e"]
+    assert [f.trigger for f in report.errors] == ["f"]
+
+
+def test_parquet_and_frames_match_csv(tmp_path: Path, design_rulebook) -> None:  # type: ignore[no-untyped-def]
+    path = _log(tmp_path, (
+        "a,2019-01-10,2710,300000,bbl,KP,notification,2019-03-01,\n"
+        "b,2019-02-10,2710,300000,bbl,KP,notification,,\n"
+    ))  # fmt: skip
+    frame = pl.read_csv(path, infer_schema=False)
+    parquet = tmp_path / "log.parquet"
+    frame.write_parquet(parquet)
+    by_csv = _agree(str(path), design_rulebook)
+    by_parquet = _agree(str(parquet), design_rulebook)
+    by_frame = _agree(frame, design_rulebook)
+    strip = [{k: v for k, v in f.items()} for f in by_csv.to_dict()["findings"]]
+    assert by_parquet.to_dict()["findings"] == strip == by_frame.to_dict()["findings"]
+    assert {f.kind for f in by_csv.findings} >= {"late_report", "unreported", "cap_exceeded"}
+
+
+def test_quoted_newlines_fall_back_with_exact_lines(tmp_path: Path, design_rulebook) -> None:  # type: ignore[no-untyped-def]
+    path = _log(tmp_path, 'a,2019-01-10,2710,"1\n00",bbl,KP,,,\nb,bad,2710,1,bbl,KP,,,\n')
+    report = _agree(str(path), design_rulebook)
+    assert [r.line for r in report.rejected] == [2, 4]
+
+
+def test_auto_picks_columnar_for_files(tmp_path: Path, design_rulebook, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from compliance.engine import columnar
+
+    calls: list[object] = []
+    real = columnar.evaluate_columnar
+    monkeypatch.setattr(columnar, "evaluate_columnar", lambda *a: calls.append(a) or real(*a))
+    path = _log(tmp_path, "a,2019-01-10,2710,1,bbl,KP,,,\n")
+    compliance.evaluate(str(path), design_rulebook)
+    assert len(calls) == 1
+    compliance.evaluate([{"id": "a", "date": "2019-01-10"}], design_rulebook)
+    assert len(calls) == 1  # iterables stream
+
+
+def test_import_does_not_load_polars() -> None:
+    code = "import sys, compliance; print('polars' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_progress_only_on_a_terminal() -> None:
+    import io
+
+    from compliance.engine._progress import Progress
+
+    quiet = io.StringIO()
+    progress = Progress(quiet)
+    progress.start -= 10  # as if it had been running a while
+    progress.add(5)
+    progress.close()
+    assert quiet.getvalue() == ""
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    progress = Progress(tty)
+    progress.start -= 10
+    progress.add(1_000)
+    progress.close()
+    assert "1,000 events" in tty.getvalue() and tty.getvalue().endswith("\r\x1b[K")
+
+
+@pytest.mark.parametrize("engine", ["columnar", "auto"])
+def test_cli_json_has_no_progress(tmp_path: Path, engine: str) -> None:
+    path = _log(tmp_path, "a,2019-01-10,2710,1,bbl,KP,,,\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "compliance", "evaluate", str(path), "--format", "json",
+         "--engine", engine],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.stdout.lstrip().startswith("{") and "events" not in out.stderr
