@@ -89,7 +89,7 @@ class Monitor:
         self,
         event: Mapping[str, Any] | Shipment,
         *,
-        source: str = "<feed>",
+        source: str = "<records>",
         line: int | None = None,
     ) -> list[Finding]:
         """Take one event; return the findings it makes true (possibly none)."""
