@@ -115,7 +115,7 @@ def _matches(expected: Any, actual: Any) -> bool:
             and all(_matches(e, a) for e, a in zip(expected, actual, strict=True))
         )
     if isinstance(expected, bool) or expected is None:
-        return expected == actual
+        return bool(expected == actual)
     return str(expected) == str(actual)
 
 

@@ -343,9 +343,10 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[object, ...]:
     for i, part in enumerate(loc):
         if part in _TAGS and (i + 1 < len(loc) and loc[i + 1] == part):
             continue
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and part in ("from_",):
