@@ -392,6 +392,12 @@ def _needed(name: str, rule: Rule | None) -> bool:
     return False
 
 
+def _strict(pool: Sequence[str], wanted: Sequence[str]) -> SearchStrategy[str]:
+    """Only the wanted values the constraints allow; all allowed ones when none is wanted."""
+    usable = [w for w in dict.fromkeys(wanted) if w in pool]
+    return st.sampled_from(usable) if usable else _choose(pool, ())
+
+
 def _dates(lo: date, hi: date) -> SearchStrategy[date]:
     return st.dates(lo, hi) if lo <= hi else st.nothing()
 
@@ -417,10 +423,11 @@ def _value(
     if name in c.DOMAINS:
         pool = c.candidates(name, spec)
         if name == "unit":
-            return _choose(pool, _units_for(cap, values, rulebook))
+            return _strict(pool, _units_for(cap, values, rulebook)) if cap else _choose(
+                pool, _units_for(cap, values, rulebook))  # fmt: skip
         if name == "currency":
             wanted = [m.unit for m in cap.limit if m.is_currency] if cap else []
-            return _choose(pool, wanted or list(CURRENCIES))
+            return _strict(pool, wanted) if wanted else _choose(pool, CURRENCIES)
         return _choose(pool, FAVOURITE_COUNTRIES if name in COUNTRY_FIELDS else ())
     if name == "date":
         lo = spec.lo if isinstance(spec.lo, date) else DEFAULT_DATES[0]
@@ -431,6 +438,9 @@ def _value(
         return st.sampled_from([0, 1, *within, *(d + 1 for d in within), 45]) | st.integers(0, 400)
     if name == "product":
         factors = sorted(rulebook.factors) if rulebook is not None else []
+        if cap is not None and any(spec.ok(p) for p in factors):
+            # A cap converts with the product's factor: name only products that have one.
+            return st.sampled_from([p for p in factors if spec.ok(p)])
         pool = [p for p in (*factors, *PRODUCTS) if spec.ok(p)]
         return _choose(pool, factors) if pool else _text(spec, "abcdefgh_")
     if name in ("quantity", "value"):
