@@ -64,3 +64,16 @@ def test_random_rulebooks_evaluate_and_their_matching_events_apply(
         return  # random selectors can contradict each other
     assert applies(rule, event)
     compliance.evaluate([event.to_record()], rulebook)
+
+
+@settings(max_examples=10)
+@given(strategies.rulebooks(), st.data())
+def test_engines_agree_on_random_rulebooks(rulebook: Rulebook, data: st.DataObject) -> None:
+    pytest.importorskip("compliance.engine.columnar")
+    from compliance.testing._logs import rule_logs
+
+    log = [e.to_record() for e in data.draw(rule_logs(data.draw(st.sampled_from(rulebook.rules)),
+                                                      rulebook))]  # fmt: skip
+    stream = compliance.evaluate(log, rulebook, engine="stream").to_dict()
+    columnar = compliance.evaluate(log, rulebook, engine="columnar").to_dict()
+    assert stream == columnar

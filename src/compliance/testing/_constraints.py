@@ -193,22 +193,29 @@ def _merge(literals: list[Literal]) -> Constraints | None:
             if spec.present is not None and spec.present != want:
                 return None
             spec.present = want
-    # quantity needs a unit and value a currency, and the other way round.
-    for a, b in (("quantity", "unit"), ("value", "currency")):
-        sa, sb = specs.get(a), specs.get(b)
-        wants = {s.present for s in (sa, sb) if s is not None} - {None}
-        if len(wants) > 1:
-            return None
-        if wants:
-            want = wants.pop()
-            for name in (a, b):
-                specs.setdefault(name, FieldSpec()).present = want
-    for name, spec in specs.items():
+    if not _couple(specs):
+        return None
+    for name, spec in list(specs.items()):
         if spec.present is not False and not feasible(name, spec):
             if spec.present:
                 return None
             spec.present = False  # only absence satisfies it (`not: {destination: {prefix: [""]}}`)
-    return specs
+    # Again: a quantity found to be necessarily absent takes its unit with it.
+    return specs if _couple(specs) else None
+
+
+def _couple(specs: dict[str, FieldSpec]) -> bool:
+    """A quantity needs a unit and a value a currency, and the other way round."""
+    for a, b in (("quantity", "unit"), ("value", "currency")):
+        sa, sb = specs.get(a), specs.get(b)
+        wants = {s.present for s in (sa, sb) if s is not None} - {None}
+        if len(wants) > 1:
+            return False
+        if wants:
+            want = wants.pop()
+            for name in (a, b):
+                specs.setdefault(name, FieldSpec()).present = want
+    return True
 
 
 def _bound(spec: FieldSpec, op: str, number: Any) -> None:
