@@ -110,13 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from compliance.api import evaluate
-    from compliance.io.writers import render
+    from compliance.io.writers import NEEDS_EVENTS, render
     from compliance.rulebook.load import load_rulebook
 
-    rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
-    report = evaluate(args.logs, rulebook, engine=args.engine)
     fmt = args.format or ("table" if sys.stdout.isatty() and not args.output else "json")
-    text = render(report, rulebook, fmt)
+    rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
+    if fmt in NEEDS_EVENTS:
+        from compliance.io.evidence import evaluate_with_events
+
+        report, events = evaluate_with_events(args.logs, rulebook, engine=args.engine)
+        text = render(report, rulebook, fmt, events)
+    else:
+        report = evaluate(args.logs, rulebook, engine=args.engine)
+        text = render(report, rulebook, fmt)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:

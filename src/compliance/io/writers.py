@@ -1,45 +1,40 @@
-"""Reports out: one function per format, each `(report, rulebook) -> str`."""
+"""Reports out: one function per format, each `(report, rulebook) -> str`.
+
+Formats in `NEEDS_EVENTS` (html) also take the evaluated shipments, for charts and
+evidence; `render` passes them when given.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Iterable
 
-from compliance.report import Finding, Report
+from compliance.events import Shipment
+from compliance.io._common import figure as _figure
+from compliance.io.csv_writer import render_csv
+from compliance.io.markdown import render_markdown
+from compliance.report import Report
 from compliance.rulebook.rulebook import Rulebook
-from compliance.units import format_amount
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "NEEDS_EVENTS", "render"]
 
 Writer = Callable[[Report, Rulebook], str]
 
+NEEDS_EVENTS = frozenset({"html"})
 
-def render(report: Report, rulebook: Rulebook, fmt: str) -> str:
-    """The report in `fmt` (one of `FORMATS`)."""
+
+def render(
+    report: Report, rulebook: Rulebook, fmt: str, events: Iterable[Shipment] | None = None
+) -> str:
+    """The report in `fmt` (one of `FORMATS`); `events` feed the html charts."""
+    if fmt == "html":
+        from compliance.io.html import render_html
+
+        return render_html(report, rulebook, events)
     return FORMATS[fmt](report, rulebook)
 
 
 def _json(report: Report, rulebook: Rulebook) -> str:
     return report.to_json() + "\n"
-
-
-def _figure(f: Finding) -> str:
-    m = f.measure
-    if m is None:
-        if f.days_late is not None:
-            return f"{f.days_late} days late"
-        if f.match:
-            return f"{f.match.get('field')} {f.match.get('identifier')}"
-        return ""
-    if m.threshold is not None:
-        return (
-            f"{format_amount(m.running, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
-            f"(≥{format_amount(m.threshold * 100)}%)"
-        )
-    return (
-        f"{format_amount(m.total, True, 2)} / {format_amount(m.limit, True, 2)} {m.unit} "
-        f"(+{format_amount(m.excess if m.excess is not None else Decimal(0), True, 2)})"
-    )
 
 
 def _table(report: Report, rulebook: Rulebook) -> str:
@@ -89,4 +84,16 @@ def _table(report: Report, rulebook: Rulebook) -> str:
     return "\n".join(lines) + "\n"
 
 
-FORMATS: dict[str, Writer] = {"table": _table, "json": _json}
+def _html(report: Report, rulebook: Rulebook) -> str:
+    from compliance.io.html import render_html  # imports matplotlib: only when asked
+
+    return render_html(report, rulebook)
+
+
+FORMATS: dict[str, Writer] = {
+    "table": _table,
+    "json": _json,
+    "csv": render_csv,
+    "markdown": render_markdown,
+    "html": _html,
+}

@@ -1,0 +1,72 @@
+"""Wording shared by the human-readable formats (table, Markdown, HTML)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from compliance.report import Finding, Report
+from compliance.units import format_amount
+
+__all__ = ["counts", "figure", "people", "verdict"]
+
+
+def people(d: Decimal) -> str:
+    """An amount rounded for reading: grouped, at most two decimals."""
+    return format_amount(d, True, 2)
+
+
+def figure(f: Finding) -> str:
+    """The finding's figures in a few words (`533,054.15 / 500,000 bbl (+33,054.15)`)."""
+    m = f.measure
+    if m is None:
+        if f.days_late is not None:
+            return f"{f.days_late} days late"
+        if f.match:
+            return f"{f.match.get('field')} {f.match.get('identifier')}"
+        return ""
+    if m.threshold is not None:
+        return (
+            f"{people(m.running)} / {people(m.limit)} {m.unit} "
+            f"(≥{format_amount(m.threshold * 100)}%)"
+        )
+    return (
+        f"{people(m.total)} / {people(m.limit)} {m.unit} "
+        f"(+{people(m.excess if m.excess is not None else Decimal(0))})"
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 'es' if word.endswith('ch') else 's'}"
+
+
+def counts(report: Report) -> str:
+    """`2 breaches, 1 warning, 0 notices, 0 errors`."""
+    return ", ".join(
+        _plural(n, w)
+        for n, w in (
+            (len(report.breaches), "breach"),
+            (len(report.warnings), "warning"),
+            (len(report.notices), "notice"),
+            (len(report.errors), "error"),
+        )
+    )
+
+
+def verdict(report: Report) -> str:
+    """One sentence a reader can act on."""
+    if report.breaches:
+        rules = sorted({f.rule for f in report.breaches})
+        head = f"Breach: {_plural(len(report.breaches), 'breach')} of {_plural(len(rules), 'rule')}"
+    elif report.warnings:
+        head = f"No breach; {_plural(len(report.warnings), 'warning')}"
+    elif report.notices:
+        head = f"No breach; {_plural(len(report.notices), 'notice')}"
+    else:
+        head = "No breach, warning or notice"
+    if report.incomplete:
+        a = report.accounting
+        head += (
+            f". INCOMPLETE: {a.rejected} rejected records, {len(report.errors)} "
+            "unconvertible events — totals may be understated"
+        )
+    return head + "."

@@ -1,0 +1,188 @@
+"""Cap charts as inline SVG, drawn by matplotlib's SVG backend (the `report` extra).
+
+Why matplotlib: it draws dates, step lines and annotations well, writes plain SVG with no
+script, and can be made byte-for-byte deterministic (`svg.hashsalt`, no date metadata),
+which the checked-in example report relies on. Decimals become floats only here, for
+drawing; every figure a reader sees as text stays exact.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from importlib import import_module
+from typing import Any
+
+from compliance.errors import ComplianceError
+from compliance.io.evidence import CapSeries, Point
+from compliance.units import format_amount
+
+__all__ = ["ReportDependencyError", "cap_chart", "require_matplotlib"]
+
+# Beyond this many events a chart shows end-of-day totals: the shape is the same and the
+# SVG stays small enough to open (a year of daily points is at most 366).
+MAX_POINTS = 400
+
+INSTALL_HINT = "pip install 'compliance[report]'"
+
+
+class ReportDependencyError(ComplianceError):
+    """The HTML report needs matplotlib, which is not installed."""
+
+
+def require_matplotlib() -> Any:
+    """The matplotlib module, or a one-line error saying what to install."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ReportDependencyError(
+            f"--format html draws its charts with matplotlib, which is not installed: "
+            f"{INSTALL_HINT}"
+        ) from None
+    return matplotlib
+
+
+def _daily(points: list[Point]) -> list[Point]:
+    by_day: dict[date, Point] = {}
+    for p in points:
+        by_day[p.date] = p  # last event of the day carries the day's running total
+    return list(by_day.values())
+
+
+def _people(d: Decimal) -> str:
+    return format_amount(d, grouping=True, places=0 if abs(d) >= 100 else 2)
+
+
+def cap_chart(series: CapSeries, chart_id: str) -> str:
+    """An `<svg>` element: running total over time against the limit and thresholds,
+    each threshold crossing and the breach marked. Ids inside are prefixed `chart_id`."""
+    mpl = require_matplotlib()
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    limit = series.measure.amount
+    unit = series.measure.unit
+    points = series.points if len(series.points) <= MAX_POINTS else _daily(series.points)
+    with mpl.rc_context(
+        {
+            "svg.hashsalt": chart_id,  # stable ids: the same report gives the same bytes
+            "svg.fonttype": "none",  # text as <text>: small, selectable, searchable
+            "font.family": "sans-serif",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
+        fig = Figure(figsize=(7.5, 3.2))
+        # Any: matplotlib's stubs take no `date`s, though its date converter does.
+        ax: Any = fig.add_subplot()
+        mdates: Any = import_module("matplotlib.dates")
+        xs = [p.date for p in points]
+        ys = [float(p.running) for p in points]
+        if series.rolling_days is None:
+            # A period's total starts at zero on its first day and holds to its last.
+            sx = [series.start, *xs, max(series.end, xs[-1])]
+            sy = [0.0, *ys, ys[-1]]
+            ax.step(sx, sy, where="post", color="#1f4e79", linewidth=1.8, label="running total")
+        else:
+            ax.plot(
+                xs, ys, color="#1f4e79", linewidth=1.5, label=f"{series.rolling_days}-day total"
+            )
+        ax.plot(xs, ys, "o", color="#1f4e79", markersize=3)
+        ax.axhline(
+            float(limit), color="#b00020", linewidth=1.5, label=f"limit {_people(limit)} {unit}"
+        )
+        for k, t in enumerate(series.rule.thresholds):
+            level = limit * t.fraction
+            ax.axhline(
+                float(level),
+                color="#9a6700",
+                linewidth=0.9,
+                linestyle="--",
+                label="notice thresholds" if k == 0 else None,
+            )
+            ax.annotate(
+                f"{format_amount(t.fraction * 100)}%",
+                (1.0, float(level)),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                color="#9a6700",
+            )
+        top = max(float(limit), max(ys))
+        for f in series.findings:
+            crossing = next((p for p in series.points if p.event == f.trigger), None)
+            if crossing is None or f.measure is None or f.measure.unit != unit:
+                continue
+            y = float(f.measure.running)
+            if f.kind == "cap_exceeded":
+                ax.plot(
+                    [crossing.date],
+                    [y],
+                    marker="X",
+                    color="#b00020",
+                    markersize=11,
+                    linestyle="none",
+                    label=f"limit crossed: {f.trigger}",
+                    zorder=5,  # above the notice marker a breach often shares
+                )
+                ax.annotate(
+                    f"{f.trigger}\n{f.date.isoformat()}",
+                    (f.date, y),
+                    xytext=(-10, 8),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize=8,
+                    color="#b00020",
+                    fontweight="bold",
+                )
+            else:
+                ax.plot(
+                    [crossing.date],
+                    [y],
+                    marker="D",
+                    color="#9a6700",
+                    markersize=5,
+                    linestyle="none",
+                )
+        ax.set_ylim(0, top * 1.15)
+        left = series.start - timedelta(days=1) if series.rolling_days is None else xs[0]
+        right = series.end if series.rolling_days is None else xs[-1]
+        if right <= left:
+            right = left + timedelta(days=1)
+        ax.set_xlim(left, right)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_ylabel(unit)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        # Below the plot: inside it would hide the limit line, where the story is.
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=8, frameon=False
+        )
+        buf = io.StringIO()
+        fig.savefig(
+            buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight"
+        )
+    return _inline(buf.getvalue(), chart_id)
+
+
+_PROLOGUE = re.compile(r"\A.*?(?=<svg\b)", re.S)
+_SIZE = re.compile(r'(<svg\b[^>]*?)\s(?:width|height)="[^"]*"')
+_ID = re.compile(r'\bid="([^"]+)"')
+_REF = re.compile(r'(url\(#|href="#)([^")]+)')
+
+
+def _inline(svg: str, prefix: str) -> str:
+    """The `<svg>` element alone, scalable by CSS, with ids unique within the page."""
+    svg = _PROLOGUE.sub("", svg, count=1)
+    svg = _SIZE.sub(r"\1", svg, count=1)
+    svg = _SIZE.sub(r"\1", svg, count=1)
+    svg = svg.replace("<svg ", f'<svg class="chart" role="img" data-chart="{prefix}" ', 1)
+    svg = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    return _REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg).strip()
