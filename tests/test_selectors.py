@@ -152,3 +152,11 @@ def test_durable_agrees_with_reference_semantics(selector: Selector, evs: list[S
             assert (matcher.match(e) == [0]) == matches(selector, e)
     finally:
         matcher.close()
+
+
+def test_tiny_numbers_reach_durable_in_plain_notation() -> None:
+    # json.dumps writes 1e-05, which durable_rules' parser rejects with a native error.
+    selector = parse({"quantity": {"gt": 0}})
+    event = ship(quantity="0.00001", unit="bbl")
+    assert durable_matches(selector, event) and matches(selector, event)
+    assert not durable_matches(parse({"quantity": {"gt": 1}}), event)

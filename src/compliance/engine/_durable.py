@@ -11,13 +11,14 @@ must be a value for negation to mean "not (…)". HS prefixes are carried as tru
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from compliance.errors import EngineUnavailableError
+from compliance.errors import ComplianceError, EngineUnavailableError
 from compliance.events import Shipment
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import DesignationRule, Rule
@@ -51,6 +52,12 @@ def _import_engine() -> Any:
     return engine
 
 
+def _native() -> Any:
+    import durable_rules_engine
+
+    return durable_rules_engine
+
+
 def _key(field: str) -> str:
     return "f_" + field.replace(".", "__")
 
@@ -77,7 +84,7 @@ class _Compiler:
         if isinstance(s, Present):
             return {k: ABSENT} if s.present == negate else {"$neq": {k: ABSENT}}
         if isinstance(s, Equals):
-            values = [_scalar(v) for v in s.values]
+            values = [_condition_value(v) for v in s.values]
             if negate:
                 return _join("$and", [{"$neq": {k: v}} for v in values])
             return _join("$or", [{k: v} for v in values])
@@ -93,7 +100,7 @@ class _Compiler:
             if s.field.startswith("extra."):
                 self.numeric_extras.add(s.field)
                 k = "n_" + k
-            number = float(s.number)
+            number = _condition_value(s.number)
             if negate:
                 return {"$or": [{_FLIP[s.op]: {k: number}}, {k: ABSENT}]}
             return {"$and": [{f"${s.op}": {k: number}}, {"$neq": {k: ABSENT}}]}
@@ -123,7 +130,7 @@ class _Compiler:
                 for _, pk in prefixes:
                     fact[pk] = ABSENT
             else:
-                fact[k] = value if type(value) is str else _scalar(value)
+                fact[k] = value if type(value) is str else _fact_value(value)
                 text = str(value)
                 for n, pk in prefixes:
                     fact[pk] = text[:n] if len(text) >= n else ABSENT
@@ -136,19 +143,48 @@ def _join(op: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
     return parts[0] if len(parts) == 1 else {op: parts}
 
 
-def _scalar(v: object) -> object:
+def _condition_value(v: object) -> object:
     if isinstance(v, Decimal):
-        return float(v)
+        number = float(v)
+        if "e-" in repr(number):
+            # durable_rules' JSON parser rejects negative exponents (1e-05).
+            raise ComplianceError(
+                f"the stream engine cannot compare with numbers as small as {v}; "
+                "use --engine columnar or a larger unit"
+            )
+        return number
     if isinstance(v, date):
         return v.isoformat()
     return v
 
 
+def _fact_value(v: object) -> object:
+    if isinstance(v, date):
+        return v.isoformat()
+    return v  # Decimals stay exact until _encode writes them without an exponent
+
+
 def _number(v: object) -> object:
     try:
-        return float(Decimal(str(v))) if v is not None else ABSENT
+        number = Decimal(str(v)) if v is not None else None
     except ArithmeticError:
         return ABSENT
+    return number if number is not None and number.is_finite() else ABSENT
+
+
+def _encode(fact: dict[str, Any]) -> str:
+    """The fact as JSON, numbers in plain notation: durable_rules' parser rejects
+    negative exponents, which `json.dumps` writes for small floats (1e-05)."""
+    parts = []
+    for key, value in fact.items():
+        if isinstance(value, Decimal):
+            text = format(value, "f")
+        elif isinstance(value, str):
+            text = json.dumps(value, ensure_ascii=False)
+        else:
+            text = json.dumps(value)
+        parts.append(f'"{key}":{text}')
+    return "{" + ",".join(parts) + "}"
 
 
 def rule_condition(rule: Rule) -> Selector:
@@ -185,8 +221,10 @@ class DurableMatcher:
             condition = self._compiler.compile(rule_condition(rule))
             definition[f"r{index}"] = {"all": [{"m": condition}], "run": self._action(index)}
         self._compiler.freeze()
-        self._handled = engine.MessageNotHandledException
         self._host = QuietHost({self._name: definition}) if self._rules else None
+        self._ruleset = self._host.get_ruleset(self._name) if self._host else None
+        self._native = _native()
+        self._error: BaseException | None = None
 
     def _action(self, index: int) -> Any:
         hits = self._hits
@@ -196,21 +234,34 @@ class DurableMatcher:
 
         return action
 
+    def _complete(self, error: BaseException | None, state: object) -> None:
+        if error:
+            self._error = error
+
+    def _run(self, call: Any, fact: dict[str, Any], text: str) -> None:
+        # What Host.assert_fact does, but with our JSON text (see _encode).
+        ruleset = self._ruleset
+        status, handle = call(ruleset._handle, text)[:2]
+        if status == 1:  # no rule matched: durable's MessageNotHandledException
+            return
+        if status == 2:  # cannot happen: every fact carries a fresh serial
+            raise RuntimeError(f"durable_rules saw fact {text} twice")
+        ruleset.do_actions(0 if status == 3 else handle, self._complete)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
     def match(self, event: Shipment) -> list[int]:
         """Indices (in rulebook order) of the rules this event reaches."""
-        if self._host is None:
+        if self._ruleset is None:
             return []
         fact = self._compiler.fact(event, next(self._serial))
+        text = _encode(fact)
         self._hits.clear()
         try:
-            self._host.assert_fact(self._name, fact)
-        except self._handled:
-            pass
+            self._run(self._native.assert_fact, fact, text)
         finally:
-            try:
-                self._host.retract_fact(self._name, fact)
-            except self._handled:
-                pass
+            self._run(self._native.retract_fact, fact, text)
         # An `$or` compiles to one branch per alternative: a rule can fire more than once.
         return sorted(set(self._hits))
 
@@ -224,12 +275,10 @@ class DurableMatcher:
 
     def close(self) -> None:
         """Free the native ruleset (also done when the matcher is collected)."""
-        host, self._host = self._host, None
+        host, self._host, self._ruleset = self._host, None, None
         if host is not None:
-            import durable_rules_engine
-
             for ruleset in host._ruleset_list:
-                durable_rules_engine.delete_ruleset(ruleset._handle)
+                self._native.delete_ruleset(ruleset._handle)
 
     def __del__(self) -> None:
         try:
