@@ -222,7 +222,7 @@ class DurableMatcher:
             definition[f"r{index}"] = {"all": [{"m": condition}], "run": self._action(index)}
         self._compiler.freeze()
         self._host = QuietHost({self._name: definition}) if self._rules else None
-        self._ruleset = self._host.get_ruleset(self._name) if self._host else None
+        self._ruleset: Any = self._host.get_ruleset(self._name) if self._host else None
         self._native = _native()
         self._error: BaseException | None = None
 
