@@ -177,14 +177,17 @@ def _encode(fact: dict[str, Any]) -> str:
     negative exponents, which `json.dumps` writes for small floats (1e-05)."""
     parts = []
     for key, value in fact.items():
-        if isinstance(value, Decimal):
+        if type(value) is str:
+            text = _quote(value)
+        elif isinstance(value, Decimal):
             text = format(value, "f")
-        elif isinstance(value, str):
-            text = json.dumps(value, ensure_ascii=False)
         else:
             text = json.dumps(value)
         parts.append(f'"{key}":{text}')
     return "{" + ",".join(parts) + "}"
+
+
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def rule_condition(rule: Rule) -> Selector:
