@@ -187,7 +187,7 @@ def _encode(fact: dict[str, Any]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring
 
 
 def rule_condition(rule: Rule) -> Selector:
