@@ -181,6 +181,8 @@ def _encode(fact: dict[str, Any]) -> str:
             text = _quote(value)
         elif isinstance(value, Decimal):
             text = format(value, "f")
+        elif type(value) is int:
+            text = str(value)
         else:
             text = json.dumps(value)
         parts.append(f'"{key}":{text}')
