@@ -150,9 +150,12 @@ def _series_summary(s: CapSeries) -> str:
     else:
         head = f"Total {people(s.total)} {_e(unit)} of {limit}"
     breach = s.breach
+    crossings = sum(f.kind == "cap_exceeded" for f in s.findings)
     if breach is not None and breach.measure is not None:
+        # A rolling cap can be crossed again after its window falls back under the limit.
+        when = f"{crossings} times, first on" if crossings > 1 else "on"
         tail = (
-            f' — <span class="sev breach">exceeded</span> on {breach.date.isoformat()} by '
+            f' — <span class="sev breach">exceeded</span> {when} {breach.date.isoformat()} by '
             f"shipment <code>{_e(breach.trigger)}</code> (running total "
             f"{people(breach.measure.running)} {_e(unit)})"
         )

@@ -1,0 +1,195 @@
+"""`--format html`: self-contained, escaped, deterministic, with a chart per cap period and
+the evidence of every finding (the browser test looks at it rendered)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import compliance
+from compliance.cli import main
+from compliance.io.evidence import accepted_events, cap_series, finding_evidence
+from writers_data import RULES, write_log
+
+pytest.importorskip("matplotlib", reason="the html report needs the 'report' extra")
+
+from compliance.io.html import render_html
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> str:
+    rulebook = compliance.load_rulebook(RULES)
+    log = str(write_log(tmp_path))
+    return render_html(compliance.evaluate(log, rulebook), rulebook, accepted_events([log]))
+
+
+def test_one_chart_per_cap_period_with_activity(page: str) -> None:
+    charts = re.findall(r'<svg class="chart"[^>]*data-chart="(c\d+)"', page)
+    assert charts == ["c1", "c2"]  # refined petroleum 2019 (breached), crude oil (quiet)
+    caps = page.split('<section id="caps">', 1)[1].split("</section>", 1)[0]
+    assert "Refined petroleum products supplied to the DPRK" in caps
+    assert "unscr-2397-crude-oil" in caps and "within the cap" in caps
+    assert "<b>" not in caps  # no markup from the log
+    # The crossing is named in words, not only drawn.
+    assert "exceeded</span> on 2019-06-10 by shipment <code>b|1</code>" in caps
+    # The chart draws the limit and marks the crossing (matplotlib writes labels as text).
+    first = caps.split("</svg>", 1)[0]
+    assert "limit 500,000 bbl" in first and "limit crossed: b|1" in first
+    assert "<path" in first
+
+
+def test_findings_open_to_their_evidence(page: str) -> None:
+    findings = page.split('<section id="findings">', 1)[1].split("</section>", 1)[0]
+    assert findings.count('<details class="finding') == 6
+    cap = next(d for d in findings.split("<details")[1:] if "cap_exceeded" in d)
+    rows = re.findall(r"<tr( class=\"trigger\")?><td>([\d-]+)</td><td><code>([^<]*)</code>", cap)
+    assert [(bool(t), d, i) for t, d, i in rows] == [
+        (False, "2019-01-10", "a"),
+        (True, "2019-06-10", "b|1"),
+        (False, "2019-07-01", "c"),
+    ]
+    assert "<td class=num>300,000</td><td class=num>300,000</td>" in cap
+    assert "<td class=num>250,000</td><td class=num>550,000</td>" in cap
+    assert "<td class=num>10,000</td><td class=num>560,000</td>" in cap
+    # A prohibition shows the shipment itself.
+    sts = next(d for d in findings.split("<details")[1:] if ">prohibited<" in d)
+    assert "<th>transfer</th><td>ship_to_ship</td>" in sts
+    assert 'href="https://undocs.org/S/RES/2397(2017)"' in sts  # the file's one document
+
+
+def test_banner_accounting_and_rulebook(page: str) -> None:
+    banner = page.split('<section id="verdict"', 1)[1].split("</section>", 1)[0]
+    assert '<section id="verdict" class="banner breach">' in page
+    assert "Breach: 2 breaches of 2 rules." in banner
+    assert "<b>2</b> breaches" in banner and "<b>1</b> warnings" in banner
+    assert "Incomplete evaluation." in banner
+    records = page.split('<section id="accounting">', 1)[1].split("</section>", 1)[0]
+    assert "<th>rejected</th><td class=num>1</td>" in records
+    assert "log.csv:6" in records and "must be a real ISO date" in records
+    rules = page.split('<section id="rulebook">', 1)[1].split("</section>", 1)[0]
+    assert rules.count("<tr><td><code>") == 4
+    assert '<a href="https://undocs.org/S/RES/2397(2017)" rel="noreferrer">' in rules
+
+
+def test_everything_from_the_log_is_escaped(page: str) -> None:
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "diesel, &lt;b&gt;bold&lt;/b&gt; &amp; co" in page
+
+
+def test_self_contained(page: str) -> None:
+    # Nothing to fetch: no external stylesheet, script, image, font or import.
+    assert not re.search(r"<(link|script|img|iframe|object|embed)\b", page, re.I)
+    assert not re.search(r"\bsrc=|@import|url\((?!#)", page)
+    assert 'xlink:href="http' not in page
+
+
+def test_ids_unique_and_output_deterministic(tmp_path: Path) -> None:
+    rulebook = compliance.load_rulebook(RULES)
+    log = str(write_log(tmp_path))
+    report = compliance.evaluate(log, rulebook)
+    first = render_html(report, rulebook, accepted_events([log]))
+    again = render_html(report, rulebook, accepted_events([log]))
+    assert first == again
+    ids = re.findall(r'\bid="([^"]+)"', first)
+    assert len(ids) == len(set(ids))
+    # Every reference inside a chart resolves to an id of the same page.
+    refs = set(re.findall(r'(?:url\(#|href="#)([^")]+)', first))
+    assert refs <= set(ids)
+
+
+def test_series_agree_with_the_findings(tmp_path: Path) -> None:
+    rulebook = compliance.load_rulebook("rules/dprk") if Path("rules/dprk").is_dir() else None
+    rulebook = rulebook or compliance.load_rulebook()
+    log = str(Path(__file__).parent.parent / "examples" / "refined-petroleum-2019.csv")
+    report = compliance.evaluate(log, rulebook)
+    events = accepted_events([log])
+    by_id = {e.id: e for e in events}
+    series = cap_series(report, rulebook, events)
+    checked = 0
+    for f in report.findings:
+        if f.kind not in ("cap_exceeded", "threshold_reached"):
+            continue
+        assert f.measure is not None
+        points = finding_evidence(f, rulebook, by_id)
+        assert points is not None
+        assert [p.event for p in points] == f.events
+        assert next(p.running for p in points if p.event == f.trigger) == f.measure.running
+        assert points[-1].running == f.measure.total
+        s = next(s for s in series if s.rule.id == f.rule and s.findings and f in s.findings)
+        assert s.total == f.measure.total
+        checked += 1
+    assert checked >= 2
+
+
+def test_rolling_and_multi_measure_caps(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: lpg-window\n    kind: cap\n    citation: test\n"
+        "    match: {hs_code: {prefix: ['2711']}}\n"
+        "    limit: [{amount: 100, unit: t}, {amount: 1000, unit: bbl}]\n"
+        "    period: {days: 30}\n"
+        "conversions:\n  - {product: lpg, barrels_per_tonne: 11.6, source: test}\n"
+        "  - {hs_code: '2711', product: lpg}\n",
+        encoding="utf-8",
+    )
+    rulebook = compliance.load_rulebook(rules)
+    records = [
+        {"id": f"e{i}", "date": f"2020-0{1 + i // 3}-{10 + i:02d}", "hs_code": "2711",
+         "quantity": "40", "unit": "t"}
+        for i in range(6)
+    ]  # fmt: skip
+    report = compliance.evaluate(records, rulebook)
+    page = render_html(report, rulebook, [compliance.Shipment(**r) for r in records])
+    assert page.count('<svg class="chart"') == 1
+    assert "Highest 30-day total 120 t against 100 t" in page
+    assert "exceeded</span> 2 times, first on 2020-01-12" in page
+    assert "Also capped at 1,000 bbl" in page  # both crossed on e2: the first listed wins
+    series = cap_series(report, rulebook, [compliance.Shipment(**r) for r in records])
+    breach = report.breaches[0]
+    assert breach.measure is not None and series[0].measure.unit == breach.measure.unit
+    assert series[0].total == Decimal("120")  # 3 x 40 t in one window
+
+
+def test_without_events_the_page_says_so(tmp_path: Path) -> None:
+    rulebook = compliance.load_rulebook(RULES)
+    report = compliance.evaluate(str(write_log(tmp_path)), rulebook)
+    page = render_html(report, rulebook)
+    assert "<svg" not in page and "Charts and evidence need the evaluated events" in page
+    assert page.count('<details class="finding') == 6
+
+
+def test_cli_html_and_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = write_log(tmp_path)
+    out = tmp_path / "r.html"
+    assert main(["evaluate", str(log), "--rules", str(RULES), "--format", "html",
+                 "--output", str(out)]) == 2  # fmt: skip
+    from_file = out.read_text(encoding="utf-8")
+    assert from_file.count('<svg class="chart"') == 2
+
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(log.read_bytes())))
+    assert main(["evaluate", "-", "--rules", str(RULES), "--format", "html"]) == 2
+    from_stdin = capsys.readouterr().out
+    assert from_stdin.count('<svg class="chart"') == 2  # stdin replayed for the evidence
+
+
+def test_missing_matplotlib_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now raises ImportError
+    code = main(["evaluate", str(write_log(tmp_path)), "--rules", str(RULES), "--format", "html"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: --format html draws its charts with matplotlib, which is not installed: "
+        "pip install 'compliance[report]'"
+    ]
