@@ -193,3 +193,30 @@ def test_missing_matplotlib_is_one_clear_line(
         "error: --format html draws its charts with matplotlib, which is not installed: "
         "pip install 'compliance[report]'"
     ]
+
+
+def test_long_logs_stay_readable(tmp_path: Path) -> None:
+    """A cap with more events than a page should list: head, the crossing, tail."""
+    from datetime import date, timedelta
+
+    log = tmp_path / "many.csv"
+    start = date(2019, 1, 1)
+    log.write_text(
+        "id,date,hs_code,destination,quantity,unit\n"
+        + "".join(
+            f"e{i:04d},{start + timedelta(days=i % 365)},2710,KP,1000,bbl\n" for i in range(900)
+        ),
+        encoding="utf-8",
+    )
+    rulebook = compliance.load_rulebook(RULES)
+    report = compliance.evaluate(str(log), rulebook)
+    page = render_html(report, rulebook, accepted_events([str(log)]))
+    cap = next(
+        d for d in page.split("<details")[1:] if "cap_exceeded" in d.split("</summary>", 1)[0]
+    )
+    assert cap.count("<tr") < 200 and cap.count('<tr class="gap">') >= 1
+    trigger = report.breaches[0].trigger
+    assert '<tr class="trigger"><td>' in cap and f"<code>{trigger}</code>" in cap
+    # The chart plots one point a day (365), not one per shipment (900).
+    chart = page.split('<svg class="chart"', 1)[1].split("</svg>", 1)[0]
+    assert len(chart) < 400_000

@@ -225,19 +225,26 @@ def _evidence_table(f: Finding, points: Sequence[Point], by_id: dict[str, Shipme
     rows = []
     for i in _kept_rows(points, f.trigger):
         if i is None:
-            rows.append('<tr class="gap"><td colspan="5">…</td></tr>')
+            rows.append('<tr class="gap"><td colspan="6">…</td></tr>')
             continue
         p = points[i]
         e = by_id.get(p.event)
         what = _e(e.commodity or e.hs_code or "") if e else ""
+        # As the log gave it, so a reader can check each conversion.
+        given = (
+            f"{format_amount(e.quantity, True)} {_e(e.unit)}"
+            if e and e.quantity is not None and e.unit
+            else ""
+        )
         cls = ' class="trigger"' if p.event == f.trigger else ""
         rows.append(
             f"<tr{cls}><td>{p.date.isoformat()}</td><td><code>{_e(p.event)}</code></td>"
-            f"<td>{what}</td><td class=num>{people(p.amount)}</td>"
+            f"<td>{what}</td><td class=num>{given}</td><td class=num>{people(p.amount)}</td>"
             f"<td class=num>{people(p.running)}</td></tr>"
         )
     return (
         '<table class="evidence"><thead><tr><th>date</th><th>shipment</th><th>goods</th>'
+        "<th class=num>as reported</th>"
         f"<th class=num>amount ({unit})</th><th class=num>running total ({unit})</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
