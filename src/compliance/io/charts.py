@@ -69,6 +69,7 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
         {
             "svg.hashsalt": chart_id,  # stable ids: the same report gives the same bytes
             "svg.fonttype": "none",  # text as <text>: small, selectable, searchable
+            "text.parse_math": False,  # a `$` in a shipment id is text, not TeX
             "font.family": "sans-serif",
             "font.size": 9,
             "axes.spines.top": False,
@@ -130,12 +131,15 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
                     label=f"limit crossed: {f.trigger}",
                     zorder=5,  # above the notice marker a breach often shares
                 )
+                # The label goes on the side with room: left of a late crossing, right
+                # of an early one, so it stays inside the plot.
+                early = (f.date - xs[0]).days * 2 < (xs[-1] - xs[0]).days
                 ax.annotate(
                     f"{f.trigger}\n{f.date.isoformat()}",
                     (f.date, y),
-                    xytext=(-10, 8),
+                    xytext=(10 if early else -10, 8),
                     textcoords="offset points",
-                    ha="right",
+                    ha="left" if early else "right",
                     fontsize=8,
                     color="#b00020",
                     fontweight="bold",
