@@ -82,13 +82,16 @@ def read_log(path: str | Path) -> Iterator[RawRecord]:
     except OSError as e:
         raise LogError(Diagnostic(name, f"cannot read log: {e.strerror or e}")) from None
     with handle:
+        source: IO[str] = handle
         if fmt == "sniff":
-            head = handle.read(1)
+            if not handle.seekable():  # a pipe such as /dev/stdin: sniff from memory
+                source = io.StringIO(handle.read(), newline="")
+            head = source.read(1)
             while head.isspace():
-                head = handle.read(1)
-            handle.seek(0)
+                head = source.read(1)
+            source.seek(0)
             fmt = "json" if head == "[" else "jsonl" if head == "{" else "csv"
-        yield from _parse(handle, name, fmt)
+        yield from _parse(source, name, fmt)
 
 
 def _parse(handle: IO[str], name: str, fmt: str) -> Iterator[RawRecord]:

@@ -343,12 +343,11 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[object, ...]:
     for i, part in enumerate(loc):
         if part in _TAGS and (i + 1 < len(loc) and loc[i + 1] == part):
             continue
-        if isinstance(node, dict) and part in node:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            path.append(part)
-            node = node[part]
+            node = node[part]  # type: ignore[index]
         elif isinstance(node, dict) and isinstance(part, str) and part in ("from_",):
             path.append("from")
             node = node.get("from")
