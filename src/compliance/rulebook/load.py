@@ -88,7 +88,7 @@ def load_rulebook(*paths: str | Path) -> Rulebook:
     loader = _Loader()
     for root in roots:
         loader.load_root(root)
-    return loader.finish([str(p) for p in paths] or ["<bundled dprk>"])
+    return loader.finish([str(p) for p in paths] or ["rules/dprk (bundled)"])
 
 
 class _Loader:
