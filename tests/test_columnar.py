@@ -107,6 +107,46 @@ def test_quoted_newlines_fall_back_with_exact_lines(tmp_path: Path, design_ruleb
     assert [r.line for r in report.rejected] == [2, 4]
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 40, 100, 1 << 20])
+def test_small_chunks_keep_lines_duplicates_and_conflicts(  # type: ignore[no-untyped-def]
+    tmp_path: Path, design_rulebook, monkeypatch, chunk_bytes: int
+) -> None:
+    from compliance.engine import columnar
+
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", chunk_bytes)
+    path = _log(tmp_path, (
+        "x,2019-01-11,8703,5,t,CN,,,\n"
+        'q,2019-01-12,8703,"1,5",t,CN,,,\n'        # quoted separator
+        "a,2019-01-10,2710,300000,bbl,KP,,,\n"
+        "z,2019-01-13,8703,5,t,CN,,,\n"
+        "\n"
+        "x,2019-01-11,8703,6,t,CN,,,\n"            # conflicts with line 2, chunks apart
+        "a,2019-01-10,2710,300000,bbl,KP,,,\n"     # duplicate of a rule's row
+        "z2,2019-01-14,8703,7,t,CN,,,z\n"          # corrects z
+        "b,2019-13-01,2710,1,bbl,KP,,,"            # no final newline
+    ))  # fmt: skip
+    report = _agree(str(path), design_rulebook)
+    assert {(r.line, r.id) for r in report.rejected} == {(2, "x"), (7, "x"), (10, "b")}
+    assert report.accounting.duplicates == 1 and report.accounting.superseded == 1
+
+
+def test_quoted_newline_at_a_chunk_end_falls_back(  # type: ignore[no-untyped-def]
+    tmp_path: Path, design_rulebook, monkeypatch
+) -> None:
+    from compliance.engine import columnar
+
+    body = (
+        "a,2019-01-10,2710,1,bbl,KP,,,\n"
+        'b,2019-01-10,2710,"1\n0",bbl,KP,,,\n'
+        "c,bad,2710,1,bbl,KP,,,\n"
+    )
+    path = _log(tmp_path, body)
+    for size in range(1, len(HEADER) + len(body) + 2):
+        monkeypatch.setattr(columnar, "CHUNK_BYTES", size)
+        report = _agree(str(path), design_rulebook)
+        assert [(r.line, r.id) for r in report.rejected] == [(3, "b"), (5, "c")]
+
+
 def test_auto_picks_columnar_for_files(tmp_path: Path, design_rulebook, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from compliance.engine import columnar
 

@@ -15,11 +15,13 @@ import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 import compliance
+from compliance.engine import columnar as columnar_engine
 
 DATES = [date(2018, 1, 1), date(2018, 3, 30), date(2018, 3, 31), date(2018, 4, 1),
          date(2018, 6, 30), date(2018, 12, 21), date(2018, 12, 22), date(2018, 12, 31),
@@ -180,6 +182,25 @@ def _both(source: Any, rulebook: compliance.Rulebook) -> tuple[dict[str, Any], d
 @given(rulebook_texts(), logs())
 def test_engines_agree_on_csv_logs(rulebook_text: str, log: list[dict[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(rulebook_text, encoding="utf-8")
+        rulebook = compliance.load_rulebook(rules)
+        path = Path(tmp) / "log.csv"
+        _write_csv(path, log)
+        stream, columnar = _both(str(path), rulebook)
+        assert columnar == stream
+
+
+@given(rulebook_texts(), logs(), st.integers(1, 300))
+def test_engines_agree_on_csv_logs_read_in_small_chunks(
+    rulebook_text: str, log: list[dict[str, str]], chunk_bytes: int
+) -> None:
+    """Chunks of a few rows (or a part of one): duplicates, corrections and the rows a
+    second pass fetches fall in different chunks."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        patch.object(columnar_engine, "CHUNK_BYTES", chunk_bytes),
+    ):
         rules = Path(tmp) / "rules.yaml"
         rules.write_text(rulebook_text, encoding="utf-8")
         rulebook = compliance.load_rulebook(rules)

@@ -74,6 +74,11 @@ _CURRENCY_MAP = _case_variants(sorted(CURRENCIES))
 _UNIT_MAP = _case_variants(sorted(UNITS))
 
 
+_CODE_MAPS = {
+    **dict.fromkeys(COUNTRY_FIELDS, _COUNTRY_MAP), "currency": _CURRENCY_MAP, "unit": _UNIT_MAP,
+}  # fmt: skip
+
+
 _MATERIALISED = COUNTRY_FIELDS | DATE_FIELDS | {"currency", "unit", "product", "hs_code"}
 
 
@@ -187,7 +192,9 @@ class FieldExprs:
 
         raw = self.raw(field)
         if field in COUNTRY_FIELDS or field in ("currency", "unit"):
-            ok = self.norm(field).is_not_null()
+            # The spellings norm() maps, tested on the raw value: the screen needs no
+            # normalised column, so it runs before (and without) materialise().
+            ok = raw.is_in(list(_CODE_MAPS[field]))
         elif field == "transfer":
             ok = raw.is_in(list(TRANSFERS))
         elif field == "hs_code":
@@ -217,12 +224,18 @@ class FieldExprs:
         return raw.is_null() | ok.fill_null(False)
 
     def _imo_check(self, raw: pl.Expr) -> pl.Expr:
+        """The check digit, for values already known to be seven ASCII digits.
+
+        Digits by integer arithmetic on one cast: slicing the string seven times cost
+        more than all the other checks of a row together.
+        """
         import polars as pl
 
-        total = pl.lit(0, dtype=pl.Int32)
+        number = raw.cast(pl.Int64, strict=False)
+        total = pl.lit(0, dtype=pl.Int64)
         for i, weight in enumerate(range(7, 1, -1)):
-            total = total + raw.str.slice(i, 1).cast(pl.Int32, strict=False) * weight
-        return (total % 10) == raw.str.slice(6, 1).cast(pl.Int32, strict=False)
+            total = total + (number // 10 ** (6 - i)) % 10 * weight
+        return (total % 10) == number % 10
 
     def clean(self, numeric_extras: set[str] | None = None) -> pl.Expr:
         """Every field certainly valid and the record complete (id, date, unit pairs)."""
@@ -243,6 +256,40 @@ class FieldExprs:
         return pl.any_horizontal([pl.col(c).is_not_null() for c in self.columns])
 
     # Selectors ------------------------------------------------------------------------
+
+    def necessary(self, s: Selector) -> pl.Expr | None:
+        """A cheap test on raw columns that every clean row matching `s` passes.
+
+        None when there is none. Used to screen out most rows before normalising them
+        and evaluating every rule: on a clean row, `select(s)` implies this expression.
+        Only equality on fields whose raw spellings are known is used (codes, transfer,
+        IMO numbers, text kept as written); everything else gives no test.
+        """
+        import polars as pl
+
+        if isinstance(s, All):
+            tests = [t for t in (self.necessary(i) for i in s.items) if t is not None]
+            return tests[0] if tests else None
+        if isinstance(s, AnyOf):
+            found = [self.necessary(i) for i in s.items]
+            tests = [t for t in found if t is not None]
+            if not tests or len(tests) != len(found):
+                return None
+            return pl.any_horizontal(tests)
+        if not isinstance(s, Equals) or s.field.startswith("extra."):
+            return None
+        field = s.field
+        if field not in self.present_fields:
+            return pl.lit(False)
+        raw = self.raw(field)
+        if field in _CODE_MAPS:
+            wanted = {str(v) for v in s.values}
+            spellings = [k for k, v in _CODE_MAPS[field].items() if v in wanted]
+            return raw.is_in(spellings).fill_null(False)
+        if field in ("transfer", "id", "source", "supersedes", "commodity", "vessel_name",
+                     *IMO_FIELDS):  # fmt: skip
+            return raw.is_in([str(v) for v in s.values]).fill_null(False)
+        return None
 
     def select(self, s: Selector) -> pl.Expr:
         """Boolean expression (never null) of a selector on clean rows."""

@@ -56,13 +56,12 @@ class _Fallback(Exception):
 
 @dataclass
 class _Scan:
-    """What one streaming pass over a log leaves behind."""
+    """What one pass over a log leaves behind."""
 
     name: str
     columns: list[str]
     exprs: FieldExprs
-    lazy: Any  # the scan's LazyFrame with screening columns, for a second pass
-    keys: pl.DataFrame  # __h (id hash), __c (content hash), __rel of rows with a clean id
+    keys: pl.DataFrame  # __h (id hash), __c (content hash), __rel, __row of rows with a clean id
     relevant: pl.DataFrame  # raw columns + screening columns of the rows that matter
     records: int  # rows the Python reader would yield
     line_offset: int = 2  # CSV: line of row 0
@@ -130,44 +129,127 @@ def _header(path: str) -> list[str]:
     return header
 
 
-def _physical_lines(path: str) -> int:
-    """Lines as Python's csv module counts them; _Fallback on lone carriage returns."""
-    lines = crs = crlfs = 0
-    last = b""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            lines += chunk.count(b"\n")
-            crs += chunk.count(b"\r")
-            crlfs += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
-            last = chunk[-1:]
-    if crs != crlfs:
-        raise _Fallback
-    return lines + (1 if last not in (b"", b"\n") else 0)
+CHUNK_BYTES = 1 << 25  # 32 MiB of CSV per chunk: ~350k rows, a few hundred MB at most
 
 
-def _screen(lf: pl.LazyFrame, exprs: FieldExprs, plan: _Plan) -> pl.LazyFrame:
-    """Add the screening columns: __nb, __clean, __h, __rel and one __m<i> per rule."""
+def _csv_frames(path: str, header: list[str]) -> Iterator[pl.DataFrame]:
+    """The log's rows as string frames of about CHUNK_BYTES each, with their `__row`.
+
+    Each chunk ends at a newline and is parsed on its own, so memory stays bounded
+    (a lazy scan of the whole plan kept every batch). _Fallback whenever the row count
+    could differ from the Python reader's: quoted newlines (a chunk's rows and lines
+    disagree, or its last line leaves a quote open), lone carriage returns, parse errors.
+    """
     import polars as pl
 
-    lf = lf.with_columns(exprs.materialise())
-    clean = exprs.clean()
-    id_ok = exprs.has("id") & exprs.field_ok("id", set())
-    masks = []
-    for i, (rule, condition) in enumerate(zip(plan.rules, plan.conditions, strict=True)):
-        effective = date_in(exprs.norm("date"), rule.effective.from_, rule.effective.to)
-        masks.append((exprs.select(condition) & effective).alias(f"__m{i}"))
-    lf = lf.with_columns(
-        exprs.nonblank().alias("__nb"),
-        clean.alias("__clean"),
-        pl.when(id_ok).then(exprs.raw("id").hash(HASH_SEED)).alias("__h"),
-        # Exact copies of a row share this: they resolve as duplicates without re-reading.
-        pl.when(id_ok).then(pl.struct(exprs.columns).hash(HASH_SEED)).alias("__c"),
-        *masks,
-    )
-    interesting = ~pl.col("__clean") | exprs.has("supersedes")
-    if masks:
-        interesting = interesting | pl.any_horizontal([f"__m{i}" for i in range(len(masks))])
-    return lf.with_columns((pl.col("__nb") & interesting).alias("__rel"))
+    schema = dict.fromkeys(header, pl.String)
+    offset = 0
+    first = True
+    rest = b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(CHUNK_BYTES)
+            data = rest + block if rest else block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a chunk: read on
+                    rest = data
+                    continue
+                chunk, rest = data[:cut], data[cut:]
+            else:
+                chunk, rest = data, b""
+            lines = chunk.count(b"\n") + (chunk[-1:] not in (b"", b"\n"))
+            if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
+                raise _Fallback  # the csv module ends lines at a lone CR, Polars does not
+            if block and chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].count(b'"') % 2:
+                raise _Fallback  # a quoted field may run on into the next chunk
+            try:
+                if first:
+                    frame = pl.read_csv(
+                        chunk, infer_schema=False, new_columns=header, encoding="utf8",
+                        raise_if_empty=False, null_values=[""],
+                    )  # fmt: skip
+                elif chunk:
+                    frame = pl.read_csv(chunk, has_header=False, schema=schema,
+                                        encoding="utf8", null_values=[""])  # fmt: skip
+                else:
+                    break
+            except pl.exceptions.PolarsError:
+                raise _Fallback from None
+            if frame.height != lines - first or frame.width != len(header):
+                raise _Fallback  # quoted newlines or skipped lines: line numbers would differ
+            yield frame.with_row_index("__row", offset)
+            offset += frame.height
+            first = False
+            if not block:
+                break
+
+
+class _Screen:
+    """The screening expressions, built once per log and run on every chunk.
+
+    Stage one, on every row, uses raw columns only: __nb (not blank), __clean, __pre
+    (some rule could match: `FieldExprs.necessary`), __h and __c. Stage two — normalised
+    columns and one __m<i> per rule — runs on the few rows that are not clean, carry
+    `supersedes` or pass __pre.
+    """
+
+    def __init__(self, exprs: FieldExprs, plan: _Plan) -> None:
+        import polars as pl
+
+        id_ok = exprs.has("id") & exprs.field_ok("id", set())
+        tests = [exprs.necessary(c) for c in plan.conditions]
+        if any(t is None for t in tests):
+            pre: pl.Expr = pl.lit(True)
+        else:
+            unique = {str(t): t for t in tests if t is not None}  # rules share tests
+            pre = pl.any_horizontal(list(unique.values())) if unique else pl.lit(False)
+        self.first = [
+            exprs.nonblank().alias("__nb"),
+            exprs.clean().alias("__clean"),
+            pre.alias("__pre"),
+            pl.when(id_ok).then(exprs.raw("id").hash(HASH_SEED)).alias("__h"),
+            # Exact copies of a row share this: they resolve as duplicates without re-reading.
+            pl.when(id_ok).then(pl.struct(exprs.columns).hash(HASH_SEED)).alias("__c"),
+        ]
+        self.candidates = pl.col("__nb") & (
+            ~pl.col("__clean") | exprs.has("supersedes") | pl.col("__pre")
+        )
+        self.materialise = exprs.materialise()
+        masks = []
+        for i, (rule, condition) in enumerate(zip(plan.rules, plan.conditions, strict=True)):
+            effective = date_in(exprs.norm("date"), rule.effective.from_, rule.effective.to)
+            masks.append((exprs.select(condition) & effective).alias(f"__m{i}"))
+        self.masks = masks
+        interesting = ~pl.col("__clean") | exprs.has("supersedes")
+        if masks:
+            interesting = interesting | pl.any_horizontal([f"__m{i}" for i in range(len(masks))])
+        self.relevant = interesting
+
+    def run(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        """(keys, relevant rows, records) of one chunk."""
+        import polars as pl
+
+        screened = frame.with_columns(self.first)
+        records = int(screened.get_column("__nb").sum())
+        relevant = (
+            screened.filter(self.candidates).lazy()
+            .with_columns(self.materialise).with_columns(self.masks)
+            .filter(self.relevant).with_columns(pl.lit(True).alias("__rel"))
+            .collect()
+        )  # fmt: skip
+        keys = screened.select("__h", "__c", "__row").filter(pl.col("__h").is_not_null())
+        keys = keys.with_columns(
+            pl.col("__row").is_in(relevant.get_column("__row").implode()).alias("__rel")
+        )
+        if relevant.height:
+            # Filtered string views still point into the whole chunk's buffers: copy the
+            # few rows out, or every chunk of the file stays in memory.
+            buffer = io.BytesIO()
+            relevant.write_ipc(buffer, compat_level=pl.CompatLevel.oldest())
+            buffer.seek(0)
+            relevant = pl.read_ipc(buffer)
+        return keys, relevant, records
 
 
 def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
@@ -175,46 +257,45 @@ def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
 
     header = _header(path)
     exprs = FieldExprs(header, plan.conditions, plan.group_by, empty_is_null=True)
-    lazy = _screen(
-        pl.scan_csv(path, infer_schema=False, new_columns=header, row_index_name="__row",
-                    encoding="utf8", raise_if_empty=False, null_values=[""]),
-        exprs, plan,
-    )  # fmt: skip
+    screen = _Screen(exprs, plan)
     keys: list[pl.DataFrame] = []
     kept: list[pl.DataFrame] = []
-    totals = [0, 0]  # rows, non-blank rows
-
-    def on_batch(batch: pl.DataFrame) -> None:
-        keys.append(batch.select("__h", "__c", "__rel").filter(pl.col("__h").is_not_null()))
-        relevant = batch.filter(pl.col("__rel"))
-        if relevant.height:
-            # Filtered string views still point into the whole batch's buffers: copy the
-            # few rows out, or every batch of the file stays in memory.
-            buffer = io.BytesIO()
-            relevant.write_ipc(buffer, compat_level=pl.CompatLevel.oldest())
-            buffer.seek(0)
-            kept.append(pl.read_ipc(buffer))
-        totals[0] += batch.height
-        totals[1] += int(batch.get_column("__nb").sum())
-        progress.add(batch.height)
-
-    try:
-        lazy.sink_batches(on_batch)
-    except pl.exceptions.PolarsError:
-        raise _Fallback from None
-    if _physical_lines(path) != totals[0] + 1:
-        raise _Fallback  # quoted newlines: line numbers would differ
-    relevant = pl.concat(kept) if kept else lazy.head(0).collect()
+    records = 0
+    for frame in _csv_frames(path, header):
+        try:
+            chunk_keys, relevant, n = screen.run(frame)
+        except pl.exceptions.PolarsError:
+            raise _Fallback from None
+        keys.append(chunk_keys)
+        if relevant.height or not kept:
+            kept.append(relevant)
+        records += n
+        progress.add(frame.height)
+    if not kept:  # no rows at all: run the screen on none for the columns' schema
+        empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(header, pl.String)})
+        chunk_keys, relevant, _ = screen.run(empty)
+        keys.append(chunk_keys)
+        kept.append(relevant)
+    relevant = pl.concat(kept)
     longest = relevant.select(pl.max_horizontal(
         pl.col(c).str.len_chars().max() for c in header
     )).item() if relevant.height else 0  # fmt: skip
     if longest is not None and longest > FIELD_LIMIT:
         raise _Fallback  # the csv module rejects such a row with its own message
     return _Scan(
-        name=path, columns=header, exprs=exprs, lazy=lazy,
-        keys=pl.concat(keys) if keys else lazy.select("__h", "__c", "__rel").head(0).collect(),
-        relevant=relevant, records=totals[1],
+        name=path, columns=header, exprs=exprs, keys=pl.concat(keys), relevant=relevant,
+        records=records,
     )  # fmt: skip
+
+
+def _fetch(scan: _Scan, rows: pl.Series) -> pl.DataFrame:
+    """Raw columns and `__row` of some rows, by a second pass over the log."""
+    import polars as pl
+
+    wanted = rows.implode()
+    frames = _csv_frames(scan.name, scan.columns)
+    parts = [frame.filter(pl.col("__row").is_in(wanted)) for frame in frames]
+    return pl.concat(parts) if parts else pl.DataFrame()
 
 
 # From scans to a report -----------------------------------------------------------------
@@ -267,8 +348,8 @@ def _finish(
                 into.add(text)
     keys = pl.concat(
         [s.keys.with_columns(pl.lit(n, dtype=pl.Int32).alias("__s")) for n, s in enumerate(scans)]
-    ) if scans else pl.DataFrame(schema={"__h": pl.UInt64, "__c": pl.UInt64, "__rel": pl.Boolean,
-                                         "__s": pl.Int32})  # fmt: skip
+    ) if scans else pl.DataFrame(schema={"__h": pl.UInt64, "__c": pl.UInt64, "__row": pl.UInt32,
+                                         "__rel": pl.Boolean, "__s": pl.Int32})  # fmt: skip
     target_list = sorted(targets)
     named_h, target_h = _hash_ids(named), _hash_ids(target_list)
     target_by_hash = dict(zip(target_h.to_list(), target_list, strict=True))
@@ -312,11 +393,8 @@ def _finish(
             fetch.select("__h"), on="__h", how="semi"
         )
         if wanted.height:
-            second = scan.lazy.filter(
-                pl.col("__h").is_in(wanted.get_column("__h").implode())
-                & ~pl.col("__rel") & pl.col("__nb")
-            ).collect()  # fmt: skip
-            joined = pl.concat([joined, second])
+            second = _fetch(scan, wanted.get_column("__row"))
+            joined = pl.concat([joined.select(second.columns), second])
         candidates.extend(_python_rows(scan, joined))
         clean_frames.append((scan, plain))
         fast_records -= joined.height
