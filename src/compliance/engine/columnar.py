@@ -23,17 +23,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from compliance.engine._durable import rule_condition
 from compliance.engine._polars_select import FieldExprs, date_in, py_matches
 from compliance.engine._progress import Progress
 from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
-from compliance.events import DATE_FIELDS, FIELDS, NUMERIC_FIELDS, Shipment
+from compliance.events import DATE_FIELDS, FIELDS, IMO_FIELDS, NUMERIC_FIELDS, Shipment
 from compliance.io.readers import FIELD_LIMIT, REQUIRED, log_format, records_from
 from compliance.ledger import RawRecord, reconcile
 from compliance.report import Accounting, Finding, Report, RulebookInfo
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate_columnar"]
 
+T = TypeVar("T")
 HASH_SEED = 0x5EED
 MARGIN = 1e-6  # relative float64 slack before a bucket is recomputed exactly
 
@@ -65,6 +67,7 @@ class _Scan:
     relevant: pl.DataFrame  # raw columns + screening columns of the rows that matter
     records: int  # rows the Python reader would yield
     line_offset: int = 2  # CSV: line of row 0
+    built: dict[int, Shipment] = field(default_factory=dict)  # shipments by __row
 
 
 @dataclass
@@ -129,6 +132,9 @@ def _header(path: str) -> list[str]:
     return header
 
 
+_BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "source"}
+_MIX = 0x9E3779B97F4A7C15  # odd 64-bit constant: mixing column hashes in column order
+
 CHUNK_BYTES = 1 << 25  # 32 MiB of CSV per chunk: ~350k rows, a few hundred MB at most
 
 
@@ -163,15 +169,18 @@ def _csv_frames(path: str, header: list[str]) -> Iterator[pl.DataFrame]:
                 raise _Fallback  # the csv module ends lines at a lone CR, Polars does not
             if block and chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].count(b'"') % 2:
                 raise _Fallback  # a quoted field may run on into the next chunk
+            # Polars reads an unquoted empty field as null already; only a quoted one ("")
+            # needs null_values, which slows the whole parse by a fifth.
+            nulls = [""] if b'""' in chunk else None
             try:
                 if first:
                     frame = pl.read_csv(
                         chunk, infer_schema=False, new_columns=header, encoding="utf8",
-                        raise_if_empty=False, null_values=[""],
+                        raise_if_empty=False, null_values=nulls,
                     )  # fmt: skip
                 elif chunk:
                     frame = pl.read_csv(chunk, has_header=False, schema=schema,
-                                        encoding="utf8", null_values=[""])  # fmt: skip
+                                        encoding="utf8", null_values=nulls)  # fmt: skip
                 else:
                     break
             except pl.exceptions.PolarsError:
@@ -183,6 +192,19 @@ def _csv_frames(path: str, header: list[str]) -> Iterator[pl.DataFrame]:
             first = False
             if not block:
                 break
+
+
+def _prefetched(frames: Iterator[T]) -> Iterator[T]:
+    """The same items, the next one read and parsed on a thread meanwhile.
+
+    Polars releases the GIL while parsing, and the screen of one chunk leaves cores
+    idle (its horizontal checks run one after another): overlapping the two uses them.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(next, frames, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, frames, None)
+            yield item
 
 
 class _Screen:
@@ -204,13 +226,20 @@ class _Screen:
         else:
             unique = {str(t): t for t in tests if t is not None}  # rules share tests
             pre = pl.any_horizontal(list(unique.values())) if unique else pl.lit(False)
+        self.checks, self.record_checks = exprs.checks()
+        # Columns whose values repeat (dates, codes, vessels) and whose checks cost most:
+        # checked once per distinct value in a chunk, then looked up.
+        self.by_value = [c for c in exprs.columns if c in _BY_VALUE]
+        # Exact copies of a row share __c: they resolve as duplicates without re-reading.
+        # Per-column hashes mixed in order cost a tenth of hashing a struct of strings.
+        content: pl.Expr = pl.lit(0, dtype=pl.UInt64)
+        for i, column in enumerate(exprs.columns):
+            content = (content * _MIX).xor(pl.col(column).hash(HASH_SEED + i))
         self.first = [
             exprs.nonblank().alias("__nb"),
-            exprs.clean().alias("__clean"),
             pre.alias("__pre"),
             pl.when(id_ok).then(exprs.raw("id").hash(HASH_SEED)).alias("__h"),
-            # Exact copies of a row share this: they resolve as duplicates without re-reading.
-            pl.when(id_ok).then(pl.struct(exprs.columns).hash(HASH_SEED)).alias("__c"),
+            pl.when(id_ok).then(content).alias("__c"),
         ]
         self.candidates = pl.col("__nb") & (
             ~pl.col("__clean") | exprs.has("supersedes") | pl.col("__pre")
@@ -230,7 +259,13 @@ class _Screen:
         """(keys, relevant rows, records) of one chunk."""
         import polars as pl
 
-        screened = frame.with_columns(self.first)
+        checks = dict(self.checks)
+        for column in self.by_value:
+            values = frame.get_column(column).drop_nulls().unique().to_frame()
+            good = values.filter(checks[column]).get_column(column)
+            checks[column] = pl.col(column).is_null() | pl.col(column).is_in(good.implode())
+        clean = pl.all_horizontal([*checks.values(), *self.record_checks])
+        screened = frame.with_columns(*self.first, clean.alias("__clean"))
         records = int(screened.get_column("__nb").sum())
         relevant = (
             screened.filter(self.candidates).lazy()
@@ -261,7 +296,7 @@ def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
     keys: list[pl.DataFrame] = []
     kept: list[pl.DataFrame] = []
     records = 0
-    for frame in _csv_frames(path, header):
+    for frame in _prefetched(_csv_frames(path, header)):
         try:
             chunk_keys, relevant, n = screen.run(frame)
         except pl.exceptions.PolarsError:
@@ -353,7 +388,9 @@ def _finish(
     target_list = sorted(targets)
     named_h, target_h = _hash_ids(named), _hash_ids(target_list)
     target_by_hash = dict(zip(target_h.to_list(), target_list, strict=True))
-    dup = keys.filter(pl.col("__h").is_duplicated()).get_column("__h").unique()
+    # Sorting 10M hashes and comparing neighbours takes a seventh of is_duplicated().
+    ordered = keys.get_column("__h").sort()
+    dup = ordered.filter(ordered == ordered.shift(1)).unique()
     hot_ids = pl.concat([dup, named_h, target_h]).unique()
     groups = (
         keys.filter(pl.col("__h").is_in(hot_ids.implode()))
@@ -434,28 +471,65 @@ def _finish(
 
 
 def _shipments(scan: _Scan, frame: pl.DataFrame) -> list[Shipment]:
-    """Shipments of clean rows, built from the values parse_shipment would store."""
+    """Shipments of clean rows, built from the values parse_shipment would store.
+
+    Built once per row (a row matching several rules is one shipment, as in the stream
+    engine) and kept in `scan.built`.
+    """
+    import polars as pl
+
     if frame.height == 0:
         return []
-    exprs = scan.exprs
-    fields = [f for f in FIELDS if f in exprs.present_fields]
-    normal = frame.select(
-        *(exprs.norm(f).alias(f) for f in fields), *(exprs.raw(c).alias(c) for c in exprs.extras)
-    )
-    out = []
-    extras = exprs.extras
-    for row in normal.iter_rows(named=True):
-        data: dict[str, Any] = {}
-        for f in fields:
-            v = row[f]
-            if v is not None:
-                data[f] = Decimal(v) if f in NUMERIC_FIELDS else v
-        if extras:
-            extra = {c: row[c] for c in extras if row[c] is not None}
-            if extra:
-                data["extra"] = extra
-        out.append(Shipment.model_construct(**data))
-    return out
+    built = scan.built
+    rows = frame.get_column("__row")
+    new = frame.filter(~rows.is_in(list(built)).fill_null(False)) if built else frame
+    if new.height:
+        exprs = scan.exprs
+        fields = [f for f in FIELDS if f in exprs.present_fields]
+        normal = new.select(
+            pl.col("__row"), *(exprs.norm(f).alias(f) for f in fields),
+            *(exprs.raw(c).alias(c) for c in exprs.extras),
+        )  # fmt: skip
+        extras = exprs.extras
+        numeric = [f in NUMERIC_FIELDS for f in fields]
+        width = len(fields)
+        for row in normal.iter_rows():
+            data: dict[str, Any] = {}
+            for f, is_number, v in zip(fields, numeric, row[1 : width + 1], strict=True):
+                if v is not None:
+                    data[f] = Decimal(v) if is_number else v
+            if extras:
+                extra = {c: v for c, v in zip(extras, row[width + 1 :], strict=True)
+                         if v is not None}  # fmt: skip
+                if extra:
+                    data["extra"] = extra
+            built[row[0]] = _construct(data)
+    return [built[r] for r in rows]
+
+
+_TEMPLATE: dict[str, Any] = {}
+
+
+def _construct(data: dict[str, Any]) -> Shipment:
+    """`Shipment.model_construct(**data)` for trusted values, without its per-field work.
+
+    model_construct resolves and copies every default on each call (half the cost of
+    the findings of a large log); Shipment has no aliases, private attributes or
+    post-init hook, so the instance is the defaults (copied once) updated with `data`.
+    tests/test_columnar.py checks both give equal objects.
+    """
+    if not _TEMPLATE:
+        _TEMPLATE.update(Shipment.model_construct(id="", date=date.min).__dict__)
+    values = _TEMPLATE.copy()
+    values.update(data)
+    if "extra" not in data:
+        values["extra"] = {}
+    shipment = Shipment.__new__(Shipment)
+    object.__setattr__(shipment, "__dict__", values)
+    object.__setattr__(shipment, "__pydantic_fields_set__", set(data))
+    object.__setattr__(shipment, "__pydantic_extra__", None)
+    object.__setattr__(shipment, "__pydantic_private__", None)
+    return shipment
 
 
 # Caps -------------------------------------------------------------------------------------
