@@ -241,14 +241,21 @@ class FieldExprs:
         """Every field certainly valid and the record complete (id, date, unit pairs)."""
         import polars as pl
 
+        fields, record = self.checks(numeric_extras)
+        return pl.all_horizontal([*fields.values(), *record])
+
+    def checks(
+        self, numeric_extras: set[str] | None = None
+    ) -> tuple[dict[str, pl.Expr], list[pl.Expr]]:
+        """`clean()` in parts: field_ok per column (a function of that column's value
+        alone, so it may be evaluated on distinct values), and the record-level checks."""
         if numeric_extras is None:
             numeric_extras = self.numeric_extras
-        checks = [self.field_ok(f, numeric_extras) for f in self.present_fields]
-        checks += [self.field_ok(f, numeric_extras) for f in self.extras]
-        checks += [self.has("id"), self.has("date")]
-        checks.append(self.has("quantity") == self.has("unit"))
-        checks.append(self.has("value") == self.has("currency"))
-        return pl.all_horizontal(checks)
+        fields = {f: self.field_ok(f, numeric_extras) for f in self.columns}
+        record = [self.has("id"), self.has("date")]
+        record.append(self.has("quantity") == self.has("unit"))
+        record.append(self.has("value") == self.has("currency"))
+        return fields, record
 
     def nonblank(self) -> pl.Expr:
         import polars as pl

@@ -264,8 +264,13 @@ class _Screen:
             values = frame.get_column(column).drop_nulls().unique().to_frame()
             good = values.filter(checks[column]).get_column(column)
             checks[column] = pl.col(column).is_null() | pl.col(column).is_in(good.implode())
-        clean = pl.all_horizontal([*checks.values(), *self.record_checks])
-        screened = frame.with_columns(*self.first, clean.alias("__clean"))
+        # Each check as its own column first: with_columns runs them in parallel, one
+        # all_horizontal expression would run them one after another.
+        parts = [e.alias(f"__k{i}") for i, e in enumerate([*checks.values(), *self.record_checks])]
+        screened = frame.with_columns(*self.first, *parts)
+        screened = screened.with_columns(
+            pl.all_horizontal(p.meta.output_name() for p in parts).alias("__clean")
+        ).drop(p.meta.output_name() for p in parts)
         records = int(screened.get_column("__nb").sum())
         relevant = (
             screened.filter(self.candidates).lazy()
