@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from compliance.engine._durable import rule_condition
-from compliance.engine._polars_select import FieldExprs, date_in, py_matches
+from compliance.engine._polars_select import FieldExprs, date_in, py_matcher
 from compliance.engine._progress import Progress
 from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
 from compliance.events import DATE_FIELDS, FIELDS, IMO_FIELDS, NUMERIC_FIELDS, Shipment
@@ -451,7 +451,8 @@ def _finish(
     findings: list[Finding] = []
     for index, rule in enumerate(plan.rules):
         condition = plan.conditions[index]
-        from_python = [e for e in accepted if py_matches(condition, e)]
+        matches = py_matcher(condition)
+        from_python = [e for e in accepted if matches(e)]
         clean_parts = [(n, s, f.filter(pl.col(f"__m{index}")))
                        for n, (s, f) in enumerate(clean_frames)]  # fmt: skip
         if isinstance(rule, CapRule):
