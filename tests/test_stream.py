@@ -126,11 +126,23 @@ def test_a_thousand_engines_leave_no_threads_behind() -> None:
 
 def test_monitor_report_equals_evaluate_exactly_when_fed_in_order() -> None:
     log = [
-        {"id": "a", "date": "2019-01-01", "hs_code": "2710", "destination": "KP",
-         "quantity": "400000", "unit": "bbl"},
+        {
+            "id": "a",
+            "date": "2019-01-01",
+            "hs_code": "2710",
+            "destination": "KP",
+            "quantity": "400000",
+            "unit": "bbl",
+        },
         {"id": "b", "date": "2019-02-30", "quantity": "1", "unit": "bbl"},
-        {"id": "c", "date": "2019-03-01", "hs_code": "2710", "destination": "KP",
-         "quantity": "200000", "unit": "bbl"},
+        {
+            "id": "c",
+            "date": "2019-03-01",
+            "hs_code": "2710",
+            "destination": "KP",
+            "quantity": "200000",
+            "unit": "bbl",
+        },
     ]
     monitor = compliance.Monitor(RULEBOOK)
     for event in log:
