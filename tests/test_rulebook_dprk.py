@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance import bundled_rulebook_path, load_rulebook
+from compliance import bundled_rulebook_path, evaluate, load_rulebook
 from compliance.rulebook.listing import list_markdown
 from compliance.ruletests import coverage, load_cases, run_case, run_command
 
@@ -56,3 +56,43 @@ def test_a_failing_case_is_reported_with_what_differs(
 def test_designated_vessels_cite_a_source() -> None:
     rule = RULEBOOK.get("unscr-2397-designated-vessels")
     assert rule.entries and all(e.reference for e in rule.entries)  # type: ignore[attr-defined]
+
+
+# The situations an analyst names first, evaluated against the whole rulebook (not one rule
+# at a time as the cases above are), so an overlapping or missing rule would show here.
+SITUATIONS = [
+    (
+        {"id": "coal", "date": "2018-03-01", "hs_code": "2701", "origin": "KP",
+         "destination": "CN", "quantity": "10000", "unit": "t", "source": "customs"},
+        {("unscr-2371-coal-iron", "prohibited", "S/RES/2371 (2017), para. 8")},
+    ),
+    (
+        {"id": "sts", "date": "2018-05-10", "hs_code": "2710", "quantity": "5000",
+         "unit": "bbl", "transfer": "ship_to_ship", "counterparty_flag": "KP",
+         "source": "vessel_tracking"},
+        {("unscr-2375-ship-to-ship", "prohibited", "S/RES/2375 (2017), para. 11")},
+    ),
+    (
+        {"id": "machinery", "date": "2019-04-01", "hs_code": "8429", "origin": "CN",
+         "destination": "KP", "quantity": "20", "unit": "t", "source": "customs"},
+        {("unscr-2397-import-ban-industrial", "prohibited", "S/RES/2397 (2017), para. 7")},
+    ),
+    (
+        {"id": "q4", "date": "2017-11-01", "hs_code": "2710", "origin": "RU",
+         "destination": "KP", "quantity": "500001", "unit": "bbl", "source": "customs"},
+        {("unscr-2375-refined-petroleum-2017", "cap_exceeded", "S/RES/2375 (2017), para. 14")},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+@pytest.mark.parametrize(("event", "expected"), SITUATIONS, ids=[e["id"] for e, _ in SITUATIONS])
+def test_the_whole_rulebook_gives_the_expected_finding(
+    event: dict[str, str], expected: set[tuple[str, str, str]], engine: str
+) -> None:
+    if engine == "stream":
+        pytest.importorskip("durable")
+    report = evaluate([event], RULEBOOK, engine=engine)  # type: ignore[arg-type]
+    assert report.accounting.evaluated == 1
+    assert {(f.rule, f.kind, f.citation) for f in report.findings} == expected
+    assert all(f.trigger == event["id"] for f in report.findings)
