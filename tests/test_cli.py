@@ -198,3 +198,12 @@ def test_rule_file_errors_exit_2_from_evaluate(
     bad.write_text("rules: [{id: r, kind: cap}]\n")
     code, _, err = run(capsys, "evaluate", log(tmp_path, HEADER), "--rules", str(bad))
     assert code == 2 and "missing required key 'citation'" in err
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"compliance {version('compliance')}"

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from compliance import __version__
 from compliance.errors import ComplianceError, RuleFileError
 
 __all__ = ["main"]
@@ -20,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Evaluate shipment logs against sanctions rules (default: the bundled "
         "UN DPRK rulebook).",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("evaluate", help="evaluate logs against a rulebook")
