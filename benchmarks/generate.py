@@ -149,7 +149,8 @@ def _duplicates_and_corrections(rng: np.random.Generator, frame: pl.DataFrame) -
         (pl.col("quantity").cast(pl.Float64) * 1.1).round(2).cast(pl.String).alias("quantity"),
     )
     mixed = pl.concat([base, copies, corrected])
-    return mixed[rng.permutation(mixed.height).tolist()]
+    shuffled: pl.DataFrame = mixed[rng.permutation(mixed.height).tolist()]
+    return shuffled
 
 
 def generate(events: int, seed: int, out: Path) -> None:

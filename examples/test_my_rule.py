@@ -40,6 +40,7 @@ def test_the_tonnes_measure_binds_first() -> None:
          "supplier": "CN", "quantity": "2000.5", "unit": "t"},
     ]  # fmt: skip
     [breach] = compliance.evaluate(log, RULEBOOK).breaches
+    assert breach.measure is not None
     assert (breach.trigger, breach.measure.unit, str(breach.measure.excess)) == ("b", "t", "0.5")
 
 

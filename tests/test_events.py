@@ -78,6 +78,9 @@ def test_imo_check_digits() -> None:
 
 
 def test_shipment_constructor_validates() -> None:
-    assert Shipment(id="x", date="2019-01-01", destination="kp").destination == "KP"
+    assert (
+        Shipment.model_validate({"id": "x", "date": "2019-01-01", "destination": "kp"}).destination
+        == "KP"
+    )
     with pytest.raises(ValueError, match="destination"):
-        Shipment(id="x", date="2019-01-01", destination="Narnia")
+        Shipment.model_validate({"id": "x", "date": "2019-01-01", "destination": "Narnia"})

@@ -69,11 +69,8 @@ def test_trigger_running_total_and_events(tmp_path: Path) -> None:
         "total": "120",
         "excess": "20",
     }
-    assert (f.trigger, f.events, f.period.start.isoformat()) == (
-        "c",
-        ["a", "b", "c"],  # type: ignore[union-attr]
-        "2019-01-01",
-    )
+    assert f.period is not None
+    assert (f.trigger, f.events, f.period.start.isoformat()) == ("c", ["a", "b", "c"], "2019-01-01")
 
 
 def test_ties_on_a_date_break_by_id(tmp_path: Path) -> None:

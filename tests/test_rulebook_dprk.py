@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from compliance import bundled_rulebook_path, evaluate, load_rulebook
+from compliance.rulebook import DesignationRule
 from compliance.rulebook.listing import list_markdown
 from compliance.ruletests import coverage, load_cases, run_case, run_command
 
@@ -55,7 +56,8 @@ def test_a_failing_case_is_reported_with_what_differs(
 
 def test_designated_vessels_cite_a_source() -> None:
     rule = RULEBOOK.get("unscr-2397-designated-vessels")
-    assert rule.entries and all(e.reference for e in rule.entries)  # type: ignore[attr-defined]
+    assert isinstance(rule, DesignationRule)
+    assert rule.entries and all(e.reference for e in rule.entries)
 
 
 # The situations an analyst names first, evaluated against the whole rulebook (not one rule

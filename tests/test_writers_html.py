@@ -145,12 +145,12 @@ def test_rolling_and_multi_measure_caps(tmp_path: Path) -> None:
         for i in range(6)
     ]  # fmt: skip
     report = compliance.evaluate(records, rulebook)
-    page = render_html(report, rulebook, [compliance.Shipment(**r) for r in records])
+    page = render_html(report, rulebook, [compliance.Shipment.model_validate(r) for r in records])
     assert page.count('<svg class="chart"') == 1
     assert "Highest 30-day total 120 t against 100 t" in page
     assert "exceeded</span> 2 times, first on 2020-01-12" in page
     assert "Also capped at 1,000 bbl" in page  # both crossed on e2: the first listed wins
-    series = cap_series(report, rulebook, [compliance.Shipment(**r) for r in records])
+    series = cap_series(report, rulebook, [compliance.Shipment.model_validate(r) for r in records])
     breach = report.breaches[0]
     assert breach.measure is not None and series[0].measure.unit == breach.measure.unit
     assert series[0].total == Decimal("120")  # 3 x 40 t in one window
