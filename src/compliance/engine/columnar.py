@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from compliance.engine._durable import rule_condition
 from compliance.engine._polars_select import FieldExprs, date_in, py_matcher
@@ -136,62 +137,75 @@ _BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "sourc
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constant: mixing column hashes in column order
 
 CHUNK_BYTES = 1 << 25  # 32 MiB of CSV per chunk: ~350k rows, a few hundred MB at most
+PROBE_BYTES = 1 << 16  # how far back from a chunk's size its last newline is looked for
+
+
+def _chunk_end(handle: BinaryIO, start: int, size: int) -> int:
+    """Where the chunk from `start` ends: after its last newline within CHUNK_BYTES, else
+    (a line longer than the probe) after the next newline, else at the end of the file."""
+    if start + CHUNK_BYTES >= size:
+        return size
+    probe = min(PROBE_BYTES, CHUNK_BYTES)
+    at = start + CHUNK_BYTES - probe
+    handle.seek(at)
+    tail = handle.read(probe)
+    if (cut := tail.rfind(b"\n")) >= 0:
+        return at + cut + 1
+    while tail:
+        at += len(tail)
+        tail = handle.read(probe)
+        if (cut := tail.find(b"\n")) >= 0:
+            return at + cut + 1
+    return at
 
 
 def _csv_frames(path: str, header: list[str]) -> Iterator[pl.DataFrame]:
     """The log's rows as string frames of about CHUNK_BYTES each, with their `__row`.
 
     Each chunk ends at a newline and is parsed on its own, so memory stays bounded
-    (a lazy scan of the whole plan kept every batch). _Fallback whenever the row count
-    could differ from the Python reader's: quoted newlines (a chunk's rows and lines
+    (a lazy scan of the whole plan kept every batch). Its end is found before it is
+    read, so it is read straight into one bytes object: cutting a larger read at its
+    last newline copied every chunk once more. _Fallback whenever the row count could
+    differ from the Python reader's: quoted newlines (a chunk's rows and lines
     disagree, or its last line leaves a quote open), lone carriage returns, parse errors.
     """
     import polars as pl
 
     schema = dict.fromkeys(header, pl.String)
     offset = 0
-    first = True
-    rest = b""
     with open(path, "rb") as handle:
-        while True:
-            block = handle.read(CHUNK_BYTES)
-            data = rest + block if rest else block
-            if block:
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:  # one line longer than a chunk: read on
-                    rest = data
-                    continue
-                chunk, rest = data[:cut], data[cut:]
-            else:
-                chunk, rest = data, b""
-            lines = chunk.count(b"\n") + (chunk[-1:] not in (b"", b"\n"))
-            if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
-                raise _Fallback  # the csv module ends lines at a lone CR, Polars does not
-            if block and chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].count(b'"') % 2:
-                raise _Fallback  # a quoted field may run on into the next chunk
-            # Polars reads an unquoted empty field as null already; only a quoted one ("")
-            # needs null_values, which slows the whole parse by a fifth.
-            nulls = [""] if b'""' in chunk else None
+        size = os.fstat(handle.fileno()).st_size
+        first_line = handle.readline()  # the header, read by _header()
+        if not _whole_lines(first_line):
+            raise _Fallback
+        start = len(first_line)
+        while (end := _chunk_end(handle, start, size)) > start:
+            handle.seek(start)
+            chunk = handle.read(end - start)
+            if len(chunk) != end - start or not _whole_lines(chunk):
+                raise _Fallback
+            lines = chunk.count(b"\n") + (chunk[-1:] != b"\n")
             try:
-                if first:
-                    frame = pl.read_csv(
-                        chunk, infer_schema=False, new_columns=header, encoding="utf8",
-                        raise_if_empty=False, null_values=nulls,
-                    )  # fmt: skip
-                elif chunk:
-                    frame = pl.read_csv(chunk, has_header=False, schema=schema,
-                                        encoding="utf8", null_values=nulls)  # fmt: skip
-                else:
-                    break
+                # An unquoted empty field is null already; a quoted one ("") is null
+                # by null_values: both mean absent.
+                frame = pl.read_csv(chunk, has_header=False, schema=schema, encoding="utf8",
+                                    null_values=[""])  # fmt: skip
             except pl.exceptions.PolarsError:
                 raise _Fallback from None
-            if frame.height != lines - first or frame.width != len(header):
+            if frame.height != lines or frame.width != len(header):
                 raise _Fallback  # quoted newlines or skipped lines: line numbers would differ
             yield frame.with_row_index("__row", offset)
             offset += frame.height
-            first = False
-            if not block:
-                break
+            start = end
+
+
+def _whole_lines(chunk: bytes) -> bool:
+    """Whether the Python reader ends lines in `chunk` where Polars does: no lone
+    carriage return (the csv module ends a line there), no quote left open on its last
+    line (a quoted field may run on into the next chunk)."""
+    if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
+        return False
+    return chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].count(b'"') % 2 == 0
 
 
 def _prefetched(frames: Iterator[T]) -> Iterator[T]:
