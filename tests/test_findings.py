@@ -136,6 +136,21 @@ def test_rolling_window_raises_a_finding_per_upward_crossing(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_a_rolling_breach_continues_through_a_day_that_starts_under(
+    tmp_path: Path, engine: str
+) -> None:
+    # The window of 2 Jan is over (a dropped out, b and c are in it), so the breach of
+    # 1 Jan goes on, even though b alone is under: one finding, as with b and c as one.
+    rb = rulebook(tmp_path, CAP.replace("{calendar: year}", "{days: 1}"))
+    split = [oil("a", "2019-01-01", "150"), oil("b", "2019-01-02", "60"),
+             oil("c", "2019-01-02", "60")]  # fmt: skip
+    whole = [split[0], oil("b", "2019-01-02", "120")]
+    for log in (split, whole):
+        report = compliance.evaluate(log, rb, engine=engine)
+        assert [(f.kind, f.trigger) for f in report.findings] == [("cap_exceeded", "a")]
+
+
 def test_effective_dates_are_inclusive(tmp_path: Path) -> None:
     rb = rulebook(tmp_path, CAP + "    effective: {from: 2019-01-02, to: 2019-01-03}\n")
     report = compliance.evaluate(

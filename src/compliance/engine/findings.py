@@ -369,5 +369,9 @@ def _rolling(
                 if fraction is not None and not verified[fraction]:
                     finding = finding.model_copy(update={"verified": False})
                 out.append(finding)
-            above = bool(over)
+            # A window ends on a day, not between two shipments of it: a running total
+            # still under its level part-way through a day does not end a breach (else
+            # splitting a shipment would report the breach again).
+            if over or i + 1 == len(members) or members[i + 1][0].date != e.date:
+                above = bool(over)
     return out
