@@ -264,38 +264,37 @@ class FieldExprs:
 
     # Selectors ------------------------------------------------------------------------
 
-    def necessary(self, s: Selector) -> pl.Expr | None:
-        """A cheap test on raw columns that every clean row matching `s` passes.
+    def necessary(self, s: Selector) -> list[pl.Expr] | None:
+        """Cheap tests on raw columns, one of which every clean row matching `s` passes.
 
-        None when there is none. Used to screen out most rows before normalising them
-        and evaluating every rule: on a clean row, `select(s)` implies this expression.
-        Only equality on fields whose raw spellings are known is used (codes, transfer,
-        IMO numbers, text kept as written); everything else gives no test.
+        None when there are none. Used to screen out most rows before normalising them
+        and evaluating every rule: on a clean row, `select(s)` implies the disjunction of
+        these tests. A list rather than one expression, so that rules sharing a test (a
+        destination, an origin) have it computed once. Only equality on fields whose raw
+        spellings are known is used (codes, transfer, IMO numbers, text kept as written);
+        everything else gives no test.
         """
         import polars as pl
 
         if isinstance(s, All):
-            tests = [t for t in (self.necessary(i) for i in s.items) if t is not None]
-            return tests[0] if tests else None
+            return next((t for t in (self.necessary(i) for i in s.items) if t is not None), None)
         if isinstance(s, AnyOf):
             found = [self.necessary(i) for i in s.items]
-            tests = [t for t in found if t is not None]
-            if not tests or len(tests) != len(found):
+            if not found or any(t is None for t in found):
                 return None
-            return pl.any_horizontal(tests)
+            return [e for t in found if t is not None for e in t]
         if not isinstance(s, Equals) or s.field.startswith("extra."):
             return None
         field = s.field
         if field not in self.present_fields:
-            return pl.lit(False)
+            return [pl.lit(False)]
         raw = self.raw(field)
         if field in _CODE_MAPS:
             wanted = {str(v) for v in s.values}
-            spellings = [k for k, v in _CODE_MAPS[field].items() if v in wanted]
-            return raw.is_in(spellings).fill_null(False)
+            return [_one_of(raw, [k for k, v in _CODE_MAPS[field].items() if v in wanted])]
         if field in ("transfer", "id", "source", "supersedes", "commodity", "vessel_name",
                      *IMO_FIELDS):  # fmt: skip
-            return raw.is_in([str(v) for v in s.values]).fill_null(False)
+            return [_one_of(raw, [str(v) for v in s.values])]
         return None
 
     def select(self, s: Selector) -> pl.Expr:
@@ -344,6 +343,16 @@ class FieldExprs:
         else:
             raise TypeError(s)
         return expr.fill_null(False)
+
+
+def _one_of(raw: pl.Expr, values: list[str]) -> pl.Expr:
+    """`raw.is_in(values)`, never null. Polars tests a list of under ten values one by
+    one, slower than comparing each in turn; longer lists go through a hash set."""
+    import polars as pl
+
+    if 0 < len(values) <= 4:
+        return pl.any_horizontal([raw == v for v in values]).fill_null(False)
+    return raw.is_in(values).fill_null(False)
 
 
 def _prefix_lengths(s: Selector, out: dict[str, set[int]]) -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from compliance.engine._durable import rule_condition
-from compliance.engine._polars_select import FieldExprs, date_in, py_matcher
+from compliance.engine._polars_select import FieldExprs, _one_of, date_in, py_matcher
 from compliance.engine._progress import Progress
 from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
 from compliance.events import DATE_FIELDS, FIELDS, IMO_FIELDS, NUMERIC_FIELDS, Shipment
@@ -134,7 +134,6 @@ def _header(path: str) -> list[str]:
 
 
 _BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "source"}
-_MIX = 0x9E3779B97F4A7C15  # odd 64-bit constant: mixing column hashes in column order
 
 CHUNK_BYTES = 1 << 25  # 32 MiB of CSV per chunk: ~350k rows, a few hundred MB at most
 PROBE_BYTES = 1 << 16  # how far back from a chunk's size its last newline is looked for
@@ -233,27 +232,37 @@ class _Screen:
     def __init__(self, exprs: FieldExprs, plan: _Plan) -> None:
         import polars as pl
 
-        id_ok = exprs.has("id") & exprs.field_ok("id", set())
         tests = [exprs.necessary(c) for c in plan.conditions]
         if any(t is None for t in tests):
             pre: pl.Expr = pl.lit(True)
         else:
-            unique = {str(t): t for t in tests if t is not None}  # rules share tests
+            unique = {str(e): e for t in tests if t is not None for e in t}  # rules share tests
             pre = pl.any_horizontal(list(unique.values())) if unique else pl.lit(False)
-        self.checks, self.record_checks = exprs.checks()
+        checks, record_checks = exprs.checks()
         # Columns whose values repeat (dates, codes, vessels) and whose checks cost most:
         # checked once per distinct value in a chunk, then looked up.
-        self.by_value = [c for c in exprs.columns if c in _BY_VALUE]
+        self.by_value = {c: checks.pop(c) for c in exprs.columns if c in _BY_VALUE}
+        # Each check is its own column (__k<i>), computed once: with_columns runs them in
+        # parallel (one all_horizontal expression would run them one after another), and
+        # it does not share subexpressions, so the id check is read from its column.
+        self.checks = [e.alias(f"__k{i}") for i, e in enumerate([*checks.values(), *record_checks])]
+        self.check_names = [f"__k{i}" for i in range(len(self.checks))]
+        self.by_value_names = [f"__k{i + len(self.checks)}" for i in range(len(self.by_value))]
+        id_check = next(i for i, c in enumerate(checks) if c == "id")
+        self.id_ok = exprs.has("id") & pl.col(f"__k{id_check}")
         # Exact copies of a row share __c: they resolve as duplicates without re-reading.
-        # Per-column hashes mixed in order cost a tenth of hashing a struct of strings.
-        content: pl.Expr = pl.lit(0, dtype=pl.UInt64)
+        # Per-column hashes (seeded by position) combined by xor cost a tenth of hashing a
+        # struct of strings; in four parts computed in parallel, then combined.
+        parts: list[pl.Expr] = [pl.lit(0, dtype=pl.UInt64)] * 4
         for i, column in enumerate(exprs.columns):
-            content = (content * _MIX).xor(pl.col(column).hash(HASH_SEED + i))
+            parts[i % 4] = parts[i % 4].xor(pl.col(column).hash(HASH_SEED + i))
+        self.content_parts = [e.alias(f"__c{i}") for i, e in enumerate(parts)]
+        content = pl.col("__c0").xor(pl.col("__c1")).xor(pl.col("__c2")).xor(pl.col("__c3"))
+        self.content = content.alias("__c")
         self.first = [
             exprs.nonblank().alias("__nb"),
             pre.alias("__pre"),
-            pl.when(id_ok).then(exprs.raw("id").hash(HASH_SEED)).alias("__h"),
-            pl.when(id_ok).then(content).alias("__c"),
+            exprs.raw("id").hash(HASH_SEED).alias("__h"),
         ]
         self.candidates = pl.col("__nb") & (
             ~pl.col("__clean") | exprs.has("supersedes") | pl.col("__pre")
@@ -273,18 +282,21 @@ class _Screen:
         """(keys, relevant rows, records) of one chunk."""
         import polars as pl
 
-        checks = dict(self.checks)
-        for column in self.by_value:
-            values = frame.get_column(column).drop_nulls().unique().to_frame()
-            good = values.filter(checks[column]).get_column(column)
-            checks[column] = pl.col(column).is_null() | pl.col(column).is_in(good.implode())
-        # Each check as its own column first: with_columns runs them in parallel, one
-        # all_horizontal expression would run them one after another.
-        parts = [e.alias(f"__k{i}") for i, e in enumerate([*checks.values(), *self.record_checks])]
-        screened = frame.with_columns(*self.first, *parts)
+        distinct = frame.select(pl.col(c).drop_nulls().unique().implode() for c in self.by_value)
+        by_value = []
+        for (column, check), name in zip(self.by_value.items(), self.by_value_names, strict=True):
+            values = distinct.get_column(column).explode().to_frame()
+            good = values.filter(check).get_column(column)
+            if good.len() == values.height:  # the usual case: nothing to look up
+                by_value.append(pl.lit(True).alias(name))
+            else:
+                ok = _one_of(pl.col(column), good.to_list()) | pl.col(column).is_null()
+                by_value.append(ok.alias(name))
+        screened = frame.with_columns(*self.first, *self.content_parts, *self.checks, *by_value)
         screened = screened.with_columns(
-            pl.all_horizontal(p.meta.output_name() for p in parts).alias("__clean")
-        ).drop(p.meta.output_name() for p in parts)
+            pl.all_horizontal([*self.check_names, *self.by_value_names]).alias("__clean"),
+            self.id_ok.alias("__idok"), self.content,
+        ).drop(*self.check_names, *self.by_value_names, "__c0", "__c1", "__c2", "__c3")  # fmt: skip
         records = int(screened.get_column("__nb").sum())
         relevant = (
             screened.filter(self.candidates).lazy()
@@ -292,7 +304,7 @@ class _Screen:
             .filter(self.relevant).with_columns(pl.lit(True).alias("__rel"))
             .collect()
         )  # fmt: skip
-        keys = screened.select("__h", "__c", "__row").filter(pl.col("__h").is_not_null())
+        keys = screened.filter(pl.col("__idok")).select("__h", "__c", "__row")
         keys = keys.with_columns(
             pl.col("__row").is_in(relevant.get_column("__row").implode()).alias("__rel")
         )
