@@ -425,11 +425,19 @@ def py_matcher(s: Selector) -> Callable[[Shipment], bool]:
     """`py_matches` compiled once into closures: the same answers, without walking the
     selector and testing its node types for every event (the columnar engine asks each
     rule about every event the Python ledger accepted)."""
-    if isinstance(s, All):
+    if isinstance(s, All | AnyOf):
         parts = [py_matcher(i) for i in s.items]
-        return lambda e: all(p(e) for p in parts)
-    if isinstance(s, AnyOf):
-        parts = [py_matcher(i) for i in s.items]
+        both = isinstance(s, All)
+        # Two parts joined directly: a generator per event costs more than the tests.
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2:
+            first, second = parts
+            if both:
+                return lambda e: first(e) and second(e)
+            return lambda e: first(e) or second(e)
+        if both:
+            return lambda e: all(p(e) for p in parts)
         return lambda e: any(p(e) for p in parts)
     if isinstance(s, Not):
         inner = py_matcher(s.item)

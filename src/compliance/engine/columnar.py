@@ -423,9 +423,9 @@ def _finish(
     ordered = keys.get_column("__h").sort()
     dup = ordered.filter(ordered == ordered.shift(1)).unique()
     hot_ids = pl.concat([dup, named_h, target_h]).unique()
+    hot_keys = keys.filter(pl.col("__h").is_in(hot_ids.implode()))
     groups = (
-        keys.filter(pl.col("__h").is_in(hot_ids.implode()))
-        .group_by("__h")
+        hot_keys.group_by("__h")
         .agg(pl.len().alias("n"), pl.col("__rel").any().alias("rel"),
              (~pl.col("__rel")).sum().alias("plain"), pl.col("__c").n_unique().alias("contents"))
     )  # fmt: skip
@@ -442,7 +442,7 @@ def _finish(
         stand_ins.append(
             (
                 RawRecord({"id": ident}, "<stand-in>"),
-                Shipment.model_construct(id=ident, date=date.min),
+                _construct({"id": ident, "date": date.min}),
             )
         )
         fast_records -= 1
@@ -457,7 +457,7 @@ def _finish(
         hot = pl.col("__h").is_in(hot_ids.implode()) & ~pl.col("__h").is_in(simple_h)
         joined = plain.filter(hot)
         plain = plain.filter(~hot)
-        wanted = keys.filter((pl.col("__s") == n) & ~pl.col("__rel")).join(
+        wanted = hot_keys.filter((pl.col("__s") == n) & ~pl.col("__rel")).join(
             fetch.select("__h"), on="__h", how="semi"
         )
         if wanted.height:
@@ -479,14 +479,15 @@ def _finish(
         condition = plan.conditions[index]
         matches = py_matcher(condition)
         from_python = [e for e in accepted if matches(e)]
-        clean_parts = [(n, s, f.filter(pl.col(f"__m{index}")))
-                       for n, (s, f) in enumerate(clean_frames)]  # fmt: skip
         if isinstance(rule, CapRule):
+            clean_parts = [(n, s, f.filter(pl.col(f"__m{index}")))
+                           for n, (s, f) in enumerate(clean_frames)]  # fmt: skip
             findings.extend(_cap(plan, rule, from_python, clean_parts))
         else:
             events = list(from_python)
-            for _n, scan, part in clean_parts:
-                events.extend(_shipments(scan, part))
+            for scan, frame in clean_frames:
+                matched = frame.get_column("__row").filter(frame.get_column(f"__m{index}"))
+                events.extend(_shipments(scan, frame, matched.to_list()))
             findings.extend(findings_for_rule(rule, events, plan.rulebook))
 
     accounting = Accounting(
@@ -502,20 +503,23 @@ def _finish(
     )  # fmt: skip
 
 
-def _shipments(scan: _Scan, frame: pl.DataFrame) -> list[Shipment]:
-    """Shipments of clean rows, built from the values parse_shipment would store.
+def _shipments(scan: _Scan, frame: pl.DataFrame, rows: list[int] | None = None) -> list[Shipment]:
+    """Shipments of clean rows (`rows` of `frame`, else all of them), built from the
+    values parse_shipment would store.
 
     Built once per row (a row matching several rules is one shipment, as in the stream
     engine) and kept in `scan.built`.
     """
     import polars as pl
 
-    if frame.height == 0:
-        return []
+    if rows is None:
+        rows = frame.get_column("__row").to_list()
     built = scan.built
-    rows = frame.get_column("__row")
-    new = frame.filter(~rows.is_in(list(built)).fill_null(False)) if built else frame
-    if new.height:
+    missing = [r for r in rows if r not in built]
+    if missing:
+        new = (
+            frame if len(missing) == frame.height else frame.filter(pl.col("__row").is_in(missing))
+        )
         exprs = scan.exprs
         fields = [f for f in FIELDS if f in exprs.present_fields]
         normal = new.select(
@@ -718,7 +722,7 @@ def _cap(
         return out
 
     dates = events.get_column("__date").unique().to_list()
-    spans = {d: _span(rule, Shipment.model_construct(id="", date=d)) for d in dates}
+    spans = {d: _span(rule, _construct({"id": "", "date": d})) for d in dates}
     span_frame = pl.DataFrame(
         {"__date": dates, "__span": [s.start if s else None for s in spans.values()]},
         schema={"__date": pl.Date, "__span": pl.Date},
