@@ -52,3 +52,33 @@ def test_the_plugin_and_package_load_without_hypothesis() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install compliance[test]" in out.stdout
+
+
+def test_hypothesis_profile_option_sets_the_examples(pytester: pytest.Pytester) -> None:
+    # A profile of 1 example: the property draws one log, so runs evaluate just once.
+    pytester.makeconftest("""
+        from hypothesis import settings
+        settings.register_profile("one", max_examples=1, database=None)
+        import compliance
+
+        calls = []
+        real = compliance.evaluate
+
+        def counting(*args, **kw):
+            calls.append(1)
+            return real(*args, **kw)
+
+        compliance.evaluate = counting
+
+        def pytest_sessionfinish(session):
+            print(f"evaluations: {len(calls)}")
+    """)  # fmt: skip
+    args = ["--rulebook", str(DATA / "design-example.yaml"), "-k",
+            "order_independent and crude", "-s"]  # fmt: skip
+
+    def evaluations(*extra: str) -> int:
+        out = pytester.runpytest(*args, *extra).stdout.str()
+        return int(out.split("evaluations: ")[1].split()[0])
+
+    assert evaluations("--hypothesis-profile", "one") == 2  # one log and its permutation
+    assert evaluations() > 2  # the plugin's default of 10 examples

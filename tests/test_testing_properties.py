@@ -6,16 +6,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
 
 import compliance
+from compliance import Shipment
 from compliance.engine import findings
 from compliance.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, ProhibitionRule
 from compliance.testing import PropertySkipped, check_rulebook, properties
+from compliance.testing.properties import _records, _window_lost
 
 EXAMPLES = 25
 
@@ -53,6 +57,29 @@ def inclusive_engine(records: Any, rulebook: Any, **kw: Any) -> compliance.Repor
         return compliance.evaluate(records, rulebook, **kw)
 
 
+def rounding_engine(records: Any, rulebook: Any, **kw: Any) -> compliance.Report:
+    """Compares running totals rounded to whole units with threshold levels, so a notice
+    comes up to half a unit early (but never late, and limits are untouched)."""
+    original = findings._crossing
+
+    def crossing(rule: Any, bucket: Any, levels: Any, strict: bool) -> Any:
+        if strict:
+            return original(rule, bucket, levels, strict)
+        running = [Decimal(0)] * len(levels)
+        for i, (_, amounts) in enumerate(bucket):
+            for j, a in enumerate(amounts):
+                running[j] += a or 0
+                if running[j].quantize(Decimal(1), ROUND_HALF_UP) >= levels[j]:
+                    return i, j
+        return None
+
+    findings._crossing = crossing  # type: ignore[assignment]
+    try:
+        return compliance.evaluate(records, rulebook, **kw)
+    finally:
+        findings._crossing = original
+
+
 def double_counting_engine(records: Any, rulebook: Any, **kw: Any) -> compliance.Report:
     """Counts a repeated record again, as a new event, instead of as a duplicate."""
     seen: Counter[str] = Counter()
@@ -69,10 +96,26 @@ def test_boundary_exact_catches_inclusive_limit(design_rulebook: Rulebook) -> No
                                   rule="unscr-2397-refined-petroleum")  # fmt: skip
     text = str(e.value)
     assert "boundary_exact: rule unscr-2397-refined-petroleum" in text
-    assert "exactly 500000 bbl is reported as a breach" in text
+    assert "a total of 500000 bbl (exactly the limit) is reported as a breach" in text
     # Shrunk: one event of exactly the limit.
     assert "counterexample log (1 records, JSON Lines)" in text
     assert '"quantity": "500000"' in text and '"unit": "bbl"' in text
+
+
+def test_boundary_exact_catches_a_notice_just_below_its_threshold(
+    design_rulebook: Rulebook,
+) -> None:
+    # At and above every level this engine is right: only the just-below probe sees it.
+    with pytest.raises(AssertionError) as e:
+        properties.boundary_exact(design_rulebook, EXAMPLES, rounding_engine,
+                                  rule="unscr-2397-refined-petroleum")  # fmt: skip
+    text = str(e.value)
+    assert (
+        "a total of 374999.999 bbl (0.001 below threshold 0.75 of the limit) is reported "
+        "as threshold 0.75 reached"
+    ) in text
+    assert "counterexample log (1 records, JSON Lines)" in text
+    assert '"quantity": "374999.999"' in text
 
 
 def test_boundary_exact_passes_the_real_engine(design_rulebook: Rulebook) -> None:
@@ -156,3 +199,65 @@ def test_check_rulebook_lists_every_failure(design_rulebook: Rulebook) -> None:
         check_rulebook(caps, max_examples=10, evaluate=inclusive_engine)
     assert "boundary_exact: rule unscr-2397-refined-petroleum" in str(e.value)
     assert "boundary_exact: rule unscr-2397-crude-oil" in str(e.value)
+
+
+ROLLING = CapRule.model_validate({
+    "id": "rolling", "kind": "cap", "citation": "test", "match": {"destination": "KP"},
+    "limit": [{"amount": 1000, "unit": "bbl"}], "period": {"days": 1},
+})  # fmt: skip
+
+
+def _shipment(id: str, day: int, barrels: str) -> Shipment:
+    return Shipment(id=id, date=date(2024, 1, day), destination="KP", quantity=Decimal(barrels),
+                    unit="bbl")  # fmt: skip
+
+
+def same_day_correction_engine(records: Any, rulebook: Any, **kw: Any) -> compliance.Report:
+    """Takes a later shipment (by id) on the same date as a correction of the earlier one."""
+    latest: dict[Any, Any] = {}
+    for r in records:
+        if r["date"] not in latest or r["id"] > latest[r["date"]]["id"]:
+            latest[r["date"]] = r
+    return compliance.evaluate(list(latest.values()), rulebook, **kw)
+
+
+def test_monotone_passes_the_real_engine_on_a_rolling_cap() -> None:
+    properties.monotone(_rulebook(ROLLING), EXAMPLES)
+
+
+@pytest.mark.parametrize(
+    ("engine", "lost"), [(compliance.evaluate, False), (same_day_correction_engine, True)]
+)
+def test_monotone_checks_every_rolling_breach_window(engine: Any, lost: bool) -> None:
+    # Over on day 1, under on day 2, over again on day 3: two breaches. Adding 1 bbl on
+    # day 3 keeps day 3 over; the breach of day 1 is still in the log either way, so only
+    # evaluating day 3's window shows the broken engine losing the second breach.
+    rulebook = _rulebook(ROLLING)
+    before = [_shipment("a", 1, "1500"), _shipment("b", 2, "1"), _shipment("c", 3, "1500")]
+    after = [*before, _shipment("d", 3, "1")]
+    breaches = [f for f in engine(_records(before), rulebook).findings if f.date.day == 3]
+    assert [f.kind for f in breaches] == ["cap_exceeded"]
+    found = engine(_records(after), rulebook).findings
+    assert {f.date.day for f in found} == ({1} if lost else {1, 3})
+    problem = _window_lost(ROLLING, rulebook, engine, breaches[0], found, after)
+    assert (problem is not None) == lost
+    if lost:
+        assert problem == ("the window 2024-01-03..2024-01-03 is no longer over the level of "
+                           "the cap_exceeded of 2024-01-03 (evaluating the 2 events dated in it)")  # fmt: skip
+
+
+def test_monotone_allows_merging_rolling_breaches() -> None:
+    # Filling day 2 merges the breaches of days 1 and 3 into one: day 3 is still over, so
+    # its crossing rightly disappears from the findings and monotone accepts it.
+    rulebook = _rulebook(ROLLING)
+    before = [_shipment("a", 1, "1500"), _shipment("b", 2, "1"), _shipment("c", 3, "1500")]
+    after = [*before, _shipment("a2", 2, "1500")]
+    (breach,) = [f for f in compliance.evaluate(_records(before), rulebook).findings
+                 if f.date.day == 3]  # fmt: skip
+    found = compliance.evaluate(_records(after), rulebook).findings
+    assert [f.date.day for f in found] == [1]
+    assert _window_lost(ROLLING, rulebook, compliance.evaluate, breach, found, after) is None
+
+
+def test_split_invariant_passes_the_real_engine_on_a_rolling_cap() -> None:
+    properties.split_invariant(_rulebook(ROLLING), EXAMPLES)

@@ -30,7 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--rulebook-examples", type=int, default=None, metavar="N",
         help=f"hypothesis examples per rule and property (default {DEFAULT_EXAMPLES}, or "
-        "the loaded hypothesis profile's max_examples when HYPOTHESIS_PROFILE is set)",
+        "the loaded hypothesis profile's max_examples when HYPOTHESIS_PROFILE or "
+        "--hypothesis-profile is set)",
     )  # fmt: skip
 
 
@@ -93,7 +94,7 @@ class PropertyItem(pytest.Item):
 
         examples = self.config.getoption("--rulebook-examples")
         if examples is None:
-            examples = None if _profile_chosen() else DEFAULT_EXAMPLES
+            examples = None if _profile_chosen(self.config) else DEFAULT_EXAMPLES
         # The properties keep no example database: no failing examples are saved into
         # the (possibly unrelated) directory pytest runs in.
         PROPERTIES[self.property_name](self.rulebook, examples, rule=self.rule_id)
@@ -107,7 +108,10 @@ class PropertyItem(pytest.Item):
         return self.path, None, f"{self.property_name}[{self.rule_id}]"
 
 
-def _profile_chosen() -> bool:
+def _profile_chosen(config: pytest.Config) -> bool:
+    """Was a hypothesis profile asked for, by environment or by hypothesis' own option?"""
     import os
 
-    return bool(os.environ.get("HYPOTHESIS_PROFILE"))
+    # The option exists only while hypothesis' pytest plugin is loaded.
+    option = config.getoption("--hypothesis-profile", default=None)
+    return bool(os.environ.get("HYPOTHESIS_PROFILE") or option)

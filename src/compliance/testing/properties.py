@@ -18,6 +18,7 @@ import json
 import math
 import unittest
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -32,10 +33,11 @@ from compliance.engine.findings import amount_in
 from compliance.events import MAX_AMOUNT, Shipment
 from compliance.report import Finding, Report
 from compliance.rulebook.rulebook import Rulebook
-from compliance.rulebook.schema import CapRule, DeadlineRule, RollingPeriod, Rule
+from compliance.rulebook.schema import CapRule, DeadlineRule, Measure, RollingPeriod, Rule
 from compliance.rulebook.selectors import fields_of, to_dict
 from compliance.testing import _logs
 from compliance.testing.strategies import NoMatchingEvent, applies, events_matching
+from compliance.units import CONTEXT
 
 __all__ = [
     "PROPERTIES",
@@ -196,7 +198,8 @@ def _key(f: Finding) -> tuple[Any, ...]:
 
 
 def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
-    """Adding events never removes a finding (a cap breach, say) nor lowers a cap total."""
+    """Adding events never removes a finding (a cap breach, say) nor lowers a cap total;
+    for a rolling cap, never brings a window back under a limit or threshold it was over."""
     rolling = isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod)
     logs = _logs.rule_logs(rule, rulebook, max_size=12).flatmap(
         lambda log: st.tuples(st.just(log), st.integers(0, len(log)))
@@ -206,29 +209,52 @@ def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate)
         log, k = pair
         before = _of(evaluate(_records(log[:k]), rulebook), rule)
         after = _of(evaluate(_records(log), rulebook), rule)
+        later = {_key(g): g for g in after}
         problem = None
-        if rolling:  # a window over the limit on day d stays over: a crossing on or before d
-            for f in before:
-                if not any(g.kind == f.kind and g.group == f.group and g.date <= f.date
-                           and _key(g)[-1] == _key(f)[-1] for g in after):  # fmt: skip
-                    problem = f"the {f.kind} of {f.date} disappears"
-        else:
-            later = {_key(g): g for g in after}
-            for f in before:
-                g = later.get(_key(f))
-                if g is None:
-                    problem = f"the {f.kind} of {f.date} (trigger {f.trigger}) disappears"
-                elif f.measure and g.measure and f.measure.unit == g.measure.unit and (
-                        g.measure.total < f.measure.total):  # fmt: skip
-                    problem = (
-                        f"the total of {f.period} falls from {f.measure.total} to {g.measure.total}"
-                    )
+        for f in before:
+            g = later.get(_key(f))
+            if rolling and f.period is not None:
+                problem = _window_lost(rule, rulebook, evaluate, f, after, log) or problem
+            elif g is None:
+                problem = f"the {f.kind} of {f.date} (trigger {f.trigger}) disappears"
+            if g is not None and f.measure and g.measure and f.measure.unit == g.measure.unit and (
+                    g.measure.total < f.measure.total):  # fmt: skip
+                problem = (
+                    f"the total of {f.period} falls from {f.measure.total} to {g.measure.total}"
+                )
         if problem:
             _fail("monotone", rule, f"{problem} when events {[e.id for e in log[k:]]} are added "
                   f"to the first {k}:\nbefore:\n{_brief(before)}\nafter:\n{_brief(after)}",
                   _records(log))  # fmt: skip
 
     _given(logs, n, test)
+
+
+def _window_lost(rule: Rule, rulebook: Rulebook, evaluate: Evaluate, f: Finding,
+                 after: list[Finding], log: list[Shipment]) -> str | None:  # fmt: skip
+    """Is the window of rolling-cap finding `f` (over its level on day d) still over with
+    every event added? A rolling cap reports upward crossings only, so the full log shows
+    this just when its crossing falls on d: adding events may rightly merge two episodes
+    over the level into one, leaving only the earlier crossing. The full log must have a
+    crossing on or before d; and the log's events dated in the window, evaluated alone
+    (where every window ending by d is part of d's, so d's is over exactly when anything
+    crosses), must cross too."""
+    assert f.period is not None
+    level = _key(f)[-1]
+
+    def crossing(findings: list[Finding], by: Any) -> bool:
+        return any(g.kind == f.kind and g.group == f.group and _key(g)[-1] == level
+                   and g.date <= by for g in findings)  # fmt: skip
+
+    if not crossing(after, f.date):
+        return f"the {f.kind} of {f.date} disappears, with no crossing before it"
+    inside = [e for e in log if f.period.start <= e.date <= f.period.end]
+    if not crossing(_of(evaluate(_records(inside), rulebook), rule), f.date):
+        return (
+            f"the window {f.period.start}..{f.period.end} is no longer over the level of "
+            f"the {f.kind} of {f.date} (evaluating the {len(inside)} events dated in it)"
+        )
+    return None
 
 
 def _split(event: Shipment, weights: list[int]) -> list[Shipment]:
@@ -257,9 +283,22 @@ def _normal(findings: list[Finding], origin: dict[str, str]) -> dict[tuple[Any, 
     return out
 
 
-def _close(a: Decimal, b: Decimal) -> bool:
-    # Parts converted one by one round in the 34th digit where the whole rounds once.
-    return abs(a - b) <= Decimal("1e-20") * max(Decimal(1), abs(a))
+# Totals of a split and an unsplit log may differ in their last digits, legitimately: a
+# part in gallons, litres or kilolitres (or tonnes into barrels, or back) converts with a
+# division that does not terminate, so the engine rounds each part's conversion to 34
+# significant digits (units.CONTEXT) where it rounds the whole's once, and each addition
+# to a running total rounds again. Each rounding is off by at most half a unit in the 34th
+# digit of its result, i.e. 5e-34 of it, and no result exceeds the total (amounts are
+# never negative); `units.convert` rounds at most 5 times. So the totals agree to within
+# 5e-34 x (2 x 5 + additions in both logs) of the larger: about 1e-32 relative, instead
+# of an arbitrary tolerance. (Exact comparison fails: 10500019.37...75 against ...74.)
+_HALF_ULP = Decimal("5e-34")
+_CONVERSION_ROUNDINGS = 5
+
+
+def _close(a: Decimal, b: Decimal, additions: int) -> bool:
+    bound = _HALF_ULP * (2 * _CONVERSION_ROUNDINGS + additions) * max(abs(a), abs(b))
+    return abs(a - b) <= bound
 
 
 def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
@@ -287,7 +326,7 @@ def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Ev
             for key, f in whole.items():
                 g = pieces[key]
                 if f.measure and g.measure and f.measure.unit == g.measure.unit and not _close(
-                        f.measure.total, g.measure.total):  # fmt: skip
+                        f.measure.total, g.measure.total, len(log) + len(split_log)):  # fmt: skip
                     problem = (f"splitting {event.id} changes the {f.kind} total from "
                                f"{f.measure.total} to {g.measure.total}")  # fmt: skip
         if problem:
@@ -296,89 +335,136 @@ def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Ev
     _given(logs, n, test)
 
 
+@dataclass(frozen=True)
+class _Boundary:
+    """Events on one day that put measure j of a cap at any chosen total (the others stay
+    below the level under test), and the smallest step `eps` to probe either side with."""
+
+    base: Shipment  # carries the whole total in `field`; other measures get nothing from it
+    field: str
+    weights: list[int]
+    eps: Decimal
+
+    def at(self, total: Decimal) -> list[Shipment]:
+        return _split(self.base.model_copy(update={self.field: total}), self.weights)
+
+    def extra(self) -> Shipment:
+        return self.base.model_copy(update={"id": f"{self.base.id}~", self.field: self.eps})
+
+
 def _boundary_case(rule: CapRule, rulebook: Rulebook, j: int, fraction: Decimal | None,
-                   ) -> st.SearchStrategy[tuple[list[Shipment], Shipment] | None]:  # fmt: skip
-    """Events on one day whose total in measure j is exactly limit × fraction (others
-    below theirs), and a smallest extra event; None when measure j cannot be isolated."""
+                   ) -> st.SearchStrategy[_Boundary | None]:  # fmt: skip
+    """A `_Boundary` for measure j at limit × fraction; None when j cannot be isolated."""
     window = _logs.cap_window(rule)
     m = rule.limit[j]
     if window is None:
         return st.none()
     pin = {"currency": m.unit} if m.is_currency else {"unit": m.unit}
+    level = _level(m, fraction)
 
     @st.composite
-    def case(draw: st.DrawFn) -> tuple[list[Shipment], Shipment] | None:
+    def case(draw: st.DrawFn) -> _Boundary | None:
         day = draw(st.dates(*window))
         try:
             template = draw(events_matching(rule, rulebook, between=(day, day), **pin))
         except NoMatchingEvent:
             return None
-        level = m.amount * (fraction or 1)
         weights = draw(st.lists(st.integers(1, 9), min_size=1, max_size=3))
         # Other measures get nothing from these events (zero value, or zero quantity).
         zero = {"quantity": Decimal(0)} if m.is_currency else (
             {"value": Decimal(0)} if template.value is not None else {})  # fmt: skip
         field = "value" if m.is_currency else "quantity"
-        base = template.model_copy(update={**zero, field: level})
-        parts = _split(base, weights)
         # Not below 1e-4: a value that small crashes the stream engine when a selector reads
         # `value` (durable_rules rejects the JSON float 1e-05), reported upstream.
         eps = Decimal(draw(st.sampled_from(["1", "0.001"])))
-        extra = base.model_copy(update={"id": f"{template.id}~", field: eps})
-        for e in [*parts, extra]:
+        found = _Boundary(template.model_copy(update={**zero, field: level}), field, weights, eps)
+        events = [*found.at(level), found.extra()]
+        if level >= eps:
+            events += found.at(level - eps)
+        for e in events:
             if not applies(rule, e) or any(a is not None and a > MAX_AMOUNT
                                            for a in (e.quantity, e.value)):  # fmt: skip
                 return None  # the selector bounds the amount, or the level is too large
+        highest = [*found.at(level), found.extra()]
         for k, other in enumerate(rule.limit):
-            if k != j:
-                amounts = [amount_in(e, other, rulebook) for e in [*parts, extra]]
-                total = sum((a for a in amounts if a is not None), Decimal(0))
-                if total >= other.amount * (fraction or 1):
-                    return None  # another measure binds first: j is not the boundary here
-        return parts, extra
+            if k != j and _total(highest, other, rulebook) >= _level(other, fraction):
+                return None  # another measure binds first: j is not the boundary here
+        return found
 
     return case()
 
 
+def _level(m: Measure, fraction: Decimal | None) -> Decimal:
+    # The engine's own arithmetic (34 digits), so a level is never rounded differently.
+    return m.amount if fraction is None else CONTEXT.multiply(m.amount, fraction)
+
+
+def _total(events: list[Shipment], m: Measure, rulebook: Rulebook) -> Decimal:
+    amounts = (amount_in(e, m, rulebook) for e in events)
+    return sum((a for a in amounts if a is not None), Decimal(0))
+
+
+def _due(rule: CapRule, rulebook: Rulebook, events: list[Shipment]) -> set[Decimal | None]:
+    """Which findings a single-period log must give: None for the breach (some total above
+    its limit) and each threshold some total has reached (`>=`, as the engine documents:
+    a notice is due at exactly its fraction of the limit, a breach only past the limit)."""
+    totals = [_total(events, m, rulebook) for m in rule.limit]
+    due: set[Decimal | None] = set()
+    if any(t > m.amount for t, m in zip(totals, rule.limit, strict=True)):
+        due.add(None)
+    for threshold in rule.thresholds:
+        if any(t >= _level(m, threshold.fraction) for t, m in zip(totals, rule.limit, strict=True)):
+            due.add(threshold.fraction)
+    return due
+
+
+def _name(level: Decimal | None) -> str:
+    return "a breach" if level is None else f"threshold {level} reached"
+
+
 def _boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
-    """A cap total exactly at the limit is no breach; the smallest excess is. Thresholds
-    are reached at exactly their fraction of the limit."""
+    """A cap total exactly at the limit is no breach, the smallest excess is, and the
+    smallest shortfall gives no breach and no notice beyond those due. A threshold is
+    reached at exactly its fraction of the limit and not one smallest unit below it."""
     assert isinstance(rule, CapRule)
     fractions: list[Decimal | None] = [None, *(t.fraction for t in rule.thresholds)]
     cases = st.sampled_from([(j, f) for j in range(len(rule.limit)) for f in fractions]).flatmap(
         lambda jf: st.tuples(st.just(jf), _boundary_case(rule, rulebook, *jf))
     )
 
-    def test(item: tuple[tuple[int, Decimal | None], tuple[list[Shipment], Shipment] | None],
-             ) -> None:  # fmt: skip
+    def test(item: tuple[tuple[int, Decimal | None], _Boundary | None]) -> None:
         (j, fraction), case = item
         if case is None:
             return
-        parts, extra = case
-        kind = "cap_exceeded" if fraction is None else "threshold_reached"
-        unit = rule.limit[j].unit
-
-        def hits(findings: list[Finding]) -> list[Finding]:
-            return [f for f in findings if f.kind == kind and (
-                fraction is None or (f.measure and f.measure.threshold == fraction))]  # fmt: skip
-
+        m = rule.limit[j]
+        level = _level(m, fraction)
         what = "the limit" if fraction is None else f"threshold {fraction} of the limit"
-        at = _of(evaluate(_records(parts), rulebook), rule)
-        if fraction is None and hits(at):
-            _fail("boundary_exact", rule, f"a total of exactly {rule.limit[j].amount} {unit} is "
-                  f"reported as a breach:\n{_brief(hits(at))}", _records(parts))  # fmt: skip
-        if fraction is not None and not hits(at):
-            _fail("boundary_exact", rule, f"a total of exactly {what} ({unit}) is not reported"
-                  f":\n{_brief(at)}", _records(parts))  # fmt: skip
+        probes = [(level, f"exactly {what}", case.at(level))]
+        if level >= case.eps:
+            probes.append((level - case.eps, f"{case.eps} below {what}", case.at(level - case.eps)))
+        for total, relation, log in probes:
+            got = _of(evaluate(_records(log), rulebook), rule)
+            reported = {_key(f)[-1] for f in got if f.kind in ("cap_exceeded", "threshold_reached")}
+            due = _due(rule, rulebook, log)
+            if reported != due:
+                wrong = [f"reported as {_name(x)}" for x in sorted(reported - due, key=_rank)]
+                wrong += [f"not reported as {_name(x)}" for x in sorted(due - reported, key=_rank)]
+                _fail("boundary_exact", rule, f"a total of {total} {m.unit} ({relation}) is "
+                      f"{' and '.join(wrong)}:\n{_brief(got)}", _records(log))  # fmt: skip
         if fraction is None:
-            over = _of(evaluate(_records([*parts, extra]), rulebook), rule)
-            found = hits(over)
-            if not found or found[0].trigger != extra.id:
-                _fail("boundary_exact", rule, f"the limit plus {extra.quantity or extra.value} "
-                      f"{unit} is not a breach triggered by {extra.id}:\n{_brief(over)}",
-                      _records([*parts, extra]))  # fmt: skip
+            log = [*case.at(level), case.extra()]
+            over = _of(evaluate(_records(log), rulebook), rule)
+            found = [f for f in over if f.kind == "cap_exceeded"]
+            if not found or found[0].trigger != case.extra().id:
+                _fail("boundary_exact", rule, f"the limit plus {case.eps} {m.unit} is not a "
+                      f"breach triggered by {case.extra().id}:\n{_brief(over)}",
+                      _records(log))  # fmt: skip
 
     _given(cases, n, test)
+
+
+def _rank(level: Decimal | None) -> Decimal:
+    return Decimal(2) if level is None else level  # the breach after every threshold (<= 1)
 
 
 def _unit_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:

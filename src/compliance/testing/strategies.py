@@ -1,9 +1,6 @@
 """Hypothesis strategies for shipment events, logs and rulebooks.
 
-    try:
     from hypothesis import given
-except ImportError as e:  # the test extra is not installed
-    raise ImportError("compliance.testing needs hypothesis: pip install compliance[test]") from e
     from compliance.testing import strategies
 
     @given(strategies.events_matching(rulebook.get("my-cap"), rulebook))
