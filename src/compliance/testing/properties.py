@@ -19,7 +19,7 @@ import math
 import unittest
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -242,7 +242,7 @@ def _window_lost(rule: Rule, rulebook: Rulebook, evaluate: Evaluate, f: Finding,
     assert f.period is not None
     level = _key(f)[-1]
 
-    def crossing(findings: list[Finding], by: Any) -> bool:
+    def crossing(findings: list[Finding], by: date) -> bool:
         return any(g.kind == f.kind and g.group == f.group and _key(g)[-1] == level
                    and g.date <= by for g in findings)  # fmt: skip
 
