@@ -221,12 +221,12 @@ def _prefetched(frames: Iterator[T]) -> Iterator[T]:
 
 
 class _Screen:
-    """The screening expressions, built once per log and run on every chunk.
+    """The screening expressions, built once per log.
 
-    Stage one, on every row, uses raw columns only: __nb (not blank), __clean, __pre
-    (some rule could match: `FieldExprs.necessary`), __h and __c. Stage two — normalised
-    columns and one __m<i> per rule — runs on the few rows that are not clean, carry
-    `supersedes` or pass __pre.
+    Stage one (`run`, on every chunk) uses raw columns only: __nb (not blank), __clean,
+    __pre (some rule could match: `FieldExprs.necessary`), __h and __c. Stage two
+    (`relevant`, once at the end) — normalised columns and one __m<i> per rule — runs on
+    the few rows that are not clean, carry `supersedes` or pass __pre.
     """
 
     def __init__(self, exprs: FieldExprs, plan: _Plan) -> None:
@@ -276,10 +276,10 @@ class _Screen:
         interesting = ~pl.col("__clean") | exprs.has("supersedes")
         if masks:
             interesting = interesting | pl.any_horizontal([f"__m{i}" for i in range(len(masks))])
-        self.relevant = interesting
+        self.interesting = interesting
 
     def run(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-        """(keys, relevant rows, records) of one chunk."""
+        """(keys, candidates for stage two, records) of one chunk."""
         import polars as pl
 
         distinct = frame.select(pl.col(c).drop_nulls().unique().implode() for c in self.by_value)
@@ -298,24 +298,28 @@ class _Screen:
             self.id_ok.alias("__idok"), self.content,
         ).drop(*self.check_names, *self.by_value_names, "__c0", "__c1", "__c2", "__c3")  # fmt: skip
         records = int(screened.get_column("__nb").sum())
-        relevant = (
-            screened.filter(self.candidates).lazy()
-            .with_columns(self.materialise).with_columns(self.masks)
-            .filter(self.relevant).with_columns(pl.lit(True).alias("__rel"))
-            .collect()
-        )  # fmt: skip
         keys = screened.filter(pl.col("__idok")).select("__h", "__c", "__row")
-        keys = keys.with_columns(
-            pl.col("__row").is_in(relevant.get_column("__row").implode()).alias("__rel")
-        )
-        if relevant.height:
+        candidates = screened.filter(self.candidates)
+        if candidates.height:
             # Filtered string views still point into the whole chunk's buffers: copy the
             # few rows out, or every chunk of the file stays in memory.
             buffer = io.BytesIO()
-            relevant.write_ipc(buffer, compat_level=pl.CompatLevel.oldest())
+            candidates.write_ipc(buffer, compat_level=pl.CompatLevel.oldest())
             buffer.seek(0)
-            relevant = pl.read_ipc(buffer)
-        return keys, relevant, records
+            candidates = pl.read_ipc(buffer)
+        return keys, candidates, records
+
+    def relevant(self, candidates: pl.DataFrame) -> pl.DataFrame:
+        """Stage two, once on the candidates of every chunk: its plan (a mask per rule)
+        costs more to set up than to run on the two thousand candidates of a chunk."""
+        import polars as pl
+
+        return (
+            candidates.lazy()
+            .with_columns(self.materialise).with_columns(self.masks)
+            .filter(self.interesting).with_columns(pl.lit(True).alias("__rel"))
+            .collect()
+        )  # fmt: skip
 
 
 def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
@@ -329,27 +333,34 @@ def _scan_csv(path: str, plan: _Plan, progress: Progress) -> _Scan:
     records = 0
     for frame in _prefetched(_csv_frames(path, header)):
         try:
-            chunk_keys, relevant, n = screen.run(frame)
+            chunk_keys, candidates, n = screen.run(frame)
         except pl.exceptions.PolarsError:
             raise _Fallback from None
         keys.append(chunk_keys)
-        if relevant.height or not kept:
-            kept.append(relevant)
+        if candidates.height or not kept:
+            kept.append(candidates)
         records += n
         progress.add(frame.height)
     if not kept:  # no rows at all: run the screen on none for the columns' schema
         empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(header, pl.String)})
-        chunk_keys, relevant, _ = screen.run(empty)
+        chunk_keys, candidates, _ = screen.run(empty)
         keys.append(chunk_keys)
-        kept.append(relevant)
-    relevant = pl.concat(kept)
+        kept.append(candidates)
+    try:
+        relevant = screen.relevant(pl.concat(kept))
+    except pl.exceptions.PolarsError:
+        raise _Fallback from None
+    all_keys = pl.concat(keys)
+    all_keys = all_keys.with_columns(
+        pl.col("__row").is_in(relevant.get_column("__row").implode()).alias("__rel")
+    )
     longest = relevant.select(pl.max_horizontal(
         pl.col(c).str.len_chars().max() for c in header
     )).item() if relevant.height else 0  # fmt: skip
     if longest is not None and longest > FIELD_LIMIT:
         raise _Fallback  # the csv module rejects such a row with its own message
     return _Scan(
-        name=path, columns=header, exprs=exprs, keys=pl.concat(keys), relevant=relevant,
+        name=path, columns=header, exprs=exprs, keys=all_keys, relevant=relevant,
         records=records,
     )  # fmt: skip
 
