@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -53,6 +54,16 @@ def test_breach_exits_1_and_json_has_the_finding(
 def test_clean_log_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = log(tmp_path, HEADER + "a,2019-01-01,2710,KP,1,bbl\n")
     assert run(capsys, "evaluate", path, "--rules", RULES, "--format", "table")[0] == 0
+
+
+def test_evaluate_leaves_the_garbage_collector_as_it_found_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = gc.get_threshold()
+    path = log(tmp_path, HEADER + "a,2019-01-01,2710,KP,1,bbl\n")
+    run(capsys, "evaluate", path, "--rules", RULES, "--format", "json")
+    run(capsys, "evaluate", str(tmp_path / "missing.csv"), "--rules", RULES)
+    assert gc.get_threshold() == before
 
 
 def test_fail_on_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

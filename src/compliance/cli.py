@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from compliance import __version__
@@ -110,6 +112,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """The cyclic garbage collector run every 100,000 allocations instead of 700.
+
+    An evaluation allocates millions of objects (records, shipments, findings, their
+    JSON) and almost no cycles; at the default threshold the collector's passes took a
+    third of the columnar engine's time after the scan (0.8 s of a 10M-row log) and a
+    fifth of the stream engine's. Cycles are still collected, in larger batches.
+    """
+    threshold = gc.get_threshold()
+    gc.set_threshold(100_000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from compliance.api import evaluate
     from compliance.io.writers import NEEDS_EVENTS, render
@@ -117,14 +136,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("table" if sys.stdout.isatty() and not args.output else "json")
     rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
-    if fmt in NEEDS_EVENTS:
-        from compliance.io.evidence import evaluate_with_events
+    with _rare_collections():
+        if fmt in NEEDS_EVENTS:
+            from compliance.io.evidence import evaluate_with_events
 
-        report, events = evaluate_with_events(args.logs, rulebook, engine=args.engine)
-        text = render(report, rulebook, fmt, events)
-    else:
-        report = evaluate(args.logs, rulebook, engine=args.engine)
-        text = render(report, rulebook, fmt)
+            report, events = evaluate_with_events(args.logs, rulebook, engine=args.engine)
+            text = render(report, rulebook, fmt, events)
+        else:
+            report = evaluate(args.logs, rulebook, engine=args.engine)
+            text = render(report, rulebook, fmt)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:
