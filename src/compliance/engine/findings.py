@@ -86,8 +86,12 @@ def _base(rule: Rule, kind: FindingKind, event: Shipment, message: str) -> dict[
     }
 
 
-def _event_finding(rule: Rule, event: Shipment, kind: FindingKind, message: str) -> Finding:
-    return Finding(**_base(rule, kind, event, message), events=[event.id])  # type: ignore[arg-type]
+def _event_finding(
+    rule: Rule, event: Shipment, kind: FindingKind, message: str, **fields: object
+) -> Finding:
+    """A finding about one event; `fields` add to or override the common ones."""
+    values = {**_base(rule, kind, event, message), "events": [event.id], **fields}
+    return Finding(**values)  # type: ignore[arg-type]
 
 
 def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
@@ -113,8 +117,9 @@ def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
                 "late_report",
                 f"shipment {e.id} of {e.date} reported on {e.reported_on}, {late} days after "
                 f"the {allowed}-day deadline",
+                days_late=late,
             )
-            out.append(finding.model_copy(update={"days_late": late}))
+            out.append(finding)
     return out
 
 
@@ -130,13 +135,6 @@ def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]
                 continue
             seen.add(value)
             name = f" ({entry.name})" if entry.name else ""
-            finding = _event_finding(
-                rule,
-                e,
-                "designated",
-                f"shipment {e.id} on {e.date} involves {field} {value}{name}, designated on "
-                f"{entry.designated}",
-            )
             match = {
                 "field": field,
                 "identifier": value,
@@ -144,11 +142,16 @@ def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]
             }
             if entry.name:
                 match["name"] = entry.name
-            out.append(
-                finding.model_copy(
-                    update={"match": match, "verified": rule.verified and entry.verified}
-                )
+            finding = _event_finding(
+                rule,
+                e,
+                "designated",
+                f"shipment {e.id} on {e.date} involves {field} {value}{name}, designated on "
+                f"{entry.designated}",
+                match=match,
+                verified=rule.verified and entry.verified,
             )
+            out.append(finding)
     return out
 
 
