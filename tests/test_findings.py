@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -138,7 +138,7 @@ def test_rolling_window_raises_a_finding_per_upward_crossing(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("engine", ["stream", "columnar"])
 def test_a_rolling_breach_continues_through_a_day_that_starts_under(
-    tmp_path: Path, engine: str
+    tmp_path: Path, engine: Literal["stream", "columnar"]
 ) -> None:
     # The window of 2 Jan is over (a dropped out, b and c are in it), so the breach of
     # 1 Jan goes on, even though b alone is under: one finding, as with b and c as one.

@@ -45,7 +45,7 @@ def _inclusive_limit() -> Iterator[None]:
     def crossing(rule: Any, bucket: Any, levels: Any, strict: bool) -> Any:
         return original(rule, bucket, levels, False)
 
-    findings._crossing = crossing  # type: ignore[assignment]
+    findings._crossing = crossing
     try:
         yield
     finally:
@@ -73,7 +73,7 @@ def rounding_engine(records: Any, rulebook: Any, **kw: Any) -> compliance.Report
                     return i, j
         return None
 
-    findings._crossing = crossing  # type: ignore[assignment]
+    findings._crossing = crossing
     try:
         return compliance.evaluate(records, rulebook, **kw)
     finally:

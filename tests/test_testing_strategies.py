@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,7 +37,12 @@ def test_events_not_matching_do_not(event: Shipment) -> None:
 
 @given(strategies.shipments(destination="kp", unit="t", vessel_imo=None, quantity=st.just(5)))
 def test_shipments_take_pinned_fields(event: Shipment) -> None:
-    assert (event.destination, event.unit, event.vessel_imo, event.quantity) == ("KP", "t", None, 5)
+    assert (event.destination, event.unit, event.vessel_imo, event.quantity) == (
+        "KP",
+        "t",
+        None,
+        Decimal(5),
+    )
 
 
 @given(strategies.logs(min_size=2, max_size=8))
