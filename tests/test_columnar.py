@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import compliance
 
@@ -223,3 +225,42 @@ def test_fast_shipments_equal_model_construct() -> None:
         _construct({"id": "c", "date": date.min}).extra
         is not _construct({"id": "d", "date": date.min}).extra
     )
+
+
+def test_typed_parquet_takes_the_fast_path(tmp_path: Path, design_rulebook, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Typed columns are screened by Polars (the Python reader is never asked), rows that
+    reach Python keep their typed values in reasons, and boolean columns fall back."""
+    from datetime import date
+
+    from compliance.engine import columnar
+
+    frame = pl.DataFrame(
+        {"id": [1, 2, 3, 3], "date": [date(2019, 1, 10), None, date(2019, 2, 1), date(2019, 2, 1)],
+         "hs_code": ["2710", "2710", "2710", "2710"], "quantity": [300000.0, 1.5, -2.0, -2.0],
+         "unit": ["bbl"] * 4, "destination": ["KP"] * 4},
+    )  # fmt: skip
+    path = tmp_path / "log.parquet"
+    frame.write_parquet(path)
+    expected = compliance.evaluate(str(path), design_rulebook, engine="stream").to_dict()
+    with monkeypatch.context() as patched:
+        patched.setattr(columnar, "records_from", pytest.fail)
+        for source in (str(path), frame):
+            report = compliance.evaluate(source, design_rulebook, engine="columnar")
+            assert report.to_dict()["findings"] == expected["findings"]
+    report = compliance.evaluate(str(path), design_rulebook, engine="columnar")
+    assert report.to_dict() == expected
+    assert [(r.index, r.reasons) for r in report.rejected] == [
+        (1, ["date: is required"]), (2, ["quantity: must be ≥ 0 (got '-2.0')"]),
+        (3, ["quantity: must be ≥ 0 (got '-2.0')"]),
+    ]  # fmt: skip
+    flagged = frame.with_columns(pl.lit(True).alias("flag"))
+    with monkeypatch.context() as patched:
+        patched.setattr(columnar, "_scan_typed", pytest.fail)
+        assert _agree(flagged, design_rulebook).to_dict()["accounting"]["read"] == 4
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=1e-4, max_value=1e16))
+def test_trusted_floats_are_cast_as_repr(number: float) -> None:
+    """The range `_casts` trusts: Polars writes a float there as repr() does."""
+    if number < 1e16:
+        assert pl.Series([number]).cast(pl.String).item() == repr(number)
