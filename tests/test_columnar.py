@@ -259,6 +259,25 @@ def test_typed_parquet_takes_the_fast_path(tmp_path: Path, design_rulebook, monk
         assert _agree(flagged, design_rulebook).to_dict()["accounting"]["read"] == 4
 
 
+def test_numeric_hs_codes_reach_python_whatever_the_screen_thinks(  # type: ignore[no-untyped-def]
+    tmp_path: Path, design_rulebook
+) -> None:
+    """A Parquet written from a spreadsheet has HS codes as numbers; those that lost digits
+    are rejected by both engines, the intact ones evaluated."""
+    frame = pl.DataFrame(
+        {"id": ["a", "b", "c"], "date": ["2019-01-10"] * 3, "hs_code": [2710, 901, None],
+         "quantity": [600000.0] * 3, "unit": ["bbl"] * 3, "destination": ["KP"] * 3},
+    )  # fmt: skip
+    path = tmp_path / "log.parquet"
+    frame.write_parquet(path)
+    floats = tmp_path / "floats.parquet"
+    frame.with_columns(pl.col("hs_code").cast(pl.Float64)).write_parquet(floats)
+    for source, rejected in ((path, ["b"]), (floats, ["a", "b"])):
+        for report in (_agree(str(source), design_rulebook),
+                       _agree(pl.read_parquet(source), design_rulebook)):  # fmt: skip
+            assert [r.id for r in report.rejected] == rejected
+
+
 @given(st.floats(allow_nan=False, allow_infinity=False, min_value=1e-4, max_value=1e16))
 def test_trusted_floats_are_cast_as_repr(number: float) -> None:
     """The range `_casts` trusts: Polars writes a float there as repr() does."""

@@ -84,3 +84,21 @@ def test_shipment_constructor_validates() -> None:
     )
     with pytest.raises(ValueError, match="destination"):
         Shipment.model_validate({"id": "x", "date": "2019-01-01", "destination": "Narnia"})
+
+
+@pytest.mark.parametrize(
+    ("hs_code", "expected"),
+    [
+        (901, "hs_code: is a number that lost its leading zero; give HS codes as text (got '901')"),
+        (2710.0, "hs_code: is a number, which drops zeros; give HS codes as text (got '2710.0')"),
+        (8471.3, "hs_code: is a number, which drops zeros; give HS codes as text (got '8471.3')"),
+    ],
+)
+def test_hs_codes_read_as_numbers_are_not_silently_misread(hs_code: object, expected: str) -> None:
+    # 0901 (coffee) read as 901 would be chapter 90; 8471.30 read as 8471.3 would be 84713.
+    assert problems(hs_code=hs_code) == [expected]
+
+
+def test_an_integer_hs_code_with_its_digits_intact_is_accepted() -> None:
+    shipment = parse_shipment({**BASE, "hs_code": 2710})
+    assert isinstance(shipment, Shipment) and shipment.hs_code == "2710"

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from numbers import Integral
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -249,6 +250,17 @@ def _code(
 
 
 def _hs(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
+    # An HS code read as a number has lost what made it a code: 0901 (coffee) is 901 and
+    # 8471.30 is 8471.3. HS codes have an even number of digits, so an integer with an
+    # odd count is one that lost its leading zero; a float cannot be trusted at all.
+    if isinstance(v, float):
+        problems.append(Problem(field, "is a number, which drops zeros; give HS codes as text", v))
+        return None
+    if isinstance(v, Integral) and not isinstance(v, bool) and len(text) % 2:
+        problems.append(
+            Problem(field, "is a number that lost its leading zero; give HS codes as text", v)
+        )
+        return None
     hs = normalise_hs(text)
     if hs is None:
         problems.append(Problem(field, "must be 2–10 digits (dots, spaces ignored)", v))

@@ -525,6 +525,9 @@ def _casts(schema: pl.Schema) -> tuple[pl.Expr, ...]:
             text = column
         elif dtype == pl.Null or dtype.is_integer() or isinstance(dtype, pl.Categorical | pl.Enum):
             text = column.cast(pl.String)  # str() of an int, the string of a category
+            if name == "hs_code" and dtype.is_integer():
+                # events._hs: an odd digit count is a lost leading zero, rejected there.
+                trusted.append(column.is_null() | (text.str.len_chars() % 2 == 0))
         elif dtype.is_float():
             # A float32 is a Python float (float64) to the Python reader. NaN is missing
             # there. Polars writes floats below 1e-4 without an exponent (repr() with one)
@@ -532,7 +535,12 @@ def _casts(schema: pl.Schema) -> tuple[pl.Expr, ...]:
             number = column.cast(pl.Float64)
             number = pl.when(number.is_nan()).then(None).otherwise(number)
             text = number.cast(pl.String)
-            trusted.append(number.is_null() | number.abs().is_between(1e-4, 1e16, closed="left"))
+            if name == "hs_code":  # events._hs rejects every float HS code
+                trusted.append(number.is_null())
+            else:
+                trusted.append(
+                    number.is_null() | number.abs().is_between(1e-4, 1e16, closed="left")
+                )
         elif dtype == pl.Date:
             text = column.cast(pl.String)  # ISO, as str(date), for years 1000-9999
             trusted.append(column.is_null() | text.str.contains(_DATE_TEXT))
