@@ -239,3 +239,21 @@ def test_bundled_example_crosses_the_refined_cap(engine: str) -> None:
     assert len(cap) == 1
     assert cap[0].trigger == "n-2019-07b" and cap[0].date.isoformat() == "2019-07-15"
     assert report.accounting.superseded == 1
+
+
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+@pytest.mark.parametrize(
+    ("second", "triggers"),
+    [
+        ("2019-03-01", ["a", "b"]),  # weeks of windows under the cap between: a new breach
+        ("2019-02-01", ["a", "b"]),  # the window of 31 Jan no longer holds a: a new breach
+        ("2019-01-31", ["a"]),  # every day's window from 1 Jan on is over: one breach
+    ],
+)
+def test_a_rolling_breach_ends_when_a_days_window_is_under_even_an_idle_days(
+    tmp_path: Path, engine: Literal["stream", "columnar"], second: str, triggers: list[str]
+) -> None:
+    rb = rulebook(tmp_path, CAP.replace("{calendar: year}", "{days: 30}"))
+    log = [oil("a", "2019-01-01", "150"), oil("b", second, "150")]
+    report = compliance.evaluate(log, rb, engine=engine)
+    assert [f.trigger for f in report.findings] == triggers

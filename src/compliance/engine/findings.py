@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from compliance.events import Shipment
@@ -341,19 +341,18 @@ def _rolling(
         running = [Decimal(0)] * len(bounds)
         for i, (e, amounts) in enumerate(members):
             first_day = e.date - timedelta(days=days - 1)
-            while members[start][0].date < first_day:
-                for j, a in enumerate(members[start][1]):
-                    if a is not None:
-                        running[j] = CONTEXT.subtract(running[j], a)
-                start += 1
+            if i == 0 or members[i - 1][0].date != e.date:
+                # A breach goes on while every day's window is over, idle days included.
+                # The window of the day before holds every earlier event from first_day - 1
+                # on, and no idle day's window is smaller: whether it is over decides
+                # whether this day's crossing is a new breach.
+                start = _drop(members, start, first_day - timedelta(days=1), running)
+                above = any(_over(running[j], b, fraction) for j, b in enumerate(bounds))
+                start = _drop(members, start, first_day, running)
             for j, a in enumerate(amounts):
                 if a is not None:
                     running[j] = CONTEXT.add(running[j], a)
-            over = [
-                j
-                for j, b in enumerate(bounds)
-                if (running[j] > b if fraction is None else running[j] >= b)
-            ]
+            over = [j for j, b in enumerate(bounds) if _over(running[j], b, fraction)]
             if over and not above:
                 end = i
                 while end + 1 < len(members) and members[end + 1][0].date == e.date:
@@ -372,9 +371,22 @@ def _rolling(
                 if fraction is not None and not verified[fraction]:
                     finding = finding.model_copy(update={"verified": False})
                 out.append(finding)
-            # A window ends on a day, not between two shipments of it: a running total
-            # still under its level part-way through a day does not end a breach (else
-            # splitting a shipment would report the breach again).
-            if over or i + 1 == len(members) or members[i + 1][0].date != e.date:
-                above = bool(over)
+            above = above or bool(over)
     return out
+
+
+def _over(total: Decimal, bound: Decimal, fraction: Decimal | None) -> bool:
+    """A limit is breached above it; a threshold is reached at it."""
+    return total > bound if fraction is None else total >= bound
+
+
+def _drop(
+    members: list[tuple[Shipment, Amounts]], start: int, first_day: date, running: list[Decimal]
+) -> int:
+    """Take the events dated before `first_day` out of `running`; the new window start."""
+    while members[start][0].date < first_day:
+        for j, a in enumerate(members[start][1]):
+            if a is not None:
+                running[j] = CONTEXT.subtract(running[j], a)
+        start += 1
+    return start
