@@ -175,6 +175,12 @@ def _write_csv(path: Path, log: list[dict[str, str]]) -> None:
             writer.writerow(row)
 
 
+def _load(directory: Path, rulebook_text: str) -> compliance.Rulebook:
+    rules = directory / "rules.yaml"
+    rules.write_text(rulebook_text, encoding="utf-8")
+    return compliance.load_rulebook(rules)
+
+
 def _both(source: Any, rulebook: compliance.Rulebook) -> tuple[dict[str, Any], dict[str, Any]]:
     stream = compliance.evaluate(source, rulebook, engine="stream").to_dict()
     columnar = compliance.evaluate(source, rulebook, engine="columnar").to_dict()
@@ -184,9 +190,7 @@ def _both(source: Any, rulebook: compliance.Rulebook) -> tuple[dict[str, Any], d
 @given(rulebook_texts(), logs())
 def test_engines_agree_on_csv_logs(rulebook_text: str, log: list[dict[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        rules = Path(tmp) / "rules.yaml"
-        rules.write_text(rulebook_text, encoding="utf-8")
-        rulebook = compliance.load_rulebook(rules)
+        rulebook = _load(Path(tmp), rulebook_text)
         path = Path(tmp) / "log.csv"
         _write_csv(path, log)
         stream, columnar = _both(str(path), rulebook)
@@ -203,9 +207,7 @@ def test_engines_agree_on_csv_logs_read_in_small_chunks(
         tempfile.TemporaryDirectory() as tmp,
         patch.object(columnar_engine, "CHUNK_BYTES", chunk_bytes),
     ):
-        rules = Path(tmp) / "rules.yaml"
-        rules.write_text(rulebook_text, encoding="utf-8")
-        rulebook = compliance.load_rulebook(rules)
+        rulebook = _load(Path(tmp), rulebook_text)
         path = Path(tmp) / "log.csv"
         _write_csv(path, log)
         stream, columnar = _both(str(path), rulebook)
@@ -215,9 +217,7 @@ def test_engines_agree_on_csv_logs_read_in_small_chunks(
 @given(rulebook_texts(), logs())
 def test_engines_agree_on_records(rulebook_text: str, log: list[dict[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        rules = Path(tmp) / "rules.yaml"
-        rules.write_text(rulebook_text, encoding="utf-8")
-        rulebook = compliance.load_rulebook(rules)
+        rulebook = _load(Path(tmp), rulebook_text)
     stream, columnar = _both([dict(r) for r in log], rulebook)
     assert columnar == stream
 
@@ -321,9 +321,7 @@ def test_engines_agree_on_typed_parquet_and_frames(
         tempfile.TemporaryDirectory() as tmp,
         patch.object(columnar_engine, "TYPED_BATCH_ROWS", batch_rows),
     ):
-        rules = Path(tmp) / "rules.yaml"
-        rules.write_text(rulebook_text, encoding="utf-8")
-        rulebook = compliance.load_rulebook(rules)
+        rulebook = _load(Path(tmp), rulebook_text)
         path = Path(tmp) / "log.parquet"
         frame.write_parquet(path)
         for source in (str(path), frame):
