@@ -31,6 +31,7 @@ from compliance.events import (
     Shipment,
 )
 from compliance.rulebook.selectors import (
+    COMPARE,
     All,
     AnyOf,
     Compare,
@@ -46,7 +47,7 @@ from compliance.units import UNITS
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["FieldExprs", "py_matcher", "py_matches"]
+__all__ = ["FieldExprs", "py_matcher"]
 
 # Python's str.strip() removes Unicode whitespace plus \x1c-\x1f; flag any of them (and
 # every control character) at either end so such values take the exact Python path.
@@ -337,9 +338,7 @@ class FieldExprs:
             expr = pl.any_horizontal(tests)
         elif isinstance(s, Compare):
             number = self.number(field)
-            bound = float(s.number)
-            expr = (number > bound if s.op == "gt" else number >= bound if s.op == "gte"
-                    else number < bound if s.op == "lt" else number <= bound)  # fmt: skip
+            expr = COMPARE[s.op](number, float(s.number))
         else:
             raise TypeError(s)
         return expr.fill_null(False)
@@ -392,40 +391,10 @@ def _float(v: Any) -> float | None:
         return None
 
 
-def py_matches(s: Selector, e: Shipment) -> bool:
-    """`selectors.matches` with the stream engine's float64 numeric comparisons."""
-    if isinstance(s, All):
-        return all(py_matches(i, e) for i in s.items)
-    if isinstance(s, AnyOf):
-        return any(py_matches(i, e) for i in s.items)
-    if isinstance(s, Not):
-        return not py_matches(s.item, e)
-    value = e.get(s.field)
-    if isinstance(s, Present):
-        return (value is not None) is s.present
-    if value is None:
-        return False
-    if isinstance(s, Equals):
-        if s.field.startswith("extra."):
-            return any(str(v) == value for v in s.values)
-        if s.field in NUMERIC_FIELDS:
-            return float(value) in {float(v) for v in s.values}
-        return value in s.values
-    if isinstance(s, Prefix):
-        return any(str(value).startswith(p) for p in s.prefixes)
-    number = _float(value)
-    if number is None:
-        return False
-    bound = float(s.number)
-    op = s.op
-    return (number > bound if op == "gt" else number >= bound if op == "gte"
-            else number < bound if op == "lt" else number <= bound)  # fmt: skip
-
-
 def py_matcher(s: Selector) -> Callable[[Shipment], bool]:
-    """`py_matches` compiled once into closures: the same answers, without walking the
-    selector and testing its node types for every event (the columnar engine asks each
-    rule about every event the Python ledger accepted)."""
+    """`selectors.matches` with the stream engine's float64 numeric comparisons, compiled
+    once into closures: no walk of the selector and its node types for every event (the
+    columnar engine asks each rule about every event the Python ledger accepted)."""
     if isinstance(s, All | AnyOf):
         parts = [py_matcher(i) for i in s.items]
         both = isinstance(s, All)
@@ -470,7 +439,7 @@ def py_matcher(s: Selector) -> Callable[[Shipment], bool]:
         prefixes = s.prefixes
         return lambda e: (v := get(e)) is not None and any(str(v).startswith(p) for p in prefixes)
     bound = float(s.number)
-    op = s.op
+    compare_op = COMPARE[s.op]
 
     def compare(e: Shipment) -> bool:
         value = get(e)
@@ -479,8 +448,7 @@ def py_matcher(s: Selector) -> Callable[[Shipment], bool]:
         number = _float(value)
         if number is None:
             return False
-        return (number > bound if op == "gt" else number >= bound if op == "gte"
-                else number < bound if op == "lt" else number <= bound)  # fmt: skip
+        return bool(compare_op(number, bound))
 
     return compare
 

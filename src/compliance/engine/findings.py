@@ -233,7 +233,7 @@ def _crossing(
             if a is not None:
                 running[j] = CONTEXT.add(running[j], a)
         for j, level in enumerate(levels):
-            if running[j] > level if strict else running[j] >= level:
+            if _passes(running[j], level, strict):
                 return i, j
     return None
 
@@ -336,6 +336,7 @@ def _rolling(
     ]
     verified = {t.fraction: t.verified for t in rule.thresholds}
     for fraction, bounds in levels:
+        strict = fraction is None
         above = False
         start = 0
         running = [Decimal(0)] * len(bounds)
@@ -347,12 +348,12 @@ def _rolling(
                 # on, and no idle day's window is smaller: whether it is over decides
                 # whether this day's crossing is a new breach.
                 start = _drop(members, start, first_day - timedelta(days=1), running)
-                above = any(_over(running[j], b, fraction) for j, b in enumerate(bounds))
+                above = any(_passes(running[j], b, strict) for j, b in enumerate(bounds))
                 start = _drop(members, start, first_day, running)
             for j, a in enumerate(amounts):
                 if a is not None:
                     running[j] = CONTEXT.add(running[j], a)
-            over = [j for j, b in enumerate(bounds) if _over(running[j], b, fraction)]
+            over = [j for j, b in enumerate(bounds) if _passes(running[j], b, strict)]
             if over and not above:
                 end = i
                 while end + 1 < len(members) and members[end + 1][0].date == e.date:
@@ -375,9 +376,9 @@ def _rolling(
     return out
 
 
-def _over(total: Decimal, bound: Decimal, fraction: Decimal | None) -> bool:
-    """A limit is breached above it; a threshold is reached at it."""
-    return total > bound if fraction is None else total >= bound
+def _passes(total: Decimal, level: Decimal, strict: bool) -> bool:
+    """A limit is breached above it (strict); a threshold is reached at it."""
+    return total > level if strict else total >= level
 
 
 def _drop(

@@ -10,6 +10,7 @@ like.
 from __future__ import annotations
 
 import difflib
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +30,7 @@ from compliance.events import (
 from compliance.units import UNITS
 
 __all__ = [
+    "COMPARE",
     "All",
     "AnyOf",
     "Compare",
@@ -43,7 +45,11 @@ __all__ = [
     "to_dict",
 ]
 
-COMPARATORS = ("gt", "gte", "lt", "lte")
+# What each comparator does, for numbers and Polars expressions alike.
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+}  # fmt: skip
+COMPARATORS = tuple(COMPARE)
 OPERATORS = ("prefix", "present", *COMPARATORS)
 COMBINATORS = ("all", "any", "not")
 
@@ -269,16 +275,7 @@ def matches(selector: Selector, event: Shipment) -> bool:
     number = _number(value) if not isinstance(value, Decimal) else value
     if number is None:
         return False
-    op = selector.op
-    return (
-        number > selector.number
-        if op == "gt"
-        else number >= selector.number
-        if op == "gte"
-        else number < selector.number
-        if op == "lt"
-        else number <= selector.number
-    )
+    return bool(COMPARE[selector.op](number, selector.number))
 
 
 def to_dict(selector: Selector) -> dict[str, object]:
