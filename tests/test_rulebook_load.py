@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from compliance import RuleFileError, load_rulebook
+from compliance.rulebook.schema import DesignationRule
 
 RULE = "  - id: r\n    kind: prohibition\n    citation: c\n    match: {destination: KP}\n"
 
@@ -66,7 +67,8 @@ def test_designation_file_inside_the_rulebook(tmp_path: Path) -> None:
         "    citation: c\n    designations: {file: vessels.csv}\n"
     )
     rule = load_rulebook(tmp_path).get("v")
-    assert [e.identifier for e in rule.designations] == ["9191773"]  # type: ignore[union-attr]
+    assert isinstance(rule, DesignationRule)
+    assert [e.identifier for e in rule.entries] == ["9191773"]
 
 
 @pytest.mark.parametrize(

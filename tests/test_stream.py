@@ -1,4 +1,4 @@
-"""The stream engine: Monitor, durable_rules hosts, and order independence."""
+"""The stream engine: Monitor, and order independence."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import compliance
-from compliance.engine._durable import DurableMatcher
 
 DATA = Path(__file__).parent / "data"
 RULEBOOK = compliance.load_rulebook(DATA / "design-example.yaml")
@@ -116,11 +115,10 @@ def test_two_engines_with_different_rulebooks_work_side_by_side(tmp_path: Path) 
     assert [f.rule for f in second.feed(event)] == ["cn"]
 
 
-def test_a_thousand_engines_leave_no_threads_behind() -> None:
+def test_a_thousand_monitors_leave_no_threads_behind() -> None:
     before = threading.active_count()
     for _ in range(1000):
-        matcher = DurableMatcher(RULEBOOK)
-        matcher.close()
+        compliance.Monitor(RULEBOOK).close()
     assert threading.active_count() == before
 
 

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from compliance.engine.stream import evaluate_stream
+from compliance.errors import ComplianceError
+from compliance.events import Shipment
 from compliance.io.readers import is_frame, records_from
 from compliance.report import Report
 from compliance.rulebook.load import load_rulebook
 from compliance.rulebook.rulebook import Rulebook
 
-__all__ = ["Engine", "evaluate"]
+__all__ = ["ENGINES", "Engine", "Source", "evaluate"]
 
 Engine = Literal["auto", "stream", "columnar"]
+ENGINES: tuple[Engine, ...] = get_args(Engine)
+
+Source = str | Path | Iterable[Mapping[str, Any] | Shipment] | Any
+"""A log path, a list of paths, an iterable of records or a DataFrame (pandas, polars):
+`Any` because DataFrames are typed by libraries this package does not require."""
 
 
 def _sources(source: Any) -> list[Any]:
@@ -30,7 +37,7 @@ def _sources(source: Any) -> list[Any]:
 
 
 def evaluate(
-    source: str | Path | Iterable[Any] | Any,
+    source: Source,
     rulebook: Rulebook | str | Path | None = None,
     *,
     engine: Engine = "auto",
@@ -45,13 +52,17 @@ def evaluate(
             of paths, an iterable of dicts or `Shipment`s, or a pandas/polars DataFrame.
         rulebook: a loaded `Rulebook`, a path to rule files, or None for the bundled DPRK
             rulebook.
-        engine: `stream` (durable_rules), `columnar` (Polars) or `auto`.
+        engine: `stream` (one event at a time), `columnar` (Polars) or `auto`
+            (columnar for paths and DataFrames, stream for iterables).
 
     Raises:
         RuleFileError: the rulebook does not load.
         LogError: a log cannot be read at all (rejected records do not raise).
         EngineUnavailableError: the engine cannot run in this interpreter.
+        ComplianceError: `engine` names no engine.
     """
+    if engine not in ENGINES:
+        raise ComplianceError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     if not isinstance(rulebook, Rulebook):
         rulebook = load_rulebook(rulebook) if rulebook is not None else load_rulebook()
     sources = _sources(source)

@@ -14,10 +14,9 @@ durable_rules makes them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from compliance._codes import COUNTRIES, CURRENCIES
 from compliance.events import (
@@ -28,7 +27,6 @@ from compliance.events import (
     MAX_TEXT,
     NUMERIC_FIELDS,
     TRANSFERS,
-    Shipment,
 )
 from compliance.rulebook.selectors import (
     COMPARE,
@@ -47,7 +45,7 @@ from compliance.units import UNITS
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["FieldExprs", "py_matcher"]
+__all__ = ["FieldExprs", "date_in"]
 
 # Python's str.strip() removes Unicode whitespace plus \x1c-\x1f; flag any of them (and
 # every control character) at either end so such values take the exact Python path.
@@ -382,75 +380,6 @@ def numeric_extras_of(selectors: Iterable[Selector]) -> set[str]:
     for s in selectors:
         walk(s)
     return out
-
-
-def _float(v: Any) -> float | None:
-    try:
-        return float(Decimal(str(v)))
-    except ArithmeticError:
-        return None
-
-
-def py_matcher(s: Selector) -> Callable[[Shipment], bool]:
-    """`selectors.matches` with the stream engine's float64 numeric comparisons, compiled
-    once into closures: no walk of the selector and its node types for every event (the
-    columnar engine asks each rule about every event the Python ledger accepted)."""
-    if isinstance(s, All | AnyOf):
-        parts = [py_matcher(i) for i in s.items]
-        both = isinstance(s, All)
-        # Two parts joined directly: a generator per event costs more than the tests.
-        if len(parts) == 1:
-            return parts[0]
-        if len(parts) == 2:
-            first, second = parts
-            if both:
-                return lambda e: first(e) and second(e)
-            return lambda e: first(e) or second(e)
-        if both:
-            return lambda e: all(p(e) for p in parts)
-        return lambda e: any(p(e) for p in parts)
-    if isinstance(s, Not):
-        inner = py_matcher(s.item)
-        return lambda e: not inner(e)
-    field = s.field
-    if field.startswith("extra."):
-        name = field[6:]
-
-        def get(e: Shipment) -> Any:
-            return e.extra.get(name)
-    else:
-
-        def get(e: Shipment) -> Any:
-            return getattr(e, field)
-
-    if isinstance(s, Present):
-        present = s.present
-        return lambda e: (get(e) is not None) is present
-    if isinstance(s, Equals):
-        values = s.values
-        if field.startswith("extra."):
-            texts = [str(v) for v in values]
-            return lambda e: (v := get(e)) is not None and any(t == v for t in texts)
-        if field in NUMERIC_FIELDS:
-            numbers = {float(v) for v in values}
-            return lambda e: (v := get(e)) is not None and float(v) in numbers
-        return lambda e: (v := get(e)) is not None and v in values
-    if isinstance(s, Prefix):
-        prefixes = s.prefixes
-        return lambda e: (v := get(e)) is not None and any(str(v).startswith(p) for p in prefixes)
-    bound = float(s.number)
-    compare_op = COMPARE[s.op]
-
-    def compare(e: Shipment) -> bool:
-        value = get(e)
-        if value is None:
-            return False
-        number = _float(value)
-        if number is None:
-            return False
-        return bool(compare_op(number, bound))
-
-    return compare
 
 
 def date_in(expr: pl.Expr, start: date | None, end: date | None) -> pl.Expr:

@@ -34,14 +34,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from compliance.engine._durable import rule_condition
-from compliance.engine._polars_select import FieldExprs, _one_of, date_in, py_matcher
+from compliance.engine._polars_select import FieldExprs, _one_of, date_in
 from compliance.engine._progress import Progress
 from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
 from compliance.events import DATE_FIELDS, FIELDS, IMO_FIELDS, NUMERIC_FIELDS, Shipment
 from compliance.io.readers import FIELD_LIMIT, REQUIRED, is_frame, log_format, records_from
 from compliance.ledger import RawRecord, reconcile
 from compliance.report import Accounting, Finding, Report, RulebookInfo
+from compliance.rulebook.evaluator import compile_selector, rule_condition
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, RollingPeriod, Rule
 from compliance.units import convert
@@ -683,7 +683,7 @@ def _finish(
     findings: list[Finding] = []
     for index, rule in enumerate(plan.rules):
         condition = plan.conditions[index]
-        matches = py_matcher(condition)
+        matches = compile_selector(condition)
         from_python = [e for e in accepted if matches(e)]
         if isinstance(rule, CapRule):
             clean_parts = [(n, s, f.filter(pl.col(f"__m{index}")))

@@ -1,4 +1,8 @@
-"""The stream engine: `Monitor` for live feeds, on durable_rules."""
+"""The stream engine: `evaluate_stream` for iterables and `Monitor` for live feeds.
+
+Which rules an event reaches is decided by the one compiled evaluator
+(`rulebook.evaluator`), exactly; the shared findings code turns matches into findings.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from compliance.engine._durable import DurableMatcher
 from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
 from compliance.events import Shipment
 from compliance.ledger import RawRecord, reconcile, validate
 from compliance.report import Finding, Report, RulebookInfo
+from compliance.rulebook.evaluator import RulebookEvaluator
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, RollingPeriod
 from compliance.units import CONTEXT
@@ -42,11 +46,7 @@ def _report(
 
 def evaluate_stream(records: Iterable[RawRecord], rulebook: Rulebook) -> Report:
     """Evaluate a whole log with the stream engine."""
-    matcher = DurableMatcher(rulebook)
-    try:
-        return _report(rulebook, records, matcher.match)
-    finally:
-        matcher.close()
+    return _report(rulebook, records, RulebookEvaluator(rulebook.rules).rules_for)
 
 
 class _Bucket:
@@ -77,7 +77,7 @@ class Monitor:
         from compliance.rulebook.load import load_rulebook
 
         self.rulebook = rulebook if rulebook is not None else load_rulebook()
-        self._matcher = DurableMatcher(self.rulebook)
+        self._evaluator = RulebookEvaluator(self.rulebook.rules)
         self._records: list[RawRecord | tuple[RawRecord, Shipment]] = []
         self._matches: dict[int, list[int]] = {}  # id(shipment) -> rule indices
         self._active: dict[str, Shipment] = {}  # shipment id -> event counted now
@@ -103,7 +103,7 @@ class Monitor:
             self._records.append(record)
             return []
         self._records.append((record, result))
-        self._matches[id(result)] = self._matcher.match(result)
+        self._matches[id(result)] = self._evaluator.rules_for(result)
         return self._admit(result)
 
     def feed_many(self, events: Iterable[Mapping[str, Any] | Shipment]) -> list[Finding]:
@@ -117,7 +117,7 @@ class Monitor:
         return _report(self.rulebook, self._records, lambda e: self._matches.get(id(e), []))
 
     def close(self) -> None:
-        self._matcher.close()
+        """Release what the monitor holds (it keeps nothing outside Python objects)."""
 
     # Incremental bookkeeping ----------------------------------------------------------
 

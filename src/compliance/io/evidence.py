@@ -18,15 +18,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from compliance.engine._durable import rule_condition
 from compliance.engine.findings import _span, amount_in
 from compliance.events import Shipment
 from compliance.ledger import reconcile
 from compliance.periods import Span
 from compliance.report import Finding, Report
+from compliance.rulebook.evaluator import matches, rule_condition
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, Measure, RollingPeriod
-from compliance.rulebook.selectors import matches
 from compliance.units import CONTEXT
 
 if TYPE_CHECKING:

@@ -36,6 +36,7 @@ from compliance.rulebook.selectors import to_dict as selector_to_dict
 from compliance.units import UNITS
 
 __all__ = [
+    "AnyRule",
     "CapRule",
     "ConversionFactor",
     "DeadlineRule",
@@ -212,7 +213,10 @@ class Within(_Model):
     days: Annotated[int, Field(ge=0, le=36600)]
 
 
-class _RuleBase(_Model):
+class Rule(_Model):
+    """What every rule has; `isinstance(x, Rule)` holds for a rule of any kind."""
+
+    kind: str
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=120)]
     title: str | None = None
     citation: str
@@ -229,7 +233,7 @@ class _RuleBase(_Model):
         return self.title or self.id
 
 
-class CapRule(_RuleBase):
+class CapRule(Rule):
     """The total of matching events in each period must not exceed any measure's amount."""
 
     kind: Literal["cap"]
@@ -247,13 +251,13 @@ class CapRule(_RuleBase):
         return sorted(thresholds, key=lambda t: t.fraction)
 
 
-class ProhibitionRule(_RuleBase):
+class ProhibitionRule(Rule):
     """Every matching event is a breach (`unless` exempts)."""
 
     kind: Literal["prohibition"]
 
 
-class DeadlineRule(_RuleBase):
+class DeadlineRule(Rule):
     """A matching event must be reported within `within` days of its date."""
 
     kind: Literal["deadline"]
@@ -281,7 +285,7 @@ class DesignationFile(_Model):
     file: str
 
 
-class DesignationRule(_RuleBase):
+class DesignationRule(Rule):
     """Events naming a designated identifier, on or after its designation, are breaches."""
 
     kind: Literal["designation"]
@@ -295,9 +299,10 @@ class DesignationRule(_RuleBase):
         return self.designations if isinstance(self.designations, list) else []
 
 
-Rule = Annotated[
+AnyRule = Annotated[
     CapRule | ProhibitionRule | DeadlineRule | DesignationRule, Field(discriminator="kind")
 ]
+"""A rule of any kind, as rule files give it (parsed by its `kind`)."""
 
 
 class ConversionFactor(_Model):
@@ -358,6 +363,6 @@ class RuleFile(_Model):
     """One YAML document of a rulebook."""
 
     document: Document | None = None
-    rules: list[Rule] = []
+    rules: list[AnyRule] = []
     conversions: list[Conversion] = []
     designations: list[DesignationEntry] | None = None

@@ -24,7 +24,6 @@ from compliance.events import (
     FIELDS,
     NUMERIC_FIELDS,
     TRANSFERS,
-    Shipment,
     normalise_hs,
 )
 from compliance.units import UNITS
@@ -40,7 +39,6 @@ __all__ = [
     "Present",
     "Selector",
     "fields_of",
-    "matches",
     "parse_selector",
     "to_dict",
 ]
@@ -251,31 +249,6 @@ def fields_of(selector: Selector) -> set[str]:
     if isinstance(selector, Not):
         return fields_of(selector.item)
     return {selector.field}
-
-
-def matches(selector: Selector, event: Shipment) -> bool:
-    """Reference semantics of a selector on one event (absent fields match nothing)."""
-    if isinstance(selector, All):
-        return all(matches(s, event) for s in selector.items)
-    if isinstance(selector, AnyOf):
-        return any(matches(s, event) for s in selector.items)
-    if isinstance(selector, Not):
-        return not matches(selector.item, event)
-    value = event.get(selector.field)
-    if isinstance(selector, Present):
-        return (value is not None) is selector.present
-    if value is None:
-        return False
-    if isinstance(selector, Equals):
-        if selector.field.startswith("extra."):
-            return any(str(v) == value for v in selector.values)
-        return value in selector.values
-    if isinstance(selector, Prefix):
-        return any(str(value).startswith(p) for p in selector.prefixes)
-    number = _number(value) if not isinstance(value, Decimal) else value
-    if number is None:
-        return False
-    return bool(COMPARE[selector.op](number, selector.number))
 
 
 def to_dict(selector: Selector) -> dict[str, object]:

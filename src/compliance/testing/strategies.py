@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from compliance.events import COUNTRY_FIELDS, FIELDS, MAX_AMOUNT, Shipment
+from compliance.rulebook.evaluator import compile_rule
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, DeadlineRule, DesignationRule, Rule
 from compliance.rulebook.selectors import (
@@ -33,7 +34,6 @@ from compliance.rulebook.selectors import (
     Prefix,
     Present,
     Selector,
-    matches,
     parse_selector,
 )
 from compliance.testing import _constraints as c
@@ -185,10 +185,9 @@ def events_not_matching(
 
 
 def applies(rule: Rule, event: Shipment) -> bool:
-    """Reference semantics: does `rule` apply to `event` (match, not unless, in force)?"""
-    if event.date not in rule.effective or not matches(rule.match, event):
-        return False
-    if rule.unless is not None and matches(rule.unless, event):
+    """Does `rule` apply to `event` (in force, match, not unless, a listed identifier
+    designated by the event's date)? The engines' own evaluator decides."""
+    if not compile_rule(rule)(event):
         return False
     if isinstance(rule, DesignationRule):
         listed = {e.identifier: e.designated for e in rule.entries}

@@ -1,0 +1,177 @@
+"""The one evaluator of per-event rule semantics: `match`, `unless`, `effective` and
+designation lists, compiled once into plain Python closures.
+
+Every engine, `Monitor`, the rule tests, the hypothesis strategies and the reports ask
+this module which rules an event reaches. Numbers compare exactly, as `Decimal`s: a rule
+`quantity: {gt: 0.3}` matches an event of quantity `0.30000000000000001`. The Polars
+compilation of the columnar engine is the only other implementation; the differential
+tests hold it equal to this one.
+
+    >>> evaluator = RulebookEvaluator(rulebook)                # doctest: +SKIP
+    >>> evaluator.rules_for(event)                             # doctest: +SKIP
+    [0, 4]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from compliance.events import NUMERIC_FIELDS, Shipment
+from compliance.rulebook.schema import DesignationRule, Rule
+from compliance.rulebook.selectors import (
+    COMPARE,
+    All,
+    AnyOf,
+    Compare,
+    Equals,
+    Not,
+    Prefix,
+    Present,
+    Selector,
+)
+
+__all__ = [
+    "Predicate",
+    "RulebookEvaluator",
+    "compile_rule",
+    "compile_selector",
+    "matches",
+    "rule_condition",
+]
+
+Predicate = Callable[[Shipment], bool]
+
+
+def rule_condition(rule: Rule) -> Selector:
+    """What an event must satisfy to reach a rule, as one selector: `match`, not
+    `unless`, and for a designation rule a listed identifier in one of its fields (the
+    designation date is checked by the findings, which report it)."""
+    parts: list[Selector] = [rule.match]
+    if rule.unless is not None:
+        parts.append(Not(rule.unless))
+    if isinstance(rule, DesignationRule):
+        ids = tuple(entry.identifier for entry in rule.entries)
+        parts.append(AnyOf(tuple(Equals(f, ids) for f in rule.fields)) if ids else Not(All(())))
+    return All(tuple(parts))
+
+
+def compile_rule(rule: Rule) -> Predicate:
+    """Does the rule reach this event: its condition holds and the rule is in force on
+    the event's date."""
+    condition = compile_selector(rule_condition(rule))
+    effective = rule.effective
+    if effective.from_ is None and effective.to is None:
+        return condition
+    return lambda e: e.date in effective and condition(e)
+
+
+def matches(selector: Selector, event: Shipment) -> bool:
+    """Does one selector hold for one event (compiled once per selector)."""
+    return compile_selector(selector)(event)
+
+
+@lru_cache(maxsize=4096)
+def compile_selector(selector: Selector) -> Predicate:
+    """A selector as a closure over an event. Absent fields match nothing, so
+    `not: {destination: KP}` holds for an event with no destination."""
+    s = selector
+    if isinstance(s, All | AnyOf):
+        parts = [compile_selector(i) for i in s.items]
+        both = isinstance(s, All)
+        if not parts:
+            return _always if both else _never
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2:
+            # Two parts joined directly: a generator per event costs more than the tests.
+            first, second = parts
+            if both:
+                return lambda e: first(e) and second(e)
+            return lambda e: first(e) or second(e)
+        if both:
+            return lambda e: all(p(e) for p in parts)
+        return lambda e: any(p(e) for p in parts)
+    if isinstance(s, Not):
+        inner = compile_selector(s.item)
+        return lambda e: not inner(e)
+    get = _getter(s.field)
+    if isinstance(s, Present):
+        present = s.present
+        return lambda e: (get(e) is not None) is present
+    if isinstance(s, Equals):
+        return _equals(s, get)
+    if isinstance(s, Prefix):
+        prefixes = s.prefixes
+        return lambda e: (v := get(e)) is not None and str(v).startswith(prefixes)
+    if isinstance(s, Compare):
+        return _compare(s, get)
+    raise TypeError(f"not a selector: {s!r}")
+
+
+def _always(e: Shipment) -> bool:
+    return True
+
+
+def _never(e: Shipment) -> bool:
+    return False
+
+
+def _getter(field: str) -> Callable[[Shipment], Any]:
+    if field.startswith("extra."):
+        name = field[6:]
+        return lambda e: e.extra.get(name)
+    return lambda e: e.__dict__[field]
+
+
+def _equals(s: Equals, get: Callable[[Shipment], Any]) -> Predicate:
+    if s.field.startswith("extra."):
+        # Extra columns are text as read; a rule's `extra.x: 5` means the text "5".
+        texts = frozenset(str(v) for v in s.values)
+        return lambda e: get(e) in texts
+    if s.field in NUMERIC_FIELDS:
+        numbers = tuple(Decimal(v) for v in s.values)  # Decimal('10') == Decimal('10.0')
+        return lambda e: (v := get(e)) is not None and v in numbers
+    values = frozenset(s.values)
+    return lambda e: (v := get(e)) is not None and v in values
+
+
+def _compare(s: Compare, get: Callable[[Shipment], Any]) -> Predicate:
+    bound = s.number
+    op = COMPARE[s.op]
+    if s.field.startswith("extra."):
+
+        def compare_text(e: Shipment) -> bool:
+            number = _decimal(get(e))
+            return number is not None and bool(op(number, bound))
+
+        return compare_text
+    return lambda e: (v := get(e)) is not None and bool(op(v, bound))
+
+
+def _decimal(v: object) -> Decimal | None:
+    if v is None:
+        return None
+    try:
+        number = Decimal(str(v).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+class RulebookEvaluator:
+    """Which rules of a rulebook each event reaches: every rule compiled once.
+
+    Pure Python and free of shared mutable state, so one evaluator may serve several
+    threads."""
+
+    __slots__ = ("_tests",)
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._tests = tuple((i, compile_rule(r)) for i, r in enumerate(rules))
+
+    def rules_for(self, event: Shipment) -> list[int]:
+        """Indices (in rulebook order) of the rules this event reaches."""
+        return [i for i, test in self._tests if test(event)]
