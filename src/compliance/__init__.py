@@ -9,7 +9,7 @@ for finding in report.breaches:
 """
 
 from compliance.api import Engine, evaluate
-from compliance.engine.stream import Monitor
+from compliance.engine.monitor import Changes, Monitor
 from compliance.errors import (
     ComplianceError,
     Diagnostic,
@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Accounting",
+    "Changes",
     "ComplianceError",
     "Diagnostic",
     "Engine",

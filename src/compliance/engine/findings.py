@@ -30,7 +30,7 @@ from compliance.rulebook.schema import (
 )
 from compliance.units import CONTEXT, convert, format_amount
 
-__all__ = ["amount_in", "findings_for_rule", "sort_findings"]
+__all__ = ["amount_in", "findings_for_rule", "sort_findings", "span_of"]
 
 Amounts = tuple[Decimal | None, ...]  # one per measure; None = unconvertible
 
@@ -180,6 +180,20 @@ def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Find
         for span, bucket in buckets.items():
             out.extend(_period(rule, span, bucket, group))
     return out
+
+
+def span_of(rule: CapRule, day: date) -> Span | None:
+    """The period of a calendar, months or fixed cap that holds `day` (None: outside a
+    fixed period); rolling caps have no fixed periods."""
+    p = rule.period
+    if isinstance(p, CalendarPeriod):
+        return calendar_span(p.calendar, day)
+    if isinstance(p, MonthsPeriod):
+        return months_span(p.months, p.anchor, day)
+    if isinstance(p, FixedPeriod):
+        span = Span(p.from_, p.to)
+        return span if day in span else None
+    raise TypeError(p)
 
 
 def _span(rule: CapRule, e: Shipment) -> Span | None:

@@ -1,0 +1,321 @@
+"""`Monitor`: a live feed evaluated as it arrives, its announcements always the truth.
+
+After every `feed`, the findings announced and not withdrawn are exactly the findings of
+`evaluate()` on every event fed so far. A feed returns what changed: the findings that
+became true, those that stopped being true (`Changes.withdrawn`: a correction that removes
+a breach, a late event that moves a trigger, a duplicate that turns out to conflict) and
+the records rejected.
+
+How it stays cheap: the ledger reports which events became or stopped being accepted; each
+rule keeps its accepted events in *buckets* — an event for per-event rules, a (group,
+period) for calendar caps, a group for rolling caps — and only the buckets an event
+touches are evaluated again, by the shared findings code, so a monitor and a batch
+evaluation cannot disagree. A rolling cap's findings on a day depend only on the events of
+the `days` before it, so a change on day d is evaluated again over [d - days, d + days]
+only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from compliance.engine.findings import findings_for_rule, sort_findings, span_of
+from compliance.events import Shipment
+from compliance.ledger import RawRecord, reconcile, validate
+from compliance.report import Accounting, Finding, Rejection, Report, RulebookInfo
+from compliance.rulebook.evaluator import RulebookEvaluator
+from compliance.rulebook.rulebook import Rulebook
+from compliance.rulebook.schema import (
+    CapRule,
+    DeadlineRule,
+    DesignationRule,
+    ProhibitionRule,
+    RollingPeriod,
+    Rule,
+)
+
+__all__ = ["Changes", "Monitor"]
+
+_PER_EVENT = (ProhibitionRule, DeadlineRule, DesignationRule)
+
+
+class Changes(list[Finding]):
+    """What one `feed` changed. Iterating gives the findings that became true;
+    `withdrawn` holds those that stopped being true, `rejected` the records refused."""
+
+    def __init__(
+        self,
+        raised: Iterable[Finding] = (),
+        withdrawn: Iterable[Finding] = (),
+        rejected: Iterable[Rejection] = (),
+    ) -> None:
+        super().__init__(raised)
+        self.withdrawn: list[Finding] = list(withdrawn)
+        self.rejected: list[Rejection] = list(rejected)
+
+    def __repr__(self) -> str:
+        return (
+            f"Changes(raised={list(self)!r}, withdrawn={self.withdrawn!r}, "
+            f"rejected={self.rejected!r})"
+        )
+
+    def extend_changes(self, other: Changes) -> None:
+        """Fold a later feed's changes into these (a finding raised then withdrawn is
+        neither)."""
+        for finding in other.withdrawn:
+            if finding in self:
+                self.remove(finding)
+            else:
+                self.withdrawn.append(finding)
+        self.extend(other)
+        self.rejected.extend(other.rejected)
+
+
+class _Bucket:
+    """Events of one rule that are evaluated together, and their current findings."""
+
+    __slots__ = ("events", "findings", "order")
+
+    def __init__(self) -> None:
+        self.events: dict[str, Shipment] = {}
+        self.order: list[tuple[date, str]] = []  # (date, id), sorted: rolling windows
+        self.findings: list[Finding] = []
+
+    def add(self, event: Shipment) -> None:
+        self.events[event.id] = event
+        bisect.insort(self.order, (event.date, event.id))
+
+    def remove(self, event: Shipment) -> None:
+        del self.events[event.id]
+        key = (event.date, event.id)
+        self.order.pop(bisect.bisect_left(self.order, key))
+
+    def between(self, first: date, last: date) -> list[Shipment]:
+        lo = bisect.bisect_left(self.order, (first, ""))
+        hi = bisect.bisect_right(self.order, (last, "\U0010ffff"))
+        return [self.events[ident] for _, ident in self.order[lo:hi]]
+
+
+class Monitor:
+    """Evaluate events as they arrive; each `feed` says which findings changed.
+
+    >>> with compliance.Monitor(compliance.load_rulebook()) as monitor:   # doctest: +SKIP
+    ...     for event in feed:
+    ...         changes = monitor.feed(event)
+    ...         for finding in changes:             # became true
+    ...             alert(finding)
+    ...         for finding in changes.withdrawn:   # stopped being true
+    ...             retract(finding)
+    ...     assert monitor.report() == compliance.evaluate(all_events)
+
+    `feed` may be called from several threads: feeds are applied one at a time, and the
+    state after them equals a single-threaded feed of the same events in any order.
+    """
+
+    def __init__(self, rulebook: Rulebook | None = None) -> None:
+        from compliance.rulebook.load import load_rulebook
+
+        self.rulebook = rulebook if rulebook is not None else load_rulebook()
+        self._evaluator = RulebookEvaluator(self.rulebook.rules)
+        self._ledger = _Ledger()
+        self._reached: dict[int, list[int]] = {}  # id(shipment) -> rule indices
+        self._buckets: dict[tuple[int, Hashable], _Bucket] = {}
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def feed(
+        self,
+        event: Mapping[str, Any] | Shipment,
+        *,
+        source: str = "<records>",
+        line: int | None = None,
+    ) -> Changes:
+        """Take one event (a mapping of field to value, or a `Shipment`); return what it
+        changed."""
+        if isinstance(event, Shipment):
+            data: Mapping[str, Any] = event.to_record()
+        elif isinstance(event, Mapping):
+            data = event
+        else:
+            raise TypeError(
+                "Monitor.feed takes one event: a mapping of field names to values or a "
+                f"compliance.Shipment (got {type(event).__name__})"
+            )
+        with self._lock:
+            record = RawRecord(
+                data=data,
+                source=source,
+                line=line,
+                index=None if line is not None else self._count,
+            )
+            self._count += 1
+            self._ledger.add(record, event if isinstance(event, Shipment) else None)
+            return self._settle()
+
+    def feed_many(self, events: Iterable[Mapping[str, Any] | Shipment]) -> Changes:
+        """Feed several events; the changes of all of them together."""
+        out = Changes()
+        for e in events:
+            out.extend_changes(self.feed(e))
+        return out
+
+    def findings(self) -> list[Finding]:
+        """Every finding announced and not withdrawn, sorted as in a report."""
+        with self._lock:
+            return self._findings()
+
+    def report(self) -> Report:
+        """The report on every event fed: equal to `evaluate()` on them."""
+        with self._lock:
+            return Report(
+                findings=self._findings(),
+                accounting=self._ledger.accounting,
+                rejected=self._ledger.rejected,
+                rulebook=RulebookInfo(
+                    sources=list(self.rulebook.sources), rules=len(self.rulebook.rules)
+                ),
+            )
+
+    def close(self) -> None:
+        """Release what the monitor holds."""
+        with self._lock:
+            self._buckets.clear()
+            self._reached.clear()
+
+    # --------------------------------------------------------------------------------
+
+    def _findings(self) -> list[Finding]:
+        return sort_findings(f for b in self._buckets.values() for f in b.findings)
+
+    def _settle(self) -> Changes:
+        change = self._ledger.changes()
+        dirty: dict[tuple[int, Hashable], tuple[date, date] | None] = {}
+        for event in change.removed:
+            for index in self._reached.pop(id(event), ()):
+                key = self._key(index, event)
+                bucket = self._buckets[key]
+                bucket.remove(event)
+                _widen(dirty, key, event.date, self.rulebook.rules[index])
+        for event in change.added:
+            reached = self._evaluator.rules_for(event)
+            if not reached:
+                continue
+            self._reached[id(event)] = reached
+            for index in reached:
+                key = self._key(index, event)
+                self._buckets.setdefault(key, _Bucket()).add(event)
+                _widen(dirty, key, event.date, self.rulebook.rules[index])
+        raised: list[Finding] = []
+        withdrawn: list[Finding] = []
+        for key, days in dirty.items():
+            bucket = self._buckets[key]
+            rule = self.rulebook.rules[key[0]]
+            before = bucket.findings
+            if days is None:
+                after = findings_for_rule(rule, list(bucket.events.values()), self.rulebook)
+                kept: list[Finding] = []
+            else:
+                first, last = days
+                assert isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod)
+                span = timedelta(days=rule.period.days)
+                # Findings on days first..last+span rest on events from first-span on.
+                window = bucket.between(first - span, last + span)
+                after = [
+                    f
+                    for f in findings_for_rule(rule, window, self.rulebook)
+                    if first <= f.date <= last + span
+                ]
+                kept = [f for f in before if not first <= f.date <= last + span]
+            new = kept + after
+            raised.extend(f for f in after if f not in before)
+            withdrawn.extend(f for f in before if f not in new)
+            bucket.findings = new
+            if not bucket.events:
+                del self._buckets[key]
+        return Changes(sort_findings(raised), sort_findings(withdrawn), change.rejected)
+
+    def _key(self, index: int, event: Shipment) -> tuple[int, Hashable]:
+        rule = self.rulebook.rules[index]
+        return (index, _bucket_of(rule, event))
+
+
+def _bucket_of(rule: Rule, event: Shipment) -> Hashable:
+    """Which of the rule's events are evaluated together with this one."""
+    if isinstance(rule, _PER_EVENT):
+        return event.id
+    if isinstance(rule, CapRule):
+        group = tuple(event.get(f) for f in rule.group_by)
+        if isinstance(rule.period, RollingPeriod):
+            return group
+        span = span_of(rule, event.date)
+        # Outside a fixed period an event can still be unconvertible: on its own then.
+        return (group, span) if span is not None else (group, None, event.id)
+    return None  # a kind with no locality known here: the whole rule, every time
+
+
+def _widen(
+    dirty: dict[tuple[int, Hashable], tuple[date, date] | None],
+    key: tuple[int, Hashable],
+    day: date,
+    rule: Rule,
+) -> None:
+    if not (isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod)):
+        dirty[key] = None
+        return
+    if key in dirty:
+        seen = dirty[key]
+        assert seen is not None
+        dirty[key] = (min(seen[0], day), max(seen[1], day))
+    else:
+        dirty[key] = (day, day)
+
+
+class _Change:
+    def __init__(
+        self, added: list[Shipment], removed: list[Shipment], rejected: list[Rejection]
+    ) -> None:
+        self.added, self.removed, self.rejected = added, removed, rejected
+
+
+class _Ledger:
+    """Stand-in for the incremental ledger: reconciles everything on each change."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[RawRecord, Shipment] | RawRecord] = []
+        self._accepted: dict[tuple[str, int], Shipment] = {}
+        self._objects: dict[Shipment, Shipment] = {}
+        self.accounting = Accounting()
+        self.rejected: list[Rejection] = []
+
+    def add(self, record: RawRecord, shipment: Shipment | None) -> None:
+        result = shipment if shipment is not None else validate(record)
+        self._items.append(record if isinstance(result, list) else (record, result))
+
+    def changes(self) -> _Change:
+        ledger = reconcile(self._items)
+        before = self._accepted
+        now: dict[tuple[str, int], Shipment] = {}
+        for s in ledger.accepted:
+            now[(s.id, hash(s.model_dump_json()))] = s
+        added = [s for k, s in now.items() if k not in before]
+        removed = [s for k, s in before.items() if k not in now]
+        for k in now:
+            if k in before:
+                now[k] = before[k]
+        old = {(r.source, r.line, r.index, tuple(r.reasons)) for r in self.rejected}
+        fresh = [
+            r for r in ledger.rejected if (r.source, r.line, r.index, tuple(r.reasons)) not in old
+        ]
+        self._accepted = now
+        self.accounting, self.rejected = ledger.accounting, ledger.rejected
+        return _Change(added, removed, fresh)

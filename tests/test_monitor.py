@@ -1,0 +1,209 @@
+"""`Monitor`: after every feed, what it announced and did not withdraw is `evaluate()`."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+import compliance
+from test_engines_agree import rows, rulebook_texts
+
+DATA = Path(__file__).parent / "data"
+RULEBOOK = compliance.load_rulebook(DATA / "design-example.yaml")
+OIL = {"hs_code": "2710", "destination": "KP", "unit": "bbl"}
+
+
+def _identities(findings: list[compliance.Finding]) -> list[dict[str, Any]]:
+    return [f.to_dict() for f in findings]
+
+
+class AnnouncementsAreTheTruth(RuleBasedStateMachine):
+    """Random rulebooks; feeds with duplicates, conflicts, corrections in any order and
+    late events. The invariant is the announcement contract of docs/monitoring.md."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fed: list[dict[str, str]] = []
+        self.announced: list[compliance.Finding] = []
+
+    @initialize(text=rulebook_texts())
+    def load(self, text: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "rules.yaml"
+            path.write_text(text, encoding="utf-8")
+            self.rulebook = compliance.load_rulebook(path)
+        self.monitor = compliance.Monitor(self.rulebook)
+
+    def _feed(self, record: dict[str, str]) -> None:
+        self.fed.append(record)
+        changes = self.monitor.feed(record)
+        for finding in changes.withdrawn:
+            assert finding in self.announced, "withdrew a finding never announced"
+            self.announced.remove(finding)
+        for finding in changes:
+            assert finding not in self.announced, "announced a finding twice"
+            self.announced.append(finding)
+
+    @rule(record=rows())
+    def feed_a_record(self, record: dict[str, str]) -> None:
+        self._feed(record)
+
+    @rule(data=st.data())
+    def resend_a_record(self, data: st.DataObject) -> None:
+        if self.fed:
+            self._feed(dict(data.draw(st.sampled_from(self.fed))))
+
+    @rule(data=st.data(), quantity=st.sampled_from(["1", "250000", "600000"]))
+    def correct_a_record(self, data: st.DataObject, quantity: str) -> None:
+        if self.fed:
+            target = data.draw(st.sampled_from(self.fed))
+            fixed = {**target, "id": f"fix-{len(self.fed)}", "supersedes": target.get("id", "")}
+            fixed["quantity"], fixed["unit"] = quantity, "bbl"
+            self._feed(fixed)
+
+    @rule(data=st.data())
+    def conflict_with_a_record(self, data: st.DataObject) -> None:
+        if self.fed:
+            target = data.draw(st.sampled_from(self.fed))
+            self._feed({**target, "quantity": "7", "unit": "t"})
+
+    @invariant()
+    def announced_equals_evaluate(self) -> None:
+        if not hasattr(self, "monitor"):
+            return
+        expected = compliance.evaluate(list(self.fed), self.rulebook, engine="stream")
+        note(f"fed {len(self.fed)} records")
+        got = compliance.engine.findings.sort_findings(self.announced)
+        assert _identities(got) == _identities(expected.findings)
+        assert self.monitor.report().accounting == expected.accounting
+
+
+TestAnnouncementsAreTheTruth = AnnouncementsAreTheTruth.TestCase
+TestAnnouncementsAreTheTruth.settings = settings(
+    TestAnnouncementsAreTheTruth.settings, stateful_step_count=12
+)
+
+
+def test_a_breach_is_raised_once_then_updated_as_the_total_grows() -> None:
+    monitor = compliance.Monitor(RULEBOOK)
+    assert list(monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "300000", **OIL})) == []
+    raised = monitor.feed({"id": "b", "date": "2019-02-01", "quantity": "250000", **OIL})
+    assert sorted(f.kind for f in raised) == ["cap_exceeded", *["threshold_reached"] * 3]
+    grown = monitor.feed({"id": "c", "date": "2019-03-01", "quantity": "1", **OIL})
+    # Same breach, same trigger, a larger total: the old statement is withdrawn.
+    assert [(f.kind, f.trigger) for f in grown] == [("cap_exceeded", "b")] + [
+        ("threshold_reached", "b")
+    ] * 3
+    assert {str(f.measure.total) for f in grown if f.measure} == {"550001"}
+    assert sorted(f.kind for f in grown.withdrawn) == sorted(f.kind for f in raised)
+
+
+def test_a_correction_that_removes_the_breach_withdraws_it() -> None:
+    monitor = compliance.Monitor(RULEBOOK)
+    monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL})
+    changes = monitor.feed(
+        {"id": "a2", "date": "2019-01-01", "quantity": "6000", "supersedes": "a", **OIL}
+    )
+    assert {f.kind for f in changes.withdrawn} >= {"cap_exceeded"}
+    assert (
+        monitor.findings()
+        == compliance.evaluate(
+            [
+                {"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL},
+                {"id": "a2", "date": "2019-01-01", "quantity": "6000", "supersedes": "a", **OIL},
+            ],
+            RULEBOOK,
+        ).findings
+    )
+
+
+def test_a_conflict_withdraws_what_the_first_copy_raised() -> None:
+    monitor = compliance.Monitor(RULEBOOK)
+    first = {"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL}
+    assert any(f.kind == "cap_exceeded" for f in monitor.feed(first))
+    changes = monitor.feed({**first, "quantity": "1"})
+    assert any(f.kind == "cap_exceeded" for f in changes.withdrawn)
+    assert len(changes.rejected) == 2  # both copies
+    again = monitor.feed(first)  # a third copy: still a conflict, nothing announced
+    assert list(again) == [] and again.withdrawn == []
+    assert monitor.findings() == []
+
+
+def test_a_correction_chain_fed_in_reverse_announces_the_last_correction() -> None:
+    monitor = compliance.Monitor(RULEBOOK)
+    chain = [
+        {"id": "d", "date": "2019-01-01", "quantity": "600004", "supersedes": "c", **OIL},
+        {"id": "c", "date": "2019-01-01", "quantity": "600003", "supersedes": "b", **OIL},
+        {"id": "b", "date": "2019-01-01", "quantity": "600002", **OIL},
+    ]
+    for record in chain:
+        monitor.feed(record)
+    breach = [f for f in monitor.findings() if f.kind == "cap_exceeded"]
+    assert [f.trigger for f in breach] == ["d"]
+
+
+def test_an_invalid_record_is_returned_as_a_rejection() -> None:
+    monitor = compliance.Monitor(RULEBOOK)
+    changes = monitor.feed({"id": "x", "date": "2019-02-30"})
+    assert list(changes) == [] and len(changes.rejected) == 1
+    assert "date" in changes.rejected[0].reasons[0]
+
+
+@pytest.mark.parametrize("bad", ["x", None, 42, [("id", "a")]])
+def test_feed_says_what_it_takes(bad: Any) -> None:
+    with pytest.raises(TypeError, match="takes one event: a mapping"):
+        compliance.Monitor(RULEBOOK).feed(bad)
+
+
+def test_four_threads_give_what_one_thread_gives() -> None:
+    log = [
+        {"id": f"e{i}", "date": f"2019-{1 + i % 12:02d}-{1 + i % 28:02d}",
+         "quantity": str(1000 + 37 * i), "supplier": "CN" if i % 3 else "RU", **OIL}
+        for i in range(600)
+    ]  # fmt: skip
+    monitor = compliance.Monitor(RULEBOOK)
+    announced: list[compliance.Finding] = []
+    withdrawn: list[compliance.Finding] = []
+    lock = threading.Lock()
+
+    def work(part: list[dict[str, str]]) -> None:
+        for record in part:
+            changes = monitor.feed(record)
+            with lock:
+                announced.extend(changes)
+                withdrawn.extend(changes.withdrawn)
+
+    threads = [threading.Thread(target=work, args=(log[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = compliance.evaluate(log, RULEBOOK, engine="stream")
+    assert monitor.report() == expected
+    for f in withdrawn:
+        announced.remove(f)
+    assert compliance.engine.findings.sort_findings(announced) == expected.findings
+
+
+def test_monitor_is_a_context_manager_that_releases_its_state() -> None:
+    with compliance.Monitor(RULEBOOK) as monitor:
+        monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL})
+        assert monitor.findings()
+    assert monitor.findings() == []
+
+
+@given(st.lists(rows(), max_size=25), st.randoms(use_true_random=False))
+def test_feed_order_never_changes_the_final_state(log: list[dict[str, str]], rnd: Any) -> None:
+    shuffled = list(log)
+    rnd.shuffle(shuffled)
+    monitor = compliance.Monitor(RULEBOOK)
+    for record in shuffled:
+        monitor.feed(record)
+    assert monitor.findings() == compliance.evaluate(log, RULEBOOK, engine="stream").findings
