@@ -46,6 +46,38 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 on breaches (default) or on warnings too",
     )
 
+    wa = sub.add_parser(
+        "watch",
+        help="evaluate a live feed, announcing findings as they change, with durable state",
+        description="Read records as they arrive (JSON Lines or CSV) and write one JSON line "
+        "per finding raised or withdrawn and per record rejected, each with a seq number. "
+        "Every record and announcement is kept in --state (SQLite), so a restart resumes "
+        "where it stopped: re-read records are not counted again and, with --output, no "
+        "announcement is written twice. Stop with SIGTERM or Ctrl-C (after the current "
+        "batch). See docs/monitoring.md.",
+    )
+    wa.add_argument("log", nargs="?", default=None, metavar="LOG", help="feed file, or - for stdin")
+    wa.add_argument("--state", type=Path, required=True, help="SQLite state file (created if new)")
+    wa.add_argument("--rules", type=Path, help="rulebook directory or file (default: bundled DPRK)")
+    wa.add_argument(
+        "--follow", action="store_true", help="keep reading as the file grows (like tail -F)"
+    )
+    wa.add_argument("--output", type=Path, help="append announcements to FILE (exactly once)")
+    wa.add_argument(
+        "--input-format", choices=("jsonl", "csv"), default=None,
+        help="format of the feed (default: from its suffix; stdin: jsonl)",
+    )  # fmt: skip
+    wa.add_argument(
+        "--report", action="store_true",
+        help="print the report of everything the state holds, and exit",
+    )  # fmt: skip
+    wa.add_argument("--format", choices=_formats(), default=None, help="format of --report")
+    wa.add_argument(
+        "--batch", type=int, default=1000, metavar="N",
+        help="records per commit while the feed keeps coming (default 1000); a batch is "
+        "also committed whenever the feed pauses",
+    )  # fmt: skip
+
     rules = sub.add_parser("rules", help="list, validate or describe rule files")
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     ls = rsub.add_parser("list", help="list the rules of a rulebook")
@@ -82,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "rules":
             return _rules(args)
+        if args.command == "watch":
+            return _watch(args)
         if args.command == "test":
             from compliance.ruletests import run_command
 
@@ -158,6 +192,30 @@ def _evaluate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return report.exit_code(args.fail_on)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from compliance.io.writers import render
+    from compliance.rulebook.load import load_rulebook
+    from compliance.watch import report_from_state, watch
+
+    rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
+    if args.report:
+        report = report_from_state(args.state, rulebook)
+        fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+        sys.stdout.write(render(report, rulebook, fmt))
+        return report.exit_code()
+    if args.log is None:
+        raise ComplianceError("watch needs a feed (a file, or - for stdin), or --report")
+    return watch(
+        args.log,
+        args.state,
+        rulebook,
+        follow=args.follow,
+        output=args.output,
+        fmt=args.input_format,
+        batch_size=max(1, args.batch),
+    )
 
 
 def _rules(args: argparse.Namespace) -> int:

@@ -162,6 +162,13 @@ class Monitor:
             self._ledger.add(record, event if isinstance(event, Shipment) else None)
             return self._settle()
 
+    def feed_record(self, record: RawRecord) -> Changes:
+        """Take one record as a reader gave it (with its place and reading problems)."""
+        with self._lock:
+            self._count += 1
+            self._ledger.add(record, None)
+            return self._settle()
+
     def feed_many(self, events: Iterable[Mapping[str, Any] | Shipment]) -> Changes:
         """Feed several events; the changes of all of them together."""
         out = Changes()

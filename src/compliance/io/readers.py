@@ -19,7 +19,7 @@ from compliance.errors import Diagnostic, LogError
 from compliance.events import Shipment
 from compliance.ledger import RawRecord
 
-__all__ = ["LogSource", "is_frame", "log_format", "read_log", "records_from"]
+__all__ = ["LogSource", "is_frame", "log_format", "parse_stream", "read_log", "records_from"]
 
 LogSource = str | Path | Iterable[Any]
 FIELD_LIMIT = 1024 * 1024  # bytes in one CSV field; longer rows are rejected, not read
@@ -94,6 +94,17 @@ def read_log(path: str | Path) -> Iterator[RawRecord]:
         yield from _parse(source, name, fmt)
 
 
+def parse_stream(lines: Iterable[str], name: str, fmt: str) -> Iterator[RawRecord]:
+    """Records of CSV (`csv`) or JSON Lines (`jsonl`) text given line by line, parsed as
+    the lines arrive (`compliance watch`)."""
+    if fmt == "csv":
+        yield from _csv(lines, name)
+    elif fmt == "jsonl":
+        yield from _jsonl(lines, name)
+    else:
+        raise ValueError(f"a stream is csv or jsonl (got {fmt!r})")
+
+
 def _parse(handle: IO[str], name: str, fmt: str) -> Iterator[RawRecord]:
     if fmt == "csv":
         yield from _csv(handle, name)
@@ -103,7 +114,7 @@ def _parse(handle: IO[str], name: str, fmt: str) -> Iterator[RawRecord]:
         yield from _json(handle, name)
 
 
-def _csv(handle: IO[str], name: str) -> Iterator[RawRecord]:
+def _csv(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
     csv.field_size_limit(FIELD_LIMIT)
     reader = csv.reader(handle)
     try:
@@ -153,7 +164,7 @@ def _csv(handle: IO[str], name: str) -> Iterator[RawRecord]:
         yield RawRecord(dict(zip(header, row, strict=False)), name, line=start)
 
 
-def _jsonl(handle: IO[str], name: str) -> Iterator[RawRecord]:
+def _jsonl(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
     for number, text in enumerate(handle, start=1):
         if not text.strip():
             continue

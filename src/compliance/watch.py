@@ -1,0 +1,453 @@
+"""`compliance watch`: a live feed evaluated with durable state (docs/monitoring.md).
+
+Records are read as they arrive (JSON Lines or CSV; `--follow` tails a growing file and
+survives rotation) and fed to a `Monitor`. Every record read and every announcement made
+is kept in a SQLite state file (WAL), committed per batch *before* the batch's
+announcements are written. Each announcement is one JSON line with a `seq` number:
+
+    {"seq": 7, "change": "raised", "finding": {...}, "record": {"source": …, "line": …}}
+
+Restarting with the same state replays the stored records into a fresh `Monitor` (it
+announces nothing while it replays), then writes whatever was committed but not yet
+written: with `--output FILE` the file's own last `seq` says what was written, so each
+announcement reaches the file exactly once across `kill -9` and restarts; on stdout the
+state's mark of what was flushed does, so a line may at worst be written twice (readers
+de-duplicate by `seq`). A record re-read after a restart — same source, line and content
+— is not fed again; a record re-sent with other lines is a duplicate, as in `evaluate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from compliance import __version__
+from compliance.engine.monitor import Changes, Monitor
+from compliance.errors import ComplianceError
+from compliance.io.readers import parse_stream
+from compliance.ledger import RawRecord
+from compliance.report import Report
+from compliance.rulebook.rulebook import Rulebook
+
+__all__ = ["STATE_FORMAT", "WatchState", "report_from_state", "watch"]
+
+STATE_FORMAT = 1
+"""Version of the state file's layout; a file of another version is refused."""
+
+BATCH = 1000  # records per commit when the feed keeps coming (--batch)
+POLL_SECONDS = 0.25  # how often --follow looks for new lines
+
+
+def _fingerprint(rulebook: Rulebook) -> str:
+    text = json.dumps([r.model_dump(mode="json") for r in rulebook.rules], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class WatchState:
+    """The SQLite state file: records read, announcements made, what was written."""
+
+    def __init__(self, path: Path, rulebook: Rulebook) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self._schema(rulebook)
+        except sqlite3.DatabaseError as e:
+            raise ComplianceError(f"{path}: not a compliance state file ({e})") from None
+
+    def _schema(self, rulebook: Rulebook) -> None:
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        fingerprint = _fingerprint(rulebook)
+        if not meta:
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("format", str(STATE_FORMAT)),
+                    ("written_by", __version__),
+                    ("rulebook", fingerprint),
+                    ("flushed", "0"),
+                ],
+            )
+            db.execute(
+                "CREATE TABLE records (seq INTEGER PRIMARY KEY, source TEXT, line INTEGER, "
+                "idx INTEGER, data TEXT, problems TEXT, digest TEXT)"
+            )
+            db.execute("CREATE INDEX records_at ON records (source, line, digest)")
+            db.execute("CREATE TABLE announcements (seq INTEGER PRIMARY KEY, body TEXT)")
+            db.execute("COMMIT")
+            return
+        if meta.get("format") != str(STATE_FORMAT):
+            raise ComplianceError(
+                f"{self.path}: state file format {meta.get('format')!r} written by compliance "
+                f"{meta.get('written_by', '?')}; this is compliance {__version__}, which reads "
+                f"format {STATE_FORMAT} only — use the version that wrote it, or a new --state"
+            )
+        if meta.get("rulebook") != fingerprint:
+            raise ComplianceError(
+                f"{self.path}: the state was built with other rules; its announcements would "
+                "not match these — use the same --rules, or a new --state"
+            )
+
+    def records(self) -> Iterator[RawRecord]:
+        for source, line, idx, data, problems in self.db.execute(
+            "SELECT source, line, idx, data, problems FROM records ORDER BY seq"
+        ):
+            yield RawRecord(
+                json.loads(data), source, line=line, index=idx, problems=tuple(json.loads(problems))
+            )
+
+    def seen(self, record: RawRecord) -> bool:
+        """Was this very record (source, line, content) read before?"""
+        row = self.db.execute(
+            "SELECT 1 FROM records WHERE source = ? AND line IS ? AND digest = ? LIMIT 1",
+            (record.source, record.line, _digest(record.data)),
+        ).fetchone()
+        return row is not None
+
+    def last_seq(self) -> int:
+        row = self.db.execute("SELECT MAX(seq) FROM announcements").fetchone()
+        return int(row[0] or 0)
+
+    def commit(self, records: list[RawRecord], announcements: list[tuple[int, str]]) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT INTO records (source, line, idx, data, problems, digest) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.source,
+                    r.line,
+                    r.index,
+                    json.dumps(r.data, default=str),
+                    json.dumps(list(r.problems)),
+                    _digest(r.data),
+                )
+                for r in records
+            ],
+        )
+        db.executemany("INSERT INTO announcements VALUES (?, ?)", announcements)
+        db.execute("COMMIT")
+
+    def announcements_after(self, seq: int) -> list[str]:
+        rows = self.db.execute(
+            "SELECT body FROM announcements WHERE seq > ? ORDER BY seq", (seq,)
+        ).fetchall()
+        return [body for (body,) in rows]
+
+    @property
+    def flushed(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'flushed'").fetchone()
+        return int(row[0])
+
+    def mark_flushed(self, seq: int) -> None:
+        self.db.execute("UPDATE meta SET value = ? WHERE key = 'flushed'", (str(seq),))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _resume(state: WatchState, rulebook: Rulebook) -> Monitor:
+    monitor = Monitor(rulebook)
+    for record in state.records():
+        monitor.feed_record(record)
+    return monitor
+
+
+def report_from_state(state_path: Path, rulebook: Rulebook) -> Report:
+    """The report of everything a state file holds (`compliance watch --report`)."""
+    if not state_path.exists():
+        raise ComplianceError(f"{state_path}: no such state file")
+    state = WatchState(state_path, rulebook)
+    try:
+        return _resume(state, rulebook).report()
+    finally:
+        state.close()
+
+
+class _Output:
+    """Announcement lines to a file (exactly once: its last `seq` says what is there) or
+    to stdout (the state's `flushed` mark says)."""
+
+    def __init__(self, path: Path | None, state: WatchState) -> None:
+        self.state = state
+        self.path = path
+        if path is None:
+            self.handle: IO[str] = sys.stdout
+            self.written = state.flushed
+            return
+        self.written = _last_seq_in(path)
+        self.handle = path.open("a", encoding="utf-8")
+
+    def catch_up(self) -> None:
+        self.write(self.state.announcements_after(self.written))
+
+    def write(self, bodies: list[str]) -> None:
+        if not bodies:
+            return
+        self.handle.write("".join(body + "\n" for body in bodies))
+        self.handle.flush()
+        if self.path is not None:
+            os.fsync(self.handle.fileno())
+        self.written = json.loads(bodies[-1])["seq"]
+        if self.path is None:
+            self.state.mark_flushed(self.written)
+
+    def close(self) -> None:
+        if self.path is not None:
+            self.handle.close()
+
+
+def _last_seq_in(path: Path) -> int:
+    """The `seq` of the file's last complete line; a torn last line is cut off."""
+    if not path.exists():
+        return 0
+    with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        tail = b""
+        position = size
+        while position > 0 and tail.count(b"\n") < 2:
+            step = min(65536, position)
+            position -= step
+            handle.seek(position)
+            tail = handle.read(step) + tail
+        complete = tail[: tail.rfind(b"\n") + 1] if b"\n" in tail else b""
+        torn = len(tail) - len(complete)
+        if torn:
+            handle.truncate(size - torn)
+        lines = complete.rstrip(b"\n").rsplit(b"\n", 1)
+        try:
+            return int(json.loads(lines[-1])["seq"]) if lines[-1] else 0
+        except (ValueError, KeyError, TypeError):
+            raise ComplianceError(
+                f"{path}: the last line is not an announcement of compliance watch; "
+                "give --output a file that only watch writes"
+            ) from None
+
+
+class _Feed:
+    """Lines of a log as they arrive, for the readers' parsers. Before it would wait for
+    more input it calls `idle` (the watch commits its batch then); `--follow` waits for
+    the file to grow and reopens it when it is rotated (renamed or truncated)."""
+
+    def __init__(
+        self,
+        path: str,
+        follow: bool,
+        idle: Callable[[], None],
+        stopping: Callable[[], bool],
+        has_header: bool,
+    ) -> None:
+        self.path, self.follow, self.idle, self.stopping = path, follow, idle, stopping
+        self.has_header = has_header
+        self.stdin = path == "-"
+        self.handle: IO[bytes] = sys.stdin.buffer if self.stdin else self._open()
+        self.buffer = b""
+        self.header: bytes | None = None
+        self.skip_header = False
+
+    def _open(self) -> IO[bytes]:
+        try:
+            return open(self.path, "rb")
+        except OSError as e:
+            raise ComplianceError(f"{self.path}: cannot read feed: {e.strerror or e}") from None
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            newline = self.buffer.find(b"\n")
+            if newline >= 0:
+                line, self.buffer = self.buffer[: newline + 1], self.buffer[newline + 1 :]
+                if self.header is None:
+                    self.header = line
+                elif self.skip_header:
+                    self.skip_header = False
+                    if line == self.header:
+                        continue  # a rotated CSV's header, not a record
+                return line.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+            if self.stopping():
+                raise StopIteration
+            chunk = self._read()
+            if chunk:
+                self.buffer += chunk
+                continue
+            if not self.follow or self.stopping():
+                if self.buffer:
+                    line, self.buffer = self.buffer, b""
+                    return line.decode("utf-8", "surrogateescape")
+                raise StopIteration
+            self.idle()
+            if not self._rotated():
+                time.sleep(POLL_SECONDS)
+
+    def _read(self) -> bytes:
+        if self.stdin:
+            ready, _, _ = select.select([self.handle], [], [], 0)
+            if not ready:
+                self.idle()
+            return self.handle.readline()
+        return self.handle.read(1 << 16)
+
+    def _rotated(self) -> bool:
+        if self.stdin:
+            return False
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False  # between the rename and the new file: look again
+        current = os.fstat(self.handle.fileno())
+        if now.st_ino == current.st_ino and now.st_size >= self.handle.tell():
+            return False
+        rest = self.handle.read()
+        self.handle.close()
+        self.handle = self._open()
+        self.buffer += rest
+        self.skip_header = self.has_header
+        return True
+
+
+@dataclass
+class _Crash:
+    """Fault injection for the crash-safety test: `COMPLIANCE_WATCH_CRASH=PHASE:N` kills
+    the process (SIGKILL, as `kill -9` would) at the first batch boundary after N records,
+    in PHASE `feed` (before the commit), `commit` (after it, before writing) or `write`
+    (in the middle of an announcement line)."""
+
+    phase: str = ""
+    after: int = 0
+
+    @classmethod
+    def from_environment(cls) -> _Crash:
+        spec = os.environ.get("COMPLIANCE_WATCH_CRASH", "")
+        phase, _, count = spec.partition(":")
+        return cls(phase, int(count)) if phase and count.isdigit() else cls()
+
+    def at(self, phase: str, events: int) -> None:
+        if self.phase == phase and events >= self.after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def torn(self, out: _Output, bodies: list[str], events: int) -> None:
+        if self.phase == "write" and events >= self.after and bodies:
+            out.handle.write(bodies[0][: len(bodies[0]) // 2])
+            out.handle.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class _Status:
+    events: int = 0
+    findings: int = 0
+    last: str = ""
+
+    def show(self) -> None:
+        sys.stderr.write(
+            f"\r{self.events:,} events, {self.findings:,} findings, last date {self.last or '—'}"
+        )
+        sys.stderr.flush()
+
+
+def watch(
+    feed: str,
+    state_path: Path,
+    rulebook: Rulebook,
+    *,
+    follow: bool = False,
+    output: Path | None = None,
+    fmt: str | None = None,
+    batch_size: int = BATCH,
+) -> int:
+    """Run `compliance watch` until the feed ends (with `follow`: until SIGTERM/SIGINT).
+
+    `fmt` is `jsonl` or `csv`; by default the file name's suffix decides (stdin: JSON
+    Lines)."""
+    fmt = fmt or ("csv" if Path(feed).suffix.lower() == ".csv" else "jsonl")
+    stop = {"now": False}
+    crash = _Crash.from_environment()
+
+    def ask_stop(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    state = WatchState(state_path, rulebook)
+    out: _Output | None = None
+    try:
+        monitor = _resume(state, rulebook)
+        out = _Output(output, state)
+        out.catch_up()
+        seq = state.last_seq()
+        status = _Status(events=monitor.report().accounting.read, findings=len(monitor.findings()))
+        live = sys.stderr.isatty()
+        batch: list[RawRecord] = []
+        lines: list[tuple[int, str]] = []
+
+        def flush() -> None:
+            if batch or lines:
+                crash.at("feed", status.events)
+                state.commit(batch, lines)
+                crash.at("commit", status.events)
+                assert out is not None
+                crash.torn(out, [body for _, body in lines], status.events)
+                out.write([body for _, body in lines])
+                batch.clear()
+                lines.clear()
+            if live:
+                status.show()
+
+        handle = _Feed(feed, follow, flush, lambda: stop["now"], has_header=fmt == "csv")
+        name = "<stdin>" if feed == "-" else feed
+        for record in parse_stream(handle, name, fmt):
+            if state.seen(record):
+                continue
+            changes = monitor.feed_record(record)
+            batch.append(record)
+            status.events += 1
+            for body in _announcements(changes, record):
+                seq += 1
+                lines.append((seq, json.dumps({"seq": seq, **body}, ensure_ascii=False)))
+            status.findings += len(changes) - len(changes.withdrawn)
+            status.last = str(record.data.get("date", status.last))
+            if len(batch) >= batch_size:
+                flush()
+            if stop["now"]:
+                break
+        flush()
+        if live:
+            sys.stderr.write("\n")
+        return 0
+    finally:
+        if out is not None:
+            out.close()
+        state.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _announcements(changes: Changes, record: RawRecord) -> Iterator[dict[str, Any]]:
+    cause = {"source": record.source, "line": record.line, "id": record.data.get("id")}
+    for finding in changes.withdrawn:
+        yield {"change": "withdrawn", "finding": finding.to_dict(), "record": cause}
+    for finding in changes:
+        yield {"change": "raised", "finding": finding.to_dict(), "record": cause}
+    for rejection in changes.rejected:
+        yield {"change": "rejected", "rejection": rejection.to_dict(), "record": cause}

@@ -1,0 +1,215 @@
+"""`compliance watch`: durable state, exactly-once announcements, crashes and rotation."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import compliance
+from compliance.engine.findings import sort_findings
+from compliance.watch import report_from_state
+
+RULES = Path(__file__).parent / "data" / "design-example.yaml"
+RULEBOOK = compliance.load_rulebook(RULES)
+COMMAND = [sys.executable, "-m", "compliance.cli", "watch", "--rules", str(RULES)]
+
+
+def feed_rows(n: int, seed: int = 7) -> list[dict[str, str]]:
+    """A feed with breaches, threshold notices, corrections, conflicts and rejections."""
+    rnd = random.Random(seed)
+    rows: list[dict[str, str]] = []
+    for i in range(n):
+        row = {
+            "id": f"e{i}", "date": f"{2018 + i % 3}-{1 + rnd.randrange(12):02d}-{1 + rnd.randrange(28):02d}",
+            "hs_code": rnd.choice(["2710", "2709", "8901"]), "destination": rnd.choice(["KP", "CN"]),
+            "quantity": str(rnd.choice([1000, 50000, 120000, 300000])), "unit": "bbl",
+        }  # fmt: skip
+        if i % 17 == 5:
+            row["supersedes"] = f"e{rnd.randrange(i)}"
+        if i % 23 == 7:
+            row["date"] = "2019-02-30"  # rejected
+        rows.append(row)
+        if i % 31 == 11:
+            rows.append({**row, "quantity": "7"})  # a conflict with the row before
+    return rows
+
+
+def write_feed(path: Path, rows: list[dict[str, str]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        COMMAND + args, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+
+
+def lines_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def net_findings(announcements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the announcements say is true now: raised and not withdrawn."""
+    standing: list[dict[str, Any]] = []
+    for a in announcements:
+        if a["change"] == "raised":
+            standing.append(a["finding"])
+        elif a["change"] == "withdrawn":
+            standing.remove(a["finding"])
+    expected = [compliance.Finding.model_validate(f) for f in standing]
+    return [f.to_dict() for f in sort_findings(expected)]
+
+
+def findings_of(report: compliance.Report) -> list[dict[str, Any]]:
+    return [f.to_dict() for f in report.findings]
+
+
+def test_a_restart_resumes_and_announces_nothing_twice(tmp_path: Path) -> None:
+    rows = feed_rows(300)
+    feed, state, out = tmp_path / "feed.jsonl", tmp_path / "state.db", tmp_path / "out.jsonl"
+    write_feed(feed, rows[:150])
+    assert run([str(feed), "--state", str(state), "--output", str(out)]).returncode == 0
+    write_feed(feed, rows)  # the producer re-sends everything, then the rest
+    assert run([str(feed), "--state", str(state), "--output", str(out)]).returncode == 0
+    announcements = lines_of(out)
+    assert [a["seq"] for a in announcements] == list(range(1, len(announcements) + 1))
+    expected = compliance.evaluate(rows, RULEBOOK, engine="stream")
+    assert net_findings(announcements) == findings_of(expected)
+    done = run(["--state", str(state), "--report", "--format", "json"])
+    report = json.loads(done.stdout)
+    assert report["findings"] == json.loads(expected.to_json())["findings"]
+    assert report["accounting"] == expected.accounting.model_dump()
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_kill_9_at_random_points_loses_and_repeats_nothing(tmp_path: Path, trial: int) -> None:
+    rnd = random.Random(trial)
+    rows = feed_rows(240, seed=trial)
+    feed, state, out = tmp_path / "feed.jsonl", tmp_path / "state.db", tmp_path / "out.jsonl"
+    write_feed(feed, rows)
+    args = [str(feed), "--state", str(state), "--output", str(out), "--batch", "16"]
+    crashes = 0
+    for _ in range(4):
+        phase = rnd.choice(["feed", "commit", "write"])
+        point = rnd.randrange(1, len(rows))
+        done = run(args, env={"COMPLIANCE_WATCH_CRASH": f"{phase}:{point}"})
+        if done.returncode == -signal.SIGKILL:
+            crashes += 1
+        else:
+            assert done.returncode == 0, done.stderr
+    assert run(args).returncode == 0
+    assert crashes >= 1
+    announcements = lines_of(out)
+    assert [a["seq"] for a in announcements] == list(range(1, len(announcements) + 1))
+    expected = compliance.evaluate(rows, RULEBOOK, engine="stream")
+    assert net_findings(announcements) == findings_of(expected)
+    report = json.loads(run(["--state", str(state), "--report", "--format", "json"]).stdout)
+    assert report["accounting"] == expected.accounting.model_dump()
+
+
+def test_re_sending_from_an_earlier_point_on_stdin_changes_no_finding(tmp_path: Path) -> None:
+    rows = feed_rows(120)
+    state = tmp_path / "state.db"
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    first = subprocess.run([*COMMAND, "-", "--state", str(state)], input=text[: len(text) // 2],
+                           capture_output=True, text=True)  # fmt: skip
+    resent = text[len(text) // 3 :]
+    second = subprocess.run([*COMMAND, "-", "--state", str(state)], input=resent,
+                            capture_output=True, text=True)  # fmt: skip
+    assert first.returncode == second.returncode == 0
+    announcements = [json.loads(x) for x in (first.stdout + second.stdout).splitlines()]
+    expected = compliance.evaluate(rows, RULEBOOK, engine="stream")
+    assert net_findings(announcements) == findings_of(expected)
+
+
+class Lines:
+    """A subprocess's stdout read line by line on a thread, failing (not hanging) when
+    nothing comes for 30 seconds."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self.queue: queue.Queue[str] = queue.Queue()
+        stdout = process.stdout
+
+        def pump() -> None:
+            for line in stdout:
+                self.queue.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def take(self, n: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while len(out) < n:
+            try:
+                out.append(json.loads(self.queue.get(timeout=30)))
+            except queue.Empty:
+                raise AssertionError(f"no announcement after {len(out)} of {n}") from None
+        return out
+
+
+def test_follow_survives_rotation_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    feed, state = tmp_path / "feed.jsonl", tmp_path / "state.db"
+    kp = {"hs_code": "2710", "destination": "KP", "unit": "bbl"}
+    write_feed(feed, [{"id": "a", "date": "2019-01-01", "quantity": "600000", **kp}])
+    process = subprocess.Popen([*COMMAND, str(feed), "--state", str(state), "--follow"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        lines = Lines(process)
+        first = lines.take(4)  # the breach and three notices
+        assert {a["finding"]["kind"] for a in first} == {"cap_exceeded", "threshold_reached"}
+        with feed.open("a") as handle:  # the file grows: the totals change
+            handle.write(
+                json.dumps({"id": "b", "date": "2019-01-02", "quantity": "1", **kp}) + "\n"
+            )
+        grown = lines.take(8)
+        assert {a["record"]["id"] for a in grown} == {"b"}
+        assert sorted(a["change"] for a in grown) == ["raised"] * 4 + ["withdrawn"] * 4
+        feed.rename(tmp_path / "feed.jsonl.1")  # rotated, as logrotate does
+        write_feed(feed, [{"id": "c", "date": "2020-03-01", "quantity": "700000", **kp}])
+        rotated = lines.take(4)
+        assert {a["record"]["id"] for a in rotated} == {"c"}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    report = report_from_state(state, RULEBOOK)
+    assert report.accounting.read == 3
+
+
+def test_a_state_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    feed, state = tmp_path / "feed.jsonl", tmp_path / "state.db"
+    write_feed(feed, feed_rows(5))
+    assert run([str(feed), "--state", str(state)]).returncode == 0
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'format'")
+    done = run([str(feed), "--state", str(state)])
+    assert done.returncode == 2
+    assert "state file format '99'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_state_built_with_other_rules_is_refused(tmp_path: Path) -> None:
+    feed, state = tmp_path / "feed.jsonl", tmp_path / "state.db"
+    write_feed(feed, feed_rows(5))
+    assert run([str(feed), "--state", str(state)]).returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "compliance.cli", "watch", str(feed), "--state", str(state)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2 and "built with other rules" in done.stderr
+
+
+def test_help_says_enough_to_start() -> None:
+    text = subprocess.run([*COMMAND[:4], "--help"], capture_output=True, text=True).stdout
+    for words in ("--state", "--follow", "--report", "SIGTERM", "seq"):
+        assert words in text
