@@ -1,4 +1,16 @@
-from compliance.ledger import RawRecord, reconcile
+"""The ledger: duplicates, conflicts, corrections, and its incremental interface."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compliance.events import Shipment
+from compliance.ledger import Ledger, RawRecord, reconcile, validate
 
 
 def rec(line: int, **data: object) -> RawRecord:
@@ -42,6 +54,20 @@ def test_supersedes_unknown_id_is_rejected_with_reason() -> None:
     assert ledger.accounting.rejected == 1
 
 
+def test_correcting_a_rejected_record_says_it_is_rejected_not_missing() -> None:
+    ledger = reconcile(
+        [
+            rec(2, id="a"),
+            rec(3, id="b", supersedes="a"),
+            rec(4, id="b2", supersedes="a"),  # two corrections of a: both rejected
+            rec(5, id="c", supersedes="b"),  # so c corrects a rejected record
+        ]
+    )
+    reasons = {r.id: r.reasons for r in ledger.rejected}
+    assert reasons["c"] == ["supersedes: the record with id 'b' that it corrects is rejected"]
+    assert [s.id for s in ledger.accepted] == ["a"]
+
+
 def test_two_corrections_of_one_record_are_rejected() -> None:
     ledger = reconcile(
         [rec(2, id="a"), rec(3, id="b", supersedes="a"), rec(4, id="c", supersedes="a")]
@@ -60,3 +86,184 @@ def test_invalid_records_keep_source_line_and_every_reason() -> None:
     (r,) = ledger.rejected
     assert (r.source, r.line, r.id) == ("log.csv", 7, "x")
     assert len(r.reasons) == 2
+
+
+def test_a_long_chain_and_a_long_cycle_resolve() -> None:
+    n = 5000
+    chain = [rec(2, id="r0")] + [
+        rec(i + 2, id=f"r{i}", supersedes=f"r{i - 1}") for i in range(1, n)
+    ]
+    ledger = reconcile(chain)
+    assert [s.id for s in ledger.accepted] == [f"r{n - 1}"]
+    assert ledger.accounting.superseded == n - 1
+    cycle = [rec(i + 2, id=f"r{i}", supersedes=f"r{(i + 1) % n}") for i in range(n)]
+    ledger = reconcile(cycle)
+    assert ledger.accepted == [] and ledger.accounting.rejected == n
+    assert {r.reasons[0] for r in ledger.rejected} == {"supersedes: corrections form a cycle"}
+
+
+# The reference: the fixed point of the rules as first written (quadratic on chains), with
+# the wording of a correction whose target is in the log but rejected.
+
+
+def reference(records: list[RawRecord]) -> dict[str, Any]:
+    rejected: list[tuple[RawRecord, list[str]]] = []
+    by_id: dict[str, list[tuple[RawRecord, Shipment]]] = defaultdict(list)
+    for record in records:
+        result = validate(record)
+        if isinstance(result, list):
+            rejected.append((record, result))
+        else:
+            by_id[result.id].append((record, result))
+    duplicates = 0
+    kept: dict[str, tuple[RawRecord, Shipment]] = {}
+    for ident, copies in by_id.items():
+        if all(s == copies[0][1] for _, s in copies):
+            kept[ident] = min(copies, key=lambda c: (c[0].source, c[0].line or 0))
+            duplicates += len(copies) - 1
+            continue
+        places = ", ".join(sorted(r.where() for r, _ in copies))
+        reason = f"id: {ident!r} appears with different content at {places}; use supersedes to correct a record"
+        rejected.extend((r, [reason]) for r, _ in copies)
+    while True:
+        targets: dict[str, list[str]] = defaultdict(list)
+        for ident, (_, s) in kept.items():
+            if s.supersedes is not None:
+                targets[s.supersedes].append(ident)
+        bad: dict[str, str] = {}
+        for target, cs in targets.items():
+            if len(cs) > 1:
+                for c in cs:
+                    bad[c] = (
+                        f"supersedes: {target!r} is corrected by several records "
+                        f"({', '.join(sorted(cs))}); keep one correction"
+                    )
+            elif target == cs[0]:
+                bad[cs[0]] = f"supersedes: the record names itself ({target!r})"
+            elif target not in kept:
+                bad[cs[0]] = (
+                    f"supersedes: the record with id {target!r} that it corrects is rejected"
+                    if target in by_id
+                    else f"supersedes: no record with id {target!r} in the log"
+                )
+        if not bad:
+            for ident in kept:
+                seen = {ident}
+                cursor = kept[ident][1].supersedes
+                while cursor is not None and cursor in kept:
+                    if cursor in seen:
+                        bad[ident] = "supersedes: corrections form a cycle"
+                        break
+                    seen.add(cursor)
+                    cursor = kept[cursor][1].supersedes
+        if not bad:
+            break
+        for ident, reason in bad.items():
+            rejected.append((kept.pop(ident)[0], [reason]))
+    accepted = sorted(i for i in kept if i not in targets)
+    return {
+        "accepted": accepted,
+        "read": len(records),
+        "duplicates": duplicates,
+        "superseded": len(targets),
+        "rejected": sorted((r.line or 0, reasons) for r, reasons in rejected),
+    }
+
+
+def outcome(ledger: Ledger) -> dict[str, Any]:
+    a = ledger.accounting
+    assert a.read == a.evaluated + a.duplicates + a.superseded + a.rejected
+    assert a.evaluated == len(ledger.accepted)
+    return {
+        "accepted": sorted(s.id for s in ledger.accepted),
+        "read": a.read,
+        "duplicates": a.duplicates,
+        "superseded": a.superseded,
+        "rejected": sorted((r.line or 0, r.reasons) for r in ledger.rejected),
+    }
+
+
+IDS = "abcdefg"
+
+
+@st.composite
+def record_lists(draw: st.DrawFn) -> list[RawRecord]:
+    """Few ids, so that chains, cycles, conflicts, duplicates and rival corrections meet."""
+    contents = st.fixed_dictionaries(
+        {"id": st.sampled_from(IDS), "quantity": st.sampled_from(["1", "2", "-1"])},
+        optional={"supersedes": st.sampled_from(IDS + "z")},
+    )
+    drawn = draw(st.lists(contents, max_size=14))
+    for _ in range(draw(st.integers(0, 3))):  # exact copies
+        if drawn:
+            drawn.append(dict(draw(st.sampled_from(drawn))))
+    return [rec(line + 2, unit="bbl", **data) for line, data in enumerate(drawn)]
+
+
+@given(record_lists(), st.randoms(use_true_random=False))
+def test_outcomes_are_the_rules_fixed_point_in_any_order(
+    records: list[RawRecord], rnd: Any
+) -> None:
+    expected = reference(records)
+    assert outcome(reconcile(records)) == expected
+    rnd.shuffle(records)
+    assert outcome(reconcile(records)) == expected
+
+
+@given(record_lists(), st.lists(st.booleans(), min_size=20, max_size=20))
+def test_changes_follow_accepted_as_records_arrive(
+    records: list[RawRecord], asks: list[bool]
+) -> None:
+    ledger = Ledger()
+    seen: dict[str, Shipment] = {}
+    for n, record in enumerate(records):
+        ledger.add(record)
+        if asks[n % len(asks)] or n == len(records) - 1:
+            change = ledger.changes()
+            assert not {s.id for s in change.accepted} & set(seen)
+            assert {s.id for s in change.withdrawn} <= set(seen)
+            for s in change.withdrawn:
+                assert seen.pop(s.id) == s
+            seen.update((s.id, s) for s in change.accepted)
+            assert sorted(seen) == sorted(s.id for s in ledger.accepted)
+            assert outcome(ledger) == reference(records[: n + 1])
+    assert ledger.changes().accepted == ledger.changes().withdrawn == []
+
+
+def test_changes_report_a_correction_and_a_conflict() -> None:
+    ledger = Ledger()
+    ledger.add(rec(2, id="a"))
+    ledger.add(rec(3, id="b"))
+    assert [s.id for s in ledger.changes().accepted] == ["a", "b"]
+    ledger.add(rec(4, id="c", supersedes="a"))
+    change = ledger.changes()
+    assert ([s.id for s in change.accepted], [s.id for s in change.withdrawn]) == (["c"], ["a"])
+    ledger.add(rec(5, id="b", quantity="3", unit="bbl"))  # b conflicts now
+    ledger.add(rec(6, id="c2", supersedes="a"))  # a has two corrections: a is back
+    change = ledger.changes()
+    assert ([s.id for s in change.accepted], [s.id for s in change.withdrawn]) == (
+        ["a"],
+        ["b", "c"],
+    )
+
+
+def test_counted_records_join_the_accounting_only() -> None:
+    ledger = reconcile([rec(2, id="a")])
+    ledger.add_counted(read=10, duplicates=3)
+    assert ledger.accounting.model_dump() == {
+        "read": 11,
+        "evaluated": 8,
+        "duplicates": 3,
+        "superseded": 0,
+        "rejected": 0,
+    }
+    assert [s.id for s in ledger.accepted] == ["a"]
+    with pytest.raises(ValueError):
+        ledger.add_counted(read=1, duplicates=2)
+
+
+def test_prevalidated_records_are_not_validated_again() -> None:
+    record = rec(2, id="a", quantity="-1", unit="bbl")  # invalid as written
+    shipment = Shipment.model_validate({"id": "a", "date": "2019-01-01"})
+    ledger = reconcile([(record, shipment)])
+    assert ledger.accepted == [shipment]

@@ -1,8 +1,21 @@
 """The ledger: every record read ends evaluated, duplicate, superseded or rejected.
 
+    >>> ledger = Ledger()
+    >>> for record in records:                                     # doctest: +SKIP
+    ...     ledger.add(record)
+    >>> ledger.accepted, ledger.accounting, ledger.rejected        # doctest: +SKIP
+
 Outcomes depend on the set of records, never on their order: a record with `supersedes: X`
 replaces X; the same id twice with identical content is one record; the same id with
-different content (and no correction) rejects every copy as a conflict.
+different content (and no correction) rejects every copy as a conflict. A correction is
+rejected when several records correct one target (all of them are), when it names itself,
+when its target is not in the log or is rejected itself (so a rejection cascades up a
+chain of corrections), or when corrections form a cycle.
+
+Records are added one at a time (`add`); a whole log is a fold of `add` (`reconcile`).
+Corrections are resolved lazily, per connected component of the supersedes graph (ids
+joined by `supersedes`), only for the components that records touched since the last
+resolution: a chain or a cycle of n corrections costs O(n log n) in all, not O(n²).
 """
 
 from __future__ import annotations
@@ -15,7 +28,7 @@ from typing import Any
 from compliance.events import Shipment, parse_shipment
 from compliance.report import Accounting, Rejection
 
-__all__ = ["Ledger", "RawRecord", "reconcile"]
+__all__ = ["Ledger", "LedgerChanges", "RawRecord", "reconcile", "validate"]
 
 
 @dataclass(frozen=True)
@@ -46,15 +59,6 @@ class RawRecord:
         )
 
 
-@dataclass
-class Ledger:
-    """The outcome of reconciling a log."""
-
-    accepted: list[Shipment] = field(default_factory=list)
-    accounting: Accounting = field(default_factory=Accounting)
-    rejected: list[Rejection] = field(default_factory=list)
-
-
 def validate(record: RawRecord) -> Shipment | list[str]:
     """A record's shipment, or its reasons for rejection."""
     if record.problems:
@@ -65,106 +69,349 @@ def validate(record: RawRecord) -> Shipment | list[str]:
     return [str(p) for p in result]
 
 
-def reconcile(records: Iterable[RawRecord | tuple[RawRecord, Shipment]]) -> Ledger:
-    """Resolve duplicates, corrections and conflicts; account for every record.
+@dataclass(frozen=True)
+class LedgerChanges:
+    """What `Ledger.changes()` reports: shipments that became accepted since the last
+    ask, and shipments accepted then that are not any more (superseded by a correction,
+    or rejected: a conflicting copy of their id arrived, or a correction of theirs turned
+    out to be rejected). Both in (date, id) order."""
 
-    Items may come pre-validated as `(record, shipment)` pairs (the stream engine
-    validates once, as events arrive).
+    accepted: list[Shipment] = field(default_factory=list)
+    withdrawn: list[Shipment] = field(default_factory=list)
+
+
+class _Copies:
+    """Every valid record of one id."""
+
+    __slots__ = ("best", "conflict", "records", "shipment")
+
+    def __init__(self, record: RawRecord, shipment: Shipment) -> None:
+        self.records = [record]
+        self.shipment = shipment  # the first copy's content: every later copy is compared to it
+        self.best = (record, shipment)  # the copy kept: the earliest by location
+        self.conflict = False
+
+
+# A kept id's resolved outcome.
+_ACCEPTED, _SUPERSEDED, _REJECTED = 0, 1, 2
+
+
+class Ledger:
+    """Reconciles records one at a time; asked at any point, it reports the log so far.
+
+    `accepted`, `accounting` and `rejected` are those of every record added, whatever
+    the order of the adds. `changes()` gives what a live consumer needs: which shipments
+    entered or left `accepted` since it last asked.
     """
-    read = 0
-    rejected: list[tuple[RawRecord, list[str]]] = []
-    by_id: dict[str, list[tuple[RawRecord, Shipment]]] = defaultdict(list)
-    for item in records:
-        read += 1
-        if isinstance(item, tuple):
-            record, shipment = item
-        else:
-            record, result = item, validate(item)
+
+    def __init__(self) -> None:
+        self._read = 0
+        self._counted_read = 0
+        self._counted_duplicates = 0
+        self._invalid: list[tuple[RawRecord, list[str]]] = []
+        self._ids: dict[str, _Copies] = {}
+        self._duplicates = 0  # extra copies of ids without a conflict
+        self._conflicted = 0  # records of ids with a conflict
+        self._conflicts: set[str] = set()
+        # The supersedes graph as a union-find over ids; an id with no entry in _parent is
+        # its own root, and a root with no entry in _members is alone in its component.
+        self._parent: dict[str, str] = {}
+        self._members: dict[str, list[str]] = {}
+        self._dirty: set[str] = set()  # ids whose component changed since it was resolved
+        self._status: dict[str, int] = {}  # kept id -> _ACCEPTED / _SUPERSEDED / _REJECTED
+        self._reasons: dict[str, str] = {}  # rejected correction -> reason
+        self._accepted: dict[str, Shipment] = {}
+        self._superseded = 0
+        # id -> (accepted shipment at the last changes(), accepted shipment now)
+        self._delta: dict[str, tuple[Shipment | None, Shipment | None]] = {}
+
+    # Adding -------------------------------------------------------------------------
+
+    def add(self, record: RawRecord, shipment: Shipment | None = None) -> None:
+        """Take one record; `shipment` when the caller has validated it already."""
+        self._read += 1
+        if shipment is None:
+            result = validate(record)
             if isinstance(result, list):
-                rejected.append((record, result))
-                continue
+                self._invalid.append((record, result))
+                return
             shipment = result
-        by_id[shipment.id].append((record, shipment))
+        ident = shipment.id
+        copies = self._ids.get(ident)
+        if copies is None:
+            self._ids[ident] = _Copies(record, shipment)
+            if shipment.supersedes is not None:
+                self._union(ident, shipment.supersedes)
+        else:
+            copies.records.append(record)
+            if copies.conflict:
+                self._conflicted += 1
+            elif shipment == copies.shipment:
+                self._duplicates += 1
+                if _location_key(record) < _location_key(copies.best[0]):
+                    copies.best = (record, shipment)
+                    if ident in self._accepted:  # the same content, now from the earlier copy
+                        self._accepted[ident] = shipment
+            else:
+                copies.conflict = True
+                self._conflicts.add(ident)
+                self._duplicates -= len(copies.records) - 2
+                self._conflicted += len(copies.records)
+        self._dirty.add(ident)
 
-    duplicates = 0
-    kept: dict[str, tuple[RawRecord, Shipment]] = {}
-    for ident, copies in by_id.items():
-        first = copies[0][1]
-        if all(s == first for _, s in copies[1:]):
-            # Keep the earliest copy by location so the kept record's line is stable.
-            kept[ident] = min(copies, key=lambda c: _location_key(c[0]))
-            duplicates += len(copies) - 1
-            continue
-        places = ", ".join(sorted(r.where() for r, _ in copies))
-        for record, _ in copies:
-            rejected.append(
-                (
-                    record,
-                    [
-                        f"id: {ident!r} appears with different content at "
-                        f"{places}; use supersedes to correct a record"
-                    ],
-                )
+    def add_counted(self, read: int, duplicates: int = 0) -> None:
+        """Account for records the caller evaluates itself, without handing them over.
+
+        The caller proves, for each of the `read` records: it is valid as written; and
+        `read - duplicates` of them carry distinct ids that no other record of the log
+        carries and that no correction names, while the other `duplicates` are exact
+        copies (same content) of one of those, none with `supersedes`. Such records can
+        only end evaluated (`read - duplicates`) or duplicate, whatever else the log
+        holds; they appear in `accounting` but not in `accepted`. The columnar engine
+        proves this in bulk for the clean rows whose id hash is unique.
+        """
+        if read < 0 or not 0 <= duplicates <= read:
+            raise ValueError(f"add_counted(read={read}, duplicates={duplicates})")
+        self._counted_read += read
+        self._counted_duplicates += duplicates
+
+    # Asking -------------------------------------------------------------------------
+
+    @property
+    def accepted(self) -> list[Shipment]:
+        """The shipments evaluated, in (date, id) order."""
+        self._resolve()
+        return sorted(self._accepted.values(), key=_order)
+
+    @property
+    def accounting(self) -> Accounting:
+        self._resolve()
+        rejected = len(self._invalid) + self._conflicted + len(self._reasons)
+        counted = self._counted_read - self._counted_duplicates
+        return Accounting(
+            read=self._read + self._counted_read,
+            evaluated=len(self._accepted) + counted,
+            duplicates=self._duplicates + self._counted_duplicates,
+            superseded=self._superseded,
+            rejected=rejected,
+        )
+
+    @property
+    def rejected(self) -> list[Rejection]:
+        """Every rejected record with its reasons, in (source, line, index) order."""
+        self._resolve()
+        out = [r.rejection(reasons) for r, reasons in self._invalid]
+        for ident in self._conflicts:
+            records = self._ids[ident].records
+            places = ", ".join(sorted(r.where() for r in records))
+            reason = (
+                f"id: {ident!r} appears with different content at {places}; "
+                "use supersedes to correct a record"
             )
+            out.extend(r.rejection([reason]) for r in records)
+        for ident, reason in self._reasons.items():
+            out.append(self._ids[ident].best[0].rejection([reason]))
+        out.sort(key=lambda r: (r.source, r.line or 0, r.index or 0, r.reasons))
+        return out
 
-    superseded = _apply_corrections(kept, rejected)
-    accepted = [s for ident, (_, s) in kept.items() if ident not in superseded]
-    accepted.sort(key=lambda s: (s.date, s.id))
-    rejections = sorted(
-        (r.rejection(reasons) for r, reasons in rejected),
-        key=lambda r: (r.source, r.line or 0, r.index or 0),
-    )
-    return Ledger(
-        accepted=accepted,
-        accounting=Accounting(
-            read=read,
-            evaluated=len(accepted),
-            duplicates=duplicates,
-            superseded=len(superseded),
-            rejected=len(rejections),
-        ),
-        rejected=rejections,
-    )
+    def changes(self) -> LedgerChanges:
+        """Shipments that entered or left `accepted` since the last call (or since the
+        ledger was made).
+
+        Only the components of the supersedes graph that records touched since then are
+        resolved again, so a call costs O(size of the touched components), not of the
+        log. A shipment that left and came back in between (or came and left) is not
+        reported; an id stays the same shipment while accepted (its content cannot change
+        without a conflict, which rejects it).
+        """
+        self._resolve()
+        accepted: list[Shipment] = []
+        withdrawn: list[Shipment] = []
+        for before, now in self._delta.values():
+            if before is None and now is not None:
+                accepted.append(now)
+            elif before is not None and now is None:
+                withdrawn.append(before)
+        self._delta.clear()
+        return LedgerChanges(sorted(accepted, key=_order), sorted(withdrawn, key=_order))
+
+    # Resolution -----------------------------------------------------------------------
+
+    def _find(self, ident: str) -> str:
+        parent = self._parent
+        root = ident
+        while (up := parent.get(root)) is not None:
+            root = up
+        while ident != root:  # path compression
+            up = parent[ident]
+            parent[ident] = root
+            ident = up
+        return root
+
+    def _union(self, a: str, b: str) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra == rb:
+            return
+        members_a = self._members.get(ra) or [ra]
+        members_b = self._members.get(rb) or [rb]
+        if len(members_a) < len(members_b):  # the smaller joins the larger: O(n log n)
+            ra, rb, members_a, members_b = rb, ra, members_b, members_a
+        self._parent[rb] = ra
+        members_a.extend(members_b)
+        self._members[ra] = members_a
+        self._members.pop(rb, None)
+        self._dirty.add(ra)
+
+    def _resolve(self) -> None:
+        if not self._dirty:
+            return
+        roots = {self._find(i) for i in self._dirty}
+        self._dirty.clear()
+        for root in roots:
+            members = self._members.get(root)
+            if members is not None:
+                self._settle(members)
+                continue
+            # Alone in its component: no correction names it, and it corrects nothing
+            # but perhaps itself.
+            copies = self._ids.get(root)
+            if copies is None or copies.conflict:
+                self._record(root, None, None, None)
+            elif copies.shipment.supersedes is None:
+                self._record(root, _ACCEPTED, copies.best[1], None)
+            else:
+                reason = f"supersedes: the record names itself ({root!r})"
+                self._record(root, _REJECTED, copies.best[1], reason)
+
+    def _settle(self, members: list[str]) -> None:
+        """Resolve one component: linear in its size. Within a component, after the
+        targets with several correctors lose all of them, every id has at most one
+        corrector left, so what remains is paths and cycles: rejections cascade along
+        paths by a worklist, and one walk finds the cycles."""
+        kept: dict[str, Shipment] = {}
+        for ident in members:
+            copies = self._ids.get(ident)
+            if copies is not None and not copies.conflict:
+                kept[ident] = copies.best[1]
+        correctors: dict[str, list[str]] = defaultdict(list)
+        for ident, s in kept.items():
+            if s.supersedes is not None:
+                correctors[s.supersedes].append(ident)
+        reasons: dict[str, str] = {}
+        for target, those in correctors.items():
+            if len(those) > 1:
+                names = ", ".join(sorted(those))
+                for c in those:
+                    reasons[c] = (
+                        f"supersedes: {target!r} is corrected by several records ({names}); "
+                        "keep one correction"
+                    )
+            elif target == those[0]:
+                reasons[target] = f"supersedes: the record names itself ({target!r})"
+            elif target not in kept:
+                reasons[those[0]] = _missing(target, target in self._ids)
+        self._cascade(list(reasons), correctors, reasons)
+        # What is left: each live corrector's target is kept and live, with no other
+        # corrector. Walk each chain once; a walk that meets itself has found a cycle.
+        walked: dict[str, str] = {}  # id -> where the walk that reached it started
+        cycles: list[str] = []
+        for start, s in kept.items():
+            if s.supersedes is None or start in reasons or start in walked:
+                continue
+            path: list[str] = []
+            cursor: str | None = start
+            while cursor is not None and cursor not in walked:
+                walked[cursor] = start
+                path.append(cursor)
+                cursor = kept[cursor].supersedes
+            if cursor is not None and walked[cursor] == start:
+                cycles.extend(path[path.index(cursor) :])
+        for ident in cycles:
+            reasons[ident] = "supersedes: corrections form a cycle"
+        # No live record corrects a cycle (its target would have two correctors), so
+        # this finds nothing; it keeps the cascade true by construction.
+        self._cascade(cycles, correctors, reasons)
+
+        superseded = {
+            s.supersedes for i, s in kept.items() if s.supersedes is not None and i not in reasons
+        }
+        for ident in members:
+            shipment = kept.get(ident)
+            if shipment is None:
+                status = None
+            elif ident in reasons:
+                status = _REJECTED
+            elif ident in superseded:
+                status = _SUPERSEDED
+            else:
+                status = _ACCEPTED
+            self._record(ident, status, shipment, reasons.get(ident))
+
+    @staticmethod
+    def _cascade(
+        work: list[str], correctors: Mapping[str, list[str]], reasons: dict[str, str]
+    ) -> None:
+        """Reject every correction of a rejected record, and so on up the chain."""
+        while work:
+            rejected = work.pop()
+            for c in correctors.get(rejected, ()):
+                if c not in reasons:
+                    reasons[c] = _missing(rejected, True)
+                    work.append(c)
+
+    def _record(
+        self, ident: str, status: int | None, shipment: Shipment | None, reason: str | None
+    ) -> None:
+        old = self._status.get(ident)
+        if old == _SUPERSEDED:
+            self._superseded -= 1
+        if status is None:
+            self._status.pop(ident, None)
+        else:
+            self._status[ident] = status
+        if status == _SUPERSEDED:
+            self._superseded += 1
+        if reason is None:
+            self._reasons.pop(ident, None)
+        else:
+            self._reasons[ident] = reason
+        before = self._accepted.get(ident)
+        now = shipment if status == _ACCEPTED else None
+        if before is None and now is None:
+            return
+        if now is None:
+            del self._accepted[ident]
+        else:
+            self._accepted[ident] = now
+        if (before is None) != (now is None):
+            first = self._delta[ident][0] if ident in self._delta else before
+            self._delta[ident] = (first, now)
+
+
+def _missing(target: str, in_log: bool) -> str:
+    if in_log:
+        return f"supersedes: the record with id {target!r} that it corrects is rejected"
+    return f"supersedes: no record with id {target!r} in the log"
+
+
+def _order(s: Shipment) -> tuple[object, str]:
+    return (s.date, s.id)
 
 
 def _location_key(record: RawRecord) -> tuple[str, int]:
     return (record.source, record.line if record.line is not None else (record.index or 0))
 
 
-def _apply_corrections(
-    kept: dict[str, tuple[RawRecord, Shipment]],
-    rejected: list[tuple[RawRecord, list[str]]],
-) -> set[str]:
-    """Mark superseded ids; reject corrections that cannot apply. Returns superseded ids."""
-    while True:
-        targets: dict[str, list[str]] = defaultdict(list)
-        for ident, (_, s) in kept.items():
-            if s.supersedes is not None:
-                targets[s.supersedes].append(ident)
-        bad: dict[str, str] = {}
-        for target, correctors in targets.items():
-            if len(correctors) > 1:
-                for c in correctors:
-                    bad[c] = (
-                        f"supersedes: {target!r} is corrected by several records "
-                        f"({', '.join(sorted(correctors))}); keep one correction"
-                    )
-            elif target == correctors[0]:
-                bad[correctors[0]] = f"supersedes: the record names itself ({target!r})"
-            elif target not in kept:
-                bad[correctors[0]] = f"supersedes: no record with id {target!r} in the log"
-        if not bad:
-            for ident in kept:
-                seen = {ident}
-                cursor = kept[ident][1].supersedes
-                while cursor is not None and cursor in kept:
-                    if cursor in seen:
-                        bad[ident] = "supersedes: corrections form a cycle"
-                        break
-                    seen.add(cursor)
-                    cursor = kept[cursor][1].supersedes
-        if not bad:
-            return set(targets)
-        for ident, reason in bad.items():
-            record, _ = kept.pop(ident)
-            rejected.append((record, [reason]))
+def reconcile(records: Iterable[RawRecord | tuple[RawRecord, Shipment]]) -> Ledger:
+    """The ledger of a whole log: a fold of `Ledger.add` over its records.
+
+    Items may come pre-validated as `(record, shipment)` pairs (the stream engine
+    validates once, as events arrive).
+    """
+    ledger = Ledger()
+    for item in records:
+        if isinstance(item, tuple):
+            ledger.add(*item)
+        else:
+            ledger.add(item)
+    return ledger
