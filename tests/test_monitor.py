@@ -164,9 +164,11 @@ def test_feed_says_what_it_takes(bad: Any) -> None:
 
 def test_four_threads_give_what_one_thread_gives() -> None:
     log = [
-        {"id": f"e{i}", "date": f"2019-{1 + i % 12:02d}-{1 + i % 28:02d}",
-         "quantity": str(1000 + 37 * i), "supplier": "CN" if i % 3 else "RU", **OIL}
-        for i in range(600)
+        {"id": f"e{i}", "date": f"{2010 + i % 13}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+         "quantity": str(1000 + 37 * i), "supplier": "CN" if i % 3 else "RU",
+         "hs_code": "2710" if i % 4 else "2709", "destination": "KP" if i % 5 else "CN",
+         "unit": "bbl" if i % 7 else "t", "product": "crude"}
+        for i in range(2000)
     ]  # fmt: skip
     monitor = compliance.Monitor(RULEBOOK)
     announced: list[compliance.Finding] = []

@@ -25,8 +25,8 @@ from typing import Any
 
 from compliance.engine.findings import findings_for_rule, sort_findings, span_of
 from compliance.events import Shipment
-from compliance.ledger import RawRecord, reconcile, validate
-from compliance.report import Accounting, Finding, Rejection, Report, RulebookInfo
+from compliance.ledger import Ledger, RawRecord, validate
+from compliance.report import Finding, Rejection, Report, RulebookInfo
 from compliance.rulebook.evaluator import RulebookEvaluator
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import (
@@ -121,11 +121,12 @@ class Monitor:
 
         self.rulebook = rulebook if rulebook is not None else load_rulebook()
         self._evaluator = RulebookEvaluator(self.rulebook.rules)
-        self._ledger = _Ledger()
-        self._reached: dict[int, list[int]] = {}  # id(shipment) -> rule indices
+        self._ledger = Ledger()
+        self._reached: dict[str, list[int]] = {}  # accepted shipment id -> rule indices
         self._buckets: dict[tuple[int, Hashable], _Bucket] = {}
         self._lock = threading.Lock()
         self._count = 0
+        self._rejected: list[Rejection] = []  # as announced (a conflict may add to them)
 
     def __enter__(self) -> Monitor:
         return self
@@ -159,15 +160,13 @@ class Monitor:
                 index=None if line is not None else self._count,
             )
             self._count += 1
-            self._ledger.add(record, event if isinstance(event, Shipment) else None)
-            return self._settle()
+            return self._take(record, event if isinstance(event, Shipment) else None)
 
     def feed_record(self, record: RawRecord) -> Changes:
         """Take one record as a reader gave it (with its place and reading problems)."""
         with self._lock:
             self._count += 1
-            self._ledger.add(record, None)
-            return self._settle()
+            return self._take(record, None)
 
     def feed_many(self, events: Iterable[Mapping[str, Any] | Shipment]) -> Changes:
         """Feed several events; the changes of all of them together."""
@@ -198,26 +197,44 @@ class Monitor:
         with self._lock:
             self._buckets.clear()
             self._reached.clear()
+            self._rejected.clear()
 
     # --------------------------------------------------------------------------------
 
     def _findings(self) -> list[Finding]:
         return sort_findings(f for b in self._buckets.values() for f in b.findings)
 
-    def _settle(self) -> Changes:
+    def _take(self, record: RawRecord, shipment: Shipment | None) -> Changes:
+        rejected_before = self._ledger.accounting.rejected
+        result = shipment if shipment is not None else validate(record)
+        if isinstance(result, list):
+            self._ledger.add(record)
+            rejected = [record.rejection(result)]
+        else:
+            self._ledger.add(record, result)
+            rejected = []
+        if self._ledger.accounting.rejected > rejected_before + len(rejected):
+            # A conflict or a correction that cannot apply rejects records fed earlier:
+            # rare, so the full list is compared then.
+            known = {_where(r) for r in self._rejected}
+            rejected = [r for r in self._ledger.rejected if _where(r) not in known]
+        self._rejected.extend(rejected)
+        return self._settle(rejected)
+
+    def _settle(self, rejected: list[Rejection]) -> Changes:
         change = self._ledger.changes()
         dirty: dict[tuple[int, Hashable], tuple[date, date] | None] = {}
-        for event in change.removed:
-            for index in self._reached.pop(id(event), ()):
+        for event in change.withdrawn:
+            for index in self._reached.pop(event.id, ()):
                 key = self._key(index, event)
                 bucket = self._buckets[key]
                 bucket.remove(event)
                 _widen(dirty, key, event.date, self.rulebook.rules[index])
-        for event in change.added:
+        for event in change.accepted:
             reached = self._evaluator.rules_for(event)
             if not reached:
                 continue
-            self._reached[id(event)] = reached
+            self._reached[event.id] = reached
             for index in reached:
                 key = self._key(index, event)
                 self._buckets.setdefault(key, _Bucket()).add(event)
@@ -249,7 +266,7 @@ class Monitor:
             bucket.findings = new
             if not bucket.events:
                 del self._buckets[key]
-        return Changes(sort_findings(raised), sort_findings(withdrawn), change.rejected)
+        return Changes(sort_findings(raised), sort_findings(withdrawn), rejected)
 
     def _key(self, index: int, event: Shipment) -> tuple[int, Hashable]:
         rule = self.rulebook.rules[index]
@@ -287,42 +304,5 @@ def _widen(
         dirty[key] = (day, day)
 
 
-class _Change:
-    def __init__(
-        self, added: list[Shipment], removed: list[Shipment], rejected: list[Rejection]
-    ) -> None:
-        self.added, self.removed, self.rejected = added, removed, rejected
-
-
-class _Ledger:
-    """Stand-in for the incremental ledger: reconciles everything on each change."""
-
-    def __init__(self) -> None:
-        self._items: list[tuple[RawRecord, Shipment] | RawRecord] = []
-        self._accepted: dict[tuple[str, int], Shipment] = {}
-        self._objects: dict[Shipment, Shipment] = {}
-        self.accounting = Accounting()
-        self.rejected: list[Rejection] = []
-
-    def add(self, record: RawRecord, shipment: Shipment | None) -> None:
-        result = shipment if shipment is not None else validate(record)
-        self._items.append(record if isinstance(result, list) else (record, result))
-
-    def changes(self) -> _Change:
-        ledger = reconcile(self._items)
-        before = self._accepted
-        now: dict[tuple[str, int], Shipment] = {}
-        for s in ledger.accepted:
-            now[(s.id, hash(s.model_dump_json()))] = s
-        added = [s for k, s in now.items() if k not in before]
-        removed = [s for k, s in before.items() if k not in now]
-        for k in now:
-            if k in before:
-                now[k] = before[k]
-        old = {(r.source, r.line, r.index, tuple(r.reasons)) for r in self.rejected}
-        fresh = [
-            r for r in ledger.rejected if (r.source, r.line, r.index, tuple(r.reasons)) not in old
-        ]
-        self._accepted = now
-        self.accounting, self.rejected = ledger.accounting, ledger.rejected
-        return _Change(added, removed, fresh)
+def _where(r: Rejection) -> tuple[object, ...]:
+    return (r.source, r.line, r.index, tuple(r.reasons))
