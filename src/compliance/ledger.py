@@ -197,6 +197,12 @@ class Ledger:
         )
 
     @property
+    def rejected_count(self) -> int:
+        """How many records are rejected now (what `accounting.rejected` says, cheaply)."""
+        self._resolve()
+        return len(self._invalid) + self._conflicted + len(self._reasons)
+
+    @property
     def rejected(self) -> list[Rejection]:
         """Every rejected record with its reasons, in (source, line, index) order."""
         self._resolve()

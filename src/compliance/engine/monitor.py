@@ -205,7 +205,7 @@ class Monitor:
         return sort_findings(f for b in self._buckets.values() for f in b.findings)
 
     def _take(self, record: RawRecord, shipment: Shipment | None) -> Changes:
-        rejected_before = self._ledger.accounting.rejected
+        rejected_before = self._ledger.rejected_count
         result = shipment if shipment is not None else validate(record)
         if isinstance(result, list):
             self._ledger.add(record)
@@ -213,7 +213,7 @@ class Monitor:
         else:
             self._ledger.add(record, result)
             rejected = []
-        if self._ledger.accounting.rejected > rejected_before + len(rejected):
+        if self._ledger.rejected_count > rejected_before + len(rejected):
             # A conflict or a correction that cannot apply rejects records fed earlier:
             # rare, so the full list is compared then.
             known = {_where(r) for r in self._rejected}

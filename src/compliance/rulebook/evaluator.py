@@ -15,6 +15,7 @@ tests hold it equal to this one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -62,10 +63,17 @@ def compile_rule(rule: Rule) -> Predicate:
     """Does the rule reach this event: its condition holds and the rule is in force on
     the event's date."""
     condition = compile_selector(rule_condition(rule))
-    effective = rule.effective
-    if effective.from_ is None and effective.to is None:
+    first, last = rule.effective.from_, rule.effective.to
+    # The condition first: it turns most events away sooner than the dates would.
+    if first is None and last is None:
         return condition
-    return lambda e: e.date in effective and condition(e)
+    if last is None:
+        start: date = first  # type: ignore[assignment]  # both None returned above
+        return lambda e: condition(e) and e.date >= start
+    if first is None:
+        return lambda e: condition(e) and e.date <= last
+    begin: date = first
+    return lambda e: condition(e) and begin <= e.date <= last
 
 
 def matches(selector: Selector, event: Shipment) -> bool:
@@ -164,14 +172,55 @@ def _decimal(v: object) -> Decimal | None:
 class RulebookEvaluator:
     """Which rules of a rulebook each event reaches: every rule compiled once.
 
-    Pure Python and free of shared mutable state, so one evaluator may serve several
-    threads."""
+    Rules whose condition requires one field to take one of a few values (`destination:
+    KP`, say) are indexed by that field, so an event is tested only against the rules its
+    values can reach. Pure Python and free of shared mutable state: one evaluator may
+    serve several threads."""
 
-    __slots__ = ("_tests",)
+    __slots__ = ("_always", "_index", "_tests")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self._tests = tuple((i, compile_rule(r)) for i, r in enumerate(rules))
+        self._tests = tuple(compile_rule(r) for r in rules)
+        always: list[int] = []
+        index: dict[str, dict[object, list[int]]] = {}
+        for i, rule in enumerate(rules):
+            need = _necessary(rule_condition(rule))
+            if need is None:
+                always.append(i)
+                continue
+            field, values = need
+            for value in values:
+                index.setdefault(field, {}).setdefault(value, []).append(i)
+        self._always = tuple(always)
+        self._index = tuple((_getter(f), by_value) for f, by_value in index.items())
 
     def rules_for(self, event: Shipment) -> list[int]:
         """Indices (in rulebook order) of the rules this event reaches."""
-        return [i for i, test in self._tests if test(event)]
+        tests = self._tests
+        out = [i for i in self._always if tests[i](event)]
+        for get, by_value in self._index:
+            candidates = by_value.get(get(event))
+            if candidates:
+                out.extend(i for i in candidates if tests[i](event))
+        if len(out) > 1:
+            out = sorted(set(out))
+        return out
+
+
+def _necessary(s: Selector) -> tuple[str, frozenset[object]] | None:
+    """A field and the values it must take for the selector to hold, if there is one."""
+    if isinstance(s, Equals):
+        if s.field.startswith("extra.") or s.field in NUMERIC_FIELDS:
+            return None  # compared as text / by numeric value, not by identity
+        return (s.field, frozenset(s.values))
+    if isinstance(s, All):
+        found = [_necessary(i) for i in s.items]
+        needs = [n for n in found if n is not None]
+        return min(needs, key=lambda n: len(n[1])) if needs else None
+    if isinstance(s, AnyOf) and s.items:
+        alternatives = [_necessary(i) for i in s.items]
+        each = [n for n in alternatives if n is not None]
+        if len(each) == len(alternatives) and len({field for field, _ in each}) == 1:
+            values: frozenset[object] = frozenset().union(*(v for _, v in each))
+            return (each[0][0], values)
+    return None
