@@ -303,9 +303,10 @@ def detect_source(
         Diagnostic(
             name,
             "cannot tell an encounters export from a port-visits one: no encountered-vessel "
-            f"column ({', '.join(_candidates(_ENCOUNTER_SIGNS))}) and no port column "
-            f"({', '.join(_candidates(_PORT_SIGNS))}); pass --from, or name the columns "
-            "with --column FIELD=COLUMN",
+            "column (such as encounter.vessel.ssvid, transshipment_vessel_mmsi, "
+            "encounteredVesselName) and no port column (such as "
+            "port_visit.intermediateAnchorage.flag, portVisitFlag, iso3); pass --from, or "
+            "name the columns with --column FIELD=COLUMN (docs/tracking.md lists them)",
             1,
         )
     )
@@ -591,10 +592,6 @@ def _column(name: str, present: Iterable[str], overrides: Mapping[str, str]) -> 
         if candidate in keys:
             return candidate
     return None
-
-
-def _candidates(fields: Iterable[str]) -> list[str]:
-    return [c for f in fields for c in COLUMNS[f]]
 
 
 def _tried(name: str, overrides: Mapping[str, str]) -> str:
