@@ -471,3 +471,27 @@ def test_random_csv_bytes_never_crash_and_are_all_accounted_for(
         accounted(conversion)
         records = conversion.to_csv()  # every event writes
         assert records.count("\n") >= len(conversion.events)
+
+
+def test_the_example_pair_has_one_transfer_followed_by_a_dprk_call_within_30_days() -> None:
+    examples = Path(__file__).parents[1] / "examples" / "tracking"
+    vessels, notes = read_vessels(examples / "vessels.csv")
+    assert notes == []
+    sts = convert_tracking(examples / "gfw-encounters.csv", vessels=vessels)
+    calls = convert_tracking(examples / "gfw-port-visits.csv", vessels=vessels)
+    assert (sts.summary(), calls.summary()) == (
+        "converted 2, unmapped 0",
+        "converted 3, unmapped 0",
+    )
+    pairs = [
+        (t.id, c.id)
+        for t in sts.events
+        for c in calls.events
+        if t.counterparty_imo == c.vessel_imo
+        and c.destination == "KP"
+        and 0 <= (c.date - t.date).days <= 30
+    ]
+    assert len(pairs) == 1
+    assert all(e.vessel_imo and e.counterparty_imo for e in sts.events)
+    report = compliance.evaluate([*sts.events, *calls.events], compliance.load_rulebook())
+    assert report.findings == [] and report.accounting.rejected == 0

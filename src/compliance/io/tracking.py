@@ -57,10 +57,10 @@ SOURCES: tuple[TrackingSource, ...] = ("gfw-encounters", "gfw-port-visits", "gfw
 _ANCHORAGE = ("port_visit.intermediateAnchorage", "portVisit.intermediateAnchorage")
 _START_ANCHORAGE = ("port_visit.startAnchorage", "portVisit.startAnchorage")
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "id": ("id", "event_id", "visit_id", "port_visit.visitId"),
-    "type": ("type", "event_type"),
-    "start": ("start", "start_time", "start_timestamp", "event_start"),
-    "end": ("end", "end_time", "end_timestamp", "event_end"),
+    "id": ("id", "visit_id", "port_visit.visitId", "portVisit.visitId"),
+    "type": ("type",),
+    "start": ("start", "start_time", "start_timestamp"),
+    "end": ("end", "end_time", "end_timestamp"),
     "lat": ("position.lat", "latitude", "mean_latitude", "start_lat", "lat"),
     "lon": ("position.lon", "longitude", "mean_longitude", "start_lon", "lon"),
     "vessel_imo": ("imo",),
