@@ -495,3 +495,11 @@ def test_the_example_pair_has_one_transfer_followed_by_a_dprk_call_within_30_day
     assert all(e.vessel_imo and e.counterparty_imo for e in sts.events)
     report = compliance.evaluate([*sts.events, *calls.events], compliance.load_rulebook())
     assert report.findings == [] and report.accounting.rejected == 0
+
+
+def test_an_api_response_saved_without_a_json_suffix_is_still_one_response(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, API.read_text(), "events.txt")
+    conversion = convert_tracking(path)
+    assert (conversion.source, conversion.rows, conversion.converted) == ("gfw-events", 3, 2)

@@ -92,12 +92,22 @@ def read_rows(path: str | Path) -> Iterator[TrackingRow]:
     text = text.removeprefix("\ufeff")
     suffix = Path(name).suffix.lower()
     head = text.lstrip()[:1]
-    if suffix in (".jsonl", ".ndjson") or (suffix != ".json" and head == "{"):
+    if suffix in (".jsonl", ".ndjson") or (
+        suffix != ".json" and head == "{" and not _one_object(text)
+    ):
         yield from _jsonl(text, name)
     elif suffix == ".json" or head == "[":
         yield from _json(text, name)
     else:
         yield from _csv(io.StringIO(text, newline=""), name)
+
+
+def _one_object(text: str) -> bool:
+    """An API response saved under another suffix: one JSON object, over several lines."""
+    try:
+        return isinstance(json.loads(text), dict) and "\n" in text.strip()
+    except (json.JSONDecodeError, RecursionError):
+        return False
 
 
 def _csv(handle: IO[str], name: str) -> Iterator[TrackingRow]:
