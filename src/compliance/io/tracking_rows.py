@@ -96,7 +96,7 @@ def read_rows(path: str | Path) -> Iterator[TrackingRow]:
         suffix != ".json" and head == "{" and not _one_object(text)
     ):
         yield from _jsonl(text, name)
-    elif suffix == ".json" or head == "[":
+    elif suffix == ".json" or head in ("[", "{"):
         yield from _json(text, name)
     else:
         yield from _csv(io.StringIO(text, newline=""), name)
