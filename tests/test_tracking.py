@@ -465,7 +465,7 @@ def test_random_csv_bytes_never_crash_and_are_all_accounted_for(
     path.write_bytes(raw)
     for kind in ("gfw-encounters", "gfw-port-visits", "gfw-events"):
         try:
-            conversion = convert_tracking(path, kind)  # type: ignore[arg-type]
+            conversion = convert_tracking(path, kind)
         except LogError:
             continue  # a file that cannot be read at all is one error, not a crash
         accounted(conversion)
