@@ -355,6 +355,7 @@ class _Mapper:
     ) -> None:
         self.kind, self.overrides, self.both = kind, overrides, both_directions
         self.vessels, self.out = vessels, out
+        self.plans: dict[frozenset[str], dict[str, str]] = {}
 
     def convert(self, row: TrackingRow) -> None:
         note = _note_at(row)
@@ -387,14 +388,23 @@ class _Mapper:
         self.out.warnings.extend(note(w) for w in warnings)
 
     def _getter(self, columns: Mapping[str, str]) -> Any:
-        present = columns.keys()
+        # Which column feeds which field depends only on the set of column names: one
+        # plan per header (a CSV has one; JSON objects differ by event type).
+        names = frozenset(columns)
+        plan = self.plans.get(names)
+        if plan is None:
+            plan = {}
+            for name in COLUMNS:
+                column = _column(name, names, self.overrides)
+                if column is not None:
+                    plan[name] = column
+            self.plans[names] = plan
 
         def get(name: str) -> str | None:
-            column = _column(name, present, self.overrides)
+            column = plan.get(name)
             if column is None:
                 return None
-            text = columns[column].strip()
-            return text or None
+            return columns[column].strip() or None
 
         return get
 
