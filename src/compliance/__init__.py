@@ -18,6 +18,7 @@ from compliance.errors import (
     RuleFileError,
 )
 from compliance.events import Shipment
+from compliance.io.tracking import Conversion, convert_tracking
 from compliance.report import Accounting, Finding, Measurement, PeriodRange, Rejection, Report
 from compliance.rulebook import Rule, Rulebook, bundled_rulebook_path, load_rulebook
 
@@ -27,6 +28,7 @@ __all__ = [
     "Accounting",
     "Changes",
     "ComplianceError",
+    "Conversion",
     "Diagnostic",
     "Engine",
     "EngineUnavailableError",
@@ -43,6 +45,7 @@ __all__ = [
     "Shipment",
     "__version__",
     "bundled_rulebook_path",
+    "convert_tracking",
     "evaluate",
     "load_rulebook",
 ]

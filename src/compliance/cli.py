@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when fewer than N%% of rules are exercised",
     )
     te.add_argument("--format", choices=("table", "json"), default="table")
+    _convert_parser(sub)
     return p
 
 
@@ -120,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from compliance.ruletests import run_command
 
             return run_command(args.path, min_coverage=args.min_coverage, fmt=args.format)
+        if args.command == "convert":
+            return _convert(args)
     except RuleFileError as e:
         for d in e.diagnostics:
             print(d, file=sys.stderr)
@@ -239,6 +242,84 @@ def _rules(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(listing.list_table(rulebook))
     return 0
+
+
+# --- compliance convert: vessel-tracking exports to events (docs/tracking.md) ---
+
+
+def _convert_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from compliance.io.tracking import SOURCES
+
+    co = sub.add_parser(
+        "convert",
+        help="convert a vessel-tracking export (GFW encounters, port visits) to events",
+    )
+    co.add_argument("file", metavar="FILE", help="CSV, JSON Lines or JSON export; - for stdin")
+    co.add_argument(
+        "--from",
+        dest="kind",
+        choices=SOURCES,
+        default=None,
+        help="the kind of export (default: told from its columns)",
+    )
+    co.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    co.add_argument("--output", type=Path, help="write the events to FILE instead of stdout")
+    co.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="read FIELD from COLUMN (repeatable); extra.NAME=COLUMN keeps any column",
+    )
+    co.add_argument(
+        "--both-directions",
+        action="store_true",
+        help="emit each encounter twice, each vessel once as the giver",
+    )
+    co.add_argument(
+        "--vessels",
+        type=Path,
+        metavar="FILE",
+        help="vessel list (ssvid or mmsi, and imo columns) to fill IMO numbers from MMSIs",
+    )
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from compliance.io.tracking import Note, convert_tracking, read_vessels
+
+    columns: dict[str, str] = {}
+    for item in args.column:
+        name, sep, column = item.partition("=")
+        if not sep:
+            print(f"error: --column {item}: expected FIELD=COLUMN", file=sys.stderr)
+            return 2
+        columns[name.strip()] = column.strip()
+    vessels: dict[str, str] = {}
+    notes: list[Note] = []
+    if args.vessels:
+        vessels, notes = read_vessels(args.vessels)
+    try:
+        conversion = convert_tracking(
+            args.file,
+            args.kind,
+            columns=columns,
+            both_directions=args.both_directions,
+            vessels=vessels,
+        )
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    text = conversion.to_jsonl() if args.format == "jsonl" else conversion.to_csv()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    for note in notes + conversion.warnings:
+        print(f"{note.location()}: warning: {note.message}", file=sys.stderr)
+    for note in conversion.unmapped:
+        print(f"{note.location()}: unmapped: {note.message}", file=sys.stderr)
+    print(conversion.summary(), file=sys.stderr)
+    return conversion.exit_code
 
 
 if __name__ == "__main__":
