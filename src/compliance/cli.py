@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "logs", nargs="+", metavar="LOG", help="CSV, JSON Lines, JSON or Parquet; - for stdin"
     )
-    ev.add_argument("--rules", type=Path, help="rulebook directory or file (default: bundled DPRK)")
+    ev.add_argument("--rules", action="append", help=_RULES_HELP)
     ev.add_argument(
         "--format",
         choices=_formats(),
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list, validate or describe rule files")
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     ls = rsub.add_parser("list", help="list the rules of a rulebook")
-    ls.add_argument("--rules", type=Path)
+    ls.add_argument("--rules", action="append", help=_RULES_HELP)
     ls.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     va = rsub.add_parser("validate", help="check rule files; every problem, one per line")
     va.add_argument("path", type=Path)
@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     te.add_argument("--format", choices=("table", "json"), default="table")
     _convert_parser(sub)
     return p
+
+
+_RULES_HELP = (
+    "rulebook directory, file or bundled name (dprk, price-cap); repeat to evaluate "
+    "several together (default: bundled dprk)"
+)
 
 
 def _formats() -> list[str]:
@@ -172,7 +178,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from compliance.rulebook.load import load_rulebook
 
     fmt = args.format or ("table" if sys.stdout.isatty() and not args.output else "json")
-    rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
+    rulebook = load_rulebook(*(args.rules or ()))
     with _rare_collections():
         if fmt in NEEDS_EVENTS:
             from compliance.io.evidence import evaluate_with_events
@@ -234,7 +240,7 @@ def _rules(args: argparse.Namespace) -> int:
         rulebook = load_rulebook(args.path)
         print(f"{args.path}: {len(rulebook)} rules, no problems.")
         return 0
-    rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
+    rulebook = load_rulebook(*(args.rules or ()))
     if args.format == "json":
         sys.stdout.write(listing.list_json(rulebook))
     elif args.format == "markdown":

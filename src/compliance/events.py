@@ -26,6 +26,8 @@ __all__ = [
     "COUNTRY_FIELDS",
     "FIELDS",
     "NUMERIC_FIELDS",
+    "PROVIDERS",
+    "SCREENS",
     "TRANSFERS",
     "Problem",
     "Shipment",
@@ -59,14 +61,28 @@ FIELDS = (
     "reported_on",
     "source",
     "supersedes",
+    "provider",
+    "contract_date",
+    "unloaded_on",
+    "attestation",
 )
 COUNTRY_FIELDS = frozenset(
     {"origin", "destination", "supplier", "vessel_flag", "counterparty_flag"}
 )
 NUMERIC_FIELDS = frozenset({"quantity", "value"})
-DATE_FIELDS = frozenset({"date", "reported_on"})
+DATE_FIELDS = frozenset({"date", "reported_on", "contract_date", "unloaded_on"})
 IMO_FIELDS = frozenset({"vessel_imo", "counterparty_imo"})
 TEXT_FIELDS = frozenset({"id", "commodity", "vessel_name", "source", "supersedes"})
+# Jurisdictions of price-cap service providers (the coalition), as `provider` names them.
+PROVIDERS = ("EU", "GB", "US", "CA", "JP", "AU", "NZ", "CH", "NO")
+ATTESTATIONS = ("1", "2", "3")
+_PROVIDER = "(?:" + "|".join(PROVIDERS) + ")"
+SCREENS = {
+    "provider": f"^{_PROVIDER}(?:;{_PROVIDER})*$",
+    "attestation": "^[123]$",
+}
+"""Per field, a pattern every value matching which is valid and already in the form
+`parse_shipment` stores (the columnar engine's screen passes those rows as written)."""
 
 MAX_TEXT = 4096  # longer free text is almost certainly a broken row, not a description
 MAX_AMOUNT = Decimal("1e15")
@@ -103,6 +119,10 @@ class Shipment(BaseModel):
     reported_on: dt.date | None = None
     source: str | None = None
     supersedes: str | None = None
+    provider: str | None = None
+    contract_date: dt.date | None = None
+    unloaded_on: dt.date | None = None
+    attestation: str | None = None
     extra: dict[str, str] = {}
 
     @model_validator(mode="before")
@@ -135,6 +155,11 @@ class Shipment(BaseModel):
             out[name] = str(v) if isinstance(v, Decimal | date) else v
         out.update(self.extra)
         return out
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The jurisdictions `provider` names, in order, each once."""
+        return tuple(dict.fromkeys(self.provider.split(";"))) if self.provider else ()
 
 
 class Problem:
@@ -286,6 +311,16 @@ def _plain(field: str, v: Any, text: str, problems: list[Problem]) -> str:
     return text
 
 
+def _providers(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
+    parts = [part.strip().upper() for part in text.split(";")]
+    if all(part in PROVIDERS for part in parts):
+        return ";".join(parts)
+    problems.append(
+        Problem(field, f"must be jurisdiction codes separated by ';' ({', '.join(PROVIDERS)})", v)
+    )
+    return None
+
+
 Parser = Callable[[str, Any, Any, list[Problem]], Any]
 _COUNTRY = _code(COUNTRIES, True, "must be an ISO 3166-1 alpha-2 code")
 _TEXT_PARSERS: dict[str, Parser] = {
@@ -296,6 +331,8 @@ _TEXT_PARSERS: dict[str, Parser] = {
     "currency": _code(CURRENCIES, True, "must be an ISO 4217 currency code"),
     "transfer": _code(TRANSFERS, False, f"must be one of {', '.join(TRANSFERS)}"),
     "product": _lower,
+    "provider": _providers,
+    "attestation": _code(ATTESTATIONS, True, "must be an attestation tier: 1, 2 or 3"),
     **{f: _plain for f in ("id", "commodity", "vessel_name", "source", "supersedes")},
 }
 _VALUE_PARSERS: dict[str, Parser] = {
@@ -303,6 +340,8 @@ _VALUE_PARSERS: dict[str, Parser] = {
     "value": _decimal,
     "date": _date,
     "reported_on": _date,
+    "contract_date": _date,
+    "unloaded_on": _date,
 }
 
 

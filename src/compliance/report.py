@@ -32,6 +32,9 @@ FindingKind = Literal[
     "late_report",
     "unreported",
     "unconvertible",
+    "price_cap_exceeded",
+    "safe_harbour",
+    "unpriced",
 ]
 Severity = Literal["breach", "warning", "notice", "error"]
 SEVERITY: dict[str, Severity] = {
@@ -42,6 +45,9 @@ SEVERITY: dict[str, Severity] = {
     "unreported": "warning",
     "threshold_reached": "notice",
     "unconvertible": "error",
+    "price_cap_exceeded": "breach",
+    "safe_harbour": "notice",
+    "unpriced": "warning",
 }
 
 
@@ -82,6 +88,7 @@ class Finding(_Frozen):
     measure: Measurement | None = None
     match: dict[str, str] | None = None
     days_late: int | None = None
+    price: dict[str, str] | None = None
     message: str
 
     def sort_key(self) -> tuple[Any, ...]:
@@ -133,6 +140,8 @@ class Finding(_Frozen):
             out["match"] = dict(self.match)
         if self.days_late is not None:
             out["days_late"] = self.days_late
+        if self.price is not None:
+            out["price"] = dict(self.price)
         out["message"] = self.message
         return out
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from compliance.errors import Diagnostic, RuleFileError
 from compliance.rulebook._yaml import YamlProblem, load_located
-from compliance.rulebook.load import bundled_rulebook_path, load_rulebook
+from compliance.rulebook.load import BUNDLED, bundled_rulebook_path, load_rulebook
 from compliance.rulebook.rulebook import Rulebook
 
 __all__ = ["Case", "Outcome", "load_cases", "run_cases", "run_command"]
@@ -177,6 +177,8 @@ def coverage(rulebook: Rulebook, outcomes: list[Outcome]) -> tuple[float, list[s
 def run_command(path: Path | None, *, min_coverage: float | None = None, fmt: str = "table") -> int:
     """`compliance test [PATH]`: 0 all pass (and coverage met), 1 otherwise, 2 bad files."""
     root = path or bundled_rulebook_path()
+    if not root.exists() and str(root) in BUNDLED:
+        root = bundled_rulebook_path(str(root))
     if root.is_file():
         root = root.parent
     rulebook, outcomes = run_cases(root)

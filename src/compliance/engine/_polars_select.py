@@ -26,6 +26,7 @@ from compliance.events import (
     IMO_FIELDS,
     MAX_TEXT,
     NUMERIC_FIELDS,
+    SCREENS,
     TRANSFERS,
 )
 from compliance.rulebook.selectors import (
@@ -207,6 +208,8 @@ class FieldExprs:
             ok = raw.str.contains(_AMOUNT)
         elif field == "product":
             ok = raw.str.contains(_PRODUCT) & (raw.str.len_bytes() <= MAX_TEXT)
+        elif field in SCREENS:  # valid and already normal as written; others go to Python
+            ok = raw.str.contains(SCREENS[field])
         elif field not in self.referenced:
             # Nothing reads it: only an over-long value could change the outcome (a
             # rejection). Bytes bound characters, so this never passes a long one.

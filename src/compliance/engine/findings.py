@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
+from compliance.engine.price_caps import price_cap_findings
 from compliance.events import Shipment
 from compliance.periods import Span, calendar_span, months_span
 from compliance.report import SEVERITY, Finding, FindingKind, Measurement, PeriodRange
@@ -24,6 +25,7 @@ from compliance.rulebook.schema import (
     FixedPeriod,
     Measure,
     MonthsPeriod,
+    PriceCapRule,
     ProhibitionRule,
     RollingPeriod,
     Rule,
@@ -53,6 +55,8 @@ def findings_for_rule(rule: Rule, matched: Sequence[Shipment], rulebook: Ruleboo
         return _deadline(rule, events)
     if isinstance(rule, DesignationRule):
         return _designation(rule, events)
+    if isinstance(rule, PriceCapRule):
+        return price_cap_findings(rule, events, rulebook)
     raise TypeError(f"unknown rule kind {rule!r}")
 
 

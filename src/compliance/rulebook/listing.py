@@ -13,6 +13,7 @@ from compliance.rulebook.schema import (
     DesignationRule,
     FixedPeriod,
     MonthsPeriod,
+    PriceCapRule,
     RollingPeriod,
     Rule,
 )
@@ -29,6 +30,13 @@ def _figure(rule: Rule) -> str:
         return f"report within {rule.within.days} days"
     if isinstance(rule, DesignationRule):
         return f"{len(rule.entries)} designated identifiers"
+    if isinstance(rule, PriceCapRule):
+        levels = "; ".join(
+            f"{format_amount(v.level)} from {day}{'' if v.verified else ' (unverified)'}"
+            for day, v in rule.changes
+        )
+        whom = f" ({', '.join(rule.jurisdiction)} providers)" if rule.jurisdiction else ""
+        return f"{rule.currency}/{rule.unit}{whom}: {levels}"
     return "prohibited"
 
 

@@ -19,7 +19,7 @@ from compliance.rulebook._yaml import Located, YamlProblem, load_located
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.selectors import parse_selector
 
-__all__ = ["KNOWN_PRODUCTS", "bundled_rulebook_path", "load_rulebook"]
+__all__ = ["BUNDLED", "KNOWN_PRODUCTS", "bundled_rulebook_path", "load_rulebook"]
 
 KNOWN_PRODUCTS = frozenset(
     {
@@ -59,18 +59,33 @@ _KEY_VOCABULARY = sorted(
             schema.HsProduct,
             schema.DesignationEntry,
             schema.Within,
+            schema.PriceCapRule,
+            schema.PriceLevel,
+            schema.WindDown,
+            schema.SafeHarbour,
         )
         for name, f in model.model_fields.items()
     }
 )
 
 
-def bundled_rulebook_path() -> Path:
-    """The DPRK rulebook shipped in the wheel (or `rules/dprk` in a source checkout)."""
-    packaged = Path(str(resources.files("compliance"))) / "_rules" / "dprk"
+BUNDLED = ("dprk", "price-cap")
+"""Rulebooks shipped in the wheel, by the name `--rules` accepts."""
+
+
+def bundled_rulebook_path(name: str = "dprk") -> Path:
+    """A rulebook shipped in the wheel (or `rules/NAME` in a source checkout)."""
+    packaged = Path(str(resources.files("compliance"))) / "_rules" / name
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[3] / "rules" / "dprk"
+    return Path(__file__).resolve().parents[3] / "rules" / name
+
+
+def _resolve(path: str | Path) -> tuple[Path, str]:
+    """A path, or a bundled rulebook's name when no such path exists; with its label."""
+    if str(path) in BUNDLED and not Path(path).exists():
+        return bundled_rulebook_path(str(path)), f"rules/{path} (bundled)"
+    return Path(path), str(path)
 
 
 def load_rulebook(*paths: str | Path) -> Rulebook:
@@ -79,16 +94,17 @@ def load_rulebook(*paths: str | Path) -> Rulebook:
     >>> rulebook = load_rulebook("rules/dprk")      # doctest: +SKIP
 
     Args:
-        paths: directories (every `*.yaml`/`*.yml` directly inside) or single files.
+        paths: directories (every `*.yaml`/`*.yml` directly inside), single files, or
+            names of bundled rulebooks (`dprk`, `price-cap`); several evaluate together.
 
     Raises:
         RuleFileError: listing every problem, each with its file, line and column.
     """
-    roots = [Path(p) for p in paths] or [bundled_rulebook_path()]
+    roots = [_resolve(p) for p in paths] or [(bundled_rulebook_path(), "rules/dprk (bundled)")]
     loader = _Loader()
-    for root in roots:
+    for root, _ in roots:
         loader.load_root(root)
-    return loader.finish([str(p) for p in paths] or ["rules/dprk (bundled)"])
+    return loader.finish([label for _, label in roots])
 
 
 class _Loader:
@@ -365,6 +381,7 @@ _TAGS = frozenset(
         "prohibition",
         "deadline",
         "designation",
+        "price_cap",
         "calendar",
         "months",
         "days",

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 
 from compliance._codes import CURRENCIES
+from compliance.events import ATTESTATIONS, PROVIDERS
 from compliance.rulebook.selectors import (
     MATCH_ALL,
     All,
@@ -47,10 +48,14 @@ __all__ = [
     "HsProduct",
     "Measure",
     "Period",
+    "PriceCapRule",
+    "PriceLevel",
     "ProhibitionRule",
     "Rule",
     "RuleFile",
+    "SafeHarbour",
     "Threshold",
+    "WindDown",
 ]
 
 
@@ -299,8 +304,112 @@ class DesignationRule(Rule):
         return self.designations if isinstance(self.designations, list) else []
 
 
+class WindDown(_Model):
+    """Cargo a level change does not reach: every condition given must hold (dates
+    exclusive: `contract_before: 2025-07-20` is a contract concluded by 19 July)."""
+
+    contract_before: date | None = None
+    loaded_before: date | None = None
+    unloaded_before: date | None = None
+    citation: str | None = None
+    verified: bool = True
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> WindDown:
+        if not (self.contract_before or self.loaded_before or self.unloaded_before):
+            raise ValueError(
+                "a wind-down needs contract_before, loaded_before or unloaded_before"
+            )
+        return self
+
+
+class PriceLevel(_Model):
+    """The level from one date on, with the act that set it and its wind-down."""
+
+    level: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    citation: str
+    verified: bool = True
+    wind_down: list[WindDown] = []
+    notes: str | None = None
+
+
+class SafeHarbour(_Model):
+    """Providers holding one of these attestation tiers relied on an attestation: an
+    above-cap price is a notice for review, not a breach."""
+
+    attestation: Annotated[list[str], Field(min_length=1)]
+    citation: str
+    verified: bool = True
+
+    @field_validator("attestation", mode="before")
+    @classmethod
+    def _tiers(cls, v: Any) -> Any:
+        tiers = [str(t) for t in v] if isinstance(v, list) else v
+        if isinstance(tiers, list):
+            bad = [t for t in tiers if t not in ATTESTATIONS]
+            if bad:
+                raise ValueError(f"attestation tiers are 1, 2 or 3 (got {bad[0]!r})")
+        return tiers
+
+
+class PriceCapRule(Rule):
+    """A matching event breaches when its value per unit exceeds the level in force.
+
+    `values` are dated levels (OpenFisca-style): a change reaches cargo loaded on or
+    after its date, and cargo still unloading on or after it, unless its wind-down
+    exempts the cargo; then the previous level applies (none before the first)."""
+
+    kind: Literal["price_cap"]
+    unit: str
+    currency: str
+    values: Annotated[dict[date, PriceLevel], Field(min_length=1)]
+    jurisdiction: list[str] = []
+    safe_harbour: SafeHarbour | None = None
+    confirmed_until: date | None = None
+
+    @field_validator("unit")
+    @classmethod
+    def _quantity_unit(cls, unit: str) -> str:
+        if unit.lower() not in UNITS:
+            raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(sorted(UNITS))}")
+        return unit.lower()
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, code: str) -> str:
+        if code.upper() not in CURRENCIES:
+            raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+        return code.upper()
+
+    @field_validator("jurisdiction", mode="before")
+    @classmethod
+    def _jurisdictions(cls, v: Any) -> Any:
+        codes = [v] if isinstance(v, str) else v
+        if isinstance(codes, list):
+            codes = [str(c).strip().upper() for c in codes]
+            bad = [c for c in codes if c not in PROVIDERS]
+            if bad:
+                raise ValueError(
+                    f"unknown jurisdiction {bad[0]!r}; expected one of {', '.join(PROVIDERS)}"
+                )
+            return list(dict.fromkeys(codes))
+        return v
+
+    @property
+    def changes(self) -> list[tuple[date, PriceLevel]]:
+        """The dated levels, earliest first."""
+        return sorted(self.values.items())
+
+    @property
+    def last_confirmed(self) -> date:
+        """The day after which a level may have been revised without this rulebook knowing."""
+        return self.confirmed_until or max(self.values)
+
+
 AnyRule = Annotated[
-    CapRule | ProhibitionRule | DeadlineRule | DesignationRule, Field(discriminator="kind")
+    CapRule | ProhibitionRule | DeadlineRule | DesignationRule | PriceCapRule,
+    Field(discriminator="kind"),
 ]
 """A rule of any kind, as rule files give it (parsed by its `kind`)."""
 
