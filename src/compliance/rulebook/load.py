@@ -364,6 +364,9 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[object, ...]:
         ):
             path.append(part)
             node = node[part]  # type: ignore[index]
+        elif isinstance(node, dict) and (key := _repr_key(node, part)) is not None:
+            path.append(key)  # a date key (`values: {2022-12-05: …}`), named by its repr
+            node = node[key]
         elif isinstance(node, dict) and isinstance(part, str) and part in ("from_",):
             path.append("from")
             node = node.get("from")
@@ -393,6 +396,10 @@ _TAGS = frozenset(
         "function-after[_ordered(), FixedPeriod]",
     }
 )
+
+
+def _repr_key(node: dict[Any, Any], part: object) -> Any:
+    return next((k for k in node if not isinstance(k, str) and repr(k) == part), None)
 
 
 def _show(value: object) -> str:
