@@ -31,7 +31,8 @@ DATES = [date(2018, 1, 1), date(2018, 3, 30), date(2018, 3, 31), date(2018, 4, 1
 COLUMNS = [
     "id", "date", "hs_code", "product", "quantity", "unit", "value", "currency",
     "destination", "supplier", "transfer", "vessel_flag", "counterparty_flag", "vessel_imo",
-    "reported_on", "source", "supersedes", "note",
+    "reported_on", "source", "supersedes", "note", "provider", "contract_date", "unloaded_on",
+    "attestation",
 ]  # fmt: skip
 IDS = [f"s{i}" for i in range(40)]
 
@@ -65,6 +66,10 @@ FIELD_VALUES: dict[str, Any] = {
     "reported_on": _date_text,
     "source": _mostly(["notification", "ais"], ["", " notification"]),
     "note": _mostly(["x", "5", "12.5"], ["", " y", "1_0"]),
+    "provider": _mostly(["EU", "US;EU", "GB"], ["eu", "EU; GB", "RU", "EU;;US", ""]),
+    "contract_date": _date_text,
+    "unloaded_on": _date_text,
+    "attestation": _mostly(["1", "2", "3"], ["4", " 3", "3.0", ""]),
 }
 
 
@@ -128,7 +133,8 @@ MEASURES = [
 
 @st.composite
 def rule_dicts(draw: st.DrawFn, index: int) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["cap", "cap", "cap", "prohibition", "deadline", "designation"]))
+    kind = draw(st.sampled_from(["cap", "cap", "cap", "prohibition", "deadline", "designation",
+                                 "price_cap"]))  # fmt: skip
     rule: dict[str, Any] = {"id": f"r{index}", "kind": kind, "citation": f"test {index}",
                             "match": draw(st.sampled_from(MATCHES))}  # fmt: skip
     if draw(st.booleans()):
@@ -142,6 +148,21 @@ def rule_dicts(draw: st.DrawFn, index: int) -> dict[str, Any]:
         rule["thresholds"] = sorted(draw(st.sets(st.sampled_from([0.5, 0.75, 0.9]), max_size=2)))
         if draw(st.booleans()):
             rule["group_by"] = [draw(st.sampled_from(["supplier", "destination"]))]
+    elif kind == "price_cap":
+        days = sorted(draw(st.sets(st.sampled_from(DATES), min_size=1, max_size=3)))
+        wind = st.fixed_dictionaries({}, optional={
+            "contract_before": st.sampled_from(DATES), "loaded_before": st.sampled_from(DATES),
+            "unloaded_before": st.sampled_from(DATES)}).filter(bool)  # fmt: skip
+        rule.update(unit=draw(st.sampled_from(["bbl", "t", "l"])), currency="USD", values={
+            d.isoformat(): {"level": draw(st.sampled_from([0.5, 3, 7.25, 60])),
+                            "citation": f"act {d}", "wind_down": draw(st.lists(wind, max_size=2))}
+            for d in days})  # fmt: skip
+        if draw(st.booleans()):
+            rule["jurisdiction"] = draw(st.sampled_from([["EU"], ["US", "EU"], ["GB"]]))
+        if draw(st.booleans()):
+            rule["safe_harbour"] = {"attestation": [2, 3], "citation": "guidance"}
+        if draw(st.booleans()):
+            rule["confirmed_until"] = draw(st.sampled_from(DATES))
     elif kind == "deadline":
         rule["within"] = {"days": draw(st.sampled_from([0, 3, 30]))}
     elif kind == "designation":

@@ -86,8 +86,8 @@ def test_bad_new_fields_are_rejected(field: str, value: str, message: str) -> No
 # Findings ---------------------------------------------------------------------------------
 
 
-def findings(rb: compliance.Rulebook, *events: dict[str, Any], engine: str = "stream") -> list[Any]:
-    return compliance.evaluate(list(events), rb, engine=engine).findings
+def findings(rb: compliance.Rulebook, *events: dict[str, Any]) -> list[Any]:
+    return compliance.evaluate(list(events), rb, engine="stream").findings
 
 
 def test_price_exactly_at_the_level_is_compliant_a_cent_above_breaches(tmp_path: Path) -> None:
@@ -171,8 +171,10 @@ def test_after_the_last_confirmed_change_the_level_may_have_been_revised(tmp_pat
         ("currency: bbl", "'bbl' is not an ISO 4217 currency code"),
         ("values: {}", "values"),
         ("values: {2022-12-05: {level: 0, citation: a}}", "values.2022-12-05.level"),
-        ("values: {2022-12-05: {level: 60, citation: a, wind_down: [{}]}}",
-         "a wind-down needs contract_before, loaded_before or unloaded_before"),
+        (
+            "values: {2022-12-05: {level: 60, citation: a, wind_down: [{}]}}",
+            "a wind-down needs contract_before, loaded_before or unloaded_before",
+        ),
         ("safe_harbour: {attestation: [4], citation: a}", "attestation tiers are 1, 2 or 3"),
         ("safe_harbour: {attestations: [3], citation: a}", "did you mean 'attestation'"),
     ],

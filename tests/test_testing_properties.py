@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,7 +184,10 @@ def test_a_property_names_the_kinds_it_applies_to(design_rulebook: Rulebook) -> 
 
 def test_check_rulebook_runs_every_property(design_rulebook: Rulebook) -> None:
     outcomes = check_rulebook(design_rulebook, max_examples=3)
-    assert set(properties.PROPERTIES) == {label.split("[")[0] for label in outcomes}
+    applicable = {name for name in properties.PROPERTIES
+                  if any(properties.applicable(name, r) for r in design_rulebook.rules)}  # fmt: skip
+    assert applicable == {label.split("[")[0] for label in outcomes}
+    assert applicable == set(properties.PROPERTIES) - {"price_boundary_exact", "levels_hand_over"}
     assert outcomes["reachable[unscr-2397-crude-oil]"] == "passed"
     assert "reachable[unscr-2375-ship-to-ship]" not in outcomes  # caps only
 
@@ -261,3 +265,53 @@ def test_monotone_allows_merging_rolling_breaches() -> None:
 
 def test_split_invariant_passes_the_real_engine_on_a_rolling_cap() -> None:
     properties.split_invariant(_rulebook(ROLLING), EXAMPLES)
+
+
+# Price caps (rules/price-cap) -----------------------------------------------------------
+
+_PRICE_CAP = Path(__file__).parents[1] / "rules" / "price-cap"
+
+
+def _shifted(days: int) -> Any:
+    """An engine that reads every loading date `days` late: levels hand over a day early."""
+    from datetime import date, timedelta
+
+    def evaluate(records: list[dict[str, Any]], rb: compliance.Rulebook, **kw: Any) -> Any:
+        moved = [{**r, "date": str(date.fromisoformat(str(r["date"])) + timedelta(days=days))}
+                 for r in records]  # fmt: skip
+        return compliance.evaluate(moved, rb, **kw)
+
+    return evaluate
+
+
+def _inflated(records: list[dict[str, Any]], rb: compliance.Rulebook, **kw: Any) -> Any:
+    """An engine that rounds prices up by a millionth: a price at the level breaches."""
+    bumped = [{**r, "value": str(Decimal(str(r["value"])) * Decimal("1.000001"))}
+              if "value" in r else r for r in records]  # fmt: skip
+    return compliance.evaluate(bumped, rb, **kw)
+
+
+def test_price_cap_properties_pass_on_the_bundled_rulebook() -> None:
+    from compliance.testing import properties
+
+    rb = compliance.load_rulebook(_PRICE_CAP)
+    properties.price_boundary_exact(rb, 20, rule="eu-price-cap-crude")
+    properties.levels_hand_over(rb, 20, rule="eu-price-cap-crude")
+
+
+@pytest.mark.usefixtures("no_shrink")
+def test_levels_hand_over_catches_an_engine_off_by_a_day() -> None:
+    from compliance.testing import properties
+
+    rb = compliance.load_rulebook(_PRICE_CAP)
+    with pytest.raises(AssertionError, match="levels_hand_over: rule eu-price-cap-crude"):
+        properties.levels_hand_over(rb, 30, _shifted(1), rule="eu-price-cap-crude")
+
+
+@pytest.mark.usefixtures("no_shrink")
+def test_price_boundary_exact_catches_an_engine_that_rounds_up() -> None:
+    from compliance.testing import properties
+
+    rb = compliance.load_rulebook(_PRICE_CAP)
+    with pytest.raises(AssertionError, match="a price of exactly"):
+        properties.price_boundary_exact(rb, 30, _inflated, rule="us-price-cap-crude")

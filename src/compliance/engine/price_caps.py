@@ -151,9 +151,7 @@ def _finding(
     }
     if j:
         price["jurisdiction"] = j
-    notes = [
-        f"the {day} change does not apply ({_words(w)})" for day, w in chosen.exempted
-    ]
+    notes = [f"the {day} change does not apply ({_words(w)})" for day, w in chosen.exempted]
     notes += [
         f"the wind-down of the {day} change ({_words(w)}) would apply if shown: the log "
         f"gives no {' or '.join(missing)}"

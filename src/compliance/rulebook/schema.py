@@ -318,9 +318,7 @@ class WindDown(_Model):
     @model_validator(mode="after")
     def _some_condition(self) -> WindDown:
         if not (self.contract_before or self.loaded_before or self.unloaded_before):
-            raise ValueError(
-                "a wind-down needs contract_before, loaded_before or unloaded_before"
-            )
+            raise ValueError("a wind-down needs contract_before, loaded_before or unloaded_before")
         return self
 
 

@@ -33,10 +33,17 @@ from compliance.engine.findings import amount_in
 from compliance.events import MAX_AMOUNT, Shipment
 from compliance.report import Finding, Report
 from compliance.rulebook.rulebook import Rulebook
-from compliance.rulebook.schema import CapRule, DeadlineRule, Measure, RollingPeriod, Rule
+from compliance.rulebook.schema import (
+    CapRule,
+    DeadlineRule,
+    Measure,
+    PriceCapRule,
+    RollingPeriod,
+    Rule,
+)
 from compliance.rulebook.selectors import fields_of, to_dict
 from compliance.testing import _logs
-from compliance.testing.strategies import NoMatchingEvent, applies, events_matching
+from compliance.testing.strategies import NoMatchingEvent, applies, events_matching, in_force
 from compliance.units import CONTEXT
 
 __all__ = [
@@ -47,8 +54,10 @@ __all__ = [
     "check_rulebook",
     "duplicate_idempotent",
     "engines_agree",
+    "levels_hand_over",
     "monotone",
     "order_independent",
+    "price_boundary_exact",
     "reachable",
     "satisfiable",
     "split_invariant",
@@ -672,7 +681,106 @@ def _reachable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate
               f"{_brief(findings)}", _records(last))  # fmt: skip
 
 
+# Price caps ----------------------------------------------------------------------------
+
+_PRICED = ("price_cap_exceeded", "safe_harbour")
+_CENT = Decimal("0.01")
+
+
+def _level_on(rule: PriceCapRule, day: date) -> date | None:
+    """The change governing a cargo loaded on `day` that names no contract or unloading
+    date, worked out from the rule alone: the latest change on or before the day, unless
+    a wind-down of it needs only loading before a later date."""
+    for since, level in reversed(rule.changes):
+        if day < since:
+            continue
+        if any(w.contract_before is None and w.unloaded_before is None and w.loaded_before
+               and day < w.loaded_before for w in level.wind_down):  # fmt: skip
+            continue
+        return since
+    return None
+
+
+def _plain_cargo(rule: PriceCapRule, rulebook: Rulebook, day: date) -> st.SearchStrategy[Shipment]:
+    provider = rule.jurisdiction[0] if rule.jurisdiction else None
+    return events_matching(rule, rulebook, between=(day, day), provider=provider,
+                           contract_date=None, unloaded_on=None, attestation=None,
+                           currency=rule.currency)  # fmt: skip
+
+
+def _at_price(rule: PriceCapRule, rulebook: Rulebook, e: Shipment, price: Decimal) -> Shipment:
+    from compliance.engine.price_caps import quantity_in
+
+    quantity = quantity_in(rule, e, rulebook)
+    assume(quantity is not None and quantity > 0)
+    assert quantity is not None
+    return e.model_copy(update={"value": CONTEXT.multiply(price, quantity)})
+
+
+def _price_boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None,
+                          evaluate: Evaluate) -> None:  # fmt: skip
+    """A cargo priced exactly at a level is compliant; one cent per unit above it is a
+    breach of that level, triggered by it."""
+    assert isinstance(rule, PriceCapRule)
+    days = [d for d, _ in rule.changes if in_force(rule, (d, d))]
+    if not days:
+        raise PropertySkipped(f"no change of rule {rule.id} falls while it is in force")
+    cases = st.sampled_from(days).flatmap(
+        lambda d: st.tuples(st.just(d), _plain_cargo(rule, rulebook, d))
+    )
+
+    def test(case: tuple[date, Shipment]) -> None:
+        day, e = case
+        since = _level_on(rule, day)
+        if since is None:
+            return
+        level = rule.values[since].level
+        at = _at_price(rule, rulebook, e, level)
+        over = _at_price(rule, rulebook, e, level + _CENT)
+        got = [f for f in _of(evaluate(_records([at]), rulebook), rule) if f.kind in _PRICED]
+        if got:
+            _fail("price_boundary_exact", rule, f"a price of exactly {level} per {rule.unit} is "
+                  f"reported:\n{_brief(got)}", _records([at]))  # fmt: skip
+        got = [f for f in _of(evaluate(_records([over]), rulebook), rule) if f.kind in _PRICED]
+        if not got or any(f.trigger != over.id or (f.price or {}).get("level_from")
+                          != since.isoformat() for f in got):  # fmt: skip
+            _fail("price_boundary_exact", rule, f"a price one cent above {level} per "
+                  f"{rule.unit} (the level from {since}) is not reported as over it:\n"
+                  f"{_brief(got)}", _records([over]))  # fmt: skip
+
+    _given(cases, n, test)
+
+
+def _levels_hand_over(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+    """Each dated level governs from its date exactly: a cargo loaded the day before is
+    evaluated at the previous level (or none), one loaded on the day at the new one."""
+    assert isinstance(rule, PriceCapRule)
+    top = max(v.level for v in rule.values.values()) + 1
+    days = [d + timedelta(days=k) for d, _ in rule.changes for k in (-1, 0)]
+    days = [d for d in days if in_force(rule, (d, d))]
+    if not days:
+        raise PropertySkipped(f"no change of rule {rule.id} falls while it is in force")
+    cases = st.sampled_from(days).flatmap(
+        lambda d: st.tuples(st.just(d), _plain_cargo(rule, rulebook, d))
+    )
+
+    def test(case: tuple[date, Shipment]) -> None:
+        day, e = case
+        cargo = _at_price(rule, rulebook, e, top)
+        since = _level_on(rule, day)
+        got = [f for f in _of(evaluate(_records([cargo]), rulebook), rule) if f.kind in _PRICED]
+        wanted = since.isoformat() if since else None
+        seen = {(f.price or {}).get("level_from") for f in got} or {None}
+        if seen != {wanted}:
+            _fail("levels_hand_over", rule, f"a cargo loaded on {day} above every level is "
+                  f"evaluated at the level from {sorted(map(str, seen))}, expected "
+                  f"{wanted or 'none'}:\n{_brief(got)}", _records([cargo]))  # fmt: skip
+
+    _given(cases, n, test)
+
+
 CAP = ("cap",)
+PRICE_CAP = ("price_cap",)
 PROPERTIES: dict[str, Callable[..., None]] = {
     "order_independent": _runner("order_independent", None, _order_independent),
     "monotone": _runner("monotone", None, _monotone),
@@ -684,10 +792,13 @@ PROPERTIES: dict[str, Callable[..., None]] = {
     "engines_agree": _runner("engines_agree", None, _engines_agree),
     "satisfiable": _runner("satisfiable", None, _satisfiable),
     "reachable": _runner("reachable", CAP, _reachable),
+    "price_boundary_exact": _runner("price_boundary_exact", PRICE_CAP, _price_boundary_exact),
+    "levels_hand_over": _runner("levels_hand_over", PRICE_CAP, _levels_hand_over),
 }
 """Every property by name, each `(rulebook, max_examples=None, evaluate=None, *, rule=None)`."""
 KINDS: dict[str, tuple[str, ...] | None] = {
     "split_invariant": CAP, "boundary_exact": CAP, "unit_invariant": CAP, "reachable": CAP,
+    "price_boundary_exact": PRICE_CAP, "levels_hand_over": PRICE_CAP,
 }  # fmt: skip
 
 order_independent = PROPERTIES["order_independent"]
@@ -700,6 +811,8 @@ accounting_complete = PROPERTIES["accounting_complete"]
 engines_agree = PROPERTIES["engines_agree"]
 satisfiable = PROPERTIES["satisfiable"]
 reachable = PROPERTIES["reachable"]
+price_boundary_exact = PROPERTIES["price_boundary_exact"]
+levels_hand_over = PROPERTIES["levels_hand_over"]
 
 
 def applicable(name: str, rule: Rule) -> bool:

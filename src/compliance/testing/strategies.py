@@ -21,10 +21,10 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from compliance.events import COUNTRY_FIELDS, FIELDS, MAX_AMOUNT, Shipment
+from compliance.events import ATTESTATIONS, COUNTRY_FIELDS, FIELDS, MAX_AMOUNT, PROVIDERS, Shipment
 from compliance.rulebook.evaluator import compile_rule
 from compliance.rulebook.rulebook import Rulebook
-from compliance.rulebook.schema import CapRule, DeadlineRule, DesignationRule, Rule
+from compliance.rulebook.schema import CapRule, DeadlineRule, DesignationRule, PriceCapRule, Rule
 from compliance.rulebook.selectors import (
     All,
     AnyOf,
@@ -133,7 +133,67 @@ def events_matching(
         raise NoMatchingEvent(f"no event can match rule {rule.id}: its selectors contradict each "
                               "other (or its effective dates)")  # fmt: skip
     check: Callable[[Shipment], bool] = lambda e: applies(rule, e)  # noqa: E731
+    if isinstance(rule, PriceCapRule):
+        return _priced(rule, rulebook, window, terms, fixed, check)
     return _events(terms, rule, rulebook, fixed, check)
+
+
+def _near(days: Sequence[date], window: tuple[date, date]) -> SearchStrategy[date]:
+    """Dates in the window, most often a day before, on or after one of `days`."""
+    edges = sorted({d + timedelta(days=k) for d in days for k in (-1, 0, 1)
+                    if window[0] <= d + timedelta(days=k) <= window[1]})  # fmt: skip
+    anywhere = st.dates(*window)
+    return st.sampled_from(edges) | anywhere if edges else anywhere
+
+
+def _priced(
+    rule: PriceCapRule,
+    rulebook: Rulebook | None,
+    window: tuple[date, date],
+    terms: Sequence[c.Constraints],
+    fixed: dict[str, Any],
+    check: Callable[[Shipment], bool],
+) -> SearchStrategy[Shipment]:
+    """Cargoes for a price cap: its providers, dates at its changes and wind-downs, and a
+    price per unit near its levels (exactly at one, a cent either side, or anywhere)."""
+    from compliance.engine.price_caps import quantity_in
+    from compliance.units import CONTEXT
+
+    changes = rule.changes
+    winds = [w for _, v in changes for w in v.wind_down]
+    edges = [d for d, _ in changes] + [
+        d for w in winds for d in (w.contract_before, w.loaded_before, w.unloaded_before) if d
+    ]
+    lo = min(DEFAULT_DATES[0], *edges)
+    hi = max(DEFAULT_DATES[1], *edges)
+    some = st.lists(st.sampled_from(PROVIDERS), min_size=1, max_size=3, unique=True)
+    providers = (st.sampled_from(rule.jurisdiction) | some.map(";".join)
+                 if rule.jurisdiction else st.none() | some.map(";".join))  # fmt: skip
+    mine: dict[str, Any] = {
+        "date": _near([d for d, _ in changes], window),
+        "provider": providers,
+        "currency": st.just(rule.currency) | st.sampled_from(CURRENCIES),
+        "unit": st.sampled_from([rule.unit, rule.unit, "m3", "l", "kl"]),
+        "contract_date": st.none() | _near(edges, (lo, hi)),
+        "unloaded_on": st.none() | _near(edges, (lo, hi)),
+        "attestation": st.none() | st.sampled_from(ATTESTATIONS),
+    }
+    base = _events(terms, rule, rulebook, {**mine, **fixed}, check)
+    cent = Decimal("0.01")
+    levels = sorted({v.level for _, v in changes})
+    near = st.sampled_from(levels).flatmap(lambda lv: st.sampled_from([lv, lv + cent, lv - cent]))
+    prices = near | st.decimals(0, levels[-1] * 2, places=2)
+    if "value" in fixed:
+        return base
+    empty = Rulebook(rules=())
+
+    def priced(e: Shipment, price: Decimal) -> Shipment:
+        quantity = quantity_in(rule, e, rulebook or empty)
+        if quantity is None or e.value is None:
+            return e
+        return e.model_copy(update={"value": CONTEXT.multiply(price, quantity)})
+
+    return st.tuples(base, prices).map(lambda pair: priced(*pair))
 
 
 def events_not_matching(
