@@ -209,6 +209,16 @@ def test_engines_agree_on_every_rule_test_case() -> None:
         assert stream.to_json() == columnar.to_json(), case.name
 
 
+def test_monitor_reports_what_evaluate_does_on_every_rule_test_case() -> None:
+    rb = compliance.load_rulebook(PRICE_CAP)
+    for case in load_cases(PRICE_CAP):
+        monitor = compliance.Monitor(rb)
+        for event in case.events:
+            monitor.feed(event)
+        expected = compliance.evaluate(case.events, rb, engine="stream")
+        assert monitor.report().to_json() == expected.to_json(), case.name
+
+
 def test_engines_agree_on_the_example_log_file() -> None:
     rb = compliance.load_rulebook("price-cap")
     stream = compliance.evaluate(EXAMPLE, rb, engine="stream")
