@@ -33,6 +33,7 @@ from compliance.rulebook.schema import (
     CapRule,
     DeadlineRule,
     DesignationRule,
+    PriceCapRule,
     ProhibitionRule,
     RollingPeriod,
     Rule,
@@ -40,7 +41,7 @@ from compliance.rulebook.schema import (
 
 __all__ = ["Changes", "Monitor"]
 
-_PER_EVENT = (ProhibitionRule, DeadlineRule, DesignationRule)
+_PER_EVENT = (ProhibitionRule, DeadlineRule, DesignationRule, PriceCapRule)
 
 
 class Changes(list[Finding]):
