@@ -119,7 +119,7 @@ def test_small_chunks_keep_lines_duplicates_and_conflicts(  # type: ignore[no-un
     monkeypatch.setattr(columnar, "CHUNK_BYTES", chunk_bytes)
     path = _log(tmp_path, (
         "x,2019-01-11,8703,5,t,CN,,,\n"
-        'q,2019-01-12,8703,"1,5",t,CN,,,\n'        # quoted separator
+        'q,2019-01-12,8703,"1,500",t,CN,,,\n'      # quoted separator
         "a,2019-01-10,2710,300000,bbl,KP,,,\n"
         "z,2019-01-13,8703,5,t,CN,,,\n"
         "\n"

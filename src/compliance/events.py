@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -23,15 +24,22 @@ from compliance._codes import COUNTRIES, CURRENCIES
 from compliance.units import UNITS
 
 __all__ = [
+    "CODE_FIELDS",
     "COUNTRY_FIELDS",
+    "DATES",
     "FIELDS",
+    "MAX_DEPTH",
+    "MAX_FIELDS",
     "NUMERIC_FIELDS",
     "PROVIDERS",
     "SCREENS",
     "TRANSFERS",
     "Problem",
     "Shipment",
+    "escape_undecodable",
     "imo_check_digit_ok",
+    "non_ascii",
+    "normalise_code",
     "normalise_hs",
     "parse_shipment",
 ]
@@ -72,7 +80,7 @@ COUNTRY_FIELDS = frozenset(
 NUMERIC_FIELDS = frozenset({"quantity", "value"})
 DATE_FIELDS = frozenset({"date", "reported_on", "contract_date", "unloaded_on"})
 IMO_FIELDS = frozenset({"vessel_imo", "counterparty_imo"})
-TEXT_FIELDS = frozenset({"id", "commodity", "vessel_name", "source", "supersedes"})
+TEXT_FIELDS = frozenset({"id", "commodity", "vessel_name", "supersedes"})
 # Jurisdictions of price-cap service providers (the coalition), as `provider` names them.
 PROVIDERS = ("EU", "GB", "US", "CA", "JP", "AU", "NZ", "CH", "NO")
 ATTESTATIONS = ("1", "2", "3")
@@ -83,9 +91,22 @@ SCREENS = {
 }
 """Per field, a pattern every value matching which is valid and already in the form
 `parse_shipment` stores (the columnar engine's screen passes those rows as written)."""
+# Fields a rule compares with a value of its own: written in ASCII only (see non_ascii).
+CODE_FIELDS = frozenset(
+    COUNTRY_FIELDS
+    | NUMERIC_FIELDS
+    | DATE_FIELDS
+    | IMO_FIELDS
+    | {"hs_code", "unit", "currency", "transfer", "product", "source", "provider", "attestation"}
+)
 
 MAX_TEXT = 4096  # longer free text is almost certainly a broken row, not a description
 MAX_AMOUNT = Decimal("1e15")
+MAX_FIELDS = 1000  # fields of one record (columns of a CSV header); real logs have ~25
+MAX_DEPTH = 32  # nesting of a list or mapping given as an extra field's value
+# Dates an event may carry. Rule periods reach at most 1,200 months or 36,600 days from
+# an event's date, so every date in this range evaluates; outside it is a typo anyway.
+DATES = (date(1900, 1, 1), date(2999, 12, 31))
 
 
 class Shipment(BaseModel):
@@ -210,13 +231,93 @@ def imo_check_digit_ok(number: str) -> bool:
     return total % 10 == int(number[6])
 
 
+# Readers decode with errors="surrogateescape": a lone surrogate marks a byte that was
+# not UTF-8 (U+DC80-DCFF); JSON's "\ud800" escapes give the others. None can be encoded.
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+
+
+def escape_undecodable(text: str) -> str:
+    """`text` with each lone surrogate written out: `\\xff` for a byte that was not UTF-8
+    (decoded with surrogateescape), `\\ud800` for any other; valid text is unchanged."""
+    if not _UNDECODABLE.search(text):
+        return text
+    return _UNDECODABLE.sub(
+        lambda m: (
+            f"\\x{ord(m[0]) - 0xDC00:02x}"
+            if 0xDC80 <= ord(m[0]) <= 0xDCFF
+            else f"\\u{ord(m[0]):04x}"
+        ),
+        text,
+    )
+
+
+def non_ascii(text: str) -> str | None:
+    """Why `text` cannot be a code: its first non-ASCII character named, or None.
+
+    Code fields (HS codes, IMO numbers, country, currency and unit codes, dates, amounts,
+    products, transfers, sources) are compared with the ASCII values of rule files, so
+    they are ASCII or rejected. Folding (NFKC) was the alternative and is refused on
+    purpose: it reads `10²` as `102` and leaves Arabic-Indic digits, dotless `ı` and
+    Cyrillic `і` as they are, so it would trade one misreading for another.
+    """
+    if text.isascii():
+        return None
+    char = next(c for c in text if not c.isascii())
+    name = unicodedata.name(char, "") if not _UNDECODABLE.match(char) else ""
+    what = f"U+{ord(char):04X} {name}".rstrip()
+    return f"contains {what}; codes, dates and amounts are written in ASCII only"
+
+
 _HS_JUNK = re.compile(r"[.\s]")
 
 
 def normalise_hs(text: str) -> str | None:
-    """`2710.19` → `271019`; None when not 2–10 digits after removing dots and spaces."""
+    """`2710.19` → `271019`; None when not 2–10 ASCII digits after removing dots and
+    spaces."""
+    if not text.isascii():
+        return None
     code = _HS_JUNK.sub("", text)
     return code if 2 <= len(code) <= 10 and code.isdigit() else None
+
+
+_CASE: dict[str, Callable[[str], str]] = {
+    **dict.fromkeys(COUNTRY_FIELDS, str.upper),
+    "currency": str.upper,
+    "unit": str.lower,
+    "transfer": str.lower,
+    "product": str.lower,
+}
+_TABLES: dict[str, frozenset[str] | tuple[str, ...]] = {
+    **dict.fromkeys(COUNTRY_FIELDS, COUNTRIES),
+    "currency": CURRENCIES,
+    "unit": UNITS,
+    "transfer": TRANSFERS,
+    "attestation": ATTESTATIONS,
+}
+
+
+def normalise_code(field: str, text: str, *, prefix: bool = False) -> str | None:
+    """The stored form of a code field's text, or None when it is not a valid one.
+
+    One function for both sides of a comparison: events are validated with it and rule
+    selectors' values (`prefix=True`: their prefixes) are normalised with it, so a value
+    accepted on either side is spelled as the other side spells it (`kp` → `KP`, `BBL`
+    → `bbl`, `2710.19` → `271019`). Fields without a code table (product, source) need
+    only be ASCII; a prefix needs no table entry, and an HS prefix may be one digit.
+
+    >>> normalise_code("destination", "kp"), normalise_code("destination", "kı")
+    ('KP', None)
+    """
+    text = text.strip()
+    if not text or non_ascii(text):
+        return None
+    if field == "hs_code":
+        if prefix and len(text) == 1:
+            return text if text.isdigit() else None
+        return normalise_hs(text)
+    code = _CASE.get(field, str)(text)
+    table = None if prefix else _TABLES.get(field)
+    return code if table is None or code in table else None
 
 
 def _decimal(field: str, v: Any, text: str | None, problems: list[Problem]) -> Decimal | None:
@@ -224,11 +325,18 @@ def _decimal(field: str, v: Any, text: str | None, problems: list[Problem]) -> D
         problems.append(Problem(field, "must be a number", v))
         return None
     if text is not None:
-        text = text.replace(",", "")
+        if "," in text:
+            if not _THOUSANDS.match(text):
+                problems.append(Problem(field, _COMMA, v))
+                return None
+            text = text.replace(",", "")
+        if "_" in text:  # Decimal() takes `4_99_99_9` as 499999, whatever the grouping
+            problems.append(Problem(field, "must be a decimal number (no underscores)", v))
+            return None
     elif isinstance(v, float):
         text = repr(v)
-    else:
-        text = str(v)
+    elif (text := _str(field, v, problems)) is None:
+        return None
     try:
         d = Decimal(text)
     except (InvalidOperation, ValueError):
@@ -245,31 +353,47 @@ def _decimal(field: str, v: Any, text: str | None, problems: list[Problem]) -> D
     return None
 
 
+# A comma is a thousands separator only between groups of three digits: `450000,5` and
+# `4,99,99,9` are a decimal comma and an Indian grouping, each a misreading by 10x or more.
+_THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?\Z")
+_COMMA = (
+    "has a comma that is not a thousands separator (groups of three digits, as in "
+    "1,234,567.5); a decimal comma is ambiguous, write 450000.5"
+)
+
+
 def _date(field: str, v: Any, text: str | None, problems: list[Problem]) -> date | None:
     if isinstance(v, datetime):
-        return v.astimezone(UTC).date() if v.tzinfo else v.date()
-    if isinstance(v, date):
-        return v
-    text = text if text is not None else str(v)
-    try:
-        if len(text) <= 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text)
-        return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
-    except ValueError:
-        problems.append(Problem(field, "must be a real ISO date YYYY-MM-DD", v))
+        day = v.astimezone(UTC).date() if v.tzinfo else v.date()
+    elif isinstance(v, date):
+        day = v
+    else:
+        text = text if text is not None else _str(field, v, problems)
+        if text is None:
+            return None
+        try:
+            if len(text) <= 10:
+                day = date.fromisoformat(text)
+            else:
+                moment = datetime.fromisoformat(text)
+                day = moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+        except (ValueError, OverflowError):
+            problems.append(Problem(field, "must be a real ISO date YYYY-MM-DD", v))
+            return None
+    if not DATES[0] <= day <= DATES[1]:
+        problems.append(
+            Problem(field, f"must be between {DATES[0]} and {DATES[1]}", day.isoformat())
+        )
         return None
+    return day
 
 
-def _code(
-    table: frozenset[str] | tuple[str, ...], upper: bool, message: str
-) -> Callable[[str, Any, str, list[Problem]], str | None]:
+def _code(message: str) -> Callable[[str, Any, str, list[Problem]], str | None]:
     def parse(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
-        code = text.upper() if upper else text.lower()
-        if code in table:
-            return code
-        problems.append(Problem(field, message, v))
-        return None
+        code = normalise_code(field, text)
+        if code is None:
+            problems.append(Problem(field, message, v))
+        return code
 
     return parse
 
@@ -294,17 +418,13 @@ def _hs(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
 
 def _imo(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
     number = text.upper().removeprefix("IMO").strip()
-    if not (len(number) == 7 and number.isdigit()):
+    if not (len(number) == 7 and number.isascii() and number.isdigit()):
         problems.append(Problem(field, "must be a 7-digit IMO number", v))
     elif not imo_check_digit_ok(number):
         problems.append(Problem(field, "has a wrong IMO check digit", v))
     else:
         return number
     return None
-
-
-def _lower(field: str, v: Any, text: str, problems: list[Problem]) -> str:
-    return text.lower()
 
 
 def _plain(field: str, v: Any, text: str, problems: list[Problem]) -> str:
@@ -322,18 +442,19 @@ def _providers(field: str, v: Any, text: str, problems: list[Problem]) -> str | 
 
 
 Parser = Callable[[str, Any, Any, list[Problem]], Any]
-_COUNTRY = _code(COUNTRIES, True, "must be an ISO 3166-1 alpha-2 code")
+_COUNTRY = _code("must be an ISO 3166-1 alpha-2 code")
 _TEXT_PARSERS: dict[str, Parser] = {
     **{f: _COUNTRY for f in COUNTRY_FIELDS},
     **{f: _imo for f in IMO_FIELDS},
     "hs_code": _hs,
-    "unit": _code(UNITS, False, f"unknown unit; expected one of {', '.join(sorted(UNITS))}"),
-    "currency": _code(CURRENCIES, True, "must be an ISO 4217 currency code"),
-    "transfer": _code(TRANSFERS, False, f"must be one of {', '.join(TRANSFERS)}"),
-    "product": _lower,
+    "unit": _code(f"unknown unit; expected one of {', '.join(sorted(UNITS))}"),
+    "currency": _code("must be an ISO 4217 currency code"),
+    "transfer": _code(f"must be one of {', '.join(TRANSFERS)}"),
+    "product": _code("must be a product name"),
     "provider": _providers,
-    "attestation": _code(ATTESTATIONS, True, "must be an attestation tier: 1, 2 or 3"),
-    **{f: _plain for f in ("id", "commodity", "vessel_name", "source", "supersedes")},
+    "attestation": _code("must be an attestation tier: 1, 2 or 3"),
+    "source": _plain,
+    **{f: _plain for f in TEXT_FIELDS},
 }
 _VALUE_PARSERS: dict[str, Parser] = {
     "quantity": _decimal,
@@ -343,12 +464,41 @@ _VALUE_PARSERS: dict[str, Parser] = {
     "contract_date": _date,
     "unloaded_on": _date,
 }
+_SCALARS = (str, int, float, Decimal, date, bool)
+
+
+def _str(field: str, v: Any, problems: list[Problem]) -> str | None:
+    """`str(v)`, or None with the problem when it has none a log could hold."""
+    try:
+        return str(v)
+    except ValueError:  # an int past Python's 4,300-digit conversion limit
+        problems.append(Problem(field, "is a number of more than 4300 digits"))
+    except RecursionError:
+        problems.append(Problem(field, "is nested too deeply"))
+    return None
+
+
+def _too_deep(v: Any) -> bool:
+    """Whether lists/mappings in `v` nest deeper than MAX_DEPTH (without recursion)."""
+    level: list[Any] = [v]
+    for _ in range(MAX_DEPTH + 1):
+        level = [
+            item
+            for c in level
+            if isinstance(c, list | tuple | set | frozenset | Mapping)
+            for item in (c.values() if isinstance(c, Mapping) else c)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
     problems: list[Problem] = []
     out: dict[str, Any] = {}
     extra: dict[str, str] = {}
+    if len(raw) > MAX_FIELDS:
+        return [Problem("record", f"has {len(raw)} fields; at most {MAX_FIELDS} are read")]
     for key, v in raw.items():
         text: str | None
         if type(v) is str:
@@ -356,11 +506,22 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
             if not text:
                 continue
             if _UNDECODABLE.search(text):
-                problems.append(Problem(key, "is not valid UTF-8", v.encode("utf-8", "replace")))
+                problems.append(Problem(key, "is not valid UTF-8", escape_undecodable(v)))
+                continue
+            if key in CODE_FIELDS and (why := non_ascii(text)):
+                problems.append(Problem(key, why, v))
                 continue
         elif v is None or (isinstance(v, float) and math.isnan(v)):
             # pandas marks a missing number as NaN; the text "NaN" in a file is rejected.
             continue
+        elif not isinstance(v, _SCALARS):
+            if key in _TEXT_PARSERS or key in _VALUE_PARSERS:
+                problems.append(Problem(key, f"must be one value (got a {type(v).__name__})"))
+                continue
+            if _too_deep(v):
+                problems.append(Problem(key, f"is nested more than {MAX_DEPTH} levels deep"))
+                continue
+            text = None
         else:
             text = None
         value_parser = _VALUE_PARSERS.get(key)
@@ -368,13 +529,16 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
             value = value_parser(key, v, text, problems)
         else:
             text_parser = _TEXT_PARSERS.get(key)
-            if text is None:
-                text = str(v)
+            if text is None and (text := _str(key, v, problems)) is None:
+                continue
             if text_parser is None:
                 extra[str(key)] = text
                 continue
             if len(text) > MAX_TEXT:
                 problems.append(Problem(key, f"is longer than {MAX_TEXT} characters", text))
+                continue
+            if key in CODE_FIELDS and (why := non_ascii(text)):  # str() of a non-str value
+                problems.append(Problem(key, why, v))
                 continue
             value = text_parser(key, v, text, problems)
         if value is not None:
@@ -395,11 +559,3 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
     if extra:
         out["extra"] = extra
     return out
-
-
-_FIELD_SET = frozenset(FIELDS)
-
-
-# Readers decode with errors="surrogateescape": a lone surrogate marks a byte that was
-# not UTF-8, so the record can be rejected with its line instead of the whole file.
-_UNDECODABLE = re.compile("[\udc80-\udcff]")

@@ -22,6 +22,7 @@ from compliance._codes import COUNTRIES, CURRENCIES
 from compliance.events import (
     COUNTRY_FIELDS,
     DATE_FIELDS,
+    DATES,
     FIELDS,
     IMO_FIELDS,
     MAX_TEXT,
@@ -203,10 +204,10 @@ class FieldExprs:
             ok = raw.str.contains(r"^[0-9]{7}$") & self._imo_check(raw)
         elif field in DATE_FIELDS:
             parsed = self.norm(field)
-            ok = raw.str.contains(_DATE) & parsed.is_not_null() & (parsed.dt.year() >= 1)
+            ok = raw.str.contains(_DATE) & parsed.is_between(*DATES)
         elif field in NUMERIC_FIELDS:
             ok = raw.str.contains(_AMOUNT)
-        elif field == "product":
+        elif field in ("product", "source"):  # events.CODE_FIELDS: ASCII only
             ok = raw.str.contains(_PRODUCT) & (raw.str.len_bytes() <= MAX_TEXT)
         elif field in SCREENS:  # valid and already normal as written; others go to Python
             ok = raw.str.contains(SCREENS[field])

@@ -37,8 +37,24 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from compliance.engine._polars_select import FieldExprs, _one_of, date_in
 from compliance.engine._progress import Progress
 from compliance.engine.findings import _span, amount_in, findings_for_rule, sort_findings
-from compliance.events import DATE_FIELDS, FIELDS, IMO_FIELDS, NUMERIC_FIELDS, Shipment
-from compliance.io.readers import FIELD_LIMIT, REQUIRED, is_frame, log_format, records_from
+from compliance.events import (
+    DATE_FIELDS,
+    FIELDS,
+    IMO_FIELDS,
+    MAX_FIELDS,
+    NUMERIC_FIELDS,
+    Shipment,
+)
+from compliance.io.readers import (
+    FIELD_LIMIT,
+    REQUIRED,
+    check_header,
+    display_name,
+    is_frame,
+    log_format,
+    records_from,
+    short_rows,
+)
 from compliance.ledger import RawRecord, reconcile
 from compliance.report import Accounting, Finding, Report, RulebookInfo
 from compliance.rulebook.evaluator import compile_selector, rule_condition
@@ -121,7 +137,8 @@ def evaluate_columnar(sources: Sequence[Any], rulebook: Rulebook) -> Report:
 
 def _fast_csv(source: str | Path) -> bool:
     name = str(source)
-    return name != "-" and log_format(name) == "csv" and Path(name).is_file()
+    fast = name != "-" and log_format(name) == "csv" and Path(name).is_file()
+    return fast and display_name(name) == name  # else the Python reader escapes the name
 
 
 def _header(path: str) -> list[str]:
@@ -131,9 +148,7 @@ def _header(path: str) -> list[str]:
             header = next(csv.reader(io.StringIO(handle.readline())))
     except (StopIteration, csv.Error, UnicodeDecodeError, OSError):
         raise _Fallback from None
-    header = [h.strip() for h in header]
-    if any(c not in header for c in REQUIRED) or len(set(header)) != len(header):
-        raise _Fallback
+    header = check_header(path, header)  # the Python reader's LogError, if any
     if any(not h or h.startswith("__") for h in header):
         raise _Fallback
     return header
@@ -193,6 +208,8 @@ def _csv_frames(path: str, header: list[str]) -> Iterator[pl.DataFrame]:
             chunk = handle.read(end - start)
             if len(chunk) != end - start or not _whole_lines(chunk):
                 raise _Fallback
+            if short_rows(chunk, len(header)):
+                raise _Fallback  # the Python reader rejects those rows
             lines = chunk.count(b"\n") + (chunk[-1:] != b"\n")
             try:
                 # An unquoted empty field is null already; a quoted one ("") is null
@@ -513,7 +530,7 @@ def _casts(schema: pl.Schema) -> tuple[pl.Expr, ...]:
     import polars as pl
 
     names = list(schema)
-    if any(c not in names for c in REQUIRED):
+    if any(c not in names for c in REQUIRED) or len(names) > MAX_FIELDS:
         raise _Fallback  # every record is rejected: no need for a screen
     if any(not n or n != n.strip() or n.startswith("__") for n in names):
         raise _Fallback  # FieldExprs and the CSV header strip names; these keys are raw

@@ -10,20 +10,34 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from compliance.errors import Diagnostic, LogError
-from compliance.events import Shipment
+from compliance.events import MAX_FIELDS, Problem, Shipment, escape_undecodable
 from compliance.ledger import RawRecord
 
-__all__ = ["LogSource", "is_frame", "log_format", "parse_stream", "read_log", "records_from"]
+__all__ = [
+    "LogSource",
+    "check_header",
+    "display_name",
+    "is_frame",
+    "log_format",
+    "parse_stream",
+    "read_log",
+    "records_from",
+    "short_rows",
+]
 
 LogSource = str | Path | Iterable[Any]
 FIELD_LIMIT = 1024 * 1024  # bytes in one CSV field; longer rows are rejected, not read
 REQUIRED = ("id", "date")
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
 
 
 def is_frame(obj: object) -> bool:
@@ -48,13 +62,13 @@ def records_from(source: Any) -> Iterator[RawRecord]:
     if isinstance(source, str | Path):
         yield from read_log(source)
     elif is_frame(source):
-        yield from _frame(source)
+        yield from map(_decoded, _frame(source))
     else:
         for index, item in enumerate(source):
             if isinstance(item, Shipment):
                 yield RawRecord(item.to_record(), "<records>", index=index)
             elif isinstance(item, Mapping):
-                yield RawRecord(item, "<records>", index=index)
+                yield _decoded(RawRecord(item, "<records>", index=index))
             else:
                 yield RawRecord(
                     {},
@@ -64,21 +78,27 @@ def records_from(source: Any) -> Iterator[RawRecord]:
                 )
 
 
+def display_name(path: str | Path) -> str:
+    """A log's name as reports show it: bytes of the name that are not UTF-8 escaped
+    (`caf\\xe9.csv`), so every report format stays valid UTF-8."""
+    return escape_undecodable(str(path))
+
+
 def read_log(path: str | Path) -> Iterator[RawRecord]:
     """Records of one log file (or standard input for `-`)."""
-    name = str(path)
-    if name == "-":
+    if str(path) == "-":
         text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape").lstrip("\ufeff")
         head = text.lstrip()[:1]
         fmt = "json" if head == "[" else "jsonl" if head == "{" else "csv"
         yield from _parse(io.StringIO(text, newline=""), "<stdin>", fmt)
         return
-    fmt = log_format(name)
+    name = display_name(path)
+    fmt = log_format(str(path))
     if fmt == "parquet":
-        yield from _parquet(name)
+        yield from _parquet(str(path), name)
         return
     try:
-        handle = open(name, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
     except OSError as e:
         raise LogError(Diagnostic(name, f"cannot read log: {e.strerror or e}")) from None
     with handle:
@@ -100,7 +120,7 @@ def parse_stream(lines: Iterable[str], name: str, fmt: str) -> Iterator[RawRecor
     if fmt == "csv":
         yield from _csv(lines, name)
     elif fmt == "jsonl":
-        yield from _jsonl(lines, name)
+        yield from map(_decoded, _jsonl(lines, name))
     else:
         raise ValueError(f"a stream is csv or jsonl (got {fmt!r})")
 
@@ -109,9 +129,80 @@ def _parse(handle: IO[str], name: str, fmt: str) -> Iterator[RawRecord]:
     if fmt == "csv":
         yield from _csv(handle, name)
     elif fmt == "jsonl":
-        yield from _jsonl(handle, name)
+        yield from map(_decoded, _jsonl(handle, name))
     else:
-        yield from _json(handle, name)
+        yield from map(_decoded, _json(handle, name))
+
+
+def _decoded(record: RawRecord) -> RawRecord:
+    """The record, or (when a key or text value holds bytes that were not UTF-8, or a
+    lone surrogate from JSON) a copy with those written out and a problem for each."""
+    data = record.data
+    bad = [
+        k
+        for k, v in data.items()
+        if (type(v) is str and _UNDECODABLE.search(v))
+        or (isinstance(k, str) and _UNDECODABLE.search(k))
+    ]
+    if not bad:
+        return record
+    clean = {
+        (escape_undecodable(k) if isinstance(k, str) else k): (
+            escape_undecodable(v) if type(v) is str else v
+        )
+        for k, v in data.items()
+    }
+    problems = tuple(
+        str(Problem(escape_undecodable(k), "is not valid UTF-8", clean[escape_undecodable(k)]))
+        for k in bad
+    )
+    return RawRecord(clean, record.source, record.line, record.index, record.problems + problems)
+
+
+def check_header(name: str, header: list[str]) -> list[str]:
+    """A CSV header row, stripped; `LogError` unless it names id and date, has no
+    duplicate and at most MAX_FIELDS columns. Both engines read headers through this,
+    in time linear in the number of columns."""
+    if len(header) > MAX_FIELDS:
+        raise LogError(
+            Diagnostic(
+                name, f"the header has {len(header)} columns; at most {MAX_FIELDS} are read", 1
+            )
+        )
+    header = [escape_undecodable(h.strip()) for h in header]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        shown = ", ".join(header[:30]) + (", …" if len(header) > 30 else "")
+        raise LogError(
+            Diagnostic(
+                name,
+                f"missing required column {', '.join(repr(m) for m in missing)} "
+                f"(got columns: {shown or 'none'})",
+                1,
+            )
+        )
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
+    if dupes:
+        raise LogError(Diagnostic(name, f"duplicate column {', '.join(map(repr, dupes))}", 1))
+    return header
+
+
+def short_rows(chunk: bytes, columns: int) -> bool:
+    """Whether some row among the whole CSV lines of `chunk` has fewer than `columns`
+    fields (the Python reader rejects it; Polars would fill it with nulls).
+
+    Counting commas decides most chunks in one pass: without quotes, a chunk whose rows
+    all have `columns` fields has exactly that many commas per line. Otherwise the csv
+    module counts each row's fields.
+    """
+    lines = chunk.count(b"\n") + (chunk[-1:] != b"\n")
+    if b'"' not in chunk and chunk.count(b",") == lines * (columns - 1):
+        return False
+    rows = csv.reader(io.StringIO(chunk.decode("utf-8", "surrogateescape"), newline=""))
+    try:
+        return any(len(row) < columns and any(c.strip() for c in row) for row in rows)
+    except csv.Error:
+        return True
 
 
 def _csv(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
@@ -125,20 +216,8 @@ def _csv(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
         ) from None
     except csv.Error as e:
         raise LogError(Diagnostic(name, f"unreadable header row: {e}", 1)) from None
-    header = [h.strip() for h in header]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise LogError(
-            Diagnostic(
-                name,
-                f"missing required column {', '.join(repr(m) for m in missing)} "
-                f"(got columns: {', '.join(header) or 'none'})",
-                1,
-            )
-        )
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise LogError(Diagnostic(name, f"duplicate column {', '.join(map(repr, dupes))}", 1))
+    header = check_header(name, header)
+    width = len(header)
     line = reader.line_num
     while True:
         start = line + 1
@@ -153,15 +232,50 @@ def _csv(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue  # blank line
-        if len(row) > len(header):
-            yield RawRecord(
-                dict(zip(header, row, strict=False)),
-                name,
-                line=start,
-                problems=(f"row has {len(row)} fields; the header has {len(header)}",),
-            )
-            continue
-        yield RawRecord(dict(zip(header, row, strict=False)), name, line=start)
+        record = RawRecord(dict(zip(header, row, strict=False)), name, line=start)
+        if len(row) != width:
+            problems = (f"row has {len(row)} fields; the header has {width}",)
+            record = RawRecord(record.data, name, line=start, problems=problems)
+        if _UNDECODABLE.search("".join(row)):
+            record = _decoded(record)
+        yield record
+
+
+class _Object(dict[str, Any]):
+    """A JSON object in which some key was written more than once (the last value kept,
+    as json does, and the record rejected: `"quantity": 600000, "quantity": 1`)."""
+
+    duplicates: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) == len(pairs):
+        return data
+    counts = Counter(k for k, _ in pairs)
+    marked = _Object(data)
+    marked.duplicates = sorted(k for k, n in counts.items() if n > 1)
+    return marked
+
+
+def _int(text: str) -> int | Decimal:
+    # int() refuses more than 4,300 digits (a guard against quadratic conversion); such
+    # a number is kept exact as a Decimal, and validation rejects it as too large.
+    return int(text) if len(text) <= 4300 else Decimal(text)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_object, parse_int=_int)
+
+
+def _record(data: Any, name: str, line: int | None, index: int | None) -> RawRecord:
+    if not isinstance(data, dict):
+        problem = f"expected a JSON object (got {type(data).__name__})"
+        return RawRecord({}, name, line=line, index=index, problems=(problem,))
+    if isinstance(data, _Object):
+        problem = f"duplicate key {', '.join(map(repr, data.duplicates))} in the JSON object"
+        return RawRecord(data, name, line=line, index=index, problems=(problem,))
+    return RawRecord(data, name, line=line, index=index)
 
 
 def _jsonl(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
@@ -169,7 +283,7 @@ def _jsonl(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
         if not text.strip():
             continue
         try:
-            data = json.loads(text)
+            data = _loads(text)
         except json.JSONDecodeError as e:
             yield RawRecord(
                 {}, name, line=number, problems=(f"invalid JSON: {e.msg} at column {e.colno}",)
@@ -178,20 +292,12 @@ def _jsonl(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
         except RecursionError:
             yield RawRecord({}, name, line=number, problems=("JSON nested too deeply",))
             continue
-        if not isinstance(data, dict):
-            yield RawRecord(
-                {},
-                name,
-                line=number,
-                problems=(f"expected a JSON object (got {type(data).__name__})",),
-            )
-            continue
-        yield RawRecord(data, name, line=number)
+        yield _record(data, name, number, None)
 
 
 def _json(handle: IO[str], name: str) -> Iterator[RawRecord]:
     try:
-        data = json.load(handle)
+        data = _loads(handle.read())
     except json.JSONDecodeError as e:
         raise LogError(Diagnostic(name, f"invalid JSON: {e.msg}", e.lineno, e.colno)) from None
     except RecursionError:
@@ -201,15 +307,7 @@ def _json(handle: IO[str], name: str) -> Iterator[RawRecord]:
     if not isinstance(data, list):
         raise LogError(Diagnostic(name, "expected a JSON array of shipment objects", 1, 1))
     for index, item in enumerate(data):
-        if isinstance(item, dict):
-            yield RawRecord(item, name, index=index)
-        else:
-            yield RawRecord(
-                {},
-                name,
-                index=index,
-                problems=(f"expected a JSON object (got {type(item).__name__})",),
-            )
+        yield _record(item, name, None, index)
 
 
 def _frame(frame: Any) -> Iterator[RawRecord]:
@@ -223,11 +321,11 @@ def _frame(frame: Any) -> Iterator[RawRecord]:
         yield RawRecord(row, "<dataframe>", index=index)
 
 
-def _parquet(name: str) -> Iterator[RawRecord]:
+def _parquet(path: str, name: str) -> Iterator[RawRecord]:
     import polars as pl
 
     try:
-        frame = pl.read_parquet(name)
+        frame = pl.read_parquet(path)
     except Exception as e:
         raise LogError(Diagnostic(name, f"cannot read Parquet: {e}")) from None
     for index, row in enumerate(frame.iter_rows(named=True)):

@@ -17,14 +17,14 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from compliance._codes import COUNTRIES, CURRENCIES
 from compliance.events import (
+    CODE_FIELDS,
     COUNTRY_FIELDS,
     DATE_FIELDS,
     FIELDS,
     NUMERIC_FIELDS,
     TRANSFERS,
-    normalise_hs,
+    normalise_code,
 )
 from compliance.units import UNITS
 
@@ -190,12 +190,24 @@ def _number(v: object) -> Decimal | None:
 
 def _prefix(field: str, p: object, path: tuple[object, ...], report: Report) -> str | None:
     text = str(p)
-    if field == "hs_code":
-        hs = normalise_hs(text) if len(text) >= 2 else (text if text.isdigit() else None)
-        if hs is None:
-            report(path, f"an HS prefix is 1–10 digits (got {_show(p)})")
-        return hs
-    return text
+    if field.startswith("extra.") or field not in CODE_FIELDS:
+        return text
+    code = normalise_code(field, text, prefix=True)
+    if code is None:
+        expected = "1–10 digits" if field == "hs_code" else "ASCII text"
+        report(path, f"a '{field}' prefix is {expected} (got {_show(p)})")
+    return code
+
+
+_EXPECTED = {
+    **dict.fromkeys(COUNTRY_FIELDS, "an ISO 3166-1 alpha-2 code"),
+    "currency": "an ISO 4217 code",
+    "unit": f"a unit, one of {', '.join(sorted(UNITS))}",
+    "transfer": f"one of {', '.join(TRANSFERS)}",
+    "hs_code": "an HS code of 2–10 digits",
+    "product": "a product name in ASCII",
+    "source": "a source name in ASCII",
+}
 
 
 def _value(field: str, v: object, path: tuple[object, ...], report: Report) -> object:
@@ -203,27 +215,11 @@ def _value(field: str, v: object, path: tuple[object, ...], report: Report) -> o
         report(path, f"expected a value for '{field}' (got {_show(v)})")
         return None
     text = str(v).strip()
-    if field in COUNTRY_FIELDS:
-        if text.upper() not in COUNTRIES:
-            report(path, f"'{field}' takes an ISO 3166-1 alpha-2 code (got {_show(v)})")
-        return text.upper()
-    if field == "unit":
-        if text.lower() not in UNITS:
-            report(path, f"unknown unit {_show(v)}; expected one of {', '.join(sorted(UNITS))}")
-        return text.lower()
-    if field == "currency":
-        if text.upper() not in CURRENCIES:
-            report(path, f"'currency' takes an ISO 4217 code (got {_show(v)})")
-        return text.upper()
-    if field == "transfer":
-        if text.lower() not in TRANSFERS:
-            report(path, f"'transfer' is one of {', '.join(TRANSFERS)} (got {_show(v)})")
-        return text.lower()
-    if field == "hs_code":
-        hs = normalise_hs(text)
-        if hs is None:
-            report(path, f"an HS code is 2–10 digits (got {_show(v)})")
-        return hs
+    if field in _EXPECTED:
+        code = normalise_code(field, text)
+        if code is None:
+            report(path, f"'{field}' takes {_EXPECTED[field]} (got {_show(v)})")
+        return code
     if field in NUMERIC_FIELDS:
         number = _number(v)
         if number is None:
@@ -237,8 +233,6 @@ def _value(field: str, v: object, path: tuple[object, ...], report: Report) -> o
         except ValueError:
             report(path, f"'{field}' takes an ISO date (got {_show(v)})")
             return None
-    if field == "product":
-        return text.lower()
     return text
 
 
