@@ -6,6 +6,7 @@ import argparse
 import gc
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from compliance import __version__
 from compliance.errors import ComplianceError, RuleFileError
+from compliance.io._common import printable
 
 __all__ = ["main"]
 
@@ -131,13 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _convert(args)
     except RuleFileError as e:
         for d in e.diagnostics:
-            print(d, file=sys.stderr)
+            print(printable(str(d)), file=sys.stderr)
         print(
             f"Found {len(e.diagnostics)} error{'s' * (len(e.diagnostics) != 1)}.", file=sys.stderr
         )
         return 2
     except ComplianceError as e:
-        print(f"error: {e}", file=sys.stderr)
+        lines = (printable(line) for line in str(e).split("\n"))
+        print("error: " + "\n".join(lines), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
@@ -178,6 +181,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from compliance.rulebook.load import load_rulebook
 
     fmt = args.format or ("table" if sys.stdout.isatty() and not args.output else "json")
+    if args.output:
+        _refuse_input_as_output(args.output, args.logs)
     rulebook = load_rulebook(*(args.rules or ()))
     with _rare_collections():
         if fmt in NEEDS_EVENTS:
@@ -188,12 +193,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         else:
             report = evaluate(args.logs, rulebook, engine=args.engine)
             text = render(report, rulebook, fmt)
+    # Valid UTF-8 whatever a log held: anything unencodable is written as an escape.
+    data = text.encode("utf-8", "backslashreplace")
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        write_report(args.output, data)
     else:
-        sys.stdout.write(text)
+        _stdout(data)
     for r in report.rejected:
-        print(f"{r.location()}: rejected: {'; '.join(r.reasons)}", file=sys.stderr)
+        line = f"{r.location()}: rejected: {'; '.join(r.reasons)}"
+        print(printable(line), file=sys.stderr)
     if report.incomplete:
         print(
             f"incomplete: {report.accounting.rejected} rejected records, "
@@ -225,6 +233,71 @@ def _watch(args: argparse.Namespace) -> int:
         fmt=args.input_format,
         batch_size=max(1, args.batch),
     )
+
+
+def _stdout(data: bytes) -> None:
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (tests, embedding): it takes str
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    buffer.write(data)
+    buffer.flush()
+
+
+def _refuse_input_as_output(output: Path, logs: Sequence[str]) -> None:
+    for log in logs:
+        if log == "-":
+            continue
+        try:
+            same = os.path.samefile(output, log)
+        except OSError:  # one of them does not exist (yet): they cannot be the same
+            continue
+        if same:
+            raise ComplianceError(
+                f"--output {printable(str(output))} is the input log {printable(log)}; "
+                "refusing to overwrite it"
+            )
+
+
+def write_report(target: Path, data: bytes) -> None:
+    """Write `data` to `target` whole or not at all; ComplianceError naming the file
+    and the reason.
+
+    A regular file (or a new one) is written to a temporary file beside it, then
+    renamed over it: a full disk, a file-size limit or an interruption leaves the old
+    file (or none), never a truncated report. A device or FIFO (`/dev/stdout`) is
+    written in place, as renaming over it would replace it.
+    """
+    shown = printable(str(target))
+    try:
+        try:
+            mode: int | None = os.stat(target).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory")
+        if mode is not None and not stat.S_ISREG(mode):
+            with open(target, "wb") as handle:
+                handle.write(data)
+            return
+        if mode is not None and (not os.access(target, os.W_OK) or not mode & 0o222):
+            raise PermissionError(13, "Permission denied (a read-only file)")
+        final = Path(os.path.realpath(target))  # through a symlink, not over it
+        temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        perms = stat.S_IMODE(mode) if mode is not None else 0o666
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise ComplianceError(f"cannot write the report to {shown}: {e.strerror or e}") from None
 
 
 def _rules(args: argparse.Namespace) -> int:

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from compliance.report import Finding, Report
 from compliance.units import format_amount
 
-__all__ = ["counts", "figure", "people", "verdict"]
+__all__ = ["counts", "figure", "people", "printable", "verdict"]
+
+# C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder
+# what a terminal shows (CVE-2021-42574, "Trojan Source").
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control characters as escapes (`\\x1b`, `\\n`,
+    `\\u202e`), so a value from a log cannot move the cursor, recolour or reorder the
+    screen, or start a line that looks like one of ours."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match[0]
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def people(d: Decimal) -> str:

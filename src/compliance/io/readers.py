@@ -135,8 +135,9 @@ def _parse(handle: IO[str], name: str, fmt: str) -> Iterator[RawRecord]:
 
 
 def _decoded(record: RawRecord) -> RawRecord:
-    """The record, or (when a key or text value holds bytes that were not UTF-8, or a
-    lone surrogate from JSON) a copy with those written out and a problem for each."""
+    """The record, or a copy that later code can print: a key or text value holding bytes
+    that were not UTF-8 (or a lone surrogate from JSON) written out, with a problem for
+    each; an int past Python's 4,300-digit `str()` limit kept exact as a Decimal."""
     data = record.data
     bad = [
         k
@@ -144,11 +145,12 @@ def _decoded(record: RawRecord) -> RawRecord:
         if (type(v) is str and _UNDECODABLE.search(v))
         or (isinstance(k, str) and _UNDECODABLE.search(k))
     ]
-    if not bad:
+    huge = [k for k, v in data.items() if type(v) is int and v.bit_length() > _INT_BITS]
+    if not bad and not huge:
         return record
     clean = {
         (escape_undecodable(k) if isinstance(k, str) else k): (
-            escape_undecodable(v) if type(v) is str else v
+            escape_undecodable(v) if type(v) is str else Decimal(v) if k in huge else v
         )
         for k, v in data.items()
     }
@@ -157,6 +159,9 @@ def _decoded(record: RawRecord) -> RawRecord:
         for k in bad
     )
     return RawRecord(clean, record.source, record.line, record.index, record.problems + problems)
+
+
+_INT_BITS = 14_000  # under 4,300 decimal digits (14,284 bits), str()'s limit
 
 
 def check_header(name: str, header: list[str]) -> list[str]:

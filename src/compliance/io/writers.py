@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 from compliance.events import Shipment
 from compliance.io._common import figure as _figure
+from compliance.io._common import printable
 from compliance.io.csv_writer import render_csv
 from compliance.io.markdown import render_markdown
 from compliance.report import Report
@@ -38,17 +39,26 @@ def _json(report: Report, rulebook: Rulebook) -> str:
 
 
 def _table(report: Report, rulebook: Rulebook) -> str:
+    """For a terminal: every value from a log or rule file has its control characters
+    escaped (`printable`), so none can drive the terminal or forge a line."""
+    return "".join(printable(line) + "\n" for line in _table_lines(report))
+
+
+def _table_lines(report: Report) -> list[str]:
     lines: list[str] = []
     headers = ("date", "severity", "kind", "rule", "trigger", "figures", "citation")
     rows = [
-        (
-            f.date.isoformat(),
-            f.severity,
-            f.kind,
-            f.rule,
-            f.trigger,
-            _figure(f),
-            f.citation + ("" if f.verified else " [unverified]"),
+        tuple(
+            printable(cell)
+            for cell in (
+                f.date.isoformat(),
+                f.severity,
+                f.kind,
+                f.rule,
+                f.trigger,
+                _figure(f),
+                f.citation + ("" if f.verified else " [unverified]"),
+            )
         )
         for f in report.findings
     ]
@@ -81,7 +91,7 @@ def _table(report: Report, rulebook: Rulebook) -> str:
             "Unverified figures or paragraphs (check against the resolution text): "
             + ", ".join(unverified)
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _html(report: Report, rulebook: Rulebook) -> str:

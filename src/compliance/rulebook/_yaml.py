@@ -15,7 +15,9 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["Located", "YamlProblem", "load_located"]
+__all__ = ["MAX_DEPTH", "Located", "YamlProblem", "load_located"]
+
+MAX_DEPTH = 64  # nested mappings and lists; the rules need about ten
 
 Path = tuple[object, ...]
 
@@ -50,6 +52,8 @@ class Located:
 
 
 class _Composer(yaml.SafeLoader):
+    depth = 0
+
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
@@ -59,7 +63,17 @@ class _Composer(yaml.SafeLoader):
                 mark.line + 1,
                 mark.column + 1,
             )
-        return super().compose_node(parent, index)
+        # The composer recurses once per level: bound it well before Python's stack.
+        if self.depth >= MAX_DEPTH:
+            mark = event.start_mark
+            raise YamlProblem(
+                f"nested more than {MAX_DEPTH} levels deep", mark.line + 1, mark.column + 1
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def load_located(text: str) -> Located:
@@ -125,7 +139,16 @@ def _scalar(node: ScalarNode, loader: yaml.SafeLoader) -> Any:
         if not number.is_finite():
             raise YamlProblem(f"numbers must be finite (got {node.value!r})", *_pos(node))
         return number
-    value = loader.construct_object(node)
+    try:
+        value = loader.construct_object(node)
+    except ValueError as e:  # a date that does not exist, an int of 4,300+ digits
+        shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+        if tag == "int":
+            raise YamlProblem(
+                f"a number of {len(node.value)} digits; rule files take at most 4300",
+                *_pos(node),
+            ) from None
+        raise YamlProblem(f"invalid {tag} {shown!r}: {e}", *_pos(node)) from None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date | int | bool | str) or value is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import os
+import stat
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -128,19 +130,53 @@ class _Loader:
                 self.error(str(root), "no rule files (*.yaml) in this directory")
             for file in files:
                 self.load_file(file, root)
-        elif root.is_file():
-            self.load_file(root, root.parent)
+        elif root.exists():
+            # A file named on its own is read wherever a symlink points: the user chose it.
+            self.load_file(root, root.parent, named=True)
         else:
             self.error(str(root), "no such file or directory")
 
-    def read(self, file: Path) -> Located | None:
+    def read_text(self, file: Path, root: Path | None) -> str | None:
+        """The text of a rule or designation file, or None with the error recorded.
+
+        Only a regular file is read, and (unless `root` is None) only one that is inside
+        `root` once symlinks are resolved: a link to /etc/passwd, /dev/zero or a FIFO is
+        refused, never opened for reading until it ends or blocks. The type is checked on
+        the open descriptor (non-blocking, so a FIFO cannot hang the open), and at most
+        MAX_FILE_BYTES are read whatever the size claims.
+        """
+        name = str(file)
+        if root is not None and not file.resolve().is_relative_to(root.resolve()):
+            self.error(name, f"links outside the rulebook ({root}); only files inside it are read")
+            return None
         try:
-            if file.stat().st_size > MAX_FILE_BYTES:
-                self.error(str(file), "rule file larger than 16 MiB")
+            fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError as e:
+            self.error(name, f"cannot read rule file: {e.strerror or e}")
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self.error(name, "not a regular file; only regular files are read")
                 return None
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            self.error(str(file), f"cannot read rule file: {e}")
+            try:
+                data = handle.read(MAX_FILE_BYTES + 1)
+            except OSError as e:
+                self.error(name, f"cannot read rule file: {e.strerror or e}")
+                return None
+        if len(data) > MAX_FILE_BYTES:
+            self.error(name, "rule file larger than 16 MiB")
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+            self.error(name, f"not valid UTF-8: byte 0x{data[e.start]:02x}", (line, column))
+            return None
+
+    def read(self, file: Path, root: Path | None) -> Located | None:
+        text = self.read_text(file, root)
+        if text is None:
             return None
         try:
             return load_located(text)
@@ -149,8 +185,8 @@ class _Loader:
             self.error(str(file), p.message, pos)
             return None
 
-    def load_file(self, file: Path, root: Path) -> None:
-        located = self.read(file)
+    def load_file(self, file: Path, root: Path, *, named: bool = False) -> None:
+        located = self.read(file, None if named else root)
         if located is None:
             return
         data = located.data
@@ -297,8 +333,8 @@ class _Loader:
             self.error_at(name, located, where, f"no such file {ref!r} in the rulebook")
             return []
         if target.suffix == ".csv":
-            return self.designation_csv(target)
-        sub = self.read(target)
+            return self.designation_csv(target, root)
+        sub = self.read(target, root)
         if sub is None:
             return []
         data = sub.data
@@ -314,17 +350,24 @@ class _Loader:
             self.report_validation(str(target), sub, e)
             return []
 
-    def designation_csv(self, target: Path) -> list[schema.DesignationEntry]:
-        entries = []
-        text = target.read_text(encoding="utf-8")
-        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            clean = {k: v for k, v in row.items() if k and v not in (None, "")}
-            try:
-                entries.append(schema.DesignationEntry.model_validate(clean))
-            except ValidationError as e:
-                for item in e.errors():
-                    loc = ".".join(str(p) for p in item["loc"])
-                    self.error(str(target), f"{loc}: {item['msg']}", (line, 1))
+    def designation_csv(self, target: Path, root: Path) -> list[schema.DesignationEntry]:
+        entries: list[schema.DesignationEntry] = []
+        text = self.read_text(target, root)
+        if text is None:
+            return entries
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            for row in reader:
+                line = reader.line_num
+                clean = {k: v for k, v in row.items() if k and v not in (None, "")}
+                try:
+                    entries.append(schema.DesignationEntry.model_validate(clean))
+                except ValidationError as e:
+                    for item in e.errors():
+                        loc = ".".join(str(p) for p in item["loc"])
+                        self.error(str(target), f"{loc}: {item['msg']}", (line, 1))
+        except csv.Error as e:
+            self.error(str(target), f"unreadable CSV: {e}", (reader.line_num, 1))
         return entries
 
     def finish(self, sources: Iterable[str]) -> Rulebook:
