@@ -391,6 +391,19 @@ def test_huge_integer_in_a_rule_file_is_one_located_error(tmp_path: Path) -> Non
     assert d.message == "a number of 5001 digits; rule files take at most 4300"
 
 
+def test_a_character_yaml_does_not_allow_is_a_located_error(tmp_path: Path) -> None:
+    # Found by fuzz/fuzz_rules.py: PyYAML's ReaderError escaped as an internal error.
+    text = RULES.read_text().replace("title: Refined", "title: Re\x00fined")
+    with pytest.raises(RuleFileError) as e:
+        compliance.load_rulebook(write(tmp_path, text, "r.yaml"))
+    [d] = e.value.diagnostics
+    assert (d.line, d.column, d.message) == (
+        8,
+        14,
+        "invalid YAML: character U+0000 is not allowed",
+    )
+
+
 # Deep nesting --------------------------------------------------------------------------
 
 

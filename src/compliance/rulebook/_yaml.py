@@ -78,7 +78,14 @@ class _Composer(yaml.SafeLoader):
 
 def load_located(text: str) -> Located:
     """Parse one YAML document; raises `YamlProblem` with a position."""
-    loader = _Composer(text)
+    try:
+        loader = _Composer(text)  # checks every character is printable, first
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise YamlProblem(
+            f"invalid YAML: character U+{e.character:04X} is not allowed", line, column
+        ) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
