@@ -180,6 +180,39 @@ def _pair(field: str) -> dict[str, str]:
     return {"unit": {"quantity": "1"}, "currency": {"value": "1"}}.get(field, {})
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    "column", ["Destination", "ｄｅｓｔｉｎａｔｉｏｎ", "dеstination", "DESTINATION"]
+)
+def test_a_column_imitating_a_field_is_refused(
+    tmp_path: Path, design: compliance.Rulebook, engine: Engine, column: str
+) -> None:
+    header = HEADER.replace("destination", column)
+    path = write(tmp_path, header + _row("id", "a"))
+    with pytest.raises(LogError) as e:
+        compliance.evaluate(str(path), design, engine=engine)
+    assert f"column {column!r} imitates the field 'destination'" in str(e.value)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_key_imitating_a_field_rejects_the_record(
+    tmp_path: Path, design: compliance.Rulebook, engine: Engine
+) -> None:
+    body = (
+        '{"id":"a","date":"2019-06-10","hs_code":"2710","dеstination":"KP",'
+        '"quantity":"600000","unit":"bbl","备注":"x"}\n'
+    )
+    report = compliance.evaluate(str(write(tmp_path, body, "log.jsonl")), design, engine=engine)
+    assert reasons(report) == [
+        "dеstination: imitates the field 'destination'; field names are written as 'destination'"
+    ]
+    import polars as pl
+
+    frame = pl.DataFrame({"id": ["a"], "date": ["2019-06-10"], "Destination": ["KP"]})
+    report = compliance.evaluate(frame, design, engine=engine)
+    assert reasons(report)[0].startswith("Destination: imitates the field 'destination'")
+
+
 # Decimal commas ------------------------------------------------------------------------
 
 

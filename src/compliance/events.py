@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from numbers import Integral
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ __all__ = [
     "Problem",
     "Shipment",
     "escape_undecodable",
+    "imitated_field",
     "imo_check_digit_ok",
     "non_ascii",
     "normalise_code",
@@ -268,6 +270,36 @@ def non_ascii(text: str) -> str | None:
     return f"contains {what}; codes, dates and amounts are written in ASCII only"
 
 
+@lru_cache(maxsize=4096)
+def imitated_field(name: str) -> str | None:
+    """The field a column or key name imitates without being it, or None.
+
+    `Destination`, `ｄｅｓｔｉｎａｔｉｏｎ` and `dеstination` (a Cyrillic `е`) are not the
+    field `destination`: read as extra columns, they would leave every event without a
+    destination and outside every rule that needs one. Such a name is refused instead:
+    the same name up to case and NFKC folding, or differing from it only in a few
+    characters that are not ASCII.
+    """
+    if name in _FIELD_SET:
+        return None
+    folded = unicodedata.normalize("NFKC", name).strip().casefold()
+    if folded in _FIELD_SET:
+        return folded
+    if folded.isascii():
+        return None
+    # A look-alike swaps a letter or two; a name mostly in another script is its own.
+    foreign = sum(not c.isascii() for c in folded)
+    for field in FIELDS:
+        if (
+            len(field) == len(folded)
+            and 3 * foreign <= len(field)
+            and all(a == b or not a.isascii() for a, b in zip(folded, field, strict=True))
+        ):
+            return field
+    return None
+
+
+_FIELD_SET = frozenset(FIELDS)
 _HS_JUNK = re.compile(r"[.\s]")
 
 
@@ -493,6 +525,10 @@ def _too_deep(v: Any) -> bool:
     return True
 
 
+def _imitation(field: str) -> str:
+    return f"imitates the field {field!r}; field names are written as {field!r}"
+
+
 def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
     problems: list[Problem] = []
     out: dict[str, Any] = {}
@@ -532,6 +568,9 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
             if text is None and (text := _str(key, v, problems)) is None:
                 continue
             if text_parser is None:
+                if isinstance(key, str) and (field := imitated_field(key)):
+                    problems.append(Problem(key, _imitation(field)))
+                    continue
                 extra[str(key)] = text
                 continue
             if len(text) > MAX_TEXT:

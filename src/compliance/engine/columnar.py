@@ -44,6 +44,7 @@ from compliance.events import (
     MAX_FIELDS,
     NUMERIC_FIELDS,
     Shipment,
+    imitated_field,
 )
 from compliance.io.readers import (
     FIELD_LIMIT,
@@ -532,7 +533,7 @@ def _casts(schema: pl.Schema) -> tuple[pl.Expr, ...]:
     names = list(schema)
     if any(c not in names for c in REQUIRED) or len(names) > MAX_FIELDS:
         raise _Fallback  # every record is rejected: no need for a screen
-    if any(not n or n != n.strip() or n.startswith("__") for n in names):
+    if any(not n or n != n.strip() or n.startswith("__") or imitated_field(n) for n in names):
         raise _Fallback  # FieldExprs and the CSV header strip names; these keys are raw
     casts: list[pl.Expr] = [pl.col("__row")]
     trusted: list[pl.Expr] = []

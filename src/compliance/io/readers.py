@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from compliance.errors import Diagnostic, LogError
-from compliance.events import MAX_FIELDS, Problem, Shipment, escape_undecodable
+from compliance.events import (
+    MAX_FIELDS,
+    Problem,
+    Shipment,
+    escape_undecodable,
+    imitated_field,
+)
 from compliance.ledger import RawRecord
 
 __all__ = [
@@ -175,6 +181,16 @@ def check_header(name: str, header: list[str]) -> list[str]:
             )
         )
     header = [escape_undecodable(h.strip()) for h in header]
+    for column in header:
+        if field := imitated_field(column):
+            raise LogError(
+                Diagnostic(
+                    name,
+                    f"column {column!r} imitates the field {field!r}; name it {field!r} "
+                    "(or it would be read as an extra column)",
+                    1,
+                )
+            )
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         shown = ", ".join(header[:30]) + (", …" if len(header) > 30 else "")
