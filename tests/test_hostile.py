@@ -615,7 +615,7 @@ def test_output_failure_is_one_line_naming_file_and_reason(
         pytest.skip("no /dev/full here")
     assert main(_evaluate(tmp_path, output)) == 2
     err = capsys.readouterr().err
-    assert err == f"error: cannot write the report to {output}: {reason}\n"
+    assert err == f"error: cannot write {output}: {reason}\n"
 
 
 def test_a_read_only_output_file_is_refused_and_kept(
@@ -625,7 +625,7 @@ def test_a_read_only_output_file_is_refused_and_kept(
     output.write_text("old")
     output.chmod(stat.S_IRUSR)
     assert main(_evaluate(tmp_path, str(output))) == 2
-    assert "cannot write the report to" in capsys.readouterr().err
+    assert f"cannot write {output}: Permission denied" in capsys.readouterr().err
     assert output.read_text() == "old"
 
 
@@ -640,9 +640,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
 
     monkeypatch.setattr(os, "fsync", fail)
     assert main(_evaluate(tmp_path, str(output))) == 2
-    assert capsys.readouterr().err == (
-        f"error: cannot write the report to {output}: File too large\n"
-    )
+    assert capsys.readouterr().err == (f"error: cannot write {output}: File too large\n")
     assert output.read_text() == "old" and sorted(tmp_path.iterdir()) == sorted(
         [output, tmp_path / "log.csv"]
     )
@@ -658,7 +656,7 @@ def test_a_file_size_limit_leaves_no_partial_report(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
-    assert done.stderr == f"error: cannot write the report to {output}: File too large\n"
+    assert done.stderr == f"error: cannot write {output}: File too large\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
 
 
@@ -729,3 +727,18 @@ def test_stderr_lines_show_control_characters_escaped(
     assert main(["evaluate", str(log), "--rules", str(RULES)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "(got columns: \\x1b[31mid, date)" in err
+
+
+def test_convert_output_is_written_whole_and_never_over_its_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "export.csv"
+    export.write_bytes((DATA / "tracking" / "portal-encounters.csv").read_bytes())
+    before = export.read_bytes()
+    assert main(["convert", str(export), "--output", str(export)]) == 2
+    assert "is the input log" in capsys.readouterr().err and export.read_bytes() == before
+    missing = tmp_path / "no" / "events.csv"
+    assert main(["convert", str(export), "--output", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot write {missing}: No such file or directory\n"
+    )

@@ -220,7 +220,7 @@ def _watch(args: argparse.Namespace) -> int:
     if args.report:
         report = report_from_state(args.state, rulebook)
         fmt = args.format or ("table" if sys.stdout.isatty() else "json")
-        sys.stdout.write(render(report, rulebook, fmt))
+        _stdout(render(report, rulebook, fmt).encode("utf-8", "backslashreplace"))
         return report.exit_code()
     if args.log is None:
         raise ComplianceError("watch needs a feed (a file, or - for stdin), or --report")
@@ -297,7 +297,7 @@ def write_report(target: Path, data: bytes) -> None:
             temp.unlink(missing_ok=True)
             raise
     except OSError as e:
-        raise ComplianceError(f"cannot write the report to {shown}: {e.strerror or e}") from None
+        raise ComplianceError(f"cannot write {shown}: {e.strerror or e}") from None
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -366,6 +366,8 @@ def _convert_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _convert(args: argparse.Namespace) -> int:
     from compliance.io.tracking import Note, convert_tracking, read_vessels
 
+    if args.output:
+        _refuse_input_as_output(args.output, [str(args.file)])
     columns: dict[str, str] = {}
     for item in args.column:
         name, sep, column = item.partition("=")
@@ -389,10 +391,11 @@ def _convert(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     text = conversion.to_jsonl() if args.format == "jsonl" else conversion.to_csv()
+    data = text.encode("utf-8", "backslashreplace")
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        write_report(args.output, data)
     else:
-        sys.stdout.write(text)
+        _stdout(data)
     for note in notes + conversion.warnings:
         print(f"{note.location()}: warning: {note.message}", file=sys.stderr)
     for note in conversion.unmapped:
