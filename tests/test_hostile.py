@@ -742,3 +742,15 @@ def test_convert_output_is_written_whole_and_never_over_its_input(
     assert capsys.readouterr().err == (
         f"error: cannot write {missing}: No such file or directory\n"
     )
+
+
+def test_monitor_feed_reports_undecodable_ids_and_huge_integers(
+    design: compliance.Rulebook,
+) -> None:
+    with compliance.Monitor(design) as monitor:
+        monitor.feed({"id": "a\udcff", "date": "2019-06-10"})
+        monitor.feed({"id": 10**5000, "date": "2019-06-10"})
+        report = monitor.report()
+    report.to_json().encode("utf-8")
+    assert report.rejected[0].id == "a\\xff"
+    assert report.accounting.rejected == 2

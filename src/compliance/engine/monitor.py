@@ -25,6 +25,7 @@ from typing import Any
 
 from compliance.engine.findings import findings_for_rule, sort_findings, span_of
 from compliance.events import Shipment
+from compliance.io.readers import readable
 from compliance.ledger import Ledger, RawRecord, validate
 from compliance.report import Finding, Rejection, Report, RulebookInfo
 from compliance.rulebook.evaluator import RulebookEvaluator
@@ -160,6 +161,7 @@ class Monitor:
                 line=line,
                 index=None if line is not None else self._count,
             )
+            record = readable(record)  # undecodable text escaped, huge ints as Decimal
             self._count += 1
             return self._take(record, event if isinstance(event, Shipment) else None)
 

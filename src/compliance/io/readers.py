@@ -36,6 +36,7 @@ __all__ = [
     "log_format",
     "parse_stream",
     "read_log",
+    "readable",
     "records_from",
     "short_rows",
 ]
@@ -68,13 +69,13 @@ def records_from(source: Any) -> Iterator[RawRecord]:
     if isinstance(source, str | Path):
         yield from read_log(source)
     elif is_frame(source):
-        yield from map(_decoded, _frame(source))
+        yield from map(readable, _frame(source))
     else:
         for index, item in enumerate(source):
             if isinstance(item, Shipment):
                 yield RawRecord(item.to_record(), "<records>", index=index)
             elif isinstance(item, Mapping):
-                yield _decoded(RawRecord(item, "<records>", index=index))
+                yield readable(RawRecord(item, "<records>", index=index))
             else:
                 yield RawRecord(
                     {},
@@ -126,7 +127,7 @@ def parse_stream(lines: Iterable[str], name: str, fmt: str) -> Iterator[RawRecor
     if fmt == "csv":
         yield from _csv(lines, name)
     elif fmt == "jsonl":
-        yield from map(_decoded, _jsonl(lines, name))
+        yield from map(readable, _jsonl(lines, name))
     else:
         raise ValueError(f"a stream is csv or jsonl (got {fmt!r})")
 
@@ -135,12 +136,12 @@ def _parse(handle: IO[str], name: str, fmt: str) -> Iterator[RawRecord]:
     if fmt == "csv":
         yield from _csv(handle, name)
     elif fmt == "jsonl":
-        yield from map(_decoded, _jsonl(handle, name))
+        yield from map(readable, _jsonl(handle, name))
     else:
-        yield from map(_decoded, _json(handle, name))
+        yield from map(readable, _json(handle, name))
 
 
-def _decoded(record: RawRecord) -> RawRecord:
+def readable(record: RawRecord) -> RawRecord:
     """The record, or a copy that later code can print: a key or text value holding bytes
     that were not UTF-8 (or a lone surrogate from JSON) written out, with a problem for
     each; an int past Python's 4,300-digit `str()` limit kept exact as a Decimal."""
@@ -258,7 +259,7 @@ def _csv(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
             problems = (f"row has {len(row)} fields; the header has {width}",)
             record = RawRecord(record.data, name, line=start, problems=problems)
         if _UNDECODABLE.search("".join(row)):
-            record = _decoded(record)
+            record = readable(record)
         yield record
 
 
