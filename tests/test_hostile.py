@@ -654,7 +654,11 @@ def test_a_file_size_limit_leaves_no_partial_report(tmp_path: Path) -> None:
         "from compliance.cli import main\n"
         f"sys.exit(main({_evaluate(tmp_path, str(output), 'markdown')!r}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    src = str(Path(compliance.__file__).parents[1])  # this checkout, whatever else is installed
+    env = {**os.environ, "PYTHONPATH": src}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"error: cannot write {output}: File too large\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
