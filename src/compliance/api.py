@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from compliance.engine.stream import evaluate_stream
-from compliance.errors import ComplianceError
+from compliance.errors import ComplianceError, EngineUnavailableError
 from compliance.events import Shipment
 from compliance.io.readers import is_frame, records_from
 from compliance.report import Report
 from compliance.rulebook.load import load_rulebook
 from compliance.rulebook.rulebook import Rulebook
 
-__all__ = ["ENGINES", "Engine", "Source", "evaluate"]
+__all__ = ["ENGINES", "Engine", "Source", "available_engines", "evaluate"]
 
 Engine = Literal["auto", "stream", "columnar"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)
@@ -76,3 +77,22 @@ def evaluate(
         return evaluate_columnar(sources, rulebook)
     records = itertools.chain.from_iterable(records_from(s) for s in sources)
     return evaluate_stream(records, rulebook)
+
+
+@functools.cache
+def available_engines() -> tuple[Literal["stream", "columnar"], ...]:
+    """The engines that run in this interpreter, the stream engine first when it does.
+
+    Rule tests and the properties of `compliance.testing` evaluate with the first, and
+    `engines_agree` compares them all.
+    """
+    names: tuple[Literal["stream", "columnar"], ...] = ("stream", "columnar")
+    found: list[Literal["stream", "columnar"]] = []
+    empty = Rulebook(rules=())
+    for name in names:
+        try:
+            evaluate([], empty, engine=name)
+        except (EngineUnavailableError, ImportError):
+            continue
+        found.append(name)
+    return tuple(found)
