@@ -16,7 +16,15 @@ from compliance.report import Report
 from compliance.rulebook.load import load_rulebook
 from compliance.rulebook.rulebook import Rulebook
 
-__all__ = ["ENGINES", "Engine", "Source", "available_engines", "evaluate"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "Source",
+    "available_engines",
+    "engine_runs",
+    "evaluate",
+    "preferred_engine",
+]
 
 Engine = Literal["auto", "stream", "columnar"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)
@@ -79,20 +87,26 @@ def evaluate(
     return evaluate_stream(records, rulebook)
 
 
-@functools.cache
-def available_engines() -> tuple[Literal["stream", "columnar"], ...]:
-    """The engines that run in this interpreter, the stream engine first when it does.
+_ENGINES: tuple[Literal["stream", "columnar"], ...] = ("stream", "columnar")
 
-    Rule tests and the properties of `compliance.testing` evaluate with the first, and
-    `engines_agree` compares them all.
-    """
-    names: tuple[Literal["stream", "columnar"], ...] = ("stream", "columnar")
-    found: list[Literal["stream", "columnar"]] = []
-    empty = Rulebook(rules=())
-    for name in names:
-        try:
-            evaluate([], empty, engine=name)
-        except (EngineUnavailableError, ImportError):
-            continue
-        found.append(name)
-    return tuple(found)
+
+@functools.cache
+def engine_runs(name: Literal["stream", "columnar"]) -> bool:
+    """Can this engine run in this interpreter (is its dependency importable)?"""
+    try:
+        evaluate([], Rulebook(rules=()), engine=name)
+    except (EngineUnavailableError, ImportError):
+        return False
+    return True
+
+
+def available_engines() -> tuple[Literal["stream", "columnar"], ...]:
+    """The engines that run in this interpreter, the stream engine first when it does
+    (`engines_agree` of `compliance.testing` compares them all)."""
+    return tuple(e for e in _ENGINES if engine_runs(e))
+
+
+def preferred_engine() -> Literal["stream", "columnar"]:
+    """The engine rule tests and the properties of `compliance.testing` evaluate with:
+    the stream engine, or the columnar one where durable_rules does not import."""
+    return next(e for e in _ENGINES if engine_runs(e))

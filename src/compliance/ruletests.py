@@ -486,9 +486,9 @@ def _assign(expect: list[Expectation], actual: list[Finding]) -> dict[int, int]:
 
 def run_case(case: Case, rulebook: Rulebook, engine: Engine | None = None) -> Outcome:
     """Evaluate the case's events; compare the selected findings with `expect`."""
-    from compliance.api import available_engines, evaluate
+    from compliance.api import evaluate, preferred_engine
 
-    report = evaluate(case.events, rulebook, engine=engine or available_engines()[0])
+    report = evaluate(case.events, rulebook, engine=engine or preferred_engine())
     selected = set(case.rules) or {r.id for r in rulebook.rules}
     actual = [
         f
@@ -564,14 +564,14 @@ def run_command(
     engine: Engine | None = None,
 ) -> int:
     """`compliance test [PATH]`: 0 all pass (and coverage met), 1 otherwise, 2 bad files."""
-    from compliance.api import available_engines
+    from compliance.api import preferred_engine
 
     root = path or bundled_rulebook_path()
     if not root.exists() and str(root) in BUNDLED:
         root = bundled_rulebook_path(str(root))
     if root.is_file():
         root = root.parent
-    engine = engine or available_engines()[0]
+    engine = engine or preferred_engine()
     rulebook, outcomes = run_cases(root, engine)
     cov = coverage(rulebook, outcomes)
     passed = sum(o.passed for o in outcomes)
