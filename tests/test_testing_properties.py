@@ -335,8 +335,11 @@ def test_an_unsatisfiable_rule_is_one_satisfiable_failure_and_skips() -> None:
 def test_the_other_properties_of_an_unsatisfiable_rule_skip_with_the_reason() -> None:
     for name in ("order_independent", "monotone", "duplicate_idempotent",
                  "accounting_complete", "engines_agree"):  # fmt: skip
-        with pytest.raises(PropertySkipped, match=rf"{name}: rule never is unsatisfiable, so "
-                           "nothing can exercise it \\(see satisfiable\\): no event can match"):
+        with pytest.raises(
+            PropertySkipped,
+            match=rf"{name}: rule never is unsatisfiable, so "
+            "nothing can exercise it \\(see satisfiable\\): no event can match",
+        ):
             properties.PROPERTIES[name](_rulebook(NEVER), 5, rule="never")
 
 
@@ -353,8 +356,11 @@ def test_a_property_that_exercised_nothing_fails_as_vacuous(
 ) -> None:
     # As if the generated logs never held an event the rule applies to.
     monkeypatch.setattr(properties, "applies", lambda rule, event: False)
-    with pytest.raises(AssertionError, match=r"order_independent: rule unscr-2375-ship-to-ship: "
-                       r"vacuous: none of the 4 generated examples exercised the rule"):
+    with pytest.raises(
+        AssertionError,
+        match=r"order_independent: rule unscr-2375-ship-to-ship: "
+        r"vacuous: none of the 4 generated examples exercised the rule",
+    ):
         properties.order_independent(design_rulebook, 4, rule="unscr-2375-ship-to-ship")
 
 

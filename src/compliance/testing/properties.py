@@ -19,7 +19,6 @@ skipped (`PropertySkipped`) naming that reason, instead of passing without check
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import unittest
@@ -100,7 +99,8 @@ class Checked:
             self.with_findings += 1
 
     def __str__(self) -> str:
-        text = (f"{self.examples} examples, {self.exercised} exercised the rule, "
+        examples = f"{self.examples} example{'s' * (self.examples != 1)}"
+        text = (f"{examples}, {self.exercised} exercised the rule, "
                 f"{self.with_findings} with a finding of it")  # fmt: skip
         return f"{text}; {self.note}" if self.note else text
 
@@ -236,10 +236,15 @@ def _exists(
     """Is some drawn example a witness? Stops at the first, without shrinking it
     (hypothesis' `find` would shrink the witness, which costs much and proves nothing)."""
 
+    found = False
+
     @settings(_settings(max_examples), phases=[Phase.explicit, Phase.generate])
     @given(strategy)
     def search(example: Any) -> None:
-        if witness(example):
+        nonlocal found
+        # Hypothesis replays the example that raised: `witness` (which counts) sees it once.
+        if found or witness(example):
+            found = True
             raise _Found
 
     try:
@@ -610,6 +615,7 @@ def _sans_message(f: Finding) -> dict[str, Any]:
 def _duplicate_idempotent(rule: Rule, rulebook: Rulebook, n: int | None,
                           evaluate: Evaluate, checked: Checked) -> None:  # fmt: skip
     """Repeating records (same id, same content) changes no finding; they count as duplicates."""
+
     def repeated(log: list[Shipment]) -> st.SearchStrategy[tuple[list[Shipment], list[Shipment]]]:
         if not log:  # nothing to repeat (an unsatisfiable rule is skipped before this)
             return st.just((log, log))
@@ -737,7 +743,7 @@ def _satisfiable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evalua
         return not kinds or any(f.kind in kinds for f in findings)
 
     if _exists(events, n, reported):
-        checked.note = f"a witness after {checked.examples} examples"
+        checked.note = "found an event it applies to" + (", reported" if kinds else "")
     else:
         last = tried[-1] if tried else None
         _fail("satisfiable", rule, f"no event tried was reported as {' or '.join(kinds)}",
@@ -789,7 +795,7 @@ def _reachable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate
     except NoMatchingEvent as e:
         raise AssertionError(f"reachable: rule {rule.id}: {e}") from None
     if found:
-        checked.note = f"breached after {checked.examples} examples"
+        checked.note = "found a log that breaches it"
     else:
         last = tried[-1] if tried else []
         findings = _of(evaluate(_records(last), rulebook), rule) if last else []
