@@ -368,9 +368,11 @@ def _record(event: dict[str, Any]) -> dict[str, Any]:
 def _at(data: Any, path: Sequence[object]) -> Any:
     node = data
     for part in path:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
+        if isinstance(node, dict):
+            if part not in node:
+                return None
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         else:
             return None
