@@ -239,7 +239,7 @@ def test_the_unmutated_files_load_and_pass(tmp_path: Path) -> None:
     assert [o.passed for o in outcomes] == [True, True], [o.problems for o in outcomes]
 
 
-MUTATION = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MUTATION = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @MUTATION
