@@ -194,3 +194,10 @@ def test_the_bundled_rulebook_passes_with_full_coverage(capsys: pytest.CaptureFi
                        "--min-coverage", "100")  # fmt: skip
     assert code == 0, out
     assert "FAIL" not in out
+
+
+def test_an_expectation_can_name_every_field_of_a_finding() -> None:
+    from compliance.report import Finding
+    from compliance.ruletests import Expectation
+
+    assert set(Expectation.model_fields) == set(Finding.model_fields)

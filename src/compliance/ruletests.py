@@ -88,7 +88,7 @@ class ExpectedMeasure(_Strict):
 
 class Expectation(_Strict):
     """One expected finding, by the fields it names (those not named are not compared;
-    of `period`, `measure`, `group` and `match`, only the keys named)."""
+    of `period`, `measure`, `group`, `match` and `price`, only the keys named)."""
 
     rule: str | None = None
     kind: FindingKind | None = None
@@ -104,6 +104,7 @@ class Expectation(_Strict):
     measure: ExpectedMeasure | None = None
     match: dict[str, str] | None = None
     days_late: int | None = None
+    price: dict[str, str] | None = None
     message: str | None = None
 
 
@@ -457,7 +458,7 @@ def _compared(expected: Expectation, finding: Finding) -> list[Difference]:
                     out.append(Difference(f"{name}.{sub}", w, g))
         elif isinstance(want, BaseModel):
             out.append(Difference(name, want, got))
-        elif isinstance(want, dict):  # `match`, `group`: the keys named
+        elif isinstance(want, dict):  # `match`, `group`, `price`: the keys named
             for key, w in want.items():
                 g = got.get(key) if isinstance(got, dict) else None
                 if w != g:
