@@ -421,7 +421,7 @@ def test_huge_integer_in_a_rule_file_is_one_located_error(tmp_path: Path) -> Non
         compliance.load_rulebook(write(tmp_path, text, "r.yaml"))
     [d] = e.value.diagnostics
     assert (d.line, d.column) == (17, 18)
-    assert d.message == "a number of 5001 digits; rule files take at most 4300"
+    assert d.message.startswith("number out of range: at most 100 digits")
 
 
 def test_a_character_yaml_does_not_allow_is_a_located_error(tmp_path: Path) -> None:

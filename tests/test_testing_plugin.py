@@ -46,12 +46,62 @@ def test_a_rulebook_that_does_not_load_is_a_usage_error(pytester: pytest.Pyteste
 def test_the_plugin_and_package_load_without_hypothesis() -> None:
     code = (
         "import sys; sys.modules['hypothesis'] = None\n"
-        "import compliance.testing.plugin\n"
+        "import _compliance_pytestplugin, compliance.testing.plugin\n"
         "try:\n    from compliance.testing import strategies\n"
         "except ImportError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install compliance[test]" in out.stdout
+
+
+def test_without_rulebook_pytest_imports_nothing_of_compliance(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_light="""
+        import sys
+
+        def test_light(request):
+            assert request.config.getoption("--rulebook") == []  # the plugin is loaded ...
+            assert not [m for m in sys.modules if m.split(".")[0] == "compliance"]  # ... light
+    """)  # fmt: skip
+    # Whether or not the entry point is installed, load the plugin by its module name.
+    result = pytester.runpytest_subprocess("-p", "no:compliance", "-p", "_compliance_pytestplugin",
+                                           "-p", "no:cacheprovider")  # fmt: skip
+    result.assert_outcomes(passed=1)
+
+
+def test_the_entry_point_is_the_light_module() -> None:
+    from importlib.metadata import entry_points
+
+    (plugin,) = [ep for ep in entry_points(group="pytest11") if ep.name == "compliance"]
+    assert plugin.value == "_compliance_pytestplugin"
+
+
+def test_an_unsatisfiable_rule_skips_with_the_reason_and_counts_are_shown(
+    pytester: pytest.Pytester,
+) -> None:
+    rules = pytester.makefile(".yaml", never="""
+        rules:
+          - id: never
+            kind: prohibition
+            citation: test
+            match: {all: [{destination: IR}, {destination: TR}]}
+          - id: kp
+            kind: prohibition
+            citation: test
+            match: {destination: KP}
+    """)  # fmt: skip
+    result = pytester.runpytest("--rulebook", str(rules), "--rulebook-examples", "3", "-rs",
+                                "-k", "not engines_agree")  # fmt: skip
+    result.assert_outcomes(failed=1, skipped=4, passed=5)
+    out = result.stdout.str()
+    assert "InvalidArgument" not in out
+    result.stdout.fnmatch_lines([
+        "*satisfiable: rule never: no event can match rule never*",
+        "*rulebook properties: what each checked*",
+        "*never.yaml::order_independent[[]kp[]]: 3 examples, * exercised the rule, * with a "
+        "finding of it",
+        "SKIPPED [[]1[]] *: order_independent: rule never is unsatisfiable, so nothing "
+        "can exercise it (see satisfiable): no event can match rule never*",
+    ], consecutive=False)  # fmt: skip
 
 
 def test_hypothesis_profile_option_sets_the_examples(pytester: pytest.Pytester) -> None:

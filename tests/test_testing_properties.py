@@ -3,6 +3,7 @@ rule and must fail with a counterexample; the real engine passes them."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -188,7 +189,10 @@ def test_check_rulebook_runs_every_property(design_rulebook: Rulebook) -> None:
                   if any(properties.applicable(name, r) for r in design_rulebook.rules)}  # fmt: skip
     assert applicable == {label.split("[")[0] for label in outcomes}
     assert applicable == set(properties.PROPERTIES) - {"price_boundary_exact", "levels_hand_over"}
-    assert outcomes["reachable[unscr-2397-crude-oil]"] == "passed"
+    assert re.match(
+        r"passed: \d+ examples?, [1-9]\d* exercised the rule",
+        outcomes["reachable[unscr-2397-crude-oil]"],
+    )
     assert "reachable[unscr-2375-ship-to-ship]" not in outcomes  # caps only
 
 
@@ -315,3 +319,61 @@ def test_price_boundary_exact_catches_an_engine_that_rounds_up() -> None:
     rb = compliance.load_rulebook(_PRICE_CAP)
     with pytest.raises(AssertionError, match="a price of exactly"):
         properties.price_boundary_exact(rb, 30, _inflated, rule="us-price-cap-crude")
+
+
+NEVER = ProhibitionRule.model_validate({
+    "id": "never", "kind": "prohibition", "citation": "test",
+    "match": {"all": [{"destination": "IR"}, {"destination": "TR"}]},
+})  # fmt: skip
+
+
+def test_an_unsatisfiable_rule_is_one_satisfiable_failure_and_skips() -> None:
+    with pytest.raises(AssertionError) as caught:
+        check_rulebook(_rulebook(NEVER), max_examples=5)
+    message = str(caught.value)
+    assert message.startswith("1 of 6 property checks failed:\n\nsatisfiable: rule never: "
+                              "no event can match rule never")  # fmt: skip
+    assert "InvalidArgument" not in message and "length-zero" not in message
+
+
+def test_the_other_properties_of_an_unsatisfiable_rule_skip_with_the_reason() -> None:
+    for name in ("order_independent", "monotone", "duplicate_idempotent",
+                 "accounting_complete", "engines_agree"):  # fmt: skip
+        with pytest.raises(
+            PropertySkipped,
+            match=rf"{name}: rule never is unsatisfiable, so "
+            "nothing can exercise it \\(see satisfiable\\): no event can match",
+        ):
+            properties.PROPERTIES[name](_rulebook(NEVER), 5, rule="never")
+
+
+def test_a_property_says_how_many_examples_exercised_the_rule(design_rulebook: Rulebook) -> None:
+    (checked,) = properties.order_independent(design_rulebook, 8, rule="unscr-2375-ship-to-ship")
+    assert (checked.property, checked.rule, checked.examples) == (
+        "order_independent", "unscr-2375-ship-to-ship", 8)  # fmt: skip
+    assert 0 < checked.exercised <= 8 and 0 < checked.with_findings <= checked.exercised
+    assert str(checked).startswith("8 examples, ")
+
+
+def test_a_property_that_exercised_nothing_fails_as_vacuous(
+    design_rulebook: Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the generated logs never held an event the rule applies to.
+    monkeypatch.setattr(properties, "applies", lambda rule, event: False)
+    with pytest.raises(
+        AssertionError,
+        match=r"order_independent: rule unscr-2375-ship-to-ship: "
+        r"vacuous: none of the 4 generated examples exercised the rule",
+    ):
+        properties.order_independent(design_rulebook, 4, rule="unscr-2375-ship-to-ship")
+
+
+def test_engines_agree_says_which_engines_it_compared(design_rulebook: Rulebook) -> None:
+    from compliance.api import available_engines
+
+    if len(available_engines()) < 2:
+        with pytest.raises(PropertySkipped, match="only columnar runs here"):
+            properties.engines_agree(design_rulebook, 3, rule="unscr-2375-ship-to-ship")
+        return
+    (checked,) = properties.engines_agree(design_rulebook, 3, rule="unscr-2375-ship-to-ship")
+    assert checked.note == "compared stream and columnar"

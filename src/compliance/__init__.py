@@ -15,6 +15,7 @@ from compliance.errors import (
     Diagnostic,
     EngineUnavailableError,
     LogError,
+    ReportDependencyError,
     RuleFileError,
 )
 from compliance.events import Shipment
@@ -39,6 +40,7 @@ __all__ = [
     "PeriodRange",
     "Rejection",
     "Report",
+    "ReportDependencyError",
     "Rule",
     "RuleFileError",
     "Rulebook",

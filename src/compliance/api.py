@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from compliance.engine.stream import evaluate_stream
-from compliance.errors import ComplianceError
+from compliance.errors import ComplianceError, EngineUnavailableError
 from compliance.events import Shipment
 from compliance.io.readers import is_frame, records_from
 from compliance.report import Report
 from compliance.rulebook.load import load_rulebook
 from compliance.rulebook.rulebook import Rulebook
 
-__all__ = ["ENGINES", "Engine", "Source", "evaluate"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "Source",
+    "available_engines",
+    "engine_runs",
+    "evaluate",
+    "preferred_engine",
+]
 
 Engine = Literal["auto", "stream", "columnar"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)
@@ -76,3 +85,28 @@ def evaluate(
         return evaluate_columnar(sources, rulebook)
     records = itertools.chain.from_iterable(records_from(s) for s in sources)
     return evaluate_stream(records, rulebook)
+
+
+_ENGINES: tuple[Literal["stream", "columnar"], ...] = ("stream", "columnar")
+
+
+@functools.cache
+def engine_runs(name: Literal["stream", "columnar"]) -> bool:
+    """Can this engine run in this interpreter (is its dependency importable)?"""
+    try:
+        evaluate([], Rulebook(rules=()), engine=name)
+    except (EngineUnavailableError, ImportError):
+        return False
+    return True
+
+
+def available_engines() -> tuple[Literal["stream", "columnar"], ...]:
+    """The engines that run in this interpreter, the stream engine first when it does
+    (`engines_agree` of `compliance.testing` compares them all)."""
+    return tuple(e for e in _ENGINES if engine_runs(e))
+
+
+def preferred_engine() -> Literal["stream", "columnar"]:
+    """The engine rule tests and the properties of `compliance.testing` evaluate with:
+    the stream engine, or the columnar one where durable_rules does not import."""
+    return next(e for e in _ENGINES if engine_runs(e))

@@ -1,12 +1,19 @@
 """Errors raised by compliance.
 
-Every error a user can cause is a `ComplianceError`; its `str()` is one or more lines of
-`path:line:col: message`, ready to print without a traceback.
+Every error a user can cause is a `ComplianceError`, and every `ComplianceError` is
+defined here; its `str()` is one or more lines (`path:line:col: message` where there is a
+place to name), ready to print without a traceback. The CLI exits with its `exit_code`.
 
-    ComplianceError
-    ├── RuleFileError        a rulebook that does not load (every problem, each located)
-    ├── LogError             a log that cannot be read at all (missing file, no header, …)
-    └── EngineUnavailableError  an engine whose dependency cannot be imported here
+    ComplianceError                 exit 2
+    ├── RuleFileError               a rulebook or rule-test file that does not load:
+    │                               every problem, each `path:line:col: rule X: field: …`
+    ├── LogError                    a log that cannot be read at all (missing file, no
+    │                               header, …); a bad record is a rejection, not an error
+    ├── EngineUnavailableError      an engine whose dependency cannot be imported here
+    └── ReportDependencyError       a report format whose extra is not installed
+                                    (`--format html` without matplotlib)
+
+Anything else escaping the library is a bug of ours (the CLI says "internal error").
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ __all__ = [
     "Diagnostic",
     "EngineUnavailableError",
     "LogError",
+    "ReportDependencyError",
     "RuleFileError",
 ]
 
@@ -64,3 +72,7 @@ class LogError(ComplianceError):
 
 class EngineUnavailableError(ComplianceError):
     """The requested engine cannot run in this interpreter."""
+
+
+class ReportDependencyError(ComplianceError):
+    """A report format needs an optional dependency that is not installed."""

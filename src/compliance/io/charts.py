@@ -15,7 +15,7 @@ from decimal import Decimal
 from importlib import import_module
 from typing import Any
 
-from compliance.errors import ComplianceError
+from compliance.errors import ReportDependencyError
 from compliance.io.evidence import CapSeries, Point
 from compliance.units import format_amount
 
@@ -26,10 +26,6 @@ __all__ = ["ReportDependencyError", "cap_chart", "require_matplotlib"]
 MAX_POINTS = 400
 
 INSTALL_HINT = "pip install 'compliance[report]'"
-
-
-class ReportDependencyError(ComplianceError):
-    """The HTML report needs matplotlib, which is not installed."""
 
 
 def require_matplotlib() -> Any:

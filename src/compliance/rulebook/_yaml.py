@@ -2,7 +2,10 @@
 
 Anchors, aliases (the "billion laughs" bomb) and tags are refused outright, duplicate
 keys are errors, floats become `Decimal` from their source text (never via binary
-floating point), and timestamps become dates.
+floating point), and timestamps become dates. A scalar YAML would read as a timestamp but
+which is no date (`2024-13-01`) stays text, so the model of the field it sits in rejects
+it with the rule and field named; numbers beyond `MAX_EXPONENT` are refused here, since
+turning `1e999999999` into an integer would never finish.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["MAX_DEPTH", "Located", "YamlProblem", "load_located"]
+__all__ = ["MAX_DEPTH", "MAX_EXPONENT", "Located", "YamlProblem", "load_located"]
 
 MAX_DEPTH = 64  # nested mappings and lists; the rules need about ten
+# No figure a rule file holds (a limit in barrels or dollars, a fraction, a count of
+# days) is anywhere near 10**100 or 10**-100.
+MAX_EXPONENT = 100
 
 Path = tuple[object, ...]
 
@@ -145,19 +151,30 @@ def _scalar(node: ScalarNode, loader: yaml.SafeLoader) -> Any:
             number = Decimal("NaN")
         if not number.is_finite():
             raise YamlProblem(f"numbers must be finite (got {node.value!r})", *_pos(node))
+        if number and abs(number.adjusted()) > MAX_EXPONENT:
+            raise YamlProblem(
+                f"number out of range: at most 1e{MAX_EXPONENT} and at least "
+                f"1e-{MAX_EXPONENT} in magnitude (got {_short(node.value)})",
+                *_pos(node),
+            )
         return number
+    if tag == "int" and len(node.value) > MAX_EXPONENT:
+        raise YamlProblem(
+            f"number out of range: at most {MAX_EXPONENT} digits (got {_short(node.value)})",
+            *_pos(node),
+        )
     try:
         value = loader.construct_object(node)
-    except ValueError as e:  # a date that does not exist, an int of 4,300+ digits
-        shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
-        if tag == "int":
-            raise YamlProblem(
-                f"a number of {len(node.value)} digits; rule files take at most 4300",
-                *_pos(node),
-            ) from None
-        raise YamlProblem(f"invalid {tag} {shown!r}: {e}", *_pos(node)) from None
+    except ValueError:
+        if tag == "timestamp":
+            return node.value  # not a date: the field's own validation says so, located
+        raise YamlProblem(f"invalid {tag} {_short(node.value)}", *_pos(node)) from None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date | int | bool | str) or value is None:
         return value
     raise YamlProblem(f"unsupported YAML value {node.value!r}", *_pos(node))
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")

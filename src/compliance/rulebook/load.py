@@ -21,7 +21,13 @@ from compliance.rulebook._yaml import Located, YamlProblem, load_located
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.selectors import parse_selector
 
-__all__ = ["BUNDLED", "KNOWN_PRODUCTS", "bundled_rulebook_path", "load_rulebook"]
+__all__ = [
+    "BUNDLED",
+    "KNOWN_PRODUCTS",
+    "MAX_FILE_BYTES",
+    "bundled_rulebook_path",
+    "load_rulebook",
+]
 
 KNOWN_PRODUCTS = frozenset(
     {
@@ -194,7 +200,11 @@ class _Loader:
         if data is None:
             return
         if not isinstance(data, dict):
-            self.error(name, "a rule file is a mapping with document, rules, conversions")
+            self.error(
+                name,
+                "a rule file is a mapping with document, rules, conversions",
+                located.position(()),
+            )
             return
         self.check_selectors(name, located)
         try:
@@ -339,7 +349,9 @@ class _Loader:
             return []
         data = sub.data
         if not isinstance(data, dict) or not isinstance(data.get("designations"), list):
-            self.error(str(target), "a designation file holds a 'designations:' list")
+            self.error(
+                str(target), "a designation file holds a 'designations:' list", sub.position(())
+            )
             return []
         try:
             return (
@@ -355,19 +367,34 @@ class _Loader:
         text = self.read_text(target, root)
         if text is None:
             return entries
-        reader = csv.DictReader(io.StringIO(text, newline=""))
+        lines = text.splitlines()
+        reader = csv.reader(io.StringIO(text))
         try:
+            header = next(reader, [])
             for row in reader:
                 line = reader.line_num
-                clean = {k: v for k, v in row.items() if k and v not in (None, "")}
+                clean = {
+                    k: v for k, v in zip(header, row, strict=False) if k and v not in (None, "")
+                }
                 try:
                     entries.append(schema.DesignationEntry.model_validate(clean))
                 except ValidationError as e:
+                    raw = lines[line - 1] if line - 1 < len(lines) else ""
                     for item in e.errors():
-                        loc = ".".join(str(p) for p in item["loc"])
-                        self.error(str(target), f"{loc}: {item['msg']}", (line, 1))
+                        key = str(item["loc"][0]) if item["loc"] else ""
+                        message = item["msg"].removeprefix("Value error, ")
+                        message = message[:1].lower() + message[1:]
+                        if item["type"] == "extra_forbidden":
+                            hint = difflib.get_close_matches(key, _KEY_VOCABULARY, n=1)
+                            message = "unknown column" + (
+                                f" (did you mean '{hint[0]}'?)" if hint else ""
+                            )
+                        elif item["type"] != "missing":
+                            message += f" (got {_show(item.get('input'))})"
+                        column = _csv_column(raw, header, key)
+                        self.error(str(target), f"{key}: {message}", (line, column))
         except csv.Error as e:
-            self.error(str(target), f"unreadable CSV: {e}", (reader.line_num, 1))
+            self.error(str(target), f"invalid CSV: {e}", (reader.line_num or 1, 1))
         return entries
 
     def finish(self, sources: Iterable[str]) -> Rulebook:
@@ -443,6 +470,15 @@ _TAGS = frozenset(
 
 def _repr_key(node: dict[Any, Any], part: object) -> Any:
     return next((k for k in node if not isinstance(k, str) and repr(k) == part), None)
+
+
+def _csv_column(raw: str, header: list[str], key: str) -> int:
+    """The 1-based column where `key`'s cell starts in a plain (unquoted) CSV line."""
+    if key not in header or '"' in raw:
+        return 1
+    cells = raw.split(",")
+    index = header.index(key)
+    return 1 + sum(len(c) + 1 for c in cells[:index]) if index < len(cells) else 1
 
 
 def _show(value: object) -> str:

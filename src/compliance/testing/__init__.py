@@ -9,9 +9,10 @@
 `strategies` builds events, logs and rulebooks; `properties` checks a rulebook (and the
 engine evaluating it), raising `AssertionError` with a minimal counterexample log.
 
-The names load on first use: the pytest plugin (`compliance.testing.plugin`) lives in
-this package and pytest loads it in every run, so importing the package itself must stay
-cheap and must not fail where hypothesis is not installed.
+The names load on first use, so importing the package stays cheap and does not fail
+where hypothesis is not installed. (The pytest plugin pytest loads in every run is the
+top-level `_compliance_pytestplugin`, which imports `compliance.testing.plugin` only
+when `--rulebook` is given.)
 """
 
 from __future__ import annotations
@@ -21,11 +22,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from compliance.testing import properties, strategies
-    from compliance.testing.properties import PROPERTIES, PropertySkipped, check_rulebook
+    from compliance.testing.properties import (
+        PROPERTIES,
+        Checked,
+        PropertySkipped,
+        check_rulebook,
+    )
 
-__all__ = ["PROPERTIES", "PropertySkipped", "check_rulebook", "properties", "strategies"]
+__all__ = [
+    "PROPERTIES",
+    "Checked",
+    "PropertySkipped",
+    "check_rulebook",
+    "properties",
+    "strategies",
+]
 
-_FROM_PROPERTIES = frozenset({"PROPERTIES", "PropertySkipped", "check_rulebook"})
+_FROM_PROPERTIES = frozenset({"PROPERTIES", "Checked", "PropertySkipped", "check_rulebook"})
 
 
 def require_hypothesis() -> None:

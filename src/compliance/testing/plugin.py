@@ -1,54 +1,50 @@
-"""pytest plugin: `pytest --rulebook PATH` checks every property of every rule in PATH.
+"""`pytest --rulebook PATH`: every property of every rule in PATH, one item each.
 
     cd "$(mktemp -d)" && pytest --rulebook /path/to/rules/dprk
 
 One test item per (rule, property), named `PATH::property[rule-id]`, so `-k` selects
-them (`-k "boundary_exact and crude"`). Registered under the `pytest11` entry point, so
-pytest loads it in every run: it imports nothing but pytest until `--rulebook` is given.
+them (`-k "boundary_exact and crude"`). The options and hooks live in the light top-level
+module `_compliance_pytestplugin` (the `pytest11` entry point), which imports this one
+only when `--rulebook` is given. Each passing item records what it checked (examples,
+how many exercised the rule), listed at the end of the run; the properties of a rule no
+event can match are skipped, naming why.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["PropertyItem", "RulebookCollector"]
+from _compliance_pytestplugin import DEFAULT_EXAMPLES
 
-DEFAULT_EXAMPLES = 10
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("compliance", "compliance rulebook properties")
-    group.addoption(
-        "--rulebook", action="append", default=[], metavar="PATH",
-        help="check every property of every rule in this rulebook (a directory or a YAML "
-        "file); may be given several times",
-    )  # fmt: skip
-    group.addoption(
-        "--rulebook-examples", type=int, default=None, metavar="N",
-        help=f"hypothesis examples per rule and property (default {DEFAULT_EXAMPLES}, or "
-        "the loaded hypothesis profile's max_examples when HYPOTHESIS_PROFILE or "
-        "--hypothesis-profile is set)",
-    )  # fmt: skip
+__all__ = ["PropertyItem", "RulebookCollector", "collect_rulebooks", "summarise"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "compliance_property(name, rule): a rulebook property check (--rulebook)"
-    )
-
-
-def pytest_collection_modifyitems(
+def collect_rulebooks(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
+    """Add an item per (rule, property) of every `--rulebook` to the session's items."""
     for path in config.getoption("--rulebook"):
         collector = RulebookCollector.from_parent(
             session, name=str(path), path=Path(path), nodeid=str(path)
         )
         items.extend(collector.collect())
+
+
+def summarise(terminalreporter: Any) -> None:
+    """A section listing what each passing property checked."""
+    reports = [r for r in terminalreporter.stats.get("passed", [])
+               if any(k == "checked" for k, _ in r.user_properties)]  # fmt: skip
+    if not reports:
+        return
+    terminalreporter.write_sep("-", "rulebook properties: what each checked")
+    for r in reports:
+        checked = dict(r.user_properties)["checked"]
+        terminalreporter.write_line(f"{r.nodeid}: {checked}")
 
 
 class RulebookCollector(pytest.Collector):
@@ -90,14 +86,18 @@ class PropertyItem(pytest.Item):
         self.add_marker(pytest.mark.compliance_property(name, rule_id))
 
     def runtest(self) -> None:
-        from compliance.testing.properties import PROPERTIES
+        from compliance.testing.properties import PROPERTIES, PropertySkipped
 
         examples = self.config.getoption("--rulebook-examples")
         if examples is None:
             examples = None if _profile_chosen(self.config) else DEFAULT_EXAMPLES
         # The properties keep no example database: no failing examples are saved into
         # the (possibly unrelated) directory pytest runs in.
-        PROPERTIES[self.property_name](self.rulebook, examples, rule=self.rule_id)
+        try:
+            (checked,) = PROPERTIES[self.property_name](self.rulebook, examples, rule=self.rule_id)
+        except PropertySkipped as e:
+            pytest.skip(str(e))  # a plain skip: the reason shown without unittest frames
+        self.user_properties.append(("checked", str(checked)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, AssertionError):
@@ -110,8 +110,6 @@ class PropertyItem(pytest.Item):
 
 def _profile_chosen(config: pytest.Config) -> bool:
     """Was a hypothesis profile asked for, by environment or by hypothesis' own option?"""
-    import os
-
     # The option exists only while hypothesis' pytest plugin is loaded.
     option = config.getoption("--hypothesis-profile", default=None)
     return bool(os.environ.get("HYPOTHESIS_PROFILE") or option)

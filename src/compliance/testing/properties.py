@@ -9,16 +9,21 @@ rule, what went wrong and a minimal counterexample log (JSON Lines, ready to sav
 replay with `compliance evaluate`). `evaluate` is injectable, so a test can hand in a
 deliberately broken engine and prove the property catches it. `max_examples=None` takes
 the current hypothesis profile's value.
+
+Each says what it checked: it returns a `Checked` per rule, counting the generated
+examples and how many *exercised* the rule (held an event the rule applies to) or gave
+a finding of it. A property whose examples never exercised the rule fails as vacuous.
+A rule no event can match fails `satisfiable`, and every other property of it is
+skipped (`PropertySkipped`) naming that reason, instead of passing without checking.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import unittest
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -30,7 +35,7 @@ except ImportError as e:  # the test extra is not installed
     raise ImportError("compliance.testing needs hypothesis: pip install compliance[test]") from e
 
 from compliance.engine.findings import amount_in
-from compliance.events import MAX_AMOUNT, Shipment
+from compliance.events import MAX_AMOUNT, Shipment, parse_shipment
 from compliance.report import Finding, Report
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import (
@@ -48,6 +53,7 @@ from compliance.units import CONTEXT
 
 __all__ = [
     "PROPERTIES",
+    "Checked",
     "PropertySkipped",
     "accounting_complete",
     "boundary_exact",
@@ -65,11 +71,43 @@ __all__ = [
 ]
 
 Evaluate = Callable[..., Report]
-Check = Callable[[Rule, Rulebook, int | None, Evaluate], None]
 
 
 class PropertySkipped(unittest.SkipTest):
-    """A property cannot run here (no columnar engine, say); pytest reports a skip."""
+    """A property cannot run here (an unsatisfiable rule, one engine only); pytest
+    reports a skip with the reason."""
+
+
+@dataclass
+class Checked:
+    """What one property checked of one rule."""
+
+    property: str
+    rule: str
+    examples: int = 0  # generated examples the property's test ran on
+    exercised: int = 0  # of those, with an event the rule applies to
+    with_findings: int = 0  # of those, whose evaluation gave a finding of the rule
+    note: str = ""  # what else it says (the engines compared, the witness found)
+
+    def saw(self, events: Iterable[Shipment], findings: Iterable[Finding] = ()) -> None:
+        """Count one example: its events (does the rule apply to any?) and its findings."""
+        self.examples += 1
+        rule = self.rule
+        if any(applies(self._rule, e) for e in events):
+            self.exercised += 1
+        if any(f.rule == rule for f in findings):
+            self.with_findings += 1
+
+    def __str__(self) -> str:
+        examples = f"{self.examples} example{'s' * (self.examples != 1)}"
+        text = (f"{examples}, {self.exercised} exercised the rule, "
+                f"{self.with_findings} with a finding of it")  # fmt: skip
+        return f"{text}; {self.note}" if self.note else text
+
+    _rule: Any = field(default=None, repr=False, compare=False)
+
+
+Check = Callable[[Rule, Rulebook, int | None, Evaluate, Checked], None]
 
 
 # Plumbing ------------------------------------------------------------------------------
@@ -89,9 +127,39 @@ def _profile() -> settings:
 
 
 def _default_evaluate() -> Evaluate:
+    """`compliance.evaluate` on the first engine that runs here (looked up at call
+    time, so a test may replace it); an `engine=` argument still chooses."""
     import compliance
+    from compliance.api import preferred_engine
 
-    return compliance.evaluate
+    evaluate = compliance.evaluate
+    engine = preferred_engine()
+
+    def run(records: Any, rulebook: Rulebook, **kw: Any) -> Report:
+        return evaluate(records, rulebook, **{"engine": engine, **kw})
+
+    return run
+
+
+def _shipments(records: Iterable[dict[str, Any]]) -> list[Shipment]:
+    parsed = (parse_shipment(r) for r in records)
+    return [p for p in parsed if isinstance(p, Shipment)]
+
+
+_UNSATISFIABLE: dict[tuple[int, str], tuple[Rulebook, str | None]] = {}
+
+
+def unsatisfiable(rule: Rule, rulebook: Rulebook) -> str | None:
+    """Why no event can match `rule` (as `satisfiable` reports it), or None."""
+    key = (id(rulebook), rule.id)
+    if key not in _UNSATISFIABLE:
+        try:
+            events_matching(rule, rulebook)
+            reason = None
+        except NoMatchingEvent as e:
+            reason = str(e)
+        _UNSATISFIABLE[key] = (rulebook, reason)  # keeps the rulebook's id from reuse
+    return _UNSATISFIABLE[key][1]
 
 
 def _records(events: Iterable[Shipment | dict[str, Any]]) -> list[dict[str, Any]]:
@@ -121,14 +189,14 @@ def _brief(findings: Iterable[Finding]) -> str:
     return "\n".join(lines) or "  (none)"
 
 
-def _runner(name: str, kinds: tuple[str, ...] | None, check: Check) -> Callable[..., None]:
+def _runner(name: str, kinds: tuple[str, ...] | None, check: Check) -> Callable[..., list[Checked]]:
     def prop(
         rulebook: Rulebook,
         max_examples: int | None = None,
         evaluate: Evaluate | None = None,
         *,
         rule: str | Rule | None = None,
-    ) -> None:
+    ) -> list[Checked]:
         run = evaluate or _default_evaluate()
         if rule is not None:
             chosen = [rulebook.get(rule) if isinstance(rule, str) else rule]
@@ -137,8 +205,21 @@ def _runner(name: str, kinds: tuple[str, ...] | None, check: Check) -> Callable[
                                       f"{chosen[0].kind}")  # fmt: skip
         else:
             chosen = [r for r in rulebook.rules if kinds is None or r.kind in kinds]
+        done = []
         for r in chosen:
-            check(r, rulebook, max_examples, run)
+            if name != "satisfiable" and (why := unsatisfiable(r, rulebook)) is not None:
+                if rule is not None:
+                    raise PropertySkipped(f"{name}: rule {r.id} is unsatisfiable, so nothing "
+                                          f"can exercise it (see satisfiable): {why}")  # fmt: skip
+                continue
+            checked = Checked(name, r.id, _rule=r)
+            check(r, rulebook, max_examples, run, checked)
+            if checked.exercised == 0:
+                raise AssertionError(f"{name}: rule {r.id}: vacuous: none of the "
+                                     f"{checked.examples} generated examples exercised the rule "
+                                     "(held an event it applies to)")  # fmt: skip
+            done.append(checked)
+        return done
 
     prop.__name__ = prop.__qualname__ = name
     prop.__doc__ = check.__doc__
@@ -155,10 +236,15 @@ def _exists(
     """Is some drawn example a witness? Stops at the first, without shrinking it
     (hypothesis' `find` would shrink the witness, which costs much and proves nothing)."""
 
+    found = False
+
     @settings(_settings(max_examples), phases=[Phase.explicit, Phase.generate])
     @given(strategy)
     def search(example: Any) -> None:
-        if witness(example):
+        nonlocal found
+        # Hypothesis replays the example that raised: `witness` (which counts) sees it once.
+        if found or witness(example):
+            found = True
             raise _Found
 
     try:
@@ -182,7 +268,8 @@ def _given(
 # The properties ------------------------------------------------------------------------
 
 
-def _order_independent(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _order_independent(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+        checked: Checked) -> None:  # fmt: skip
     """Findings are a function of the set of events, not of their order."""
     logs = _logs.rule_logs(rule, rulebook).flatmap(
         lambda log: st.tuples(st.just(log), st.permutations(log))
@@ -191,6 +278,7 @@ def _order_independent(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: 
     def test(pair: tuple[list[Shipment], list[Shipment]]) -> None:
         first, second = (evaluate(_records(x), rulebook) for x in pair)
         a, b = _of(first, rule), _of(second, rule)
+        checked.saw(pair[0], a)
         if [f.to_dict() for f in a] != [f.to_dict() for f in b]:
             _fail("order_independent", rule, "findings change when the log is reordered:\n"
                   f"in this order:\n{_brief(a)}\nreordered:\n{_brief(b)}\n"
@@ -206,7 +294,8 @@ def _key(f: Finding) -> tuple[Any, ...]:
     return (f.kind, f.trigger, tuple(sorted((f.match or {}).items())))
 
 
-def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+        checked: Checked) -> None:  # fmt: skip
     """Adding events never removes a finding (a cap breach, say) nor lowers a cap total;
     for a rolling cap, never brings a window back under a limit or threshold it was over."""
     rolling = isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod)
@@ -218,6 +307,7 @@ def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate)
         log, k = pair
         before = _of(evaluate(_records(log[:k]), rulebook), rule)
         after = _of(evaluate(_records(log), rulebook), rule)
+        checked.saw(log, after)
         later = {_key(g): g for g in after}
         problem = None
         for f in before:
@@ -310,7 +400,8 @@ def _close(a: Decimal, b: Decimal, additions: int) -> bool:
     return abs(a - b) <= bound
 
 
-def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+        checked: Checked) -> None:  # fmt: skip
     """Splitting a shipment into parts on the same date changes no total and no breach."""
     assert isinstance(rule, CapRule)
     logs = _logs.rule_logs(rule, rulebook, min_matching=1).flatmap(lambda log: st.tuples(
@@ -323,7 +414,9 @@ def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Ev
         assume(event.quantity is not None or event.value is not None)
         parts = _split(event, weights)
         split_log = log[:index] + parts + log[index + 1 :]
-        whole = _normal(_of(evaluate(_records(log), rulebook), rule), {})
+        found = _of(evaluate(_records(log), rulebook), rule)
+        checked.saw(log, found)
+        whole = _normal(found, {})
         pieces = _normal(_of(evaluate(_records(split_log), rulebook), rule),
                          {p.id: event.id for p in parts})  # fmt: skip
         problem = None
@@ -431,7 +524,8 @@ def _name(level: Decimal | None) -> str:
     return "a breach" if level is None else f"threshold {level} reached"
 
 
-def _boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+        checked: Checked) -> None:  # fmt: skip
     """A cap total exactly at the limit is no breach, the smallest excess is, and the
     smallest shortfall gives no breach and no notice beyond those due. A threshold is
     reached at exactly its fraction of the limit and not one smallest unit below it."""
@@ -444,6 +538,7 @@ def _boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Eva
     def test(item: tuple[tuple[int, Decimal | None], _Boundary | None]) -> None:
         (j, fraction), case = item
         if case is None:
+            checked.examples += 1  # no events put this measure at this level: not exercised
             return
         m = rule.limit[j]
         level = _level(m, fraction)
@@ -453,6 +548,8 @@ def _boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Eva
             probes.append((level - case.eps, f"{case.eps} below {what}", case.at(level - case.eps)))
         for total, relation, log in probes:
             got = _of(evaluate(_records(log), rulebook), rule)
+            if total == level:
+                checked.saw(log, got)
             reported = {_key(f)[-1] for f in got if f.kind in ("cap_exceeded", "threshold_reached")}
             due = _due(rule, rulebook, log)
             if reported != due:
@@ -476,7 +573,8 @@ def _rank(level: Decimal | None) -> Decimal:
     return Decimal(2) if level is None else level  # the breach after every threshold (<= 1)
 
 
-def _unit_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _unit_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+        checked: Checked) -> None:  # fmt: skip
     """The same deliveries in barrels, tonnes, kilolitres, litres or gallons (converted
     exactly, with the rulebook's factors) give the same findings."""
     # Targets are drawn independently of the log's length, so shrinking can drop events.
@@ -493,6 +591,7 @@ def _unit_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Eva
                            if target in exact else e)  # fmt: skip
         a = _of(evaluate(_records(log), rulebook), rule)
         b = _of(evaluate(_records(variant), rulebook), rule)
+        checked.saw(log, a)
         # Messages may name the logged unit ("kg of an unnamed product cannot be ..."),
         # so compare everything else.
         if [_sans_message(f) for f in a] != [_sans_message(f) for f in b]:
@@ -514,41 +613,49 @@ def _sans_message(f: Finding) -> dict[str, Any]:
 
 
 def _duplicate_idempotent(rule: Rule, rulebook: Rulebook, n: int | None,
-                          evaluate: Evaluate) -> None:  # fmt: skip
+                          evaluate: Evaluate, checked: Checked) -> None:  # fmt: skip
     """Repeating records (same id, same content) changes no finding; they count as duplicates."""
-    logs = _logs.rule_logs(rule, rulebook, min_matching=1).flatmap(lambda log: st.tuples(
-        st.just(log), st.lists(st.sampled_from(log), min_size=1, max_size=4)).flatmap(
-        lambda lc: st.tuples(st.just(lc[0]), st.permutations(lc[0] + lc[1]))))  # fmt: skip
+
+    def repeated(log: list[Shipment]) -> st.SearchStrategy[tuple[list[Shipment], list[Shipment]]]:
+        if not log:  # nothing to repeat (an unsatisfiable rule is skipped before this)
+            return st.just((log, log))
+        copies = st.lists(st.sampled_from(log), min_size=1, max_size=4)
+        return copies.flatmap(lambda c: st.tuples(st.just(log), st.permutations(log + c)))
+
+    logs = _logs.rule_logs(rule, rulebook, min_matching=1).flatmap(repeated)
 
     def test(pair: tuple[list[Shipment], list[Shipment]]) -> None:
-        log, repeated = pair
-        once, twice = evaluate(_records(log), rulebook), evaluate(_records(repeated), rulebook)
-        copies = len(repeated) - len(log)
+        log, again = pair
+        once, twice = evaluate(_records(log), rulebook), evaluate(_records(again), rulebook)
+        copies = len(again) - len(log)
         a, b = _of(once, rule), _of(twice, rule)
+        checked.saw(log, a)
         if [f.to_dict() for f in a] != [f.to_dict() for f in b]:
             _fail(
                 "duplicate_idempotent",
                 rule,
                 f"repeating {copies} records changes the findings:"
                 f"\nonce:\n{_brief(a)}\nwith duplicates:\n{_brief(b)}",
-                _records(repeated),
+                _records(again),
             )
         acc = twice.accounting
         if (acc.duplicates, acc.evaluated) != (copies, once.accounting.evaluated):
             _fail("duplicate_idempotent", rule, f"{copies} repeated records are accounted as "
                   f"{acc.duplicates} duplicates, {acc.evaluated} evaluated (expected "
-                  f"{once.accounting.evaluated})", _records(repeated))  # fmt: skip
+                  f"{once.accounting.evaluated})", _records(again))  # fmt: skip
 
     _given(logs, n, test)
 
 
 def _accounting_complete(rule: Rule, rulebook: Rulebook, n: int | None,
-                         evaluate: Evaluate) -> None:  # fmt: skip
+                         evaluate: Evaluate, checked: Checked) -> None:  # fmt: skip
     """Every record ends evaluated, duplicate, superseded or rejected, as the ledger rules
     say; only evaluated events appear in findings."""
 
     def test(log: _logs.Messy) -> None:
         report = evaluate(log.records, rulebook)
+        evaluated = [r for r in log.records if r.get("id") in log.evaluated]
+        checked.saw(_shipments(evaluated), _of(report, rule))
         acc = report.accounting
         expected = (len(log.records), len(log.evaluated), log.duplicates, log.superseded,
                     log.rejected)  # fmt: skip
@@ -571,29 +678,34 @@ def _accounting_complete(rule: Rule, rulebook: Rulebook, n: int | None,
     _given(_logs.messy_logs(rule, rulebook), n, test)
 
 
-def _engines_agree(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
-    """The stream and columnar engines give identical reports."""
-    try:
-        importlib.import_module("compliance.engine.columnar")
-    except ImportError as e:
-        raise PropertySkipped(f"engines_agree needs the columnar engine, which does not import "
-                              f"here ({e})") from None  # fmt: skip
+def _engines_agree(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+                   checked: Checked) -> None:  # fmt: skip
+    """Every engine that runs here gives the same report (the first engine's is the
+    reference); skipped where only one runs."""
+    from compliance.api import available_engines
+
+    engines = available_engines()
+    if len(engines) < 2:
+        raise PropertySkipped(f"engines_agree compares engines, and only {engines[0]} runs "
+                              "here")  # fmt: skip
+    checked.note = f"compared {' and '.join(engines)}"
+    first, *others = engines
 
     def test(log: _logs.Messy) -> None:
-        stream = evaluate(log.records, rulebook, engine="stream")
-        columnar = evaluate(log.records, rulebook, engine="columnar")
-        a, b = _of(stream, rule), _of(columnar, rule)
-        if [f.to_dict() for f in a] != [f.to_dict() for f in b]:
-            _fail("engines_agree", rule, f"the engines disagree:\nstream:\n{_brief(a)}\n"
-                  f"columnar:\n{_brief(b)}", log.records)  # fmt: skip
-        if stream.accounting != columnar.accounting:
-            _fail(
-                "engines_agree",
-                rule,
-                f"the engines account differently: stream "
-                f"{stream.accounting}, columnar {columnar.accounting}",
-                log.records,
-            )
+        reference = evaluate(log.records, rulebook, engine=first)
+        a = _of(reference, rule)
+        evaluated = [r for r in log.records if r.get("id") in log.evaluated]
+        checked.saw(_shipments(evaluated), a)
+        for engine in others:
+            report = evaluate(log.records, rulebook, engine=engine)
+            b = _of(report, rule)
+            if [f.to_dict() for f in a] != [f.to_dict() for f in b]:
+                _fail("engines_agree", rule, f"the engines disagree:\n{first}:\n{_brief(a)}\n"
+                      f"{engine}:\n{_brief(b)}", log.records)  # fmt: skip
+            if reference.accounting != report.accounting:
+                _fail("engines_agree", rule, f"the engines account differently: {first} "
+                      f"{reference.accounting}, {engine} {report.accounting}",
+                      log.records)  # fmt: skip
 
     _given(_logs.messy_logs(rule, rulebook), n, test)
 
@@ -603,7 +715,8 @@ def _expected_kind(rule: Rule) -> tuple[str, ...]:
             "deadline": ("unreported", "late_report")}.get(rule.kind, ())  # fmt: skip
 
 
-def _satisfiable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _satisfiable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+        checked: Checked) -> None:  # fmt: skip
     """Some valid event, dated while the rule is in force, matches it (and, for event
     rules, the engine reports it)."""
     try:
@@ -623,17 +736,22 @@ def _satisfiable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evalua
     def reported(event: Shipment) -> bool:
         tried.append(event)
         if not applies(rule, event):
+            checked.examples += 1
             return False
         findings = _of(evaluate(_records([event]), rulebook), rule)
+        checked.saw([event], findings)
         return not kinds or any(f.kind in kinds for f in findings)
 
-    if not _exists(events, n, reported):
+    if _exists(events, n, reported):
+        checked.note = "found an event it applies to" + (", reported" if kinds else "")
+    else:
         last = tried[-1] if tried else None
         _fail("satisfiable", rule, f"no event tried was reported as {' or '.join(kinds)}",
               _records([last] if last else []))  # fmt: skip
 
 
-def _reachable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _reachable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+        checked: Checked) -> None:  # fmt: skip
     """Every cap can be breached by events dated while it is in force."""
     assert isinstance(rule, CapRule)
     window = _logs.cap_window(rule)
@@ -668,13 +786,17 @@ def _reachable(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate
 
     def breached(log: list[Shipment]) -> bool:
         tried.append(log)
-        return any(f.kind == "cap_exceeded" for f in _of(evaluate(_records(log), rulebook), rule))
+        findings = _of(evaluate(_records(log), rulebook), rule)
+        checked.saw(log, findings)
+        return any(f.kind == "cap_exceeded" for f in findings)
 
     try:
         found = _exists(breaching(), n, breached)
     except NoMatchingEvent as e:
         raise AssertionError(f"reachable: rule {rule.id}: {e}") from None
-    if not found:
+    if found:
+        checked.note = "found a log that breaches it"
+    else:
         last = tried[-1] if tried else []
         findings = _of(evaluate(_records(last), rulebook), rule) if last else []
         _fail("reachable", rule, "no log tried breached the cap; the last one gave:\n"
@@ -718,7 +840,7 @@ def _at_price(rule: PriceCapRule, rulebook: Rulebook, e: Shipment, price: Decima
 
 
 def _price_boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None,
-                          evaluate: Evaluate) -> None:  # fmt: skip
+                          evaluate: Evaluate, checked: Checked) -> None:  # fmt: skip
     """A cargo priced exactly at a level is compliant; one cent per unit above it is a
     breach of that level, triggered by it."""
     assert isinstance(rule, PriceCapRule)
@@ -733,11 +855,13 @@ def _price_boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None,
         day, e = case
         since = _level_on(rule, day)
         if since is None:
+            checked.examples += 1  # no level governs this cargo: not exercised
             return
         level = rule.values[since].level
         at = _at_price(rule, rulebook, e, level)
         over = _at_price(rule, rulebook, e, level + _CENT)
         got = [f for f in _of(evaluate(_records([at]), rulebook), rule) if f.kind in _PRICED]
+        checked.saw([at], got)
         if got:
             _fail("price_boundary_exact", rule, f"a price of exactly {level} per {rule.unit} is "
                   f"reported:\n{_brief(got)}", _records([at]))  # fmt: skip
@@ -751,7 +875,8 @@ def _price_boundary_exact(rule: Rule, rulebook: Rulebook, n: int | None,
     _given(cases, n, test)
 
 
-def _levels_hand_over(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate) -> None:
+def _levels_hand_over(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
+                      checked: Checked) -> None:  # fmt: skip
     """Each dated level governs from its date exactly: a cargo loaded the day before is
     evaluated at the previous level (or none), one loaded on the day at the new one."""
     assert isinstance(rule, PriceCapRule)
@@ -769,6 +894,7 @@ def _levels_hand_over(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: E
         cargo = _at_price(rule, rulebook, e, top)
         since = _level_on(rule, day)
         got = [f for f in _of(evaluate(_records([cargo]), rulebook), rule) if f.kind in _PRICED]
+        checked.saw([cargo], got)
         wanted = since.isoformat() if since else None
         seen = {(f.price or {}).get("level_from") for f in got} or {None}
         if seen != {wanted}:
@@ -781,7 +907,7 @@ def _levels_hand_over(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: E
 
 CAP = ("cap",)
 PRICE_CAP = ("price_cap",)
-PROPERTIES: dict[str, Callable[..., None]] = {
+PROPERTIES: dict[str, Callable[..., list[Checked]]] = {
     "order_independent": _runner("order_independent", None, _order_independent),
     "monotone": _runner("monotone", None, _monotone),
     "split_invariant": _runner("split_invariant", CAP, _split_invariant),
@@ -825,7 +951,9 @@ def check_rulebook(
     rulebook: Rulebook, max_examples: int | None = None, evaluate: Evaluate | None = None
 ) -> dict[str, str]:
     """Run every property on every rule it applies to; raise one `AssertionError` listing
-    every failure. Returns `{"property[rule]": "passed" | "skipped: why"}`.
+    every failure. Returns `{"property[rule]": outcome}`, each outcome `passed: ` and what
+    was checked (`30 examples, 27 exercised the rule, 9 with a finding of it`), or
+    `skipped: ` and why (an unsatisfiable rule's properties other than `satisfiable`).
 
     >>> check_rulebook(compliance.load_rulebook(), max_examples=20)   # doctest: +SKIP
     """
@@ -837,8 +965,8 @@ def check_rulebook(
                 continue
             label = f"{name}[{rule.id}]"
             try:
-                prop(rulebook, max_examples, evaluate, rule=rule)
-                outcomes[label] = "passed"
+                (checked,) = prop(rulebook, max_examples, evaluate, rule=rule)
+                outcomes[label] = f"passed: {checked}"
             except PropertySkipped as e:
                 outcomes[label] = f"skipped: {e}"
             except AssertionError as e:
