@@ -27,7 +27,7 @@ def _figure(rule: Rule) -> str:
     if isinstance(rule, CapRule):
         return " or ".join(f"{format_amount(m.amount, True)} {m.unit}" for m in rule.limit)
     if isinstance(rule, DeadlineRule):
-        return f"report within {rule.within.days} days"
+        return f"report {rule.terms}"
     if isinstance(rule, DesignationRule):
         return f"{len(rule.entries)} designated identifiers"
     if isinstance(rule, PriceCapRule):

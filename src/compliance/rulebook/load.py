@@ -46,6 +46,7 @@ _KEY_VOCABULARY = sorted(
             schema.ProhibitionRule,
             schema.DeadlineRule,
             schema.DesignationRule,
+            schema.UnnotifiedRule,
             schema.RuleFile,
             schema.Document,
             schema.Effective,
@@ -56,6 +57,7 @@ _KEY_VOCABULARY = sorted(
             schema.RollingPeriod,
             schema.FixedPeriod,
             schema.ConversionFactor,
+            schema.FactorValue,
             schema.HsProduct,
             schema.DesignationEntry,
             schema.Within,
@@ -63,6 +65,7 @@ _KEY_VOCABULARY = sorted(
             schema.PriceLevel,
             schema.WindDown,
             schema.SafeHarbour,
+            schema.ByDay,
         )
         for name, f in model.model_fields.items()
     }
@@ -189,7 +192,7 @@ class _Loader:
         for index, raw in enumerate(rules):
             if not isinstance(raw, dict):
                 continue
-            for key in ("match", "unless"):
+            for key in ("match", "unless", "notifications"):
                 if key in raw and raw[key] is not None:
 
                     def report(path: tuple[object, ...], message: str, i: int = index) -> None:
@@ -225,7 +228,10 @@ class _Loader:
     def report_validation(self, name: str, located: Located, error: ValidationError) -> None:
         for item in error.errors():
             path = _data_path(located.data, item["loc"])
-            if path[-1:] in (("match",), ("unless",)) and item["type"] != "missing":
+            if (
+                path[-1:] in (("match",), ("unless",), ("notifications",))
+                and item["type"] != "missing"
+            ):
                 continue  # check_selectors reported it, with the exact line and column
             kind = item["type"]
             if kind == "extra_forbidden":
@@ -256,7 +262,11 @@ class _Loader:
             return
         pos = located.position((*path, "id"))
         self.rule_origin[rule.id] = f"{name}:{pos[0]}" if pos else name
-        fields = list(getattr(rule, "group_by", [])) + list(getattr(rule, "fields", []))
+        fields = [
+            *getattr(rule, "group_by", []),
+            *getattr(rule, "fields", []),
+            *getattr(rule, "name_fields", []),
+        ]
         for f in fields:
             if f not in FIELDS and not (f.startswith("extra.") and len(f) > 6):
                 hint = difflib.get_close_matches(f, FIELDS, n=1)
@@ -318,7 +328,7 @@ class _Loader:
         entries = []
         text = target.read_text(encoding="utf-8")
         for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            clean = {k: v for k, v in row.items() if k and v not in (None, "")}
+            clean = {k: v.strip() for k, v in row.items() if k and v and v.strip()}
             try:
                 entries.append(schema.DesignationEntry.model_validate(clean))
             except ValidationError as e:
@@ -385,6 +395,7 @@ _TAGS = frozenset(
         "deadline",
         "designation",
         "price_cap",
+        "unnotified",
         "calendar",
         "months",
         "days",
