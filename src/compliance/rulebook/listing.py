@@ -29,7 +29,9 @@ def _figure(rule: Rule) -> str:
     if isinstance(rule, DeadlineRule):
         return f"report {rule.terms}"
     if isinstance(rule, DesignationRule):
-        return f"{len(rule.entries)} designated identifiers"
+        by_name = sum(e.identifier is None for e in rule.entries)
+        names = f" ({by_name} matched by name)" if by_name else ""
+        return f"{len(rule.entries)} designated entries{names}"
     if isinstance(rule, PriceCapRule):
         levels = "; ".join(
             f"{format_amount(v.level)} from {day}{'' if v.verified else ' (unverified)'}"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -18,6 +16,7 @@ from compliance.rulebook import schema
 from compliance.rulebook._yaml import Located, YamlProblem, load_located
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.selectors import parse_selector
+from compliance.rulebook.vessels import entries_from_csv
 
 __all__ = ["BUNDLED", "KNOWN_PRODUCTS", "bundled_rulebook_path", "load_rulebook"]
 
@@ -325,16 +324,8 @@ class _Loader:
             return []
 
     def designation_csv(self, target: Path) -> list[schema.DesignationEntry]:
-        entries = []
-        text = target.read_text(encoding="utf-8")
-        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            clean = {k: v.strip() for k, v in row.items() if k and v and v.strip()}
-            try:
-                entries.append(schema.DesignationEntry.model_validate(clean))
-            except ValidationError as e:
-                for item in e.errors():
-                    loc = ".".join(str(p) for p in item["loc"])
-                    self.error(str(target), f"{loc}: {item['msg']}", (line, 1))
+        entries, problems = entries_from_csv(target.read_text(encoding="utf-8"), str(target))
+        self.diagnostics.extend(problems)
         return entries
 
     def finish(self, sources: Iterable[str]) -> Rulebook:
