@@ -340,6 +340,26 @@ def test_a_failing_check_digit_is_flagged_not_dropped(tmp_path: Path) -> None:
     assert not of(report, "designated")
 
 
+def test_a_rule_on_one_imo_field_still_flags_its_failing_numbers(tmp_path: Path) -> None:
+    # The evaluator indexes rules by the values a field must take: a failing number is
+    # not one of them, nor is a name that matches only once normalised.
+    rulebook = write_rules(tmp_path, """\
+        rules:
+          - id: list
+            kind: designation
+            citation: test list
+            fields: [vessel_imo]
+            name_fields: [vessel_imo]
+            designations:
+              - {identifier: "8660313", name: CHON MA SAN, designated: 2018-01-01}
+              - {name: NO NUMBER, designated: 2018-01-01}
+        """)  # fmt: skip
+    rows = [{"id": "a", "date": "2019-01-01", "vessel_imo": "8660314"}]
+    [finding] = evaluate(tmp_path, rows, rulebook).findings
+    assert finding.kind == "invalid_identifier" and finding.match
+    assert finding.match["near"] == "CHON MA SAN (8660313)"
+
+
 # 7. Unnotified supply ----------------------------------------------------------------------
 
 

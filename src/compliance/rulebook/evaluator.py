@@ -225,6 +225,8 @@ class RulebookEvaluator:
 
 def _necessary(s: Selector) -> tuple[str, frozenset[object]] | None:
     """A field and the values it must take for the selector to hold, if there is one."""
+    if isinstance(s, BadCheckDigit | NameIn):
+        return None  # a test of the value, not its identity
     if isinstance(s, Equals):
         if s.field.startswith("extra.") or s.field in NUMERIC_FIELDS:
             return None  # compared as text / by numeric value, not by identity
