@@ -66,7 +66,7 @@ class Aggregate:
 STS_2018_START, STS_2018_END = date(2018, 1, 1), date(2018, 5, 30)
 STS_2018 = Aggregate(count=89, total=Decimal("1367628"), unit="bbl")  # port calls, ~90% laden
 NOTIFIED_2018 = Aggregate(count=6, total=Decimal("14000"), unit="t")  # "about 14,000 t"
-AN_SAN_1 = ("7303803", "AN SAN 1")  # designated 2018-03-30 (rules/dprk/designated-vessels.yaml)
+AN_SAN_1 = ("7303803", "AN SAN 1")  # designated 2018-03-30 (rules/dprk/designated-vessels.csv)
 AN_SAN_1_DESIGNATED = date(2018, 3, 30)
 AN_SAN_1_CALLS = (1, 3)  # illustrative: one call before its designation, three after
 # The `basis` column: what is a reported figure and what is illustrative, on each record.

@@ -91,7 +91,7 @@ def test_fail_on_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         (HEADER + "a,2019-01-01,2710,KP,inf,bbl\n", "quantity: must be a finite number"),
         (HEADER + "a,2019-01-01,2710,KP,1e400,bbl\n", "quantity: is implausibly large"),
         (HEADER + "a,2019-01-01,2710,KP,1,barrels\n", "unit: unknown unit"),
-        ("id,date,vessel_imo\na,2019-01-01,9191774\n", "vessel_imo: has a wrong IMO check digit"),
+        ("id,date,vessel_imo\na,2019-01-01,919177\n", "vessel_imo: must be a 7-digit IMO number"),
         (
             HEADER + "a,2019-01-01,2710,KP,1,bbl\na,2019-01-01,2710,KP,2,bbl\n",
             "appears with different content",

@@ -31,8 +31,8 @@ DATES = [date(2018, 1, 1), date(2018, 3, 30), date(2018, 3, 31), date(2018, 4, 1
 COLUMNS = [
     "id", "date", "hs_code", "product", "quantity", "unit", "value", "currency",
     "destination", "supplier", "transfer", "vessel_flag", "counterparty_flag", "vessel_imo",
-    "reported_on", "source", "supersedes", "note", "provider", "contract_date", "unloaded_on",
-    "attestation",
+    "vessel_name", "reported_on", "source", "supersedes", "note", "provider", "contract_date",
+    "unloaded_on", "attestation",
 ]  # fmt: skip
 IDS = [f"s{i}" for i in range(40)]
 
@@ -62,7 +62,10 @@ FIELD_VALUES: dict[str, Any] = {
     "transfer": _mostly(["port", "ship_to_ship"], ["", "Ship_To_Ship", "boat"]),
     "vessel_flag": _mostly(["KP", "PA"], [""]),
     "counterparty_flag": _mostly(["KP", "SL"], ["", "sl"]),
-    "vessel_imo": _mostly(["9123457", "8123451", "9000007"], ["9123456", "IMO 9123457"]),
+    "vessel_imo": _mostly(["9123457", "8123451", "9000007"], ["9123456", "IMO 9123457", "912345"]),
+    "vessel_name": _mostly(
+        ["SHIP", "NO NUMBER 7", "OTHER"], ["no-number  7", " ship ", "Nó Number 7"]
+    ),
     "reported_on": _date_text,
     "source": _mostly(["notification", "ais"], ["", " notification"]),
     "note": _mostly(["x", "5", "12.5"], ["", " y", "1_0"]),
@@ -134,7 +137,7 @@ MEASURES = [
 @st.composite
 def rule_dicts(draw: st.DrawFn, index: int) -> dict[str, Any]:
     kind = draw(st.sampled_from(["cap", "cap", "cap", "prohibition", "deadline", "designation",
-                                 "price_cap"]))  # fmt: skip
+                                 "price_cap", "unnotified"]))  # fmt: skip
     rule: dict[str, Any] = {"id": f"r{index}", "kind": kind, "citation": f"test {index}",
                             "match": draw(st.sampled_from(MATCHES))}  # fmt: skip
     if draw(st.booleans()):
@@ -164,13 +167,19 @@ def rule_dicts(draw: st.DrawFn, index: int) -> dict[str, Any]:
         if draw(st.booleans()):
             rule["confirmed_until"] = draw(st.sampled_from(DATES))
     elif kind == "deadline":
-        rule["within"] = {"days": draw(st.sampled_from([0, 3, 30]))}
+        rule.update(draw(st.sampled_from([{"within": {"days": d}} for d in (0, 3, 30)]
+                                         + [{"by": {"day": 30, "of": "following_month"}}])))  # fmt: skip
     elif kind == "designation":
         rule.pop("match")
         rule["designations"] = [
             {"identifier": "9123457", "designated": draw(st.sampled_from(DATES))},
             {"identifier": "8123451", "designated": date(2018, 1, 1), "name": "SHIP"},
+            {"name": "NO NUMBER 7", "aliases": ["OTHER"], "designated": date(2018, 6, 1)},
         ]
+    elif kind == "unnotified":
+        rule["notifications"] = {"source": "notification"}
+        rule["group_by"] = [draw(st.sampled_from(["supplier", "destination"]))]
+        rule["period"] = draw(st.sampled_from(PERIODS[:5] + PERIODS[-1:]))  # not rolling
     return rule
 
 
@@ -179,7 +188,10 @@ def rulebook_texts(draw: st.DrawFn) -> str:
     count = draw(st.integers(1, 4))
     rules = [draw(rule_dicts(i)) for i in range(count)]
     conversions = [
-        {"product": "crude", "barrels_per_tonne": 7.33, "source": "test"},
+        {
+            "product": "crude",
+            "values": {"2018-01-01": 7.33, "2019-01-05": {"barrels_per_tonne": 7.9}},
+        },
         {"product": "gasoline", "barrels_per_tonne": 8.5, "source": "test"},
         {"hs_code": "2709", "product": "crude"},
         {"hs_code": "271019", "product": "gasoline"},

@@ -48,7 +48,8 @@ def test_datetime_is_taken_at_its_utc_date() -> None:
         ({"quantity": "12"}, "unit: is required with quantity"),
         ({"unit": "bbl"}, "quantity: is required with unit"),
         ({"value": "10"}, "currency: is required with value"),
-        ({"vessel_imo": "9191774"}, "vessel_imo: has a wrong IMO check digit (got '9191774')"),
+        ({"vessel_imo": "919177"}, "vessel_imo: must be a 7-digit IMO number (got '919177')"),
+        ({"vessel_imo": "IMO 91917A4"}, "vessel_imo: must be a 7-digit IMO number"),
         ({"destination": "XX"}, "destination: must be an ISO 3166-1 alpha-2 code (got 'XX')"),
         ({"hs_code": "27a0"}, "hs_code: must be 2–10 digits"),
         ({"transfer": "teleport"}, "transfer: must be one of port, ship_to_ship"),
@@ -75,6 +76,12 @@ def test_imo_check_digits() -> None:
     for imo in ("9191773", "9114555", "9020534", "7389704", "8126070", "8312497", "8705539"):
         assert imo_check_digit_ok(imo)
     assert not imo_check_digit_ok("9191770")
+
+
+def test_a_failing_check_digit_is_kept_for_the_rules_to_flag() -> None:
+    # A falsified IMO number is evidence (issue 13): it is no longer a reason to reject.
+    shipment = parse_shipment({"id": "a", "date": "2019-01-01", "vessel_imo": "IMO 8660314"})
+    assert isinstance(shipment, Shipment) and shipment.vessel_imo == "8660314"
 
 
 def test_shipment_constructor_validates() -> None:

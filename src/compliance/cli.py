@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from compliance import __version__
 from compliance.errors import ComplianceError, RuleFileError
@@ -88,6 +89,18 @@ def _parser() -> argparse.ArgumentParser:
     va = rsub.add_parser("validate", help="check rule files; every problem, one per line")
     va.add_argument("path", type=Path)
     rsub.add_parser("schema", help="print the JSON Schema of rule files")
+    im = rsub.add_parser(
+        "import-vessels",
+        help="convert a copy of the 1718 Designated Vessels List (CSV) into a rulebook's "
+        "designation CSV, with a diff against the current one",
+    )
+    im.add_argument("file", type=Path, metavar="FILE")
+    im.add_argument("--output", type=Path, help="write the designation CSV here (default: stdout)")
+    im.add_argument(
+        "--current",
+        type=Path,
+        help="the list to compare with (default: --output if it exists, else the bundled one)",
+    )
 
     te = sub.add_parser("test", help="run rule test cases and report rule coverage")
     te.add_argument("path", nargs="?", type=Path, help="rulebook directory (default: bundled)")
@@ -309,6 +322,8 @@ def _rules(args: argparse.Namespace) -> int:
 
         print(json.dumps(RuleFile.model_json_schema(by_alias=True), indent=2))
         return 0
+    if args.rules_command == "import-vessels":
+        return _import_vessels(args)
     if args.rules_command == "validate":
         rulebook = load_rulebook(args.path)
         print(f"{args.path}: {len(rulebook)} rules, no problems.")
@@ -402,6 +417,39 @@ def _convert(args: argparse.Namespace) -> int:
         print(f"{note.location()}: unmapped: {note.message}", file=sys.stderr)
     print(conversion.summary(), file=sys.stderr)
     return conversion.exit_code
+
+
+def _import_vessels(args: argparse.Namespace) -> int:
+    from compliance.rulebook.load import bundled_rulebook_path
+    from compliance.rulebook.vessels import (
+        diff_entries,
+        entries_from_csv,
+        entries_to_csv,
+        format_diff,
+        import_committee_list,
+    )
+
+    entries = import_committee_list(args.file)
+    current_path = args.current or (
+        args.output
+        if args.output and args.output.is_file()
+        else bundled_rulebook_path() / "designated-vessels.csv"
+    )
+    current: list[Any] = []
+    if current_path.is_file():
+        current, problems = entries_from_csv(
+            current_path.read_text(encoding="utf-8"), str(current_path)
+        )
+        if problems:
+            raise RuleFileError(problems)
+    text = entries_to_csv(entries)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    print(f"against {current_path}:", file=sys.stderr)
+    print(format_diff(diff_entries(current, entries)), file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

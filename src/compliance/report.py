@@ -35,6 +35,8 @@ FindingKind = Literal[
     "price_cap_exceeded",
     "safe_harbour",
     "unpriced",
+    "invalid_identifier",
+    "unnotified",
 ]
 Severity = Literal["breach", "warning", "notice", "error"]
 SEVERITY: dict[str, Severity] = {
@@ -48,6 +50,8 @@ SEVERITY: dict[str, Severity] = {
     "price_cap_exceeded": "breach",
     "safe_harbour": "notice",
     "unpriced": "warning",
+    "invalid_identifier": "warning",
+    "unnotified": "breach",
 }
 
 

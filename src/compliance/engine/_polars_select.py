@@ -32,10 +32,12 @@ from compliance.events import (
 )
 from compliance.rulebook.selectors import (
     COMPARE,
+    NAME_JUNK,
     All,
     AnyOf,
     Compare,
     Equals,
+    NameIn,
     Not,
     Prefix,
     Present,
@@ -286,6 +288,8 @@ class FieldExprs:
             if not found or any(t is None for t in found):
                 return None
             return [e for t in found if t is not None for e in t]
+        if isinstance(s, NameIn):  # names are compared normalised: the exact test
+            return [self.select(s)]
         if not isinstance(s, Equals) or s.field.startswith("extra."):
             return None
         field = s.field
@@ -317,6 +321,9 @@ class FieldExprs:
             return pl.lit(not s.present) if isinstance(s, Present) else pl.lit(False)
         if isinstance(s, Present):
             return self.has(field) if s.present else ~self.has(field)
+        if isinstance(s, NameIn):  # selectors.normalise_name, in Polars
+            name = self.norm(field).str.replace_all(NAME_JUNK, " ").str.strip_chars(" ")
+            return name.str.to_uppercase().is_in(list(s.values)).fill_null(False)
         if isinstance(s, Equals):
             if not s.values:
                 return pl.lit(False)

@@ -839,7 +839,7 @@ def _clean_amounts(
         for unit, product in pairs:
             if unit is None:
                 continue
-            k = convert(Decimal(1), unit, m.unit, rulebook.barrels_per_tonne(product))
+            k = convert(Decimal(1), unit, m.unit, rulebook.screen_factor(product, unit, m.unit))
             if k is not None:
                 factors[f"{unit}|{product if product is not None else _NO_PRODUCT}"] = float(k)
         factor = key.replace_strict(factors, default=None, return_dtype=pl.Float64)

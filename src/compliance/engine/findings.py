@@ -13,14 +13,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from compliance.engine.price_caps import price_cap_findings
-from compliance.events import Shipment
+from compliance.events import IMO_FIELDS, Shipment, imo_check_digit_ok
 from compliance.periods import Span, calendar_span, months_span
 from compliance.report import SEVERITY, Finding, FindingKind, Measurement, PeriodRange
-from compliance.rulebook.rulebook import Rulebook
+from compliance.rulebook.evaluator import compile_selector
+from compliance.rulebook.rulebook import Conversion, Rulebook
 from compliance.rulebook.schema import (
     CalendarPeriod,
     CapRule,
     DeadlineRule,
+    DesignationEntry,
     DesignationRule,
     FixedPeriod,
     Measure,
@@ -29,10 +31,19 @@ from compliance.rulebook.schema import (
     ProhibitionRule,
     RollingPeriod,
     Rule,
+    UnnotifiedRule,
 )
-from compliance.units import CONTEXT, convert, format_amount
+from compliance.rulebook.selectors import normalise_name
+from compliance.units import CONTEXT, convert, dimension, format_amount
 
-__all__ = ["amount_in", "findings_for_rule", "sort_findings", "span_of"]
+__all__ = [
+    "amount_in",
+    "conversion_in",
+    "findings_for_rule",
+    "one_edit_apart",
+    "sort_findings",
+    "span_of",
+]
 
 Amounts = tuple[Decimal | None, ...]  # one per measure; None = unconvertible
 
@@ -57,6 +68,8 @@ def findings_for_rule(rule: Rule, matched: Sequence[Shipment], rulebook: Ruleboo
         return _designation(rule, events)
     if isinstance(rule, PriceCapRule):
         return price_cap_findings(rule, events, rulebook)
+    if isinstance(rule, UnnotifiedRule):
+        return _unnotified(rule, events)
     raise TypeError(f"unknown rule kind {rule!r}")
 
 
@@ -65,15 +78,34 @@ def _order(e: Shipment) -> tuple[object, str]:
 
 
 def amount_in(event: Shipment, measure: Measure, rulebook: Rulebook) -> Decimal | None:
-    """The event's contribution to a measure, or None when it cannot be expressed in it."""
+    """The event's contribution to a measure, or None when it cannot be expressed in it
+    (`conversion_in` says which factor converted it)."""
     if measure.is_currency:
         if event.value is None or event.currency != measure.unit:
             return None
         return event.value
     if event.quantity is None or event.unit is None:
         return None
-    factor = rulebook.barrels_per_tonne(rulebook.product_of(event))
+    used = conversion_in(event, measure, rulebook)
+    factor = used.barrels_per_tonne if used is not None else None
     return convert(event.quantity, event.unit, measure.unit, factor)
+
+
+def conversion_in(event: Shipment, measure: Measure, rulebook: Rulebook) -> Conversion | None:
+    """The factor that converts the event's quantity into the measure's unit: None when
+    none is needed (the unit is the measure's, or of its kind: volumes and masses convert
+    exactly) or none is found (the amount is then unconvertible).
+
+    >>> conversion_in(notified_tonnes, barrels, rulebook).to_dict()   # doctest: +SKIP
+    {'product': 'product_basket', 'barrels_per_tonne': '8.33', 'by': 'hs_code', ...}
+    """
+    if (
+        measure.is_currency
+        or event.unit is None
+        or dimension(event.unit) == dimension(measure.unit)
+    ):
+        return None
+    return rulebook.conversion_for(event)
 
 
 def _base(rule: Rule, kind: FindingKind, event: Shipment, message: str) -> dict[str, object]:
@@ -100,27 +132,32 @@ def _event_finding(
 
 def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
     out = []
-    allowed = rule.within.days
+    terms = rule.terms
     for e in events:
+        due = rule.due(e.date)
         if e.reported_on is None:
             out.append(
                 _event_finding(
                     rule,
                     e,
                     "unreported",
-                    f"shipment {e.id} of {e.date} has no reporting date; due within {allowed} days",
+                    f"shipment {e.id} of {e.date} has no reporting date; due {terms} ({due})",
                 )
             )
             continue
-        taken = (e.reported_on - e.date).days
-        if taken > allowed:
-            late = taken - allowed
+        if e.reported_on > due:
+            late = (e.reported_on - due).days
+            deadline = (
+                f"{rule.within.days}-day deadline"
+                if rule.within
+                else f"deadline of {due} ({terms})"
+            )
             finding = _event_finding(
                 rule,
                 e,
                 "late_report",
                 f"shipment {e.id} of {e.date} reported on {e.reported_on}, {late} days after "
-                f"the {allowed}-day deadline",
+                f"the {deadline}",
                 days_late=late,
             )
             out.append(finding)
@@ -128,34 +165,162 @@ def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
 
 
 def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]:
-    listed = {entry.identifier: entry for entry in rule.entries}
+    listed = {e.identifier: e for e in rule.entries if e.identifier is not None}
+    by_name: dict[str, list[DesignationEntry]] = defaultdict(list)
+    for entry in rule.entries:
+        if entry.identifier is None:
+            for name in entry.names:
+                by_name[name].append(entry)
+    numbers = sorted(i for i in listed if len(i) == 7 and i.isdigit())
     out = []
     for e in events:
-        seen: set[str] = set()
+        hits: list[tuple[str, str, DesignationEntry, bool]] = []  # field, value, entry, by name
+        flagged: set[str] = set()
         for field in rule.fields:
             value = e.get(field)
-            entry = listed.get(value) if value is not None else None
-            if entry is None or value in seen or e.date < entry.designated:
+            if value is None:
                 continue
-            seen.add(value)
-            name = f" ({entry.name})" if entry.name else ""
-            match = {
-                "field": field,
-                "identifier": value,
-                "designated": entry.designated.isoformat(),
-            }
-            if entry.name:
-                match["name"] = entry.name
-            finding = _event_finding(
-                rule,
-                e,
-                "designated",
-                f"shipment {e.id} on {e.date} involves {field} {value}{name}, designated on "
-                f"{entry.designated}",
-                match=match,
-                verified=rule.verified and entry.verified,
+            found = listed.get(value)
+            if found is not None:
+                hits.append((field, value, found, False))
+            elif field in IMO_FIELDS and value not in flagged and not imo_check_digit_ok(value):
+                flagged.add(value)
+                out.append(_invalid_identifier(rule, e, field, value, numbers, listed))
+        for field in rule.name_fields:
+            value = e.get(field)
+            if value is not None:
+                hits += [(field, value, x, True) for x in by_name.get(normalise_name(value), [])]
+        seen: set[int] = set()
+        for field, value, entry, by_name_only in hits:
+            if id(entry) in seen or e.date < entry.designated:
+                continue
+            seen.add(id(entry))
+            out.append(_designated(rule, e, field, value, entry, by_name_only))
+    return out
+
+
+def _designated(
+    rule: DesignationRule,
+    e: Shipment,
+    field: str,
+    value: str,
+    entry: DesignationEntry,
+    by_name: bool,
+) -> Finding:
+    citation = entry.basis or rule.citation
+    match = {"field": field, "designated": entry.designated.isoformat(), "entry": entry.label}
+    if entry.identifier is not None:
+        match["identifier"] = entry.identifier
+    if entry.name:
+        match["name"] = entry.name
+    if by_name:
+        match["by"] = "name"
+        match["value"] = value
+    if len(entry.dates) > 1:
+        match["dates"] = "; ".join(d.isoformat() for d in entry.dates)
+    if entry.measures:
+        match["measures"] = "; ".join(entry.measures)
+    how = f"{field} {value!r}, the name of" if by_name else f"{field} {value}:"
+    measures = f" ({', '.join(m.replace('_', ' ') for m in entry.measures)})"
+    message = (
+        f"{rule.label}: shipment {e.id} on {e.date} involves {how} {entry.label}, "
+        f"designated on {entry.designated}{measures if entry.measures else ''} ({citation})"
+    )
+    kind: FindingKind = "designated"
+    return Finding(
+        **{
+            **_base(rule, kind, e, message),
+            "citation": citation,
+            "message": message,
+            "events": [e.id],
+            "match": match,
+            "verified": rule.verified and entry.verified,
+        }  # type: ignore[arg-type]
+    )
+
+
+def _invalid_identifier(
+    rule: DesignationRule,
+    e: Shipment,
+    field: str,
+    value: str,
+    numbers: list[str],
+    listed: dict[str, DesignationEntry],
+) -> Finding:
+    near = [n for n in numbers if one_edit_apart(value, n)]
+    match = {"field": field, "identifier": value}
+    if near:
+        match["near"] = "; ".join(listed[n].label for n in near)
+        nearby = ", one digit or one swap away from designated " + ", ".join(
+            listed[n].label for n in near
+        )
+    else:
+        nearby = "; no designated number is one digit or one swap away"
+    return _event_finding(
+        rule,
+        e,
+        "invalid_identifier",
+        f"shipment {e.id} on {e.date} gives {field} {value}, which fails the IMO check "
+        f"digit{nearby}; evaluated on its other fields",
+        match=match,
+    )
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Do two equal-length numbers differ by one substituted digit or one swap of
+    adjacent digits (the usual typing slips, and the usual laundering of a number)?
+
+    >>> one_edit_apart("8660314", "8660313"), one_edit_apart("8663013", "8660313")
+    (True, False)
+    """
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(diff) == 1:
+        return True
+    i = diff[0]
+    return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+
+
+def _unnotified(rule: UnnotifiedRule, events: list[Shipment]) -> list[Finding]:
+    is_notification = compile_selector(rule.notifications)
+    notified: set[tuple[object, ...]] = set()
+    evidence: dict[tuple[object, ...], list[Shipment]] = defaultdict(list)
+    for e in events:
+        span = _span(rule, e)
+        if span is None:
+            continue
+        key = (*(e.get(f) for f in rule.group_by), span)
+        if not is_notification(e):
+            evidence[key].append(e)
+        elif e.quantity != 0:  # a notification of nothing notifies no supply
+            notified.add(key)
+    out = []
+    for key, members in evidence.items():
+        if key in notified:
+            continue
+        period = key[-1]
+        assert isinstance(period, Span)
+        group = {f: str(v) for f, v in zip(rule.group_by, key[:-1], strict=False)}
+        whom = ", ".join(f"{f} {v}" for f, v in group.items())
+        trigger = members[0]
+        sources = sorted({e.source or "no source" for e in members})
+        count = f"{len(members)} record{'s' * (len(members) != 1)}"
+        out.append(
+            Finding(
+                **_base(
+                    rule,
+                    "unnotified",
+                    trigger,
+                    f"evidence of supply by {whom} in {period.label()} ({count}, source "
+                    f"{', '.join(sources)}, first shipment {trigger.id} on {trigger.date}) "
+                    "and no notification for that period",
+                ),  # type: ignore[arg-type]
+                events=[e.id for e in members],
+                period=PeriodRange(start=period.start, end=period.end),
+                group=group,
             )
-            out.append(finding)
+        )
     return out
 
 
@@ -186,7 +351,7 @@ def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Find
     return out
 
 
-def span_of(rule: CapRule, day: date) -> Span | None:
+def span_of(rule: CapRule | UnnotifiedRule, day: date) -> Span | None:
     """The period of a calendar, months or fixed cap that holds `day` (None: outside a
     fixed period); rolling caps have no fixed periods."""
     p = rule.period
@@ -200,7 +365,7 @@ def span_of(rule: CapRule, day: date) -> Span | None:
     raise TypeError(p)
 
 
-def _span(rule: CapRule, e: Shipment) -> Span | None:
+def _span(rule: CapRule | UnnotifiedRule, e: Shipment) -> Span | None:
     p = rule.period
     if isinstance(p, CalendarPeriod):
         return calendar_span(p.calendar, e.date)

@@ -8,6 +8,7 @@ from compliance.rulebook.schema import (
     DesignationRule,
     ProhibitionRule,
     Rule,
+    UnnotifiedRule,
 )
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ProhibitionRule",
     "Rule",
     "Rulebook",
+    "UnnotifiedRule",
     "bundled_rulebook_path",
     "load_rulebook",
 ]

@@ -20,18 +20,21 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from compliance.events import NUMERIC_FIELDS, Shipment
-from compliance.rulebook.schema import DesignationRule, Rule
+from compliance.events import IMO_FIELDS, NUMERIC_FIELDS, Shipment, imo_check_digit_ok
+from compliance.rulebook.schema import DesignationRule, Rule, UnnotifiedRule
 from compliance.rulebook.selectors import (
     COMPARE,
     All,
     AnyOf,
+    BadCheckDigit,
     Compare,
     Equals,
+    NameIn,
     Not,
     Prefix,
     Present,
     Selector,
+    normalise_name,
 )
 
 __all__ = [
@@ -48,14 +51,22 @@ Predicate = Callable[[Shipment], bool]
 
 def rule_condition(rule: Rule) -> Selector:
     """What an event must satisfy to reach a rule, as one selector: `match`, not
-    `unless`, and for a designation rule a listed identifier in one of its fields (the
-    designation date is checked by the findings, which report it)."""
+    `unless`, and for a designation rule a listed identifier in one of its fields, the
+    name of an entry listed without one in a name field, or an IMO number failing its
+    check digit in an IMO field (the designation date is checked by the findings, which
+    report it); for an unnotified rule, every group field present."""
     parts: list[Selector] = [rule.match]
     if rule.unless is not None:
         parts.append(Not(rule.unless))
     if isinstance(rule, DesignationRule):
-        ids = tuple(entry.identifier for entry in rule.entries)
-        parts.append(AnyOf(tuple(Equals(f, ids) for f in rule.fields)) if ids else Not(All(())))
+        ids = tuple(sorted({e.identifier for e in rule.entries if e.identifier is not None}))
+        names = tuple(sorted({n for e in rule.entries if e.identifier is None for n in e.names}))
+        reach: list[Selector] = [Equals(f, ids) for f in rule.fields] if ids else []
+        reach += [BadCheckDigit(f) for f in rule.fields if f in IMO_FIELDS]
+        reach += [NameIn(f, names) for f in rule.name_fields] if names else []
+        parts.append(AnyOf(tuple(reach)))
+    if isinstance(rule, UnnotifiedRule):
+        parts += [Present(f, True) for f in rule.group_by]  # evidence is of a group
     return All(tuple(parts))
 
 
@@ -106,6 +117,11 @@ def compile_selector(selector: Selector) -> Predicate:
         inner = compile_selector(s.item)
         return lambda e: not inner(e)
     get = _getter(s.field)
+    if isinstance(s, BadCheckDigit):
+        return lambda e: (v := get(e)) is not None and not imo_check_digit_ok(v)
+    if isinstance(s, NameIn):
+        names = frozenset(s.values)
+        return lambda e: (v := get(e)) is not None and normalise_name(v) in names
     if isinstance(s, Present):
         present = s.present
         return lambda e: (get(e) is not None) is present
@@ -209,6 +225,8 @@ class RulebookEvaluator:
 
 def _necessary(s: Selector) -> tuple[str, frozenset[object]] | None:
     """A field and the values it must take for the selector to hold, if there is one."""
+    if isinstance(s, BadCheckDigit | NameIn):
+        return None  # a test of the value, not its identity
     if isinstance(s, Equals):
         if s.field.startswith("extra.") or s.field in NUMERIC_FIELDS:
             return None  # compared as text / by numeric value, not by identity

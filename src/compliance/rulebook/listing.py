@@ -27,9 +27,11 @@ def _figure(rule: Rule) -> str:
     if isinstance(rule, CapRule):
         return " or ".join(f"{format_amount(m.amount, True)} {m.unit}" for m in rule.limit)
     if isinstance(rule, DeadlineRule):
-        return f"report within {rule.within.days} days"
+        return f"report {rule.terms}"
     if isinstance(rule, DesignationRule):
-        return f"{len(rule.entries)} designated identifiers"
+        by_name = sum(e.identifier is None for e in rule.entries)
+        names = f" ({by_name} matched by name)" if by_name else ""
+        return f"{len(rule.entries)} designated entries{names}"
     if isinstance(rule, PriceCapRule):
         levels = "; ".join(
             f"{format_amount(v.level)} from {day}{'' if v.verified else ' (unverified)'}"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import os
 import stat
 from collections.abc import Iterable
@@ -20,6 +18,7 @@ from compliance.rulebook import schema
 from compliance.rulebook._yaml import Located, YamlProblem, load_located
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.selectors import parse_selector
+from compliance.rulebook.vessels import entries_from_csv
 
 __all__ = [
     "BUNDLED",
@@ -54,6 +53,7 @@ _KEY_VOCABULARY = sorted(
             schema.ProhibitionRule,
             schema.DeadlineRule,
             schema.DesignationRule,
+            schema.UnnotifiedRule,
             schema.RuleFile,
             schema.Document,
             schema.Effective,
@@ -64,6 +64,7 @@ _KEY_VOCABULARY = sorted(
             schema.RollingPeriod,
             schema.FixedPeriod,
             schema.ConversionFactor,
+            schema.FactorValue,
             schema.HsProduct,
             schema.DesignationEntry,
             schema.Within,
@@ -71,6 +72,7 @@ _KEY_VOCABULARY = sorted(
             schema.PriceLevel,
             schema.WindDown,
             schema.SafeHarbour,
+            schema.ByDay,
         )
         for name, f in model.model_fields.items()
     }
@@ -235,7 +237,7 @@ class _Loader:
         for index, raw in enumerate(rules):
             if not isinstance(raw, dict):
                 continue
-            for key in ("match", "unless"):
+            for key in ("match", "unless", "notifications"):
                 if key in raw and raw[key] is not None:
 
                     def report(path: tuple[object, ...], message: str, i: int = index) -> None:
@@ -271,7 +273,10 @@ class _Loader:
     def report_validation(self, name: str, located: Located, error: ValidationError) -> None:
         for item in error.errors():
             path = _data_path(located.data, item["loc"])
-            if path[-1:] in (("match",), ("unless",)) and item["type"] != "missing":
+            if (
+                path[-1:] in (("match",), ("unless",), ("notifications",))
+                and item["type"] != "missing"
+            ):
                 continue  # check_selectors reported it, with the exact line and column
             kind = item["type"]
             if kind == "extra_forbidden":
@@ -302,7 +307,11 @@ class _Loader:
             return
         pos = located.position((*path, "id"))
         self.rule_origin[rule.id] = f"{name}:{pos[0]}" if pos else name
-        fields = list(getattr(rule, "group_by", [])) + list(getattr(rule, "fields", []))
+        fields = [
+            *getattr(rule, "group_by", []),
+            *getattr(rule, "fields", []),
+            *getattr(rule, "name_fields", []),
+        ]
         for f in fields:
             if f not in FIELDS and not (f.startswith("extra.") and len(f) > 6):
                 hint = difflib.get_close_matches(f, FIELDS, n=1)
@@ -363,38 +372,11 @@ class _Loader:
             return []
 
     def designation_csv(self, target: Path, root: Path) -> list[schema.DesignationEntry]:
-        entries: list[schema.DesignationEntry] = []
         text = self.read_text(target, root)
         if text is None:
-            return entries
-        lines = text.splitlines()
-        reader = csv.reader(io.StringIO(text))
-        try:
-            header = next(reader, [])
-            for row in reader:
-                line = reader.line_num
-                clean = {
-                    k: v for k, v in zip(header, row, strict=False) if k and v not in (None, "")
-                }
-                try:
-                    entries.append(schema.DesignationEntry.model_validate(clean))
-                except ValidationError as e:
-                    raw = lines[line - 1] if line - 1 < len(lines) else ""
-                    for item in e.errors():
-                        key = str(item["loc"][0]) if item["loc"] else ""
-                        message = item["msg"].removeprefix("Value error, ")
-                        message = message[:1].lower() + message[1:]
-                        if item["type"] == "extra_forbidden":
-                            hint = difflib.get_close_matches(key, _KEY_VOCABULARY, n=1)
-                            message = "unknown column" + (
-                                f" (did you mean '{hint[0]}'?)" if hint else ""
-                            )
-                        elif item["type"] != "missing":
-                            message += f" (got {_show(item.get('input'))})"
-                        column = _csv_column(raw, header, key)
-                        self.error(str(target), f"{key}: {message}", (line, column))
-        except csv.Error as e:
-            self.error(str(target), f"invalid CSV: {e}", (reader.line_num or 1, 1))
+            return []
+        entries, problems = entries_from_csv(text, str(target))
+        self.diagnostics.extend(problems)
         return entries
 
     def finish(self, sources: Iterable[str]) -> Rulebook:
@@ -455,6 +437,7 @@ _TAGS = frozenset(
         "deadline",
         "designation",
         "price_cap",
+        "unnotified",
         "calendar",
         "months",
         "days",
@@ -470,15 +453,6 @@ _TAGS = frozenset(
 
 def _repr_key(node: dict[Any, Any], part: object) -> Any:
     return next((k for k in node if not isinstance(k, str) and repr(k) == part), None)
-
-
-def _csv_column(raw: str, header: list[str], key: str) -> int:
-    """The 1-based column where `key`'s cell starts in a plain (unquoted) CSV line."""
-    if key not in header or '"' in raw:
-        return 1
-    cells = raw.split(",")
-    index = header.index(key)
-    return 1 + sum(len(c) + 1 for c in cells[:index]) if index < len(cells) else 1
 
 
 def _show(value: object) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import calendar
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,7 @@ from compliance.rulebook.selectors import (
     Prefix,
     Present,
     Selector,
+    normalise_name,
     parse_selector,
 )
 from compliance.rulebook.selectors import to_dict as selector_to_dict
@@ -38,6 +40,7 @@ from compliance.units import UNITS
 
 __all__ = [
     "AnyRule",
+    "ByDay",
     "CapRule",
     "ConversionFactor",
     "DeadlineRule",
@@ -45,6 +48,7 @@ __all__ = [
     "DesignationRule",
     "Document",
     "Effective",
+    "FactorValue",
     "HsProduct",
     "Measure",
     "Period",
@@ -55,6 +59,7 @@ __all__ = [
     "RuleFile",
     "SafeHarbour",
     "Threshold",
+    "UnnotifiedRule",
     "WindDown",
 ]
 
@@ -262,26 +267,114 @@ class ProhibitionRule(Rule):
     kind: Literal["prohibition"]
 
 
+class ByDay(_Model):
+    """Due by day `day` of the month after the event's month; in a month shorter than
+    `day`, by its last day (day 30 of February is 28 or 29 February)."""
+
+    day: Annotated[int, Field(ge=1, le=31)]
+    of: Literal["following_month"]
+
+
 class DeadlineRule(Rule):
-    """A matching event must be reported within `within` days of its date."""
+    """A matching event must be reported within `within` days of its date, or `by` a
+    day of the following month (a month's supply notified by the 30th of the next)."""
 
     kind: Literal["deadline"]
-    within: Within
+    within: Within | None = None
+    by: ByDay | None = None
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> DeadlineRule:
+        if (self.within is None) == (self.by is None):
+            raise ValueError("a deadline rule gives either within: {days: N} or by: {day: D, "
+                             "of: following_month}")  # fmt: skip
+        return self
+
+    def due(self, day: date) -> date:
+        """The last day on which an event of `day` is reported in time."""
+        if self.within is not None:
+            return day + timedelta(days=self.within.days)
+        assert self.by is not None
+        year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+        return date(year, month, min(self.by.day, calendar.monthrange(year, month)[1]))
+
+    @property
+    def terms(self) -> str:
+        """The deadline in words: `within 30 days`, `by day 30 of the following month`."""
+        if self.within is not None:
+            return f"within {self.within.days} days"
+        assert self.by is not None
+        return f"by day {self.by.day} of the following month"
 
 
 class DesignationEntry(_Model):
-    """A designated identifier (an IMO number, say), from its designation date."""
+    """A designated identifier (an IMO number, say), from its designation date; or, for
+    an entry listed without one, a name and its aliases.
 
-    identifier: str
+    In a CSV file, `aliases`, `designated` and `measures` may hold several values
+    separated by `;`; the earliest designation date is the one that counts.
+    """
+
+    identifier: str | None = None
     name: str | None = None
+    aliases: list[str] = []
+    flag: str | None = None
     designated: date
+    dates: list[date] = []  # every designation date, oldest first (`designated` is the first)
+    measures: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = []
+    basis: str | None = None  # the entry's own legal basis, cited by its findings
     reference: str | None = None
     verified: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cells(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        out = dict(raw)
+        for key in ("aliases", "measures", "designated"):
+            if isinstance(out.get(key), str):
+                out[key] = [p.strip() for p in out[key].split(";") if p.strip()]
+        if isinstance(out.get("designated"), list):
+            days = []
+            for d in out["designated"]:
+                try:
+                    days.append(date.fromisoformat(d) if isinstance(d, str) else d)
+                except ValueError:
+                    raise ValueError(
+                        f"designated: input should be a valid date YYYY-MM-DD (got {d!r})"
+                    ) from None
+            days.sort()
+            if not days:
+                raise ValueError("designated: at least one date")
+            out["designated"] = days[0]
+            out.setdefault("dates", days)
+        return out
 
     @field_validator("identifier", mode="before")
     @classmethod
     def _text(cls, v: Any) -> Any:
-        return str(v).strip() if isinstance(v, int | str) else v
+        if isinstance(v, int | str):
+            return str(v).strip() or None
+        return v
+
+    @model_validator(mode="after")
+    def _named(self) -> DesignationEntry:
+        if self.identifier is None and not self.name:
+            raise ValueError("an entry needs an identifier or a name")
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Name and aliases, normalised as names are compared (`normalise_name`)."""
+        return tuple(n for n in (normalise_name(x) for x in [self.name or "", *self.aliases]) if n)
+
+    @property
+    def label(self) -> str:
+        """How findings name the entry: `CHON MA SAN (8660313)`."""
+        if self.identifier is None:
+            return f"{self.name} (no identifier listed)"
+        return f"{self.name} ({self.identifier})" if self.name else self.identifier
 
 
 class DesignationFile(_Model):
@@ -296,6 +389,7 @@ class DesignationRule(Rule):
     kind: Literal["designation"]
     match: SelectorField = MATCH_ALL
     fields: Annotated[list[str], Field(min_length=1)] = ["vessel_imo", "counterparty_imo"]
+    name_fields: list[str] = ["vessel_name"]  # matched with entries listed without identifier
     designations: list[DesignationEntry] | DesignationFile
 
     @property
@@ -405,25 +499,102 @@ class PriceCapRule(Rule):
         return self.confirmed_until or max(self.values)
 
 
+class UnnotifiedRule(Rule):
+    """Evidence of supply by a group (a supplying State) in a period for which the group
+    notified nothing is a breach.
+
+    Events reaching the rule satisfy `match` and carry every `group_by` field; those
+    that also satisfy `notifications` are notifications (one of quantity 0 notifies
+    nothing), the others evidence. One finding per group and period with evidence and
+    no notification.
+    """
+
+    kind: Literal["unnotified"]
+    notifications: SelectorField
+    group_by: Annotated[list[str], Field(min_length=1)] = ["supplier"]
+    period: Period = CalendarPeriod(calendar="month")
+
+    @field_validator("period")
+    @classmethod
+    def _not_rolling(cls, period: Any) -> Any:
+        if isinstance(period, RollingPeriod):
+            raise ValueError(
+                "notifications are compared per calendar, numbered or fixed period, "
+                "not per rolling window"
+            )
+        return period
+
+
 AnyRule = Annotated[
-    CapRule | ProhibitionRule | DeadlineRule | DesignationRule | PriceCapRule,
+    CapRule | ProhibitionRule | DeadlineRule | DesignationRule | PriceCapRule | UnnotifiedRule,
     Field(discriminator="kind"),
 ]
 """A rule of any kind, as rule files give it (parsed by its `kind`)."""
 
 
-class ConversionFactor(_Model):
-    """Barrels per tonne of a product: a cited figure."""
+class FactorValue(_Model):
+    """One dated value of a conversion factor, with its own citation."""
 
-    product: str
     barrels_per_tonne: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
     source: str | None = None
     verified: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_number(cls, raw: Any) -> Any:
+        return {"barrels_per_tonne": raw} if isinstance(raw, int | float | Decimal | str) else raw
+
+
+class ConversionFactor(_Model):
+    """Barrels per tonne of a product: a cited figure, or dated figures.
+
+    `{product, barrels_per_tonne, source}` is one figure for all dates; `{product,
+    values: {DATE: {barrels_per_tonne, source, verified}}}` gives the figure in use from
+    each date on (as OpenFisca keeps parameters), so a change of practice is one new
+    entry. The first value also serves earlier dates: a factor is a measurement, and its
+    dates only say when practice changed. A value without `source` or `verified` takes
+    the factor's.
+    """
+
+    product: str
+    barrels_per_tonne: Annotated[Decimal | None, Field(gt=0, allow_inf_nan=False)] = None
+    source: str | None = None
+    verified: bool = True
+    values: dict[date, FactorValue] = {}
 
     @field_validator("product")
     @classmethod
     def _lower(cls, v: str) -> str:
         return v.strip().lower()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ConversionFactor:
+        if (self.barrels_per_tonne is None) == (not self.values):
+            raise ValueError("a conversion factor gives barrels_per_tonne or values, not both")
+        return self
+
+    def dated(self) -> list[tuple[date | None, FactorValue]]:
+        """Every value, oldest first, with the date it applies from (None: always)."""
+        if self.barrels_per_tonne is not None:
+            only = FactorValue(
+                barrels_per_tonne=self.barrels_per_tonne, source=self.source, verified=self.verified
+            )
+            return [(None, only)]
+        out: list[tuple[date | None, FactorValue]] = []
+        for day, value in sorted(self.values.items()):
+            fields = value.model_fields_set
+            out.append(
+                (
+                    day,
+                    value.model_copy(
+                        update={
+                            "source": value.source if "source" in fields else self.source,
+                            "verified": value.verified if "verified" in fields else self.verified,
+                        }
+                    ),
+                )
+            )
+        return out
 
 
 class HsProduct(_Model):
@@ -448,7 +619,9 @@ class HsProduct(_Model):
 
 
 def _conversion_tag(raw: Any) -> str | None:
-    if isinstance(raw, ConversionFactor) or (isinstance(raw, dict) and "barrels_per_tonne" in raw):
+    if isinstance(raw, ConversionFactor) or (
+        isinstance(raw, dict) and ("barrels_per_tonne" in raw or "values" in raw)
+    ):
         return "factor"
     if isinstance(raw, HsProduct) or (isinstance(raw, dict) and "hs_code" in raw):
         return "hs"
@@ -460,8 +633,8 @@ Conversion = Annotated[
     Discriminator(
         _conversion_tag,
         custom_error_type="conversion",
-        custom_error_message="a conversion is {product, barrels_per_tonne, source} "
-        "or {hs_code, product}",
+        custom_error_message="a conversion is {product, barrels_per_tonne, source}, "
+        "{product, values: {DATE: {barrels_per_tonne, source}}} or {hs_code, product}",
     ),
 ]
 

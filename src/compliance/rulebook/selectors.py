@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import operator
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -30,15 +31,19 @@ from compliance.units import UNITS
 
 __all__ = [
     "COMPARE",
+    "NAME_JUNK",
     "All",
     "AnyOf",
+    "BadCheckDigit",
     "Compare",
     "Equals",
+    "NameIn",
     "Not",
     "Prefix",
     "Present",
     "Selector",
     "fields_of",
+    "normalise_name",
     "parse_selector",
     "to_dict",
 ]
@@ -56,6 +61,43 @@ COMBINATORS = ("all", "any", "not")
 class Equals:
     field: str
     values: tuple[Any, ...]  # any of
+
+
+@dataclass(frozen=True)
+class BadCheckDigit(Equals):
+    """An IMO number in `field` whose check digit fails. Built by the evaluator for
+    designation rules, never written in rule files.
+
+    As an `Equals` of no values it matches no row the columnar engine's screen passes:
+    the screen lets no failing check digit through, so those rows take the Python path,
+    where the evaluator tests the digit itself.
+    """
+
+    values: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class NameIn(Equals):
+    """The field's text, normalised by `normalise_name`, is one of `values` (normalised
+    names). Built by the evaluator for names on a designation list."""
+
+
+NAME_JUNK = r"[^0-9A-Za-z]+"
+"""What `normalise_name` turns into one space: everything but ASCII letters and digits
+(Python's `re` and Polars' regex agree on this class for any text)."""
+_NAME_JUNK = re.compile(NAME_JUNK)
+
+
+def normalise_name(text: str) -> str:
+    """A name as lists compare it: ASCII letters upper-case, every run of other
+    characters one space, none at the ends.
+
+    >>> normalise_name("Min-Ning De You  078")
+    'MIN NING DE YOU 078'
+    >>> normalise_name("BILLIONS NO.18")
+    'BILLIONS NO 18'
+    """
+    return _NAME_JUNK.sub(" ", text).strip(" ").upper()
 
 
 @dataclass(frozen=True)

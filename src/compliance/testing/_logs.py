@@ -146,7 +146,7 @@ CORRUPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("negative quantity", {"quantity": "-5", "unit": "bbl"}),
     ("unknown unit", {"quantity": "10", "unit": "barrels"}),
     ("impossible date", {"date": "2019-02-30"}),
-    ("bad IMO check digit", {"vessel_imo": "1234568"}),
+    ("IMO number of six digits", {"vessel_imo": "123456"}),
     ("unknown country", {"destination": "XX"}),
     ("HS code with letters", {"hs_code": "27a0"}),
     ("quantity without unit", {"quantity": "10", "unit": None}),

@@ -24,7 +24,14 @@ from hypothesis.strategies import SearchStrategy
 from compliance.events import ATTESTATIONS, COUNTRY_FIELDS, FIELDS, MAX_AMOUNT, PROVIDERS, Shipment
 from compliance.rulebook.evaluator import compile_rule
 from compliance.rulebook.rulebook import Rulebook
-from compliance.rulebook.schema import CapRule, DeadlineRule, DesignationRule, PriceCapRule, Rule
+from compliance.rulebook.schema import (
+    CapRule,
+    DeadlineRule,
+    DesignationRule,
+    PriceCapRule,
+    Rule,
+    UnnotifiedRule,
+)
 from compliance.rulebook.selectors import (
     All,
     AnyOf,
@@ -128,6 +135,12 @@ def events_matching(
     selector: Selector = rule.match if rule.unless is None else All((rule.match, Not(rule.unless)))
     if isinstance(rule, DesignationRule):
         selector = All((selector, _designated(rule, window)))
+    if isinstance(rule, UnnotifiedRule):  # evidence of a group's supply
+        evidence: tuple[Selector, ...] = (
+            *(Present(f, True) for f in rule.group_by),
+            Not(rule.notifications),
+        )
+        selector = All((selector, *evidence))
     terms = c.solve(selector, [(c.DateRange("date", *window), False)])
     if not terms:
         raise NoMatchingEvent(f"no event can match rule {rule.id}: its selectors contradict each "
@@ -232,7 +245,9 @@ def events_not_matching(
             if terms:
                 options.append(_events(terms, None, rulebook, fixed))
     identifiers = (
-        tuple(e.identifier for e in rule.entries) if isinstance(rule, DesignationRule) else ()
+        tuple(e.identifier for e in rule.entries if e.identifier is not None)
+        if isinstance(rule, DesignationRule)
+        else ()
     )
     if isinstance(rule, DesignationRule) and identifiers:
         unlisted = All(tuple(Not(Equals(f, identifiers)) for f in rule.fields))
@@ -242,6 +257,9 @@ def events_not_matching(
     if not options:
         raise NoMatchingEvent(f"every event in {lo}–{hi} matches rule {rule.id}")
     return st.one_of(options).filter(lambda e: not applies(rule, e))
+
+
+_TYPICAL = (date(2019, 1, 31), date(2019, 2, 1))  # deadline edges: the shortest, the longest
 
 
 def applies(rule: Rule, event: Shipment) -> bool:
@@ -262,7 +280,8 @@ def _designated(rule: DesignationRule, window: tuple[date, date]) -> Selector:
     """Some listed identifier in some field, on or after its designation date."""
     entries = rule.entries
     since = [All((Equals(f, (e.identifier,)), c.DateRange("date", e.designated, None)))  # type: ignore[arg-type]
-             for e in entries for f in rule.fields if e.designated <= window[1]]  # fmt: skip
+             for e in entries for f in rule.fields
+             if e.identifier is not None and e.designated <= window[1]]  # fmt: skip
     items = tuple(since)
     # No entry designated in time: a selector no event satisfies.
     return AnyOf(items) if items else All((Present("id", False), Present("id", True)))
@@ -490,7 +509,9 @@ def _value(
         hi = spec.hi if isinstance(spec.hi, date) else DEFAULT_DATES[1]
         return _dates(lo, hi).filter(spec.ok) if spec.constrained else _dates(lo, hi)
     if name == "reported_on":  # days after the date; the deadline's edges are likeliest
-        within = [rule.within.days] if isinstance(rule, DeadlineRule) else []
+        within = (
+            [(rule.due(d) - d).days for d in _TYPICAL] if isinstance(rule, DeadlineRule) else []
+        )
         return st.sampled_from([0, 1, *within, *(d + 1 for d in within), 45]) | st.integers(0, 400)
     if name == "product":
         factors = sorted(rulebook.factors) if rulebook is not None else []
