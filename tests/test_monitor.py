@@ -209,3 +209,25 @@ def test_feed_order_never_changes_the_final_state(log: list[dict[str, str]], rnd
     for record in shuffled:
         monitor.feed(record)
     assert monitor.findings() == compliance.evaluate(log, RULEBOOK, engine="stream").findings
+
+
+@pytest.mark.parametrize("name", ["dprk", "price-cap"])
+def test_every_bundled_rule_test_case_fed_in_reverse_gives_what_evaluate_gives(
+    name: str,
+) -> None:
+    # Every rule kind of the bundled rulebooks, incrementally: announcements and report.
+    from compliance.rulebook.load import bundled_rulebook_path
+    from compliance.ruletests import load_cases
+
+    rulebook = compliance.load_rulebook(name)
+    for case in load_cases(bundled_rulebook_path(name)):
+        monitor = compliance.Monitor(rulebook)
+        announced: list[compliance.Finding] = []
+        for event in reversed(case.events):
+            changes = monitor.feed(event)
+            for finding in changes.withdrawn:
+                announced.remove(finding)
+            announced.extend(changes)
+        expected = compliance.evaluate(case.events, rulebook, engine="stream")
+        assert monitor.report().to_json() == expected.to_json(), case.name
+        assert compliance.engine.findings.sort_findings(announced) == expected.findings

@@ -38,6 +38,7 @@ from compliance.rulebook.schema import (
     ProhibitionRule,
     RollingPeriod,
     Rule,
+    UnnotifiedRule,
 )
 
 __all__ = ["Changes", "Monitor"]
@@ -280,7 +281,7 @@ def _bucket_of(rule: Rule, event: Shipment) -> Hashable:
     """Which of the rule's events are evaluated together with this one."""
     if isinstance(rule, _PER_EVENT):
         return event.id
-    if isinstance(rule, CapRule):
+    if isinstance(rule, CapRule | UnnotifiedRule):
         group = tuple(event.get(f) for f in rule.group_by)
         if isinstance(rule.period, RollingPeriod):
             return group
