@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from compliance.units import format_amount
+from compliance.units import format_amount, places_to_show
 
 __all__ = [
     "Accounting",
@@ -21,6 +21,7 @@ __all__ = [
     "Rejection",
     "Report",
     "RulebookInfo",
+    "SeriesPoint",
     "Severity",
 ]
 
@@ -74,6 +75,40 @@ class Measurement(_Frozen):
     excess: Decimal | None = None
     threshold: Decimal | None = None
 
+    def places(self, least: int = 2) -> int:
+        """Decimal places to show these figures with, at least `least`: enough that the
+        limit is quoted exactly and no difference between running, total, limit and the
+        threshold's level reads as zero (500,000.001 is over a 500,000 cap, not at it)."""
+        differences = [self.running - self.limit, self.total - self.limit]
+        if self.threshold is not None:
+            differences.append(self.running - self.limit * self.threshold)
+        exponent = self.limit.normalize().as_tuple().exponent
+        quoted = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return places_to_show(*differences, least=max(least, quoted))
+
+
+class SeriesPoint(_Frozen):
+    """One contributing event of a cap finding, in (date, id) order: what it added in each
+    measure of the rule and the running totals after it, keyed by unit.
+
+    An amount is None when the event cannot be expressed in that measure (its
+    `unconvertible` finding says why); it then adds nothing to that running total. For a
+    rolling cap the running totals are the window's, from its first day.
+    """
+
+    event: str
+    date: date
+    amounts: dict[str, Decimal | None]
+    running: dict[str, Decimal]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "date": self.date.isoformat(),
+            "amounts": {u: None if a is None else format_amount(a) for u, a in self.amounts.items()},
+            "running": {u: format_amount(r) for u, r in self.running.items()},
+        }
+
 
 class Finding(_Frozen):
     """One breach, warning, notice or error, with everything needed to cite it."""
@@ -90,6 +125,7 @@ class Finding(_Frozen):
     period: PeriodRange | None = None
     group: dict[str, str] = {}
     measure: Measurement | None = None
+    series: list[SeriesPoint] | None = None
     match: dict[str, str] | None = None
     days_late: int | None = None
     price: dict[str, str] | None = None
@@ -140,6 +176,8 @@ class Finding(_Frozen):
             if m.threshold is not None:
                 measure["threshold"] = format_amount(m.threshold)
             out["measure"] = measure
+        if self.series is not None:
+            out["series"] = [p.to_dict() for p in self.series]
         if self.match is not None:
             out["match"] = dict(self.match)
         if self.days_late is not None:

@@ -19,7 +19,9 @@ __all__ = [
     "convert",
     "dimension",
     "format_amount",
+    "for_people",
     "is_currency",
+    "places_to_show",
 ]
 
 # 34 significant digits (IEEE decimal128): ample for tens of millions of events summed at
@@ -101,3 +103,33 @@ def format_amount(value: Decimal, grouping: bool = False, places: int | None = N
     else:
         value = value.normalize()
     return f"{value:,f}" if grouping else f"{value:f}"
+
+
+def places_to_show(*differences: Decimal, least: int = 2) -> int:
+    """The fewest decimal places, at least `least`, at which no non-zero difference
+    rounds to zero: what a rounded figure needs so it never hides a difference.
+
+    >>> places_to_show(Decimal("60000"))
+    2
+    >>> places_to_show(Decimal("0.001"), Decimal("12.5"))
+    3
+    """
+    places = least
+    for d in differences:
+        if d:
+            # Rounded at its leading digit's place a number keeps that digit (≥ 1 there).
+            places = max(places, -abs(d).adjusted())
+    return places
+
+
+def for_people(value: Decimal, places: int = 2) -> str:
+    """An amount for people to read: thousands grouped, rounded to `places` decimals,
+    trailing zeros dropped (`"533,054.15"`, `"500,000"`).
+
+    Every amount a person reads goes through here (messages, table, Markdown, HTML);
+    pick `places` with `places_to_show` so a difference beside it never reads as 0.
+
+    >>> for_people(Decimal("500000.001"), places_to_show(Decimal("0.001")))
+    '500,000.001'
+    """
+    return format_amount(value, grouping=True, places=places)

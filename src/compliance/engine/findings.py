@@ -15,7 +15,14 @@ from decimal import Decimal
 from compliance.engine.price_caps import price_cap_findings
 from compliance.events import IMO_FIELDS, Shipment, imo_check_digit_ok
 from compliance.periods import Span, calendar_span, months_span
-from compliance.report import SEVERITY, Finding, FindingKind, Measurement, PeriodRange
+from compliance.report import (
+    SEVERITY,
+    Finding,
+    FindingKind,
+    Measurement,
+    PeriodRange,
+    SeriesPoint,
+)
 from compliance.rulebook.evaluator import compile_selector
 from compliance.rulebook.rulebook import Conversion, Rulebook
 from compliance.rulebook.schema import (
@@ -34,7 +41,7 @@ from compliance.rulebook.schema import (
     UnnotifiedRule,
 )
 from compliance.rulebook.selectors import normalise_name
-from compliance.units import CONTEXT, convert, dimension, format_amount
+from compliance.units import CONTEXT, convert, dimension, for_people, format_amount
 
 __all__ = [
     "amount_in",
@@ -403,35 +410,46 @@ def _product_words(e: Shipment) -> str:
     return f"product {e.product!r}" if e.product else "an unnamed product"
 
 
-def _crossing(
-    rule: CapRule,
-    bucket: list[tuple[Shipment, Amounts]],
-    levels: Sequence[Decimal],
-    strict: bool,
-) -> tuple[int, int] | None:
-    """(event index, measure index) where a running total first passes its level."""
-    running = [Decimal(0)] * len(levels)
-    for i, (_, amounts) in enumerate(bucket):
+Running = list[tuple[Decimal, ...]]  # the totals in every measure after each event
+
+
+def _cumulative(bucket: list[tuple[Shipment, Amounts]]) -> Running:
+    totals = [Decimal(0)] * (len(bucket[0][1]) if bucket else 0)
+    out = []
+    for _, amounts in bucket:
         for j, a in enumerate(amounts):
             if a is not None:
-                running[j] = CONTEXT.add(running[j], a)
+                totals[j] = CONTEXT.add(totals[j], a)
+        out.append(tuple(totals))
+    return out
+
+
+def _crossing(running: Running, levels: Sequence[Decimal], strict: bool) -> tuple[int, int] | None:
+    """(event index, measure index) where a running total first passes its level."""
+    for i, totals in enumerate(running):
         for j, level in enumerate(levels):
-            if _passes(running[j], level, strict):
+            if _passes(totals[j], level, strict):
                 return i, j
     return None
 
 
-def _people(d: Decimal) -> str:
-    return format_amount(d, grouping=True, places=2)
-
-
-def _running_at(bucket: list[tuple[Shipment, Amounts]], upto: int, j: int) -> Decimal:
-    total = Decimal(0)
-    for _, amounts in bucket[: upto + 1]:
-        a = amounts[j]
-        if a is not None:
-            total = CONTEXT.add(total, a)
-    return total
+def _series(
+    rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running
+) -> list[SeriesPoint]:
+    """The evidence of a cap finding: every event that counts in some measure, with its
+    amounts and the running totals after it. One list, shared by the bucket's findings."""
+    units = [m.unit for m in rule.limit]
+    construct = SeriesPoint.model_construct  # the figures are ours and exact: no validation
+    return [
+        construct(
+            event=e.id,
+            date=e.date,
+            amounts=dict(zip(units, amounts, strict=True)),
+            running=dict(zip(units, totals, strict=True)),
+        )
+        for (e, amounts), totals in zip(bucket, running, strict=True)
+        if any(a is not None for a in amounts)
+    ]
 
 
 def _period(
@@ -439,19 +457,23 @@ def _period(
     span: Span,
     bucket: list[tuple[Shipment, Amounts]],
     group: dict[str, str],
-    *,
-    label: str | None = None,
 ) -> list[Finding]:
     out = []
+    running = _cumulative(bucket)
+    series: list[SeriesPoint] | None = None
     limits = [m.amount for m in rule.limit]
-    hit = _crossing(rule, bucket, limits, strict=True)
+    hit = _crossing(running, limits, strict=True)
     if hit is not None:
-        out.append(_cap_finding(rule, span, bucket, group, hit, None, label))
+        series = _series(rule, bucket, running)
+        out.append(_cap_finding(rule, span, bucket, running, series, group, hit, None, None))
     for threshold in rule.thresholds:
         levels = [CONTEXT.multiply(m.amount, threshold.fraction) for m in rule.limit]
-        reached = _crossing(rule, bucket, levels, strict=False)
+        reached = _crossing(running, levels, strict=False)
         if reached is not None:
-            finding = _cap_finding(rule, span, bucket, group, reached, threshold.fraction, label)
+            series = series if series is not None else _series(rule, bucket, running)
+            finding = _cap_finding(
+                rule, span, bucket, running, series, group, reached, threshold.fraction, None
+            )
             if not threshold.verified:
                 finding = finding.model_copy(update={"verified": False})
             out.append(finding)
@@ -462,6 +484,8 @@ def _cap_finding(
     rule: CapRule,
     span: Span,
     bucket: list[tuple[Shipment, Amounts]],
+    running: Running,
+    series: list[SeriesPoint],
     group: dict[str, str],
     hit: tuple[int, int],
     threshold: Decimal | None,
@@ -470,34 +494,34 @@ def _cap_finding(
     i, j = hit
     measure = rule.limit[j]
     trigger = bucket[i][0]
-    running = _running_at(bucket, i, j)
-    total = _running_at(bucket, len(bucket) - 1, j)
+    at, total = running[i][j], running[-1][j]
     counted = [e.id for e, amounts in bucket if amounts[j] is not None]
     unit = measure.unit
-    fmt = _people
     when = label or f"in {span.label()}"
     whom = "".join(f" for {k} {v}" for k, v in group.items())
     if threshold is None:
         kind: FindingKind = "cap_exceeded"
         excess = CONTEXT.subtract(total, measure.amount)
-        message = (
-            f"{fmt(total)} {unit} {when}{whom} exceeds the {fmt(measure.amount)} {unit} "
-            f"cap by {fmt(excess)} {unit}; crossed on {trigger.date} by shipment "
-            f"{trigger.id}"
-        )
         figures = Measurement(
-            unit=unit, limit=measure.amount, running=running, total=total, excess=excess
+            unit=unit, limit=measure.amount, running=at, total=total, excess=excess
+        )
+        places = figures.places()
+        message = (
+            f"{for_people(total, places)} {unit} {when}{whom} exceeds the "
+            f"{for_people(measure.amount, places)} {unit} cap by {for_people(excess, places)} "
+            f"{unit}; crossed on {trigger.date} by shipment {trigger.id}"
         )
     else:
         kind = "threshold_reached"
+        figures = Measurement(
+            unit=unit, limit=measure.amount, running=at, total=total, threshold=threshold
+        )
+        places = figures.places()
         percent = format_amount(threshold * 100)
         message = (
-            f"{fmt(running)} {unit} {when}{whom} reached {percent}% of the "
-            f"{fmt(measure.amount)} {unit} cap on {trigger.date} with shipment "
+            f"{for_people(at, places)} {unit} {when}{whom} reached {percent}% of the "
+            f"{for_people(measure.amount, places)} {unit} cap on {trigger.date} with shipment "
             f"{trigger.id}"
-        )
-        figures = Measurement(
-            unit=unit, limit=measure.amount, running=running, total=total, threshold=threshold
         )
     return Finding(
         **_base(rule, kind, trigger, message),  # type: ignore[arg-type]
@@ -505,6 +529,7 @@ def _cap_finding(
         period=PeriodRange(start=span.start, end=span.end),
         group=group,
         measure=figures,
+        series=series,
     )
 
 
@@ -542,11 +567,13 @@ def _rolling(
                 while end + 1 < len(members) and members[end + 1][0].date == e.date:
                     end += 1
                 window = members[start : end + 1]
-                span = Span(first_day, e.date)
+                totals = _cumulative(window)
                 finding = _cap_finding(
                     rule,
-                    span,
+                    Span(first_day, e.date),
                     window,
+                    totals,
+                    _series(rule, window, totals),
                     group,
                     (i - start, over[0]),
                     fraction,
