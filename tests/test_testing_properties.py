@@ -44,8 +44,8 @@ def _inclusive_limit() -> Iterator[None]:
     """Make the shared findings code compare `>=` at the limit (the classic off-by-one)."""
     original = findings._crossing
 
-    def crossing(rule: Any, bucket: Any, levels: Any, strict: bool) -> Any:
-        return original(rule, bucket, levels, False)
+    def crossing(running: Any, levels: Any, strict: bool) -> Any:
+        return original(running, levels, False)
 
     findings._crossing = crossing
     try:
@@ -64,14 +64,12 @@ def rounding_engine(records: Any, rulebook: Any, **kw: Any) -> compliance.Report
     comes up to half a unit early (but never late, and limits are untouched)."""
     original = findings._crossing
 
-    def crossing(rule: Any, bucket: Any, levels: Any, strict: bool) -> Any:
+    def crossing(running: Any, levels: Any, strict: bool) -> Any:
         if strict:
-            return original(rule, bucket, levels, strict)
-        running = [Decimal(0)] * len(levels)
-        for i, (_, amounts) in enumerate(bucket):
-            for j, a in enumerate(amounts):
-                running[j] += a or 0
-                if running[j].quantize(Decimal(1), ROUND_HALF_UP) >= levels[j]:
+            return original(running, levels, strict)
+        for i, totals in enumerate(running):
+            for j, level in enumerate(levels):
+                if totals[j].quantize(Decimal(1), ROUND_HALF_UP) >= level:
                     return i, j
         return None
 

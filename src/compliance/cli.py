@@ -190,22 +190,17 @@ def _rare_collections() -> Iterator[None]:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from compliance.api import evaluate
-    from compliance.io.writers import NEEDS_EVENTS, render
+    from compliance.io.writers import prepare, render
     from compliance.rulebook.load import load_rulebook
 
     fmt = args.format or ("table" if sys.stdout.isatty() and not args.output else "json")
     if args.output:
         _refuse_input_as_output(args.output, args.logs)
     rulebook = load_rulebook(*(args.rules or ()))
+    prepare(fmt)
     with _rare_collections():
-        if fmt in NEEDS_EVENTS:
-            from compliance.io.evidence import evaluate_with_events
-
-            report, events = evaluate_with_events(args.logs, rulebook, engine=args.engine)
-            text = render(report, rulebook, fmt, events)
-        else:
-            report = evaluate(args.logs, rulebook, engine=args.engine)
-            text = render(report, rulebook, fmt)
+        report = evaluate(args.logs, rulebook, engine=args.engine)
+        text = render(report, rulebook, fmt)
     # Valid UTF-8 whatever a log held: anything unencodable is written as an escape.
     data = text.encode("utf-8", "backslashreplace")
     if args.output:

@@ -105,7 +105,9 @@ class SeriesPoint(_Frozen):
         return {
             "event": self.event,
             "date": self.date.isoformat(),
-            "amounts": {u: None if a is None else format_amount(a) for u, a in self.amounts.items()},
+            "amounts": {
+                u: None if a is None else format_amount(a) for u, a in self.amounts.items()
+            },
             "running": {u: format_amount(r) for u, r in self.running.items()},
         }
 

@@ -18,8 +18,8 @@ __all__ = [
     "VOLUME_UNITS",
     "convert",
     "dimension",
-    "format_amount",
     "for_people",
+    "format_amount",
     "is_currency",
     "places_to_show",
 ]

@@ -6,9 +6,9 @@ import re
 from decimal import Decimal
 
 from compliance.report import Finding, Report
-from compliance.units import format_amount
+from compliance.units import for_people, format_amount
 
-__all__ = ["counts", "figure", "people", "printable", "verdict"]
+__all__ = ["counts", "figure", "printable", "verdict"]
 
 # C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder
 # what a terminal shows (CVE-2021-42574, "Trojan Source").
@@ -31,13 +31,9 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def people(d: Decimal) -> str:
-    """An amount rounded for reading: grouped, at most two decimals."""
-    return format_amount(d, True, 2)
-
-
 def figure(f: Finding) -> str:
-    """The finding's figures in a few words (`533,054.15 / 500,000 bbl (+33,054.15)`)."""
+    """The finding's figures in a few words (`533,054.15 / 500,000 bbl (+33,054.15)`),
+    with as many decimals as keep a non-zero excess from reading as +0."""
     m = f.measure
     if m is None:
         if f.days_late is not None:
@@ -45,14 +41,16 @@ def figure(f: Finding) -> str:
         if f.match:
             return f"{f.match.get('field')} {f.match.get('identifier')}"
         return ""
+    places = m.places()
     if m.threshold is not None:
         return (
-            f"{people(m.running)} / {people(m.limit)} {m.unit} "
+            f"{for_people(m.running, places)} / {for_people(m.limit, places)} {m.unit} "
             f"(≥{format_amount(m.threshold * 100)}%)"
         )
+    excess = m.excess if m.excess is not None else Decimal(0)
     return (
-        f"{people(m.total)} / {people(m.limit)} {m.unit} "
-        f"(+{people(m.excess if m.excess is not None else Decimal(0))})"
+        f"{for_people(m.total, places)} / {for_people(m.limit, places)} {m.unit} "
+        f"(+{for_people(excess, places)})"
     )
 
 

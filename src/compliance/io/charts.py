@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, timedelta
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import timedelta
 from importlib import import_module
 from typing import Any
 
 from compliance.errors import ReportDependencyError
-from compliance.io.evidence import CapSeries, Point
-from compliance.units import format_amount
+from compliance.io.evidence import CapSeries
+from compliance.report import SeriesPoint
+from compliance.units import for_people, format_amount
 
 __all__ = ["ReportDependencyError", "cap_chart", "require_matplotlib"]
 
-# Beyond this many events a chart shows end-of-day totals: the shape is the same and the
-# SVG stays small enough to open (a year of daily points is at most 366).
+# Beyond this many events a chart shows end-of-day totals, then fewer: the shape is the
+# same and the SVG stays small enough to open whatever the number of events.
 MAX_POINTS = 400
 
 INSTALL_HINT = "pip install 'compliance[report]'"
@@ -40,15 +41,22 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
-def _daily(points: list[Point]) -> list[Point]:
-    by_day: dict[date, Point] = {}
-    for p in points:
-        by_day[p.date] = p  # last event of the day carries the day's running total
-    return list(by_day.values())
-
-
-def _people(d: Decimal) -> str:
-    return format_amount(d, grouping=True, places=0 if abs(d) >= 100 else 2)
+def _thinned(points: Sequence[SeriesPoint], keep: set[str]) -> list[SeriesPoint]:
+    """At most about `MAX_POINTS` points that draw the same line: the last of each day
+    (it carries the day's total), then, past that, the last of each of `MAX_POINTS`
+    stretches; the events in `keep` (the crossings) always stay."""
+    if len(points) <= MAX_POINTS:
+        return list(points)
+    daily = [
+        p
+        for i, p in enumerate(points)
+        if i + 1 == len(points) or points[i + 1].date != p.date or p.event in keep
+    ]
+    if len(daily) <= MAX_POINTS:
+        return daily
+    step = len(daily) / MAX_POINTS
+    bounds = {min(len(daily) - 1, int(step * (k + 1)) - 1) for k in range(MAX_POINTS)}
+    return [p for i, p in enumerate(daily) if i in bounds or p.event in keep]
 
 
 def cap_chart(series: CapSeries, chart_id: str) -> str:
@@ -58,9 +66,12 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    limit = series.measure.amount
-    unit = series.measure.unit
-    points = series.points if len(series.points) <= MAX_POINTS else _daily(series.points)
+    limit = series.limit
+    unit = series.unit
+    marked = [f for f in series.findings if f.measure is not None and f.measure.unit == unit]
+    triggers = {f.trigger for f in marked}
+    points = _thinned(series.points, triggers)
+    at = {p.event: p for p in points if p.event in triggers}
     with mpl.rc_context(
         {
             "svg.hashsalt": chart_id,  # stable ids: the same report gives the same bytes
@@ -72,27 +83,27 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
             "axes.spines.right": False,
         }
     ):
-        fig = Figure(figsize=(7.5, 3.2))
+        fig = Figure(figsize=(7.5, 3.3))
+        # Fixed margins rather than bbox_inches="tight", which draws the figure twice.
+        fig.subplots_adjust(left=0.12, right=0.95, top=0.96, bottom=0.22)
         # Any: matplotlib's stubs take no `date`s, though its date converter does.
         ax: Any = fig.add_subplot()
         mdates: Any = import_module("matplotlib.dates")
         xs = [p.date for p in points]
-        ys = [float(p.running) for p in points]
-        if series.rolling_days is None:
-            # A period's total starts at zero on its first day and holds to its last.
-            sx = [series.start, *xs, max(series.end, xs[-1])]
-            sy = [0.0, *ys, ys[-1]]
-            ax.step(sx, sy, where="post", color="#1f4e79", linewidth=1.8, label="running total")
-        else:
-            ax.plot(
-                xs, ys, color="#1f4e79", linewidth=1.5, label=f"{series.rolling_days}-day total"
-            )
+        ys = [float(p.running[unit]) for p in points]
+        # A total starts at zero on the period's (window's) first day and holds to its last.
+        sx = [series.start, *xs, max(series.end, xs[-1])]
+        sy = [0.0, *ys, ys[-1]]
+        label = (
+            "running total" if series.rolling_days is None else f"{series.rolling_days}-day total"
+        )
+        ax.step(sx, sy, where="post", color="#1f4e79", linewidth=1.8, label=label)
         ax.plot(xs, ys, "o", color="#1f4e79", markersize=3)
         ax.axhline(
-            float(limit), color="#b00020", linewidth=1.5, label=f"limit {_people(limit)} {unit}"
+            float(limit), color="#b00020", linewidth=1.5, label=f"limit {for_people(limit)} {unit}"
         )
-        for k, t in enumerate(series.rule.thresholds):
-            level = limit * t.fraction
+        for k, fraction in enumerate(series.thresholds):
+            level = limit * fraction
             ax.axhline(
                 float(level),
                 color="#9a6700",
@@ -101,7 +112,7 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
                 label="notice thresholds" if k == 0 else None,
             )
             ax.annotate(
-                f"{format_amount(t.fraction * 100)}%",
+                f"{format_amount(fraction * 100)}%",
                 (1.0, float(level)),
                 xycoords=("axes fraction", "data"),
                 xytext=(2, 0),
@@ -111,9 +122,9 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
                 color="#9a6700",
             )
         top = max(float(limit), max(ys))
-        for f in series.findings:
-            crossing = next((p for p in series.points if p.event == f.trigger), None)
-            if crossing is None or f.measure is None or f.measure.unit != unit:
+        for f in marked:
+            crossing = at.get(f.trigger)
+            if crossing is None or f.measure is None:
                 continue
             y = float(f.measure.running)
             if f.kind == "cap_exceeded":
@@ -129,7 +140,7 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
                 )
                 # The label goes on the side with room: left of a late crossing, right
                 # of an early one, so it stays inside the plot.
-                early = (f.date - xs[0]).days * 2 < (xs[-1] - xs[0]).days
+                early = (f.date - series.start).days * 2 < (series.end - series.start).days
                 ax.annotate(
                     f"{f.trigger}\n{f.date.isoformat()}",
                     (f.date, y),
@@ -150,8 +161,8 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
                     linestyle="none",
                 )
         ax.set_ylim(0, top * 1.15)
-        left = series.start - timedelta(days=1) if series.rolling_days is None else xs[0]
-        right = series.end if series.rolling_days is None else xs[-1]
+        left = series.start - timedelta(days=1)
+        right = max(series.end, xs[-1])
         if right <= left:
             right = left + timedelta(days=1)
         ax.set_xlim(left, right)
@@ -166,9 +177,7 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
             loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=8, frameon=False
         )
         buf = io.StringIO()
-        fig.savefig(
-            buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight"
-        )
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     return _inline(buf.getvalue(), chart_id)
 
 

@@ -1,9 +1,14 @@
 """`--format csv`: one row per finding, for spreadsheets and scripts (DESIGN §4).
 
-Numbers keep every digit (the JSON strings, not the rounded table figures) so a sum in a
-spreadsheet agrees with the engine; empty cells mean "does not apply". A cell that a
-spreadsheet would run as a formula (an id such as `=HYPERLINK(...)` from a log) is
-neutralised as OWASP describes: `'` put before it, so it shows as text.
+Figures are rounded to `CSV_PLACES` (6) decimal places, trailing zeros dropped, and to more
+when a finding needs them so that no difference (an excess of 0.0000001 bbl) reads as
+zero; JSON keeps the exact decimal. Why 6: a spreadsheet holds a number as a double,
+about 15 significant digits, so 6 places keep totals up to 10^9 (250 times the largest
+cap) exact in the cell, far finer than any log reports (1e-6 bbl is 0.16 ml); the 28
+digits of a converted total would only be cut by the spreadsheet, silently. Empty cells
+mean "does not apply". A cell that a spreadsheet would run as a formula (an id such as
+`=HYPERLINK(...)` from a log) is neutralised as OWASP describes: `'` put before it, so it
+shows as text.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 
 from compliance.report import Finding, Report
 from compliance.rulebook.rulebook import Rulebook
 from compliance.units import format_amount
 
-__all__ = ["COLUMNS", "neutralise", "render_csv"]
+__all__ = ["COLUMNS", "CSV_PLACES", "neutralise", "render_csv"]
+
+CSV_PLACES = 6
 
 COLUMNS = (
     "rule", "kind", "severity", "date", "trigger", "period_start", "period_end", "unit",
@@ -38,6 +46,11 @@ def neutralise(cell: str) -> str:
 
 def _row(f: Finding) -> list[str]:
     m = f.measure
+    places = m.places(least=CSV_PLACES) if m else CSV_PLACES
+
+    def number(d: Decimal | None) -> str:
+        return "" if d is None else format_amount(d, places=places)
+
     return [
         f.rule,
         f.kind,
@@ -47,10 +60,10 @@ def _row(f: Finding) -> list[str]:
         f.period.start.isoformat() if f.period else "",
         f.period.end.isoformat() if f.period else "",
         m.unit if m else "",
-        format_amount(m.limit) if m else "",
-        format_amount(m.running) if m else "",
-        format_amount(m.total) if m else "",
-        format_amount(m.excess) if m and m.excess is not None else "",
+        number(m.limit) if m else "",
+        number(m.running) if m else "",
+        number(m.total) if m else "",
+        number(m.excess) if m else "",
         f.citation,
         "true" if f.verified else "false",
         f.message,

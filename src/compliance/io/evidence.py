@@ -1,248 +1,113 @@
-"""Evidence behind cap findings, recomputed from the rulebook and the evaluated events.
+"""The evidence of cap findings, gathered from the `Report` for charts and tables.
 
-A finding lists the ids of its contributing events but not what each contributed; the
-HTML report charts every cap's running total and shows, under each finding, the events
-with their amounts and running totals. This module recomputes those figures with the
-engines' own pieces (`amount_in`, the period arithmetic, ordering by (date, id)), so the
-charts agree with the findings to the last digit.
+Every cap finding carries its series (DESIGN §4): each contributing event's amounts and
+the running totals after it, computed once by the engines' shared findings code. This
+module only groups those findings, a chart to each cap, group and period (a rolling cap:
+each window), so what a report draws is what the findings say, by construction. Nothing
+here reads a log or evaluates a rule.
 """
 
 from __future__ import annotations
 
-import io
-import sys
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from compliance.engine.findings import _span, amount_in
-from compliance.events import Shipment
-from compliance.ledger import reconcile
-from compliance.periods import Span
-from compliance.report import Finding, Report
-from compliance.rulebook.evaluator import matches, rule_condition
+from compliance.report import Finding, Report, SeriesPoint
 from compliance.rulebook.rulebook import Rulebook
-from compliance.rulebook.schema import CapRule, Measure, RollingPeriod
-from compliance.units import CONTEXT
+from compliance.rulebook.schema import CapRule, RollingPeriod
 
-if TYPE_CHECKING:
-    from compliance.api import Engine
-
-__all__ = [
-    "CapSeries",
-    "Point",
-    "accepted_events",
-    "cap_series",
-    "evaluate_with_events",
-    "finding_evidence",
-]
+__all__ = ["CAP_KINDS", "CapSeries", "cap_series"]
 
 CAP_KINDS = ("cap_exceeded", "threshold_reached")
 
 
 @dataclass(frozen=True)
-class Point:
-    """One event's contribution to a measure and the running total after it."""
-
-    date: date
-    event: str
-    amount: Decimal
-    running: Decimal
-
-
-@dataclass(frozen=True)
 class CapSeries:
-    """A cap's running total through one period (or, for a rolling cap, its window total
-    at each event) in one measure, with the findings it produced."""
+    """A cap's running total through one period (a rolling cap: through one window) in
+    the measure of its breach, else of its highest notice, with the findings it holds."""
 
-    rule: CapRule
+    rule: str
+    title: str
+    citation: str
+    verified: bool
     group: dict[str, str]
     start: date
     end: date
-    measure: Measure
-    points: list[Point]
-    findings: list[Finding] = field(default_factory=list)
+    unit: str
+    limit: Decimal
+    thresholds: tuple[Decimal, ...]
+    points: Sequence[SeriesPoint]
+    findings: tuple[Finding, ...]
     rolling_days: int | None = None
+    other_limits: tuple[tuple[Decimal, str], ...] = ()
 
     @property
     def total(self) -> Decimal:
-        """Final total (for a rolling cap: the highest window total)."""
-        if not self.points:
-            return Decimal(0)
-        if self.rolling_days is None:
-            return self.points[-1].running
-        return max(p.running for p in self.points)
+        """The period's (or window's) total in `unit`."""
+        return self.points[-1].running[self.unit] if self.points else Decimal(0)
 
     @property
     def breach(self) -> Finding | None:
         return next((f for f in self.findings if f.kind == "cap_exceeded"), None)
 
 
-def accepted_events(sources: Iterable[object]) -> list[Shipment]:
-    """The events an evaluation of these logs counts (after dedupe and corrections)."""
-    from compliance.io.readers import records_from
+def _lead(findings: Sequence[Finding]) -> Finding:
+    """The finding whose measure is charted: the breach, else the highest notice."""
 
-    records = (r for s in sources for r in records_from(s))
-    return reconcile(records).accepted
+    def rank(f: Finding) -> tuple[bool, Decimal]:
+        m = f.measure
+        return (f.kind == "cap_exceeded", m.threshold or Decimal(0) if m else Decimal(0))
+
+    return max(findings, key=rank)
 
 
-def evaluate_with_events(
-    logs: Sequence[str], rulebook: Rulebook, *, engine: Engine = "auto"
-) -> tuple[Report, list[Shipment]]:
-    """`evaluate(logs)` and the events it counted, for reports that chart them.
+def cap_series(report: Report, rulebook: Rulebook) -> list[CapSeries]:
+    """One `CapSeries` for each cap, group and period (or window) with a cap finding,
+    in rulebook order, then group, then period.
 
-    The engines keep no events (a columnar run over millions of rows should not), so the
-    logs are read a second time; standard input is buffered once and replayed to both.
+    The rulebook adds what the findings do not hold: the thresholds not reached, the
+    other measures of the rule and the length of a rolling window.
     """
-    from compliance.api import evaluate
-    from compliance.io.charts import require_matplotlib
-
-    require_matplotlib()  # before a long evaluation, not after
-    if "-" not in logs:
-        return evaluate(list(logs), rulebook, engine=engine), accepted_events(logs)
-    data = sys.stdin.buffer.read()
-    saved = sys.stdin
-    try:
-        sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
-        report = evaluate(list(logs), rulebook, engine=engine)
-        sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
-        return report, accepted_events(logs)
-    finally:
-        sys.stdin = saved
-
-
-def _order(e: Shipment) -> tuple[date, str]:
-    return (e.date, e.id)
-
-
-def _group_of(rule: CapRule, e: Shipment) -> dict[str, str]:
-    # The same construction as the engines', so groups compare equal to `Finding.group`.
-    values = tuple(e.get(f) for f in rule.group_by)
-    return {f: str(v) for f, v in zip(rule.group_by, values, strict=True) if v is not None}
-
-
-def _measure_for(rule: CapRule, findings: Sequence[Finding]) -> Measure:
-    """The measure to chart: the one the breach (else the highest notice) was in."""
-    ranked = sorted(
-        (f for f in findings if f.measure is not None),
-        key=lambda f: (f.kind == "cap_exceeded", f.measure.threshold or 0 if f.measure else 0),
-    )
-    if ranked and ranked[-1].measure is not None:
-        unit = ranked[-1].measure.unit
-        for m in rule.limit:
-            if m.unit == unit:
-                return m
-    return rule.limit[0]
-
-
-def _running(events: Sequence[Shipment], measure: Measure, rulebook: Rulebook) -> list[Point]:
-    points = []
-    total = Decimal(0)
-    for e in events:
-        a = amount_in(e, measure, rulebook)
-        if a is None:  # unconvertible: counted nowhere, reported as its own finding
-            continue
-        total = CONTEXT.add(total, a)
-        points.append(Point(e.date, e.id, a, total))
-    return points
-
-
-def _rolling(
-    events: Sequence[Shipment], measure: Measure, rulebook: Rulebook, days: int
-) -> list[Point]:
-    """Window total of the `days` days ending on each event's date, after that event."""
-    amounts = [(e, amount_in(e, measure, rulebook)) for e in events]
-    points = []
-    total = Decimal(0)
-    start = 0
-    for e, a in amounts:
-        first_day = e.date - timedelta(days=days - 1)
-        while amounts[start][0].date < first_day:
-            gone = amounts[start][1]
-            if gone is not None:
-                total = CONTEXT.subtract(total, gone)
-            start += 1
-        if a is None:
-            continue
-        total = CONTEXT.add(total, a)
-        points.append(Point(e.date, e.id, a, total))
-    return points
-
-
-def cap_series(report: Report, rulebook: Rulebook, events: Iterable[Shipment]) -> list[CapSeries]:
-    """Every cap, group and period with activity, in rulebook order then group, period."""
-    ordered = sorted(events, key=_order)
-    cap_findings: dict[str, list[Finding]] = defaultdict(list)
+    buckets: dict[tuple[str, tuple[tuple[str, str], ...], date, date], list[Finding]] = {}
     for f in report.findings:
-        if f.kind in CAP_KINDS:
-            cap_findings[f.rule].append(f)
-    out: list[CapSeries] = []
-    for rule in rulebook.rules:
-        if not isinstance(rule, CapRule):
-            continue
-        condition = rule_condition(rule)
-        matched = [e for e in ordered if e.date in rule.effective and matches(condition, e)]
-        groups: dict[tuple[tuple[str, str], ...], list[Shipment]] = defaultdict(list)
-        for e in matched:
-            groups[tuple(sorted(_group_of(rule, e).items()))].append(e)
-        for key in sorted(groups):
-            members = groups[key]
-            group = dict(key)
-            mine = [f for f in cap_findings.get(rule.id, []) if f.group == group]
-            if isinstance(rule.period, RollingPeriod):
-                measure = _measure_for(rule, mine)
-                points = _rolling(members, measure, rulebook, rule.period.days)
-                if points:
-                    out.append(
-                        CapSeries(
-                            rule,
-                            group,
-                            members[0].date,
-                            members[-1].date,
-                            measure,
-                            points,
-                            mine,
-                            rule.period.days,
-                        )
-                    )
-                continue
-            spans: dict[Span, list[Shipment]] = defaultdict(list)
-            for e in members:
-                span = _span(rule, e)
-                if span is not None:
-                    spans[span].append(e)
-            for span in sorted(spans):
-                start, end = span.start, span.end
-                here = [
-                    f
-                    for f in mine
-                    if f.period is not None and (f.period.start, f.period.end) == (start, end)
-                ]
-                measure = _measure_for(rule, here)
-                points = _running(spans[span], measure, rulebook)
-                if points:
-                    out.append(CapSeries(rule, group, start, end, measure, points, here))
+        if f.kind in CAP_KINDS and f.series and f.measure and f.period:
+            key = (f.rule, tuple(sorted(f.group.items())), f.period.start, f.period.end)
+            buckets.setdefault(key, []).append(f)
+    order = {rule.id: n for n, rule in enumerate(rulebook.rules)}
+    out = []
+    for key in sorted(buckets, key=lambda k: (order.get(k[0], len(order)), k)):
+        rule_id, group, start, end = key
+        findings = buckets[key]
+        lead = _lead(findings)
+        assert lead.measure is not None and lead.series is not None  # as filtered above
+        rule = rulebook.rules[order[rule_id]] if rule_id in order else None
+        cap = rule if isinstance(rule, CapRule) else None
+        if cap is not None:
+            thresholds = tuple(t.fraction for t in cap.thresholds)
+            others = tuple((m.amount, m.unit) for m in cap.limit if m.unit != lead.measure.unit)
+        else:  # a report read against another rulebook: what its findings say
+            reached = {f.measure.threshold for f in findings if f.measure is not None}
+            thresholds = tuple(sorted(t for t in reached if t is not None))
+            others = ()
+        rolling = cap.period.days if cap and isinstance(cap.period, RollingPeriod) else None
+        out.append(
+            CapSeries(
+                rule=rule_id,
+                title=lead.title,
+                citation=lead.citation,
+                verified=cap.verified if cap is not None else lead.verified,
+                group=dict(group),
+                start=start,
+                end=end,
+                unit=lead.measure.unit,
+                limit=lead.measure.limit,
+                thresholds=thresholds,
+                points=lead.series,
+                findings=tuple(sorted(findings, key=Finding.sort_key)),
+                rolling_days=rolling,
+                other_limits=others,
+            )
+        )
     return out
-
-
-def finding_evidence(
-    finding: Finding, rulebook: Rulebook, by_id: dict[str, Shipment]
-) -> list[Point] | None:
-    """A cap finding's contributing events with amounts and running totals, in the
-    finding's measure; None when the finding is not a cap's or its events are unknown."""
-    if finding.measure is None or finding.kind not in CAP_KINDS:
-        return None
-    try:
-        rule = rulebook.get(finding.rule)
-    except KeyError:
-        return None
-    if not isinstance(rule, CapRule):
-        return None
-    measure = next((m for m in rule.limit if m.unit == finding.measure.unit), None)
-    events = [by_id[i] for i in finding.events if i in by_id]
-    if measure is None or len(events) != len(finding.events):
-        return None
-    return _running(sorted(events, key=_order), measure, rulebook)

@@ -1,14 +1,10 @@
-"""Reports out: one function per format, each `(report, rulebook) -> str`.
-
-Formats in `NEEDS_EVENTS` (html) also take the evaluated shipments, for charts and
-evidence; `render` passes them when given.
-"""
+"""Reports out: one function per format, each `(report, rulebook) -> str`, each drawing
+on the `Report` alone (the rulebook adds its rules' wording and documents)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-from compliance.events import Shipment
 from compliance.io._common import figure as _figure
 from compliance.io._common import printable
 from compliance.io.csv_writer import render_csv
@@ -16,21 +12,21 @@ from compliance.io.markdown import render_markdown
 from compliance.report import Report
 from compliance.rulebook.rulebook import Rulebook
 
-__all__ = ["FORMATS", "NEEDS_EVENTS", "render"]
+__all__ = ["FORMATS", "prepare", "render"]
 
 Writer = Callable[[Report, Rulebook], str]
 
-NEEDS_EVENTS = frozenset({"html"})
 
-
-def render(
-    report: Report, rulebook: Rulebook, fmt: str, events: Iterable[Shipment] | None = None
-) -> str:
-    """The report in `fmt` (one of `FORMATS`); `events` feed the html charts."""
+def prepare(fmt: str) -> None:
+    """Fail now, before a long evaluation, if `fmt` needs what is not installed."""
     if fmt == "html":
-        from compliance.io.html import render_html
+        from compliance.io.charts import require_matplotlib
 
-        return render_html(report, rulebook, events)
+        require_matplotlib()
+
+
+def render(report: Report, rulebook: Rulebook, fmt: str) -> str:
+    """The report in `fmt` (one of `FORMATS`)."""
     return FORMATS[fmt](report, rulebook)
 
 
