@@ -13,6 +13,7 @@ import csv
 import json
 import tempfile
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -214,9 +215,30 @@ def _load(directory: Path, rulebook_text: str) -> compliance.Rulebook:
     return compliance.load_rulebook(rules)
 
 
+def _check_series(report: compliance.Report) -> None:
+    """Each cap finding's series is its evidence: the events counted, in order, and
+    running totals that add up to its figures (the engines compare it field by field)."""
+    for f in report.findings:
+        if f.kind not in ("cap_exceeded", "threshold_reached"):
+            assert f.series is None
+            continue
+        assert f.series is not None and f.measure is not None
+        unit = f.measure.unit
+        assert [p.event for p in f.series if p.amounts[unit] is not None] == f.events
+        assert [(p.date, p.event) for p in f.series] == sorted((p.date, p.event) for p in f.series)
+        total = {u: Decimal(0) for u in f.series[0].running}
+        for p in f.series:
+            total = {u: t + (p.amounts[u] or 0) for u, t in total.items()}
+            assert p.running == total
+        assert next(p for p in f.series if p.event == f.trigger).running[unit] == f.measure.running
+        assert f.series[-1].running[unit] == f.measure.total
+
+
 def _both(source: Any, rulebook: compliance.Rulebook) -> tuple[dict[str, Any], dict[str, Any]]:
-    stream = compliance.evaluate(source, rulebook, engine="stream").to_dict()
-    columnar = compliance.evaluate(source, rulebook, engine="columnar").to_dict()
+    reports = [compliance.evaluate(source, rulebook, engine=e) for e in ("stream", "columnar")]
+    for report in reports:
+        _check_series(report)
+    stream, columnar = (r.to_dict() for r in reports)
     return stream, columnar
 
 

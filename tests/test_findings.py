@@ -257,3 +257,103 @@ def test_a_rolling_breach_ends_when_a_days_window_is_under_even_an_idle_days(
     log = [oil("a", "2019-01-01", "150"), oil("b", second, "150")]
     report = compliance.evaluate(log, rb, engine=engine)
     assert [f.trigger for f in report.findings] == triggers
+
+
+def _points(f: compliance.Finding) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    assert f.series is not None
+    return [(p.event, p.amounts, p.running) for p in f.series]
+
+
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_cap_findings_carry_their_series(tmp_path: Path, engine: str) -> None:
+    rb = rulebook(tmp_path, CAP + "    thresholds: [0.5]\n")
+    log = [oil("c", "2019-03-01", "30"), oil("a", "2019-01-01", "60"),
+           oil("b", "2019-02-01", "40.001"), oil("x", "2020-01-01", "1")]  # fmt: skip
+    report = compliance.evaluate(log, rb, engine=engine)  # type: ignore[arg-type]
+    notice, breach = report.findings
+    expected = [
+        ("a", {"bbl": D(60)}, {"bbl": D(60)}),
+        ("b", {"bbl": D("40.001")}, {"bbl": D("100.001")}),
+        ("c", {"bbl": D(30)}, {"bbl": D("130.001")}),
+    ]
+    assert _points(breach) == _points(notice) == expected  # the period's, whatever the kind
+    assert [p.event for p in breach.series or []] == breach.events
+    assert breach.to_dict()["series"][1] == {
+        "event": "b",
+        "date": "2019-02-01",
+        "amounts": {"bbl": "40.001"},
+        "running": {"bbl": "100.001"},
+    }
+    assert list(breach.to_dict())[-3:] == ["measure", "series", "message"]
+    # Findings other than caps carry none, and say nothing of one.
+    ban_rule = CAP.split("    limit:")[0].replace("kind: cap", "kind: prohibition")
+    (ban,) = compliance.evaluate(log[:1], rulebook(tmp_path, ban_rule)).findings
+    assert ban.series is None and "series" not in ban.to_dict()
+
+
+def test_a_rolling_series_is_the_window_from_its_first_day(tmp_path: Path) -> None:
+    rb = rulebook(tmp_path, CAP.replace("{calendar: year}", "{days: 30}"))
+    log = [oil("a", "2019-01-01", "60"), oil("b", "2019-01-30", "60"),
+           oil("c", "2019-03-15", "60"), oil("d", "2019-03-16", "60"),
+           oil("e", "2019-03-16", "1")]  # fmt: skip
+    first, second = compliance.evaluate(log, rb).findings
+    assert _points(first) == [("a", {"bbl": D(60)}, {"bbl": D(60)}),
+                              ("b", {"bbl": D(60)}, {"bbl": D(120)})]  # fmt: skip
+    # a and b have left the window of 16 March; e, the same day as d, is in it.
+    assert [(e, r["bbl"]) for e, _, r in _points(second)] == [
+        ("c", D(60)), ("d", D(120)), ("e", D(121))
+    ]  # fmt: skip
+    assert second.measure is not None and second.measure.total == D(121)
+
+
+def test_a_series_has_every_measure_and_none_where_an_event_has_no_amount(
+    tmp_path: Path,
+) -> None:
+    rules = CAP.replace(
+        "limit: [{amount: 100, unit: bbl}]",
+        "limit: [{amount: 100, unit: bbl}, {amount: 1000, unit: USD}]",
+    )
+    rb = rulebook(tmp_path, rules)
+    log = [oil("a", "2019-01-01", "60", value="900", currency="USD"),
+           oil("b", "2019-01-02", "50")]  # fmt: skip
+    report = compliance.evaluate(log, rb)
+    (breach,) = report.breaches
+    assert _points(breach) == [
+        ("a", {"bbl": D(60), "USD": D(900)}, {"bbl": D(60), "USD": D(900)}),
+        ("b", {"bbl": D(50), "USD": None}, {"bbl": D(110), "USD": D(900)}),
+    ]
+    assert breach.to_dict()["series"][1]["amounts"] == {"bbl": "50", "USD": None}
+    assert [f.kind for f in report.errors] == ["unconvertible"]  # b says why
+
+
+@pytest.mark.parametrize(
+    ("delivered", "message", "figure"),
+    [
+        ("500000.001", "500,000.001 bbl in 2019 exceeds the 500,000 bbl cap by 0.001 bbl",
+         "500,000.001 / 500,000 bbl (+0.001)"),
+        ("500000.00000004", "500,000.00000004 bbl in 2019 exceeds the 500,000 bbl cap by "
+         "0.00000004 bbl", "500,000.00000004 / 500,000 bbl (+0.00000004)"),
+        ("533054.1484669444730764178487", "533,054.15 bbl in 2019 exceeds the 500,000 bbl "
+         "cap by 33,054.15 bbl", "533,054.15 / 500,000 bbl (+33,054.15)"),
+    ],
+)  # fmt: skip
+def test_an_excess_never_reads_as_zero(delivered: str, message: str, figure: str) -> None:
+    from compliance.io._common import figure as figure_of
+    from compliance.io.writers import render
+
+    rb = load_rulebook()
+    report = compliance.evaluate([oil("a", "2019-02-01", delivered)], rb)
+    (breach,) = report.breaches
+    assert message in breach.message
+    assert figure_of(breach) == figure
+    assert figure in render(report, rb, "table") and figure in render(report, rb, "markdown")
+    assert breach.to_dict()["measure"]["total"] == delivered  # JSON keeps every digit
+
+
+def test_a_notice_just_under_the_limit_does_not_read_as_at_it() -> None:
+    from compliance.io._common import figure as figure_of
+
+    report = compliance.evaluate([oil("a", "2019-02-01", "499999.999")], load_rulebook())
+    top = report.notices[-1]
+    assert "499,999.999 bbl in 2019 reached 95%" in top.message
+    assert figure_of(top) == "499,999.999 / 500,000 bbl (≥95%)"

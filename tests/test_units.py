@@ -41,3 +41,21 @@ def test_format_amount() -> None:
     assert format_amount(D("1E+5")) == "100000"
     assert format_amount(D("0.50")) == "0.5"
     assert format_amount(D("1234567.555"), grouping=True, places=2) == "1,234,567.56"
+
+
+def test_places_to_show_keeps_every_difference() -> None:
+    from compliance.units import places_to_show
+
+    assert places_to_show() == 2 and places_to_show(D(0), D(60000)) == 2
+    assert places_to_show(D("0.001")) == 3 and places_to_show(D("-0.001")) == 3
+    assert places_to_show(D("0.0005")) == 4  # at 3 places it would round (half even) to 0
+    assert places_to_show(D("0.5"), least=6) == 6
+    assert places_to_show(D("1E-20")) == 20
+
+
+def test_for_people_groups_and_rounds() -> None:
+    from compliance.units import for_people
+
+    assert for_people(D("533054.1484669444730764178487")) == "533,054.15"
+    assert for_people(D("500000.000")) == "500,000"
+    assert for_people(D("500000.001"), 3) == "500,000.001"

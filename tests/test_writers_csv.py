@@ -95,3 +95,31 @@ def test_no_findings_is_a_header_only() -> None:
         rulebook,
     )  # fmt: skip
     assert rows_of(render_csv(report, rulebook)) == []
+
+
+@pytest.mark.parametrize(
+    ("delivered", "total", "excess"),
+    [
+        # A converted total has 28 digits: six places are what a spreadsheet can hold.
+        ("533054.1484669444730764178487", "533054.148467", "33054.148467"),
+        ("500000.5", "500000.5", "0.5"),  # trailing zeros dropped
+        # A smaller excess gets the places it needs: it must not read as 0.
+        ("500000.00000004", "500000.00000004", "0.00000004"),
+    ],
+)
+def test_figures_have_six_places_unless_a_difference_needs_more(
+    delivered: str, total: str, excess: str
+) -> None:
+    rulebook = compliance.load_rulebook(RULES)
+    report = compliance.evaluate(
+        [{"id": "x", "date": "2019-01-01", "hs_code": "2710", "destination": "KP",
+          "quantity": delivered, "unit": "bbl"}],
+        rulebook,
+    )  # fmt: skip
+    cap = next(r for r in rows_of(render_csv(report, rulebook)) if r["kind"] == "cap_exceeded")
+    assert (cap["limit"], cap["running"], cap["total"], cap["excess"]) == (
+        "500000",
+        total,
+        total,
+        excess,
+    )
