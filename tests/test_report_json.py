@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,30 @@ documents = st.recursive(
 
 @pytest.mark.parametrize("indent", [None, 0, 2, 4])
 def test_report_json_is_json_dumps(tmp_path: Path, indent: int | None) -> None:
+    """The same document; the same text too, but for a series: one event a line."""
     rulebook = compliance.load_rulebook(RULES)
     report = compliance.evaluate(str(write_log(tmp_path)), rulebook)
     assert report.findings and report.rejected
-    expected = json.dumps(report.to_dict(), indent=indent, ensure_ascii=False)
-    assert report.to_json(indent) == expected
+    text = report.to_json(indent)
+    assert json.loads(text) == report.to_dict()
+    without = report.model_copy(
+        update={"findings": [f.model_copy(update={"series": None}) for f in report.findings]}
+    )
+    expected = json.dumps(without.to_dict(), indent=indent, ensure_ascii=False)
+    assert without.to_json(indent) == expected
+    if indent is not None:
+        series = re.findall(r'\n *(\{"event": .*\}),?(?=\n)', text)
+        assert len(series) == sum(len(f.series or ()) for f in report.findings) > 0
+        assert json.loads(series[0]) == report.findings[0].to_dict()["series"][0]
+
+
+def test_a_series_shared_by_findings_is_written_for_each(tmp_path: Path) -> None:
+    rulebook = compliance.load_rulebook(RULES)
+    report = compliance.evaluate(str(write_log(tmp_path)), rulebook)
+    caps = [f for f in report.findings if f.series is not None]
+    assert len(caps) == 4 and all(f.series is caps[0].series for f in caps)  # one period
+    written = json.loads(report.to_json())["findings"]
+    assert [w["series"] for w in written if "series" in w] == [f.to_dict()["series"] for f in caps]
 
 
 @given(documents, st.integers(0, 4))

@@ -1,6 +1,9 @@
+from decimal import Context
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compliance.units import convert, format_amount, is_currency
 
@@ -59,3 +62,23 @@ def test_for_people_groups_and_rounds() -> None:
     assert for_people(D("533054.1484669444730764178487")) == "533,054.15"
     assert for_people(D("500000.000")) == "500,000"
     assert for_people(D("500000.001"), 3) == "500,000.001"
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_format_amount_fast_path_is_the_exact_one(value: D) -> None:
+    # The plain path: no exponent, no trailing zeros, every digit (as before the fast path).
+    integral = value == value.to_integral_value()
+    exact = Context(prec=100)
+    plain = value.quantize(D(1), context=exact) if integral else value.normalize(exact)
+    assert format_amount(value) == f"{plain:f}"
+    assert D(format_amount(value)) == value
+
+
+def test_places_beyond_the_default_precision() -> None:
+    from compliance.units import for_people
+
+    tiny = "0" * 29 + "1"
+    assert for_people(D(f"500000.{tiny}"), 30) == f"500,000.{tiny}"
+    # More digits than the default context's 28 are kept, not rounded.
+    assert format_amount(D("50843968333038457440.339797069")) == "50843968333038457440.339797069"
+    assert format_amount(D("50843968333038457440.3397970690")) == "50843968333038457440.339797069"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from json.encoder import encode_basestring as _string
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +22,7 @@ __all__ = [
     "Rejection",
     "Report",
     "RulebookInfo",
+    "Series",
     "SeriesPoint",
     "Severity",
 ]
@@ -87,29 +89,169 @@ class Measurement(_Frozen):
         return places_to_show(*differences, least=max(least, quoted))
 
 
-class SeriesPoint(_Frozen):
-    """One contributing event of a cap finding, in (date, id) order: what it added in each
-    measure of the rule and the running totals after it, keyed by unit.
-
-    An amount is None when the event cannot be expressed in that measure (its
-    `unconvertible` finding says why); it then adds nothing to that running total. For a
-    rolling cap the running totals are the window's, from its first day.
-    """
+class SeriesPoint(NamedTuple):
+    """One contributing event of a cap finding: what it added in each measure of the rule
+    (None: it cannot be expressed in that one; its `unconvertible` finding says why, and
+    it adds nothing there) and the running totals after it, keyed by unit."""
 
     event: str
     date: date
     amounts: dict[str, Decimal | None]
     running: dict[str, Decimal]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "event": self.event,
-            "date": self.date.isoformat(),
-            "amounts": {
-                u: None if a is None else format_amount(a) for u, a in self.amounts.items()
-            },
-            "running": {u: format_amount(r) for u, r in self.running.items()},
-        }
+
+class Series(Sequence[SeriesPoint]):
+    """A cap finding's evidence: its contributing events in (date, id) order, each with its
+    amounts and the running totals after it in every measure of the rule (for a rolling cap,
+    the window's totals from its first day). DESIGN §4's `series`, one object per point.
+
+    Held column by column: a finding over a whole year's deliveries may have 100,000 events,
+    and the findings of one period share one `Series`.
+
+    >>> s = Series(("bbl",), ("a",), (date(2019, 1, 10),), ((Decimal(300),),), ((Decimal(300),),))
+    >>> s[0].running
+    {'bbl': Decimal('300')}
+    """
+
+    __slots__ = ("_amounts", "_running", "dates", "events", "units")
+
+    def __init__(
+        self,
+        units: tuple[str, ...],
+        events: Sequence[str],
+        dates: Sequence[date],
+        amounts: Sequence[tuple[Decimal | None, ...]],
+        running: Sequence[tuple[Decimal, ...]],
+    ) -> None:
+        if not len(events) == len(dates) == len(amounts) == len(running):
+            raise ValueError("a series needs one date, amounts and running totals per event")
+        self.units = units
+        self.events = tuple(events)
+        self.dates = tuple(dates)
+        self._amounts = tuple(amounts)
+        self._running = tuple(running)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @overload
+    def __getitem__(self, i: int) -> SeriesPoint: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[SeriesPoint]: ...
+    def __getitem__(self, i: int | slice) -> SeriesPoint | Sequence[SeriesPoint]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return SeriesPoint(
+            self.events[i],
+            self.dates[i],
+            dict(zip(self.units, self._amounts[i], strict=True)),
+            dict(zip(self.units, self._running[i], strict=True)),
+        )
+
+    def running_in(self, unit: str) -> tuple[Decimal, ...]:
+        """The running totals in one measure, one per event."""
+        j = self.units.index(unit)
+        return tuple(r[j] for r in self._running)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Series):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.units, self.events, self.dates, self._amounts, self._running)
+
+    def __repr__(self) -> str:
+        return f"Series({len(self)} events in {', '.join(self.units)})"
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The JSON list of DESIGN §4, decimals as exact strings, a missing amount null."""
+        units = self.units
+        out = []
+        for event, day, amounts, running in zip(
+            self.events, self.dates, self._amounts, self._running, strict=True
+        ):
+            out.append(
+                {
+                    "event": event,
+                    "date": day.isoformat(),
+                    "amounts": {
+                        u: None if a is None else format_amount(a)
+                        for u, a in zip(units, amounts, strict=True)
+                    },
+                    "running": {u: format_amount(r) for u, r in zip(units, running, strict=True)},
+                }
+            )
+        return out
+
+    def json_lines(self) -> list[str]:
+        """`to_list()` as JSON text, one object a line: what `Report.to_json` writes.
+
+        Compact, so a 100,000-event series is 100,000 short lines, each event's amounts
+        (which repeat) formatted once."""
+        units = [_string(u) for u in self.units]
+        shown: dict[Decimal, str] = {}
+
+        def amount(a: Decimal | None) -> str:
+            if a is None:
+                return "null"
+            text = shown.get(a)
+            if text is None:
+                text = shown[a] = '"' + format_amount(a) + '"'
+            return text
+
+        lines = []
+        for event, day, amounts, running in zip(
+            self.events, self.dates, self._amounts, self._running, strict=True
+        ):
+            given = ", ".join(f"{u}: {amount(a)}" for u, a in zip(units, amounts, strict=True))
+            totals = ", ".join(
+                f'{u}: "{format_amount(r)}"' for u, r in zip(units, running, strict=True)
+            )
+            lines.append(
+                f'{{"event": {_string(event)}, "date": "{day.isoformat()}", '
+                f'"amounts": {{{given}}}, "running": {{{totals}}}}}'
+            )
+        return lines
+
+    @classmethod
+    def of(cls, points: Iterable[Any]) -> Series:
+        """A series from points: `SeriesPoint`s or their JSON objects (from `to_list`)."""
+        rows = [p if isinstance(p, SeriesPoint) else _point(p) for p in points]
+        units = tuple(rows[0].running) if rows else ()
+        return cls(
+            units,
+            [p.event for p in rows],
+            [p.date for p in rows],
+            [tuple(p.amounts[u] for u in units) for p in rows],
+            [tuple(p.running[u] for u in units) for p in rows],
+        )
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        # Checked by type only: the engines build it from exact figures, and validating
+        # 100,000 points one by one would cost more than finding them.
+        return core_schema.no_info_plain_validator_function(
+            lambda v: v if isinstance(v, Series) else cls.of(v),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda s: s.to_list()),
+        )
+
+
+def _point(value: Any) -> SeriesPoint:
+    def number(v: Any) -> Decimal | None:
+        return None if v is None else Decimal(str(v))
+
+    return SeriesPoint(
+        str(value["event"]),
+        value["date"] if isinstance(value["date"], date) else date.fromisoformat(value["date"]),
+        {u: number(a) for u, a in value["amounts"].items()},
+        {u: Decimal(str(r)) for u, r in value["running"].items()},
+    )
 
 
 class Finding(_Frozen):
@@ -127,7 +269,7 @@ class Finding(_Frozen):
     period: PeriodRange | None = None
     group: dict[str, str] = {}
     measure: Measurement | None = None
-    series: list[SeriesPoint] | None = None
+    series: Series | None = None
     match: dict[str, str] | None = None
     days_late: int | None = None
     price: dict[str, str] | None = None
@@ -148,6 +290,13 @@ class Finding(_Frozen):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of DESIGN §4 (decimals as strings, absent parts omitted)."""
+        out = self._document()
+        if self.series is not None:
+            out["series"] = self.series.to_list()
+        return out
+
+    def _document(self) -> dict[str, Any]:
+        """`to_dict()` with the `Series` object in place of its list, for `Report.to_json`."""
         out: dict[str, Any] = {
             "rule": self.rule,
             "kind": self.kind,
@@ -179,7 +328,7 @@ class Finding(_Frozen):
                 measure["threshold"] = format_amount(m.threshold)
             out["measure"] = measure
         if self.series is not None:
-            out["series"] = [p.to_dict() for p in self.series]
+            out["series"] = self.series
         if self.match is not None:
             out["match"] = dict(self.match)
         if self.days_late is not None:
@@ -279,26 +428,52 @@ class Report(_Frozen):
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The JSON document of DESIGN §4."""
+        """The JSON document of DESIGN §4: `to_dict()` as text, indented like
+        `json.dumps(..., indent=indent)` but for a finding's series, one event a line."""
         if indent is None:
             return json.dumps(self.to_dict(), ensure_ascii=False)
+        document = {
+            "findings": [f._document() for f in self.findings],
+            "accounting": self.accounting.model_dump(),
+            "rejected": [r.to_dict() for r in self.rejected],
+            "rulebook": self.rulebook.model_dump(),
+        }
         parts: list[str] = []
-        _indented(self.to_dict(), parts, "\n", " " * indent)
+        _indented(document, parts, "\n", " " * indent, {})
         return "".join(parts)
 
 
 _LITERALS = {None: "null", True: "true", False: "false"}
 
 
-def _indented(value: Any, parts: list[str], newline: str, step: str) -> None:
+def _indented(
+    value: Any,
+    parts: list[str],
+    newline: str,
+    step: str,
+    series: dict[int, list[str]] | None = None,
+) -> None:
     """`json.dumps(value, indent=len(step), ensure_ascii=False)` into `parts`.
 
     With an indent, json.dumps leaves its C encoder for a Python one built on nested
     generators (half a second for the tens of thousands of findings of a large log).
     This writes the same text, with lists of strings (a finding's events) joined in one
-    call. `newline` is a line break followed by the current indentation.
+    call. `newline` is a line break followed by the current indentation. A `Series` is
+    written one event a line, each series once however many findings share it (the
+    lines kept in `series`, by identity).
     """
-    if isinstance(value, str):
+    if isinstance(value, Series):
+        if not value:
+            parts.append("[]")
+            return
+        if series is None:
+            series = {}
+        lines = series.get(id(value))
+        if lines is None:
+            lines = series[id(value)] = value.json_lines()
+        inner = newline + step
+        parts.append("[" + inner + ("," + inner).join(lines) + newline + "]")
+    elif isinstance(value, str):
         parts.append(_string(value))
     elif isinstance(value, dict):
         if not value:
@@ -316,7 +491,7 @@ def _indented(value: Any, parts: list[str], newline: str, step: str) -> None:
                 parts.append(separator + _string(key) + ": " + _LITERALS[item])
             else:
                 parts.append(separator + _string(key) + ": ")
-                _indented(item, parts, inner, step)
+                _indented(item, parts, inner, step, series)
             separator = "," + inner
         parts.append(newline + "}")
     elif isinstance(value, list | tuple):
@@ -330,7 +505,7 @@ def _indented(value: Any, parts: list[str], newline: str, step: str) -> None:
         separator = "[" + inner
         for item in value:
             parts.append(separator)
-            _indented(item, parts, inner, step)
+            _indented(item, parts, inner, step, series)
             separator = "," + inner
         parts.append(newline + "]")
     elif value is None or isinstance(value, bool):

@@ -96,12 +96,25 @@ def format_amount(value: Decimal, grouping: bool = False, places: int | None = N
 
     `places` rounds for people to read (messages, tables); machine output keeps every digit.
     """
+    if places is None and not grouping:
+        # str() is exact and fast; it is already the answer unless it has an exponent
+        # or trailing zeros (a series writes hundreds of thousands of these).
+        text = str(value)
+        if "E" not in text and not ("." in text and text.endswith("0")):
+            return text
     if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_EVEN)
+        # Precision enough for every digit kept: places_to_show may ask for 30 places.
+        exact = decimal.Context(prec=max(CONTEXT.prec, value.adjusted() + places + 2))
+        value = value.quantize(
+            Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_EVEN, context=exact
+        )
+    # In a context as precise as the value: the default one (28 digits) would round it.
+    digits = max(len(value.as_tuple().digits), value.adjusted() + 1)
+    exact = decimal.Context(prec=max(CONTEXT.prec, digits + 2))
     if value == value.to_integral_value():
-        value = value.quantize(Decimal(1))
+        value = value.quantize(Decimal(1), context=exact)
     else:
-        value = value.normalize()
+        value = value.normalize(exact)
     return f"{value:,f}" if grouping else f"{value:f}"
 
 

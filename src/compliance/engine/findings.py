@@ -21,7 +21,7 @@ from compliance.report import (
     FindingKind,
     Measurement,
     PeriodRange,
-    SeriesPoint,
+    Series,
 )
 from compliance.rulebook.evaluator import compile_selector
 from compliance.rulebook.rulebook import Conversion, Rulebook
@@ -433,23 +433,22 @@ def _crossing(running: Running, levels: Sequence[Decimal], strict: bool) -> tupl
     return None
 
 
-def _series(
-    rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running
-) -> list[SeriesPoint]:
+def _series(rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running) -> Series:
     """The evidence of a cap finding: every event that counts in some measure, with its
-    amounts and the running totals after it. One list, shared by the bucket's findings."""
-    units = [m.unit for m in rule.limit]
-    construct = SeriesPoint.model_construct  # the figures are ours and exact: no validation
-    return [
-        construct(
-            event=e.id,
-            date=e.date,
-            amounts=dict(zip(units, amounts, strict=True)),
-            running=dict(zip(units, totals, strict=True)),
-        )
-        for (e, amounts), totals in zip(bucket, running, strict=True)
-        if any(a is not None for a in amounts)
-    ]
+    amounts and the running totals after it (the tuples already computed, not copies)."""
+    units = tuple(m.unit for m in rule.limit)
+    kept = [i for i, (_, amounts) in enumerate(bucket) if any(a is not None for a in amounts)]
+    amounts = [bucket[i][1] for i in kept]
+    totals = [running[i] for i in kept]
+    if len(set(units)) < len(units):
+        # Two measures in one unit have the same amounts and totals: one key for both.
+        first = [units.index(u) for u in dict.fromkeys(units)]
+        units = tuple(units[j] for j in first)
+        amounts = [tuple(a[j] for j in first) for a in amounts]
+        totals = [tuple(t[j] for j in first) for t in totals]
+    return Series(
+        units, [bucket[i][0].id for i in kept], [bucket[i][0].date for i in kept], amounts, totals
+    )
 
 
 def _period(
@@ -460,7 +459,7 @@ def _period(
 ) -> list[Finding]:
     out = []
     running = _cumulative(bucket)
-    series: list[SeriesPoint] | None = None
+    series: Series | None = None
     limits = [m.amount for m in rule.limit]
     hit = _crossing(running, limits, strict=True)
     if hit is not None:
@@ -485,7 +484,7 @@ def _cap_finding(
     span: Span,
     bucket: list[tuple[Shipment, Amounts]],
     running: Running,
-    series: list[SeriesPoint],
+    series: Series,
     group: dict[str, str],
     hit: tuple[int, int],
     threshold: Decimal | None,

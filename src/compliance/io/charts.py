@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from importlib import import_module
 from typing import Any
 
 from compliance.errors import ReportDependencyError
 from compliance.io.evidence import CapSeries
-from compliance.report import SeriesPoint
+from compliance.report import Series
 from compliance.units import for_people, format_amount
 
 __all__ = ["ReportDependencyError", "cap_chart", "require_matplotlib"]
@@ -41,22 +40,20 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
-def _thinned(points: Sequence[SeriesPoint], keep: set[str]) -> list[SeriesPoint]:
+def _thinned(series: Series, unit: str, keep: set[str]) -> list[tuple[date, float]]:
     """At most about `MAX_POINTS` points that draw the same line: the last of each day
     (it carries the day's total), then, past that, the last of each of `MAX_POINTS`
     stretches; the events in `keep` (the crossings) always stay."""
-    if len(points) <= MAX_POINTS:
-        return list(points)
-    daily = [
-        p
-        for i, p in enumerate(points)
-        if i + 1 == len(points) or points[i + 1].date != p.date or p.event in keep
-    ]
-    if len(daily) <= MAX_POINTS:
-        return daily
-    step = len(daily) / MAX_POINTS
-    bounds = {min(len(daily) - 1, int(step * (k + 1)) - 1) for k in range(MAX_POINTS)}
-    return [p for i, p in enumerate(daily) if i in bounds or p.event in keep]
+    dates, events, running = series.dates, series.events, series.running_in(unit)
+    n = len(dates)
+    chosen = list(range(n))
+    if n > MAX_POINTS:
+        chosen = [i for i in chosen if i + 1 == n or dates[i + 1] != dates[i] or events[i] in keep]
+    if len(chosen) > MAX_POINTS:
+        step = len(chosen) / MAX_POINTS
+        ends = {min(len(chosen) - 1, int(step * (k + 1)) - 1) for k in range(MAX_POINTS)}
+        chosen = [i for k, i in enumerate(chosen) if k in ends or events[i] in keep]
+    return [(dates[i], float(running[i])) for i in chosen]
 
 
 def cap_chart(series: CapSeries, chart_id: str) -> str:
@@ -69,9 +66,7 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
     limit = series.limit
     unit = series.unit
     marked = [f for f in series.findings if f.measure is not None and f.measure.unit == unit]
-    triggers = {f.trigger for f in marked}
-    points = _thinned(series.points, triggers)
-    at = {p.event: p for p in points if p.event in triggers}
+    points = _thinned(series.points, unit, {f.trigger for f in marked})
     with mpl.rc_context(
         {
             "svg.hashsalt": chart_id,  # stable ids: the same report gives the same bytes
@@ -89,8 +84,8 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
         # Any: matplotlib's stubs take no `date`s, though its date converter does.
         ax: Any = fig.add_subplot()
         mdates: Any = import_module("matplotlib.dates")
-        xs = [p.date for p in points]
-        ys = [float(p.running[unit]) for p in points]
+        xs = [d for d, _ in points]
+        ys = [y for _, y in points]
         # A total starts at zero on the period's (window's) first day and holds to its last.
         sx = [series.start, *xs, max(series.end, xs[-1])]
         sy = [0.0, *ys, ys[-1]]
@@ -123,13 +118,12 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
             )
         top = max(float(limit), max(ys))
         for f in marked:
-            crossing = at.get(f.trigger)
-            if crossing is None or f.measure is None:
+            if f.measure is None:
                 continue
             y = float(f.measure.running)
             if f.kind == "cap_exceeded":
                 ax.plot(
-                    [crossing.date],
+                    [f.date],
                     [y],
                     marker="X",
                     color="#b00020",
@@ -153,7 +147,7 @@ def cap_chart(series: CapSeries, chart_id: str) -> str:
                 )
             else:
                 ax.plot(
-                    [crossing.date],
+                    [f.date],
                     [y],
                     marker="D",
                     color="#9a6700",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from compliance.report import Finding, Report, SeriesPoint
+from compliance.report import Finding, Report, Series
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, RollingPeriod
 
@@ -38,7 +38,7 @@ class CapSeries:
     unit: str
     limit: Decimal
     thresholds: tuple[Decimal, ...]
-    points: Sequence[SeriesPoint]
+    points: Series
     findings: tuple[Finding, ...]
     rolling_days: int | None = None
     other_limits: tuple[tuple[Decimal, str], ...] = ()

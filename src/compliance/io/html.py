@@ -16,7 +16,7 @@ from compliance import __version__
 from compliance.io._common import counts, figure, verdict
 from compliance.io.charts import cap_chart, require_matplotlib
 from compliance.io.evidence import CapSeries, cap_series
-from compliance.report import Finding, Report, SeriesPoint
+from compliance.report import Finding, Report, Series
 from compliance.rulebook.listing import describe
 from compliance.rulebook.rulebook import Rulebook
 from compliance.units import for_people, format_amount, places_to_show
@@ -208,11 +208,11 @@ def _caps(series: Sequence[CapSeries]) -> str:
     return head + "".join(blocks) + "</section>"
 
 
-def _kept_rows(points: Sequence[SeriesPoint], trigger: str) -> list[int | None]:
+def _kept_rows(points: Series, trigger: str) -> list[int | None]:
     """Row indices to show (None = an elision): all, or head, crossing and tail."""
     if len(points) <= MAX_ROWS:
         return list(range(len(points)))
-    at = next((i for i, p in enumerate(points) if p.event == trigger), 0)
+    at = points.events.index(trigger) if trigger in points.events else 0
     keep = sorted(
         set(range(80))
         | set(range(max(0, at - 20), min(len(points), at + 21)))
@@ -226,8 +226,8 @@ def _kept_rows(points: Sequence[SeriesPoint], trigger: str) -> list[int | None]:
     return out
 
 
-def _evidence_table(f: Finding, points: Sequence[SeriesPoint]) -> str:
-    units = list(points[0].amounts) if points else []
+def _evidence_table(f: Finding, points: Series) -> str:
+    units = points.units
     places = _places([f])
     rows = []
     kept = _kept_rows(points, f.trigger)

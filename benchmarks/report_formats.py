@@ -1,0 +1,61 @@
+"""`--format html` against `--format json` on one log: time and peak memory of each.
+
+    python benchmarks/report_formats.py --events 500000     # generates the log if missing
+    python benchmarks/report_formats.py --log benchmarks/data/one-cap-100k.csv
+
+Each format runs `compliance evaluate LOG --format F --output FILE` in a fresh process
+(start-up counts; peak memory is that process's maximum RSS, from resource.getrusage of
+its children), three times; the middle time and the highest peak are reported. The
+target (issue 10): html within 2× the time and the memory of json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import DATA, ensure_log, measure  # noqa: E402  (the script beside this one)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, default=500_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--log", type=Path, help="a log to use instead of a generated one")
+    p.add_argument("--runs", type=int, default=3)
+    args = p.parse_args()
+    log = args.log or ensure_log(args.events, args.seed)
+    results: dict[str, tuple[float, float]] = {}
+    for fmt in ("json", "html"):
+        out = DATA / f"report.{fmt}"
+        runs = [
+            measure(
+                [
+                    sys.executable,
+                    "-m",
+                    "compliance",
+                    "evaluate",
+                    str(log),
+                    "--format",
+                    fmt,
+                    "--output",
+                    str(out),
+                ]
+            )  # fmt: skip
+            for _ in range(args.runs)
+        ]
+        wall = statistics.median(w for w, _, _ in runs)
+        peak = max(m for _, m, _ in runs)
+        results[fmt] = (wall, peak)
+        size = out.stat().st_size / 2**20
+        print(f"{fmt:5} {wall:7.2f} s {peak:7.0f} MiB peak  ({size:,.1f} MiB written)")
+    (jw, jm), (hw, hm) = results["json"], results["html"]
+    print(f"html / json: {hw / jw:.2f}× the time, {hm / jm:.2f}× the memory (target ≤ 2×)")
+
+
+if __name__ == "__main__":
+    main()
