@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import DATA, ensure_log, measure  # noqa: E402  (the script beside this one)
+from run import DATA, ensure_log, measure  # the script beside this one
 
 
 def main() -> None:
@@ -32,22 +32,8 @@ def main() -> None:
     results: dict[str, tuple[float, float]] = {}
     for fmt in ("json", "html"):
         out = DATA / f"report.{fmt}"
-        runs = [
-            measure(
-                [
-                    sys.executable,
-                    "-m",
-                    "compliance",
-                    "evaluate",
-                    str(log),
-                    "--format",
-                    fmt,
-                    "--output",
-                    str(out),
-                ]
-            )  # fmt: skip
-            for _ in range(args.runs)
-        ]
+        command = [sys.executable, "-m", "compliance", "evaluate", str(log), "--format", fmt]
+        runs = [measure([*command, "--output", str(out)]) for _ in range(args.runs)]
         wall = statistics.median(w for w, _, _ in runs)
         peak = max(m for _, m, _ in runs)
         results[fmt] = (wall, peak)
