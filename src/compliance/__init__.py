@@ -20,7 +20,16 @@ from compliance.errors import (
 )
 from compliance.events import Shipment
 from compliance.io.tracking import Conversion, convert_tracking
-from compliance.report import Accounting, Finding, Measurement, PeriodRange, Rejection, Report
+from compliance.report import (
+    Accounting,
+    Finding,
+    Measurement,
+    PeriodRange,
+    Rejection,
+    Report,
+    Series,
+    SeriesPoint,
+)
 from compliance.rulebook import Rule, Rulebook, bundled_rulebook_path, load_rulebook
 
 __version__ = "0.1.0"
@@ -44,6 +53,8 @@ __all__ = [
     "Rule",
     "RuleFileError",
     "Rulebook",
+    "Series",
+    "SeriesPoint",
     "Shipment",
     "__version__",
     "bundled_rulebook_path",

@@ -106,7 +106,8 @@ class Series(Sequence[SeriesPoint]):
     the window's totals from its first day). DESIGN §4's `series`, one object per point.
 
     Held column by column: a finding over a whole year's deliveries may have 100,000 events,
-    and the findings of one period share one `Series`.
+    and the findings of one period share one `Series`. Room is left for more per event
+    (an inferred event marked `"inferred": true`): a new key of each JSON object.
 
     >>> s = Series(("bbl",), ("a",), (date(2019, 1, 10),), ((Decimal(300),),), ((Decimal(300),),))
     >>> s[0].running
@@ -255,7 +256,12 @@ def _point(value: Any) -> SeriesPoint:
 
 
 class Finding(_Frozen):
-    """One breach, warning, notice or error, with everything needed to cite it."""
+    """One breach, warning, notice or error, with everything needed to cite it.
+
+    A cap finding (`cap_exceeded`, `threshold_reached`) also carries its evidence in
+    `series`: every contributing event with its amounts and the running totals after it;
+    the findings of one period share it. Other kinds have none (None, absent in JSON).
+    """
 
     rule: str
     kind: FindingKind

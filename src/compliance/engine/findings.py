@@ -2,7 +2,9 @@
 
 An engine decides which events match which rule; this module turns those matches into
 findings (DESIGN §4): period totals in exact decimals, triggers by (date, id), threshold
-notices, rolling windows, deadlines, designations and unconvertible events.
+notices, rolling windows, deadlines, designations and unconvertible events. A cap
+finding's series (its evidence) is built here too, from the same running totals that
+decide it, so every report draws what the findings say.
 """
 
 from __future__ import annotations
