@@ -229,3 +229,28 @@ def test_long_logs_stay_readable(tmp_path: Path) -> None:
     # The chart plots one point a day (365), not one per shipment (900).
     chart = page.split('<svg class="chart"', 1)[1].split("</svg>", 1)[0]
     assert len(chart) < 400_000
+
+
+def test_a_chart_of_thousands_of_days_keeps_a_few_hundred_points(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: decade\n    kind: cap\n    citation: test\n"
+        "    match: {hs_code: {prefix: ['2710']}}\n    limit: [{amount: 1500, unit: bbl}]\n"
+        "    period: {from: 2010-01-01, to: 2019-12-31}\n",
+        encoding="utf-8",
+    )
+    rulebook = compliance.load_rulebook(rules)
+    start = date(2010, 1, 1)
+    records = [
+        {"id": f"e{i:04d}", "date": str(start + timedelta(days=i)), "hs_code": "2710",
+         "quantity": "1", "unit": "bbl"}
+        for i in range(3000)
+    ]  # fmt: skip
+    report = compliance.evaluate(records, rulebook)
+    (breach,) = report.breaches
+    assert breach.trigger == "e1500" and breach.series is not None and len(breach.series) == 3000
+    chart = render_html(report, rulebook).split('<svg class="chart"', 1)[1].split("</svg>")[0]
+    markers = chart.count("<use ")  # one a point drawn, a few for crossings and the legend
+    assert 300 < markers <= 440  # not 3,000
