@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 import compliance
 from compliance.engine import columnar as columnar_engine
+from compliance.units import CONTEXT
 
 DATES = [date(2018, 1, 1), date(2018, 3, 30), date(2018, 3, 31), date(2018, 4, 1),
          date(2018, 6, 30), date(2018, 12, 21), date(2018, 12, 22), date(2018, 12, 31),
@@ -228,7 +229,7 @@ def _check_series(report: compliance.Report) -> None:
         assert [(p.date, p.event) for p in f.series] == sorted((p.date, p.event) for p in f.series)
         total = {u: Decimal(0) for u in f.series[0].running}
         for p in f.series:
-            total = {u: t + (p.amounts[u] or 0) for u, t in total.items()}
+            total = {u: CONTEXT.add(t, p.amounts[u] or 0) for u, t in total.items()}
             assert p.running == total
         assert next(p for p in f.series if p.event == f.trigger).running[unit] == f.measure.running
         assert f.series[-1].running[unit] == f.measure.total
