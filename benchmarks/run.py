@@ -33,10 +33,11 @@ sys.stderr.write(done.stderr.decode(errors="replace")[-2000:])
 """
 
 
-def measure(command: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit status) of a command in a fresh process."""
+def measure(command: list[str], timeout: float | None = None) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MiB, exit status) of a command in a fresh process;
+    subprocess.TimeoutExpired after `timeout` seconds."""
     out = subprocess.run([sys.executable, "-c", _CHILD, *command], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+                         text=True, check=True, timeout=timeout)  # fmt: skip
     wall, peak, code = out.stdout.split()
     if int(code) not in (0, 1, 2):  # 1 and 2 are findings and rejections, not failures
         raise SystemExit(f"{command[:4]} failed ({code}):\n{out.stderr}")
