@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +115,9 @@ def test_quoted_newlines_fall_back_with_exact_lines(tmp_path: Path, design_ruleb
 def test_small_chunks_keep_lines_duplicates_and_conflicts(  # type: ignore[no-untyped-def]
     tmp_path: Path, design_rulebook, monkeypatch, chunk_bytes: int
 ) -> None:
-    from compliance.engine import columnar
+    from compliance.engine.columnar import csv_chunks
 
-    monkeypatch.setattr(columnar, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(csv_chunks, "CHUNK_BYTES", chunk_bytes)
     path = _log(tmp_path, (
         "x,2019-01-11,8703,5,t,CN,,,\n"
         'q,2019-01-12,8703,"1,500",t,CN,,,\n'      # quoted separator
@@ -137,7 +138,7 @@ def test_small_chunks_keep_lines_duplicates_and_conflicts(  # type: ignore[no-un
 def test_quoted_newline_at_a_chunk_end_falls_back(  # type: ignore[no-untyped-def]
     tmp_path: Path, design_rulebook, monkeypatch
 ) -> None:
-    from compliance.engine import columnar
+    from compliance.engine.columnar import csv_chunks
 
     body = (
         "a,2019-01-10,2710,1,bbl,KP,,,\n"
@@ -146,7 +147,7 @@ def test_quoted_newline_at_a_chunk_end_falls_back(  # type: ignore[no-untyped-de
     )
     path = _log(tmp_path, body)
     for size in range(1, len(HEADER) + len(body) + 2):
-        monkeypatch.setattr(columnar, "CHUNK_BYTES", size)
+        monkeypatch.setattr(csv_chunks, "CHUNK_BYTES", size)
         report = _agree(str(path), design_rulebook)
         assert [(r.line, r.id) for r in report.rejected] == [(3, "b"), (5, "c")]
 
@@ -214,7 +215,7 @@ def test_fast_shipments_equal_model_construct() -> None:
     from datetime import date
     from decimal import Decimal
 
-    from compliance.engine.columnar import _construct
+    from compliance.engine.columnar.shipments import construct
     from compliance.events import Shipment
 
     cases: list[dict[str, Any]] = [
@@ -223,14 +224,14 @@ def test_fast_shipments_equal_model_construct() -> None:
          "destination": "KP", "extra": {"purpose": "x"}},
     ]  # fmt: skip
     for data in cases:
-        fast, slow = _construct(dict(data)), Shipment.model_construct(**data)
+        fast, slow = construct(dict(data)), Shipment.model_construct(**data)
         assert fast == slow and fast.__dict__ == slow.__dict__
         assert list(fast.__dict__) == list(slow.__dict__)
         assert fast.model_fields_set == slow.model_fields_set
         assert fast.model_dump() == slow.model_dump() and fast.to_record() == slow.to_record()
     assert (
-        _construct({"id": "c", "date": date.min}).extra
-        is not _construct({"id": "d", "date": date.min}).extra
+        construct({"id": "c", "date": date.min}).extra
+        is not construct({"id": "d", "date": date.min}).extra
     )
 
 
@@ -239,7 +240,7 @@ def test_typed_parquet_takes_the_fast_path(tmp_path: Path, design_rulebook, monk
     reach Python keep their typed values in reasons, and boolean columns fall back."""
     from datetime import date
 
-    from compliance.engine import columnar
+    from compliance.engine.columnar import evaluation
 
     frame = pl.DataFrame(
         {"id": [1, 2, 3, 3], "date": [date(2019, 1, 10), None, date(2019, 2, 1), date(2019, 2, 1)],
@@ -250,7 +251,7 @@ def test_typed_parquet_takes_the_fast_path(tmp_path: Path, design_rulebook, monk
     frame.write_parquet(path)
     expected = compliance.evaluate(str(path), design_rulebook, engine="stream").to_dict()
     with monkeypatch.context() as patched:
-        patched.setattr(columnar, "records_from", pytest.fail)
+        patched.setattr(evaluation, "records_from", pytest.fail)
         for source in (str(path), frame):
             report = compliance.evaluate(source, design_rulebook, engine="columnar")
             assert report.to_dict()["findings"] == expected["findings"]
@@ -262,7 +263,7 @@ def test_typed_parquet_takes_the_fast_path(tmp_path: Path, design_rulebook, monk
     ]  # fmt: skip
     flagged = frame.with_columns(pl.lit(True).alias("flag"))
     with monkeypatch.context() as patched:
-        patched.setattr(columnar, "_scan_typed", pytest.fail)
+        patched.setattr(evaluation, "scan_typed", pytest.fail)
         assert _agree(flagged, design_rulebook).to_dict()["accounting"]["read"] == 4
 
 
@@ -290,3 +291,77 @@ def test_trusted_floats_are_cast_as_repr(number: float) -> None:
     """The range `_casts` trusts: Polars writes a float there as repr() does."""
     if number < 1e16:
         assert pl.Series([number]).cast(pl.String).item() == repr(number)
+
+
+# Numbers at a selector's bound: the columnar engine screens in float, then confirms exactly.
+
+NEAR_RULES = """
+rules:
+  - {id: over, kind: prohibition, citation: test, match: {quantity: {gt: 0.3}}}
+  - {id: note, kind: prohibition, citation: test, match: {extra.note: {gte: "5.0000000000000001"}}}
+  - {id: not-at-most, kind: prohibition, citation: test,
+     match: {not: {quantity: {lte: "0.30000000000000001"}}, destination: KP}}
+  - {id: cap, kind: cap, citation: test, match: {quantity: {gt: 0.3}, destination: CN},
+     limit: [{amount: 1, unit: bbl}], period: {calendar: year}}
+"""
+
+
+def test_a_number_within_an_ulp_of_a_bound_matches_on_both_engines(tmp_path: Path) -> None:
+    """`quantity: {gt: 0.3}` holds for 0.30000000000000001, which is 0.3 as a float."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(NEAR_RULES, encoding="utf-8")
+    rulebook = compliance.load_rulebook(rules)
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "id,date,quantity,unit,destination,note\n"
+        "a,2019-01-01,0.30000000000000001,bbl,KP,5.0000000000000001\n"
+        "b,2019-01-02,0.3,bbl,KP,5\n"
+        "c,2019-01-03,0.30000000000000002,bbl,KP,\n"
+        + "".join(f"d{i},2019-02-0{i},0.30000000000000001,bbl,CN,\n" for i in range(1, 5)),
+        encoding="utf-8",
+    )
+    report = _agree(str(path), rulebook)
+    fired = sorted((f.rule, f.trigger) for f in report.findings if f.kind == "prohibited")
+    assert fired == [("not-at-most", "c"), ("note", "a"), ("over", "a"), ("over", "c")] + [
+        ("over", f"d{i}") for i in range(1, 5)
+    ]
+    (breach,) = [f for f in report.findings if f.kind == "cap_exceeded"]
+    assert breach.trigger == "d4" and breach.measure is not None
+    assert str(breach.measure.total) == "1.20000000000000004"
+
+
+NUMBERS = st.decimals(min_value=0, max_value=10**6, places=3, allow_nan=False)
+
+
+@st.composite
+def near_pairs(draw: st.DrawFn) -> tuple[Decimal, Decimal]:
+    """(bound, value): the value at, or within a few units of the 17th digit of, the bound."""
+    bound = draw(NUMBERS)
+    step = Decimal(1).scaleb(bound.adjusted() - draw(st.integers(14, 18)))
+    return bound, max(Decimal(0), bound + draw(st.integers(-2, 2)) * step)
+
+
+@given(st.lists(near_pairs(), min_size=1, max_size=20), st.sampled_from(["gt", "gte", "lt", "lte"]))
+def test_the_polars_screen_never_misses_an_exact_match(
+    pairs: list[tuple[Decimal, Decimal]], op: str
+) -> None:
+    from datetime import date
+
+    from compliance.engine.columnar.expressions import FieldExprs
+    from compliance.engine.columnar.shipments import construct
+    from compliance.rulebook.evaluator import compile_selector
+    from compliance.rulebook.selectors import Compare, Equals, Not, Selector
+
+    for bound, value in pairs:
+        text = format(value, "f")
+        selectors: list[Selector] = [Compare("quantity", op, bound), Equals("quantity", (bound,))]
+        selectors += [Not(s) for s in selectors]
+        exprs = FieldExprs(["id", "date", "quantity"], selectors)
+        frame = pl.DataFrame({"id": ["a"], "date": ["2019-01-01"], "quantity": [text]})
+        event = construct({"id": "a", "date": date(2019, 1, 1), "quantity": Decimal(text)})
+        for s in selectors:
+            may = frame.select(exprs.may_match(s)).item()
+            exact = compile_selector(s)(event)
+            assert may or not exact, (s, text)
+            if isinstance(s, Equals) or (isinstance(s, Not) and isinstance(s.item, Equals)):
+                assert may == exact, (s, text)  # numeric equality is exact on clean rows

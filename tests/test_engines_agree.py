@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import tempfile
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -24,7 +25,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import compliance
-from compliance.engine import columnar as columnar_engine
+from compliance.engine.columnar import csv_chunks, evaluation
+from compliance.engine.columnar import typed as typed_sources
 from compliance.units import CONTEXT
 
 DATES = [date(2018, 1, 1), date(2018, 3, 30), date(2018, 3, 31), date(2018, 4, 1),
@@ -46,6 +48,12 @@ def _mostly(good: list[str], bad: list[str]) -> st.SearchStrategy[str]:
 
 
 _DATES = [d.isoformat() for d in DATES]
+# Numbers within one float64 ulp of a selector's bound (0.3, 300, 5, 12.5) or of a cap's
+# limit or threshold (300 bbl and its halves): equal to it as floats, not as decimals.
+NEAR_BOUNDS = [
+    "0.3", "0.30000000000000001", "0.29999999999999999", "300", "300.00000000000001",
+    "299.99999999999999", "150.00000000000001", "149.99999999999999", "1.50",
+]  # fmt: skip
 _date_text = _mostly(
     _DATES, ["", "2019-02-30", " 2019-01-05", "2019-01-05T23:30:00-05:00", "20190105"]
 )
@@ -53,11 +61,13 @@ FIELD_VALUES: dict[str, Any] = {
     "hs_code": _mostly(["2710", "271019", "2709", "2709", "27", "8703"], ["2710.19", "", "x1"]),
     "product": _mostly(["crude", "gasoline", "lpg", "kerosene"], ["", "Diesel"]),
     "quantity": _mostly(
-        ["100", "250000", "1.5", "0.10", "60000", "400000", "100000.25"],
+        ["100", "250000", "1.5", "0.10", "60000", "400000", "100000.25", *NEAR_BOUNDS],
         ["0", "-3", "abc", "1,000", " 200 ", "007", "1e3"],
     ),
     "unit": _mostly(["bbl", "bbl", "t", "kg", "l", "gal", "m3"], ["BBL", "foo", ""]),
-    "value": _mostly(["1000", "700.5", "20"], ["", "5e3"]),
+    "value": _mostly(
+        ["1000", "700.5", "20", "700.49999999999999", "1500.0000000000001"], ["", "5e3"]
+    ),
     "currency": _mostly(["USD", "USD", "EUR"], ["usd", "XXX"]),
     "destination": _mostly(["KP", "KP", "CN"], ["kp", "", "XX"]),
     "supplier": _mostly(["CN", "RU"], ["", "ru"]),
@@ -70,7 +80,9 @@ FIELD_VALUES: dict[str, Any] = {
     ),
     "reported_on": _date_text,
     "source": _mostly(["notification", "ais"], ["", " notification"]),
-    "note": _mostly(["x", "5", "12.5"], ["", " y", "1_0"]),
+    "note": _mostly(
+        ["x", "5", "12.5", "12.500000000000001", "4.9999999999999999", "-0.5"], ["", " y", "1_0"]
+    ),
     "provider": _mostly(["EU", "US;EU", "GB"], ["eu", "EU; GB", "RU", "EU;;US", ""]),
     "contract_date": _date_text,
     "unloaded_on": _date_text,
@@ -122,6 +134,15 @@ MATCHES = [
     {"extra.note": {"gte": 5}},
     {"not": {"extra.note": "x"}},
     {"supplier": {"present": False}},
+    {"quantity": {"gt": 0.3}},
+    {"quantity": {"lte": "0.30000000000000001"}},
+    {"not": {"quantity": {"gte": "299.99999999999999"}}},
+    {"quantity": {"lt": 300}, "destination": "KP"},
+    {"quantity": ["0.3", 1.5, "300.00000000000001"]},
+    {"not": {"quantity": [300]}},
+    {"value": {"gt": "700.49999999999999"}},
+    {"extra.note": {"gt": 12.5}},
+    {"not": {"extra.note": {"lte": "4.9999999999999999"}}},
 ]
 PERIODS = [
     {"calendar": "year"}, {"calendar": "quarter"}, {"calendar": "month"},
@@ -261,7 +282,7 @@ def test_engines_agree_on_csv_logs_read_in_small_chunks(
     second pass fetches fall in different chunks."""
     with (
         tempfile.TemporaryDirectory() as tmp,
-        patch.object(columnar_engine, "CHUNK_BYTES", chunk_bytes),
+        patch.object(csv_chunks, "CHUNK_BYTES", chunk_bytes),
     ):
         rulebook = _load(Path(tmp), rulebook_text)
         path = Path(tmp) / "log.csv"
@@ -288,6 +309,13 @@ FLOATS = {
     "100": 100.0, "250000": 250000.0, "1.5": 1.5, "0.10": 0.1, "60000": 60000.0,
     "400000": 400000.0, "100000.25": 100000.25, "0": 0.0, "-3": -3.0, "abc": _NAN,
     "1,000": 1e-05, " 200 ": _INF, "007": 1e16, "1e3": 2.5e-7, "1000": 1000.0,
+    "0.3": 0.3, "0.30000000000000001": math.nextafter(0.3, 1),
+    "0.29999999999999999": math.nextafter(0.3, 0), "300": 300.0,
+    "300.00000000000001": math.nextafter(300, 301), "299.99999999999999": 299.99999999999994,
+    "150.00000000000001": math.nextafter(150, 151), "149.99999999999999": 149.99999999999997,
+    "1.50": 1.25, "700.49999999999999": 700.4999999999999, "1500.0000000000001": 1500.0000000000002,
+    "12.500000000000001": math.nextafter(12.5, 13), "4.9999999999999999": 4.999999999999999,
+    "-0.5": -0.5,
     "700.5": 700.5, "20": 20.0, "5e3": -0.0, "5": 5.0, "12.5": 12.5, "x": _NAN,
     " y": 1e20, "1_0": 0.0001, "2710": 2710.0, "271019": 271019.0, "2709": 2709.0,
     "27": 27.0, "8703": 8703.0, "2710.19": 2710.19, "x1": _NAN,
@@ -361,7 +389,7 @@ def typed_frames(draw: st.DrawFn) -> tuple[pl.DataFrame, bool]:
 
 def _columnar_without_fallback(source: Any, rulebook: compliance.Rulebook) -> dict[str, Any]:
     """The columnar report, failing if any record took the Python reader."""
-    with patch.object(columnar_engine, "records_from", side_effect=AssertionError("fallback")):
+    with patch.object(evaluation, "records_from", side_effect=AssertionError("fallback")):
         return compliance.evaluate(source, rulebook, engine="columnar").to_dict()
 
 
@@ -375,7 +403,7 @@ def test_engines_agree_on_typed_parquet_and_frames(
     frame, fast = typed
     with (
         tempfile.TemporaryDirectory() as tmp,
-        patch.object(columnar_engine, "TYPED_BATCH_ROWS", batch_rows),
+        patch.object(typed_sources, "TYPED_BATCH_ROWS", batch_rows),
     ):
         rulebook = _load(Path(tmp), rulebook_text)
         path = Path(tmp) / "log.parquet"

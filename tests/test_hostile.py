@@ -273,9 +273,9 @@ def test_short_csv_rows_are_rejected_with_their_line(
     chunk: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from compliance.engine import columnar
+    from compliance.engine.columnar import csv_chunks
 
-    monkeypatch.setattr(columnar, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(csv_chunks, "CHUNK_BYTES", chunk)
     rows = [_row("id", f"r{i}") for i in range(20)]
     rows[5] = "r5,2019-06-10,2710,diesel,KP,600000,bbl\n"  # one field short
     rows[12] = 'r12,2019-06-10,"2710",diesel,KP,"600,000",bbl\n'  # quoted, one short

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import compliance
+from compliance.engine.findings import sort_findings
 from test_engines_agree import rows, rulebook_texts
 
 DATA = Path(__file__).parent / "data"
@@ -80,7 +81,7 @@ class AnnouncementsAreTheTruth(RuleBasedStateMachine):
             return
         expected = compliance.evaluate(list(self.fed), self.rulebook, engine="stream")
         note(f"fed {len(self.fed)} records")
-        got = compliance.engine.findings.sort_findings(self.announced)
+        got = sort_findings(self.announced)
         assert _identities(got) == _identities(expected.findings)
         assert self.monitor.report().accounting == expected.accounting
 
@@ -191,7 +192,7 @@ def test_four_threads_give_what_one_thread_gives() -> None:
     assert monitor.report() == expected
     for f in withdrawn:
         announced.remove(f)
-    assert compliance.engine.findings.sort_findings(announced) == expected.findings
+    assert sort_findings(announced) == expected.findings
 
 
 def test_monitor_is_a_context_manager_that_releases_its_state() -> None:
@@ -230,4 +231,4 @@ def test_every_bundled_rule_test_case_fed_in_reverse_gives_what_evaluate_gives(
             announced.extend(changes)
         expected = compliance.evaluate(case.events, rulebook, engine="stream")
         assert monitor.report().to_json() == expected.to_json(), case.name
-        assert compliance.engine.findings.sort_findings(announced) == expected.findings
+        assert sort_findings(announced) == expected.findings

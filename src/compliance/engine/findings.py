@@ -296,7 +296,7 @@ def _unnotified(rule: UnnotifiedRule, events: list[Shipment]) -> list[Finding]:
     notified: set[tuple[object, ...]] = set()
     evidence: dict[tuple[object, ...], list[Shipment]] = defaultdict(list)
     for e in events:
-        span = _span(rule, e)
+        span = span_of(rule, e.date)
         if span is None:
             continue
         key = (*(e.get(f) for f in rule.group_by), span)
@@ -352,7 +352,7 @@ def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Find
             continue
         buckets: dict[Span, list[tuple[Shipment, Amounts]]] = defaultdict(list)
         for e, amounts in members:
-            span = _span(rule, e)
+            span = span_of(rule, e.date)
             if span is not None:
                 buckets[span].append((e, amounts))
         for span, bucket in buckets.items():
@@ -371,18 +371,6 @@ def span_of(rule: CapRule | UnnotifiedRule, day: date) -> Span | None:
     if isinstance(p, FixedPeriod):
         span = Span(p.from_, p.to)
         return span if day in span else None
-    raise TypeError(p)
-
-
-def _span(rule: CapRule | UnnotifiedRule, e: Shipment) -> Span | None:
-    p = rule.period
-    if isinstance(p, CalendarPeriod):
-        return calendar_span(p.calendar, e.date)
-    if isinstance(p, MonthsPeriod):
-        return months_span(p.months, p.anchor, e.date)
-    if isinstance(p, FixedPeriod):
-        span = Span(p.from_, p.to)
-        return span if e.date in span else None
     raise TypeError(p)
 
 

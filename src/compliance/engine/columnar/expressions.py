@@ -1,4 +1,5 @@
-"""Polars expressions for the columnar engine: validation screens, normalised fields, selectors.
+"""Polars expressions over a log's string columns: validation screens, normalised fields,
+selectors.
 
 The columnar engine never decides a *rejection* or a *finding* here. A row is "clean" when
 every field passes a conservative check that implies `events.parse_shipment` would accept
@@ -6,9 +7,10 @@ it and normalise it exactly as these expressions do; every other row goes to the
 Python code, which gives the exact reasons. So a check may be stricter than the real
 validation (costing speed on odd rows), never laxer.
 
-Selectors on clean rows follow the stream engine exactly: `selectors.matches` semantics
-(an absent field matches nothing, `not` inverts), with numeric comparisons in float64 as
-durable_rules makes them.
+Selectors on clean rows are screens, not verdicts (`FieldExprs.may_match`): every row a
+selector matches passes, and so may a row whose number lies within float rounding of a
+bound; the engine confirms every row that reaches a finding with the exact evaluator
+(`rulebook.evaluator`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from compliance._codes import COUNTRIES, CURRENCIES
@@ -49,7 +52,7 @@ from compliance.units import UNITS
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["FieldExprs", "date_in"]
+__all__ = ["FieldExprs", "date_in", "numeric_extras_of", "one_of"]
 
 # Python's str.strip() removes Unicode whitespace plus \x1c-\x1f; flag any of them (and
 # every control character) at either end so such values take the exact Python path.
@@ -181,7 +184,8 @@ class FieldExprs:
         return raw
 
     def number(self, field: str) -> pl.Expr:
-        """float64 of a numeric field (or an extra column), as durable_rules compares it."""
+        """float64 of a numeric field (or an extra column): the nearest float to the
+        exact value, so comparisons in float only ever err at a bound's rounding."""
         import polars as pl
 
         if field in self.materialised:
@@ -273,7 +277,7 @@ class FieldExprs:
         """Cheap tests on raw columns, one of which every clean row matching `s` passes.
 
         None when there are none. Used to screen out most rows before normalising them
-        and evaluating every rule: on a clean row, `select(s)` implies the disjunction of
+        and evaluating every rule: on a clean row, `may_match(s)` implies the disjunction of
         these tests. A list rather than one expression, so that rules sharing a test (a
         destination, an origin) have it computed once. Only equality on fields whose raw
         spellings are known is used (codes, transfer, IMO numbers, text kept as written);
@@ -289,7 +293,7 @@ class FieldExprs:
                 return None
             return [e for t in found if t is not None for e in t]
         if isinstance(s, NameIn):  # names are compared normalised: the exact test
-            return [self.select(s)]
+            return [self.may_match(s)]
         if not isinstance(s, Equals) or s.field.startswith("extra."):
             return None
         field = s.field
@@ -298,24 +302,35 @@ class FieldExprs:
         raw = self.raw(field)
         if field in _CODE_MAPS:
             wanted = {str(v) for v in s.values}
-            return [_one_of(raw, [k for k, v in _CODE_MAPS[field].items() if v in wanted])]
+            return [one_of(raw, [k for k, v in _CODE_MAPS[field].items() if v in wanted])]
         if field in ("transfer", "id", "source", "supersedes", "commodity", "vessel_name",
                      *IMO_FIELDS):  # fmt: skip
-            return [_one_of(raw, [str(v) for v in s.values])]
+            return [one_of(raw, [str(v) for v in s.values])]
         return None
 
-    def select(self, s: Selector) -> pl.Expr:
-        """Boolean expression (never null) of a selector on clean rows."""
+    def may_match(self, s: Selector) -> pl.Expr:
+        """Boolean expression (never null), on clean rows: true wherever `s` holds, and
+        perhaps where a number is within float rounding of a bound. Confirm exactly."""
+        return self._bound(s, upper=True)
+
+    def _bound(self, s: Selector, upper: bool) -> pl.Expr:
+        """An upper bound of the selector's truth on clean rows (`upper`: true wherever it
+        holds) or a lower bound (true only where it holds).
+
+        Only numeric comparisons are approximate: rounding to float64 is monotone, so an
+        exact `v > b` implies `float(v) >= float(b)` (the upper bound) and is implied by
+        `float(v) > float(b)` (the lower bound); `not` swaps the two.
+        """
         import polars as pl
 
         if isinstance(s, All):
-            return pl.all_horizontal([self.select(i) for i in s.items]) if s.items else pl.lit(True)
+            parts = [self._bound(i, upper) for i in s.items]
+            return pl.all_horizontal(parts) if parts else pl.lit(True)
         if isinstance(s, AnyOf):
-            return (
-                pl.any_horizontal([self.select(i) for i in s.items]) if s.items else pl.lit(False)
-            )
+            parts = [self._bound(i, upper) for i in s.items]
+            return pl.any_horizontal(parts) if parts else pl.lit(False)
         if isinstance(s, Not):
-            return ~self.select(s.item)
+            return ~self._bound(s.item, not upper)
         field = s.field[6:] if s.field.startswith("extra.") else s.field
         if s.field.startswith("extra.") and field not in self.extras:
             return pl.lit(not s.present) if isinstance(s, Present) else pl.lit(False)
@@ -327,8 +342,10 @@ class FieldExprs:
         if isinstance(s, Equals):
             if not s.values:
                 return pl.lit(False)
-            if field in NUMERIC_FIELDS:
-                expr = self.number(field).is_in([float(v) for v in s.values])
+            if field in NUMERIC_FIELDS and not s.field.startswith("extra."):
+                # Exact on clean rows: their text is a plain decimal with no sign or
+                # exponent, equal to a value when it is once trailing zeros are dropped.
+                expr = _plain_text(self.raw(field)).is_in(_plain_decimals(s.values))
             elif field in DATE_FIELDS:
                 expr = self.norm(field).is_in(list(s.values))
             else:
@@ -346,14 +363,44 @@ class FieldExprs:
                 tests.append(self._head(field, n).is_in(group))
             expr = pl.any_horizontal(tests)
         elif isinstance(s, Compare):
-            number = self.number(field)
-            expr = COMPARE[s.op](number, float(s.number))
+            above = s.op in ("gt", "gte")
+            if upper:
+                op = "gte" if above else "lte"
+            else:
+                op = "gt" if above else "lt"
+            expr = COMPARE[op](self.number(field), float(s.number))
         else:
             raise TypeError(s)
         return expr.fill_null(False)
 
 
-def _one_of(raw: pl.Expr, values: list[str]) -> pl.Expr:
+def _plain_text(raw: pl.Expr) -> pl.Expr:
+    """A clean amount's text without trailing fractional zeros: `1.50` → `1.5`, `2.0` → `2`."""
+    import polars as pl
+
+    return (
+        pl.when(raw.str.contains(".", literal=True))
+        .then(raw.str.replace(r"\.?0+$", ""))
+        .otherwise(raw)
+    )
+
+
+def _plain_decimals(values: Iterable[object]) -> list[str]:
+    """Values as `_plain_text` writes clean amounts: fixed point, no trailing zeros."""
+    out = []
+    for v in values:
+        number = v if isinstance(v, Decimal) else Decimal(str(v))
+        if not number.is_finite():
+            continue
+        if number == 0:
+            out.append("0")
+            continue
+        text = format(number, "f")
+        out.append(text.rstrip("0").rstrip(".") if "." in text else text)
+    return out
+
+
+def one_of(raw: pl.Expr, values: list[str]) -> pl.Expr:
     """`raw.is_in(values)`, never null. Polars scans a list of up to eight values at
     two to three times the cost of comparing each in turn; longer lists go through a
     hash set, cheaper than comparisons from nine values on."""

@@ -1,0 +1,94 @@
+"""The evaluation that ties the steps together: screen each log, select the rows the
+ledger must see, then findings rule by rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from compliance.engine._progress import Progress
+from compliance.engine.columnar.caps import cap_findings
+from compliance.engine.columnar.csv_chunks import fast_csv
+from compliance.engine.columnar.plan import Fallback, Plan
+from compliance.engine.columnar.screen import Scan, scan_csv, scan_typed
+from compliance.engine.columnar.selection import Selection, select_rows
+from compliance.engine.columnar.shipments import shipments
+from compliance.engine.columnar.typed import Typed
+from compliance.engine.findings import findings_for_rule, sort_findings
+from compliance.events import Shipment
+from compliance.io.readers import records_from
+from compliance.ledger import RawRecord
+from compliance.report import Finding, Report, RulebookInfo
+from compliance.rulebook.rulebook import Rulebook
+from compliance.rulebook.schema import CapRule
+
+__all__ = ["evaluate_columnar", "python_events"]
+
+
+def evaluate_columnar(sources: Sequence[Any], rulebook: Rulebook) -> Report:
+    """Evaluate logs (paths, DataFrames or iterables) with the columnar engine."""
+    plan = Plan(rulebook)
+    progress = Progress()
+    scans: list[Scan] = []
+    python_records: list[RawRecord] = []
+    try:
+        for source in sources:
+            scan = None
+            try:
+                if isinstance(source, str | Path) and fast_csv(source):
+                    scan = scan_csv(str(source), plan, progress)
+                elif (typed := Typed.of(source)) is not None:
+                    scan = scan_typed(typed, plan, progress)
+            except Fallback:
+                scan = None
+            if scan is not None:
+                scans.append(scan)
+            else:
+                python_records.extend(progress.count(records_from(source)))
+        selection = select_rows(scans, python_records)
+        findings = _findings(plan, selection)
+    finally:
+        progress.close()
+    ledger = selection.ledger
+    return Report(
+        findings=sort_findings(findings), accounting=ledger.accounting, rejected=ledger.rejected,
+        rulebook=RulebookInfo(sources=list(plan.rulebook.sources), rules=len(plan.rules)),
+    )  # fmt: skip
+
+
+def python_events(plan: Plan, accepted: Sequence[Shipment]) -> list[list[Shipment]]:
+    """Per rule, the accepted events that reached Python and that it matches (exactly).
+
+    The one place where the Python side of each rule is assembled: events that other
+    events imply (correlation rules) join their rules' lists here.
+    """
+    by_rule: list[list[Shipment]] = [[] for _ in plan.rules]
+    for event in accepted:
+        for index, exact in enumerate(plan.exact):
+            if exact(event):
+                by_rule[index].append(event)
+    return by_rule
+
+
+def _findings(plan: Plan, selection: Selection) -> list[Finding]:
+    """Every rule's findings: its Python events, and its clean rows in bulk (each one that
+    reaches a finding confirmed by the exact evaluator)."""
+    import polars as pl
+
+    from_python = python_events(plan, selection.ledger.accepted)
+    findings: list[Finding] = []
+    for index, rule in enumerate(plan.rules):
+        mask = f"__m{index}"
+        if isinstance(rule, CapRule):
+            parts = [(n, scan, frame.filter(pl.col(mask)))
+                     for n, (scan, frame) in enumerate(selection.clean)]  # fmt: skip
+            findings.extend(cap_findings(plan, index, from_python[index], parts))
+            continue
+        events = list(from_python[index])
+        exact = plan.exact[index]
+        for scan, frame in selection.clean:
+            rows = frame.get_column("__row").filter(frame.get_column(mask)).to_list()
+            events.extend(e for e in shipments(scan, frame, rows) if exact(e))
+        findings.extend(findings_for_rule(rule, events, plan.rulebook))
+    return findings

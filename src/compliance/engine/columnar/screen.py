@@ -1,0 +1,241 @@
+"""The screen: one streaming pass over a log that leaves behind only what matters.
+
+Per row, in Polars: a conservative validation check ("clean": certainly valid as written),
+a hash of the id and of the whole content, and for each rule whether it may match
+(`FieldExprs.may_match`). What a pass keeps (`Scan`) is the keys of every row with a clean
+id and the few rows that are not clean, carry `supersedes` or may match a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from compliance.engine._progress import Progress
+from compliance.engine.columnar.csv_chunks import Chunk, csv_frames, csv_rows, read_header
+from compliance.engine.columnar.expressions import FieldExprs, date_in, one_of
+from compliance.engine.columnar.frames import detached
+from compliance.engine.columnar.plan import Fallback, Plan
+from compliance.engine.columnar.typed import TRUSTED, Typed
+from compliance.events import DATE_FIELDS, IMO_FIELDS, Shipment
+from compliance.io.readers import FIELD_LIMIT
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["HASH_SEED", "Scan", "Screen", "fetch", "scan_csv", "scan_typed"]
+
+T = TypeVar("T")
+HASH_SEED = 0x5EED
+
+
+@dataclass
+class Scan:
+    """What one pass over a log leaves behind."""
+
+    name: str
+    columns: list[str]
+    exprs: FieldExprs
+    keys: pl.DataFrame  # __h (id hash), __c (content hash), __rel, __row of rows with a clean id
+    relevant: pl.DataFrame  # raw columns + screening columns of the rows that matter
+    records: int  # rows the Python reader would yield
+    line_offset: int = 2  # CSV: line of row 0
+    chunks: list[Chunk] = field(default_factory=list)  # CSV: where its rows are
+    typed: Typed | None = None  # Parquet or DataFrame: where its typed rows come from
+    built: dict[int, Shipment] = field(default_factory=dict)  # shipments by __row
+
+
+_BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "source"}
+
+
+def _prefetched(frames: Iterator[T]) -> Iterator[T]:
+    """The same items, the next one read and parsed on a thread meanwhile.
+
+    Polars releases the GIL while parsing, and the screen of one chunk leaves cores
+    idle (its horizontal checks run one after another): overlapping the two uses them.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(next, frames, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, frames, None)
+            yield item
+
+
+class Screen:
+    """The screening expressions, built once per log.
+
+    Stage one (`run`, on every chunk) uses raw columns only: __nb (not blank), __clean,
+    __pre (some rule could match: `FieldExprs.necessary`), __h and __c. Stage two
+    (`relevant`, once at the end) — normalised columns and one __m<i> per rule (may
+    match) — runs on the few rows that are not clean, carry `supersedes` or pass __pre.
+    """
+
+    def __init__(self, exprs: FieldExprs, plan: Plan, every_row: bool = False) -> None:
+        """`every_row`: the reader yields rows of blanks too (Parquet, DataFrames), so
+        they are records (rejected by the ledger) rather than skipped."""
+        import polars as pl
+
+        tests = [exprs.necessary(c) for c in plan.conditions]
+        if any(t is None for t in tests):
+            pre: pl.Expr = pl.lit(True)
+        else:
+            unique = {str(e): e for t in tests if t is not None for e in t}  # rules share tests
+            pre = pl.any_horizontal(list(unique.values())) if unique else pl.lit(False)
+        checks, record_checks = exprs.checks()
+        # Columns whose values repeat (dates, codes, vessels) and whose checks cost most:
+        # checked once per distinct value in a chunk, then looked up.
+        self.by_value = {c: checks.pop(c) for c in exprs.columns if c in _BY_VALUE}
+        # Each check is its own column (__k<i>), computed once: with_columns runs them in
+        # parallel (one all_horizontal expression would run them one after another), and
+        # it does not share subexpressions, so the id check is read from its column.
+        self.checks = [e.alias(f"__k{i}") for i, e in enumerate([*checks.values(), *record_checks])]
+        self.check_names = [f"__k{i}" for i in range(len(self.checks))]
+        self.by_value_names = [f"__k{i + len(self.checks)}" for i in range(len(self.by_value))]
+        id_check = next(i for i, c in enumerate(checks) if c == "id")
+        self.id_ok = exprs.has("id") & pl.col(f"__k{id_check}")
+        # Exact copies of a row share __c: they resolve as duplicates without re-reading.
+        # Per-column hashes (seeded by position) combined by xor cost a tenth of hashing a
+        # struct of strings; in four parts computed in parallel, then combined.
+        parts: list[pl.Expr] = [pl.lit(0, dtype=pl.UInt64)] * 4
+        for i, column in enumerate(exprs.columns):
+            parts[i % 4] = parts[i % 4].xor(pl.col(column).hash(HASH_SEED + i))
+        self.content_parts = [e.alias(f"__c{i}") for i, e in enumerate(parts)]
+        content = pl.col("__c0").xor(pl.col("__c1")).xor(pl.col("__c2")).xor(pl.col("__c3"))
+        self.content = content.alias("__c")
+        self.first = [
+            (pl.lit(True) if every_row else exprs.nonblank()).alias("__nb"),
+            pre.alias("__pre"),
+            exprs.raw("id").hash(HASH_SEED).alias("__h"),
+        ]
+        self.candidates = pl.col("__nb") & (
+            ~pl.col("__clean") | exprs.has("supersedes") | pl.col("__pre")
+        )
+        self.materialise = exprs.materialise()
+        masks = []
+        for i, (rule, condition) in enumerate(zip(plan.rules, plan.conditions, strict=True)):
+            effective = date_in(exprs.norm("date"), rule.effective.from_, rule.effective.to)
+            masks.append((exprs.may_match(condition) & effective).alias(f"__m{i}"))
+        self.masks = masks
+        interesting = ~pl.col("__clean") | exprs.has("supersedes")
+        if masks:
+            interesting = interesting | pl.any_horizontal([f"__m{i}" for i in range(len(masks))])
+        self.interesting = interesting
+
+    def run(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        """(keys, candidates for stage two, records) of one chunk."""
+        import polars as pl
+
+        distinct = frame.select(pl.col(c).drop_nulls().unique().implode() for c in self.by_value)
+        by_value = []
+        for (column, check), name in zip(self.by_value.items(), self.by_value_names, strict=True):
+            values = distinct.get_column(column).explode().to_frame()
+            good = values.filter(check).get_column(column)
+            if good.len() == values.height:  # the usual case: nothing to look up
+                by_value.append(pl.lit(True).alias(name))
+            else:
+                ok = one_of(pl.col(column), good.to_list()) | pl.col(column).is_null()
+                by_value.append(ok.alias(name))
+        # __ok (typed sources): the row's strings are the text the Python reader's values
+        # give; where not, the row is not clean.
+        trusted = [TRUSTED] if TRUSTED in frame.columns else []
+        screened = frame.with_columns(*self.first, *self.content_parts, *self.checks, *by_value)
+        screened = screened.with_columns(
+            pl.all_horizontal([*self.check_names, *self.by_value_names, *trusted]).alias("__clean"),
+            self.id_ok.alias("__idok"), self.content,
+        ).drop(*self.check_names, *self.by_value_names, *trusted,
+               "__c0", "__c1", "__c2", "__c3")  # fmt: skip
+        records = int(screened.get_column("__nb").sum())
+        keys = screened.filter(pl.col("__idok")).select("__h", "__c", "__row")
+        candidates = screened.filter(self.candidates)
+        if candidates.height:
+            candidates = detached(candidates)
+        return keys, candidates, records
+
+    def relevant(self, candidates: pl.DataFrame) -> pl.DataFrame:
+        """Stage two, once on the candidates of every chunk: its plan (a mask per rule)
+        costs more to set up than to run on the two thousand candidates of a chunk."""
+        import polars as pl
+
+        return (
+            candidates.lazy()
+            .with_columns(self.materialise).with_columns(self.masks)
+            .filter(self.interesting).with_columns(pl.lit(True).alias("__rel"))
+            .collect()
+        )  # fmt: skip
+
+
+def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
+    """The scan of a CSV file; Fallback when it must take the Python path."""
+    import polars as pl
+
+    header = read_header(path)
+    exprs = FieldExprs(header, plan.conditions, plan.group_by, empty_is_null=True)
+    chunks: list[Chunk] = []
+    frames = csv_frames(path, header, chunks)
+    scan = _screen_all(path, exprs, Screen(exprs, plan), frames, progress)
+    scan.chunks = chunks
+    relevant = scan.relevant
+    longest = relevant.select(pl.max_horizontal(
+        pl.col(c).str.len_chars().max() for c in header
+    )).item() if relevant.height else 0  # fmt: skip
+    if longest is not None and longest > FIELD_LIMIT:
+        raise Fallback  # the csv module rejects such a row with its own message
+    return scan
+
+
+def scan_typed(typed: Typed, plan: Plan, progress: Progress) -> Scan:
+    """The scan of a Parquet file or DataFrame; Fallback when it must take the Python path."""
+    exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
+    screen = Screen(exprs, plan, every_row=True)
+    scan = _screen_all(typed.name, exprs, screen, typed.batches(), progress)
+    scan.typed = typed
+    return scan
+
+
+def _screen_all(
+    name: str, exprs: FieldExprs, screen: Screen, frames: Iterator[pl.DataFrame],
+    progress: Progress,
+) -> Scan:  # fmt: skip
+    """Stage one on every frame of a log, stage two on the candidates: the log's scan."""
+    import polars as pl
+
+    columns = exprs.columns
+    keys: list[pl.DataFrame] = []
+    kept: list[pl.DataFrame] = []
+    records = 0
+    for frame in _prefetched(frames):
+        try:
+            chunk_keys, candidates, n = screen.run(frame)
+        except pl.exceptions.PolarsError:
+            raise Fallback from None
+        keys.append(chunk_keys)
+        if candidates.height or not kept:
+            kept.append(candidates)
+        records += n
+        progress.add(frame.height)
+    if not kept:  # no rows at all: run the screen on none for the columns' schema
+        empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(columns, pl.String)})
+        chunk_keys, candidates, _ = screen.run(empty)
+        keys.append(chunk_keys)
+        kept.append(candidates)
+    try:
+        relevant = screen.relevant(pl.concat(kept))
+    except pl.exceptions.PolarsError:
+        raise Fallback from None
+    all_keys = pl.concat(keys)
+    all_keys = all_keys.with_columns(
+        pl.col("__row").is_in(relevant.get_column("__row").implode()).alias("__rel")
+    )
+    return Scan(
+        name=name, columns=columns, exprs=exprs, keys=all_keys, relevant=relevant,
+        records=records,
+    )  # fmt: skip
+
+
+def fetch(scan: Scan, rows: pl.Series) -> pl.DataFrame:
+    """Raw columns and `__row` of some rows, by a second pass over the log."""
+    if scan.typed is not None:
+        return scan.typed.strings(scan.typed.rows(rows))
+    return csv_rows(scan.name, scan.columns, scan.chunks, rows)
