@@ -438,8 +438,9 @@ def test_a_months_supply_is_due_by_the_30th_of_the_next_month(tmp_path: Path) ->
     [late] = of(report, "late_report", rule.id)
     assert late.trigger == "late" and late.days_late == 1
     assert "deadline of 2020-02-29 (by day 30 of the following month)" in late.message
-    [none] = of(report, "unreported", rule.id)
+    [none] = of(report, "pending", rule.id)  # the log ends on 2020-03-05: not yet due
     assert "due by day 30 of the following month (2020-04-30)" in none.message
+    assert none.due == date(2020, 4, 30)
 
 
 def test_a_deadline_says_within_or_by_not_both(tmp_path: Path) -> None:

@@ -81,9 +81,9 @@ def test_without_durable_rules_every_engine_and_monitor_work() -> None:
         "import compliance\n"
         "rb = compliance.load_rulebook(sys.argv[1])\n"
         "rows = [" + ", ".join(repr(r) for r in ROWS) + "]\n"
-        "m = compliance.Monitor(rb)\n"
-        "fed = [f.rule for r in rows for f in m.feed(r)]\n"
         "s = compliance.evaluate(rows, rb, engine='stream')\n"
+        "m = compliance.Monitor(rb, as_of=s.as_of)\n"
+        "fed = [f.rule for r in rows for f in m.feed(r)]\n"
         "print(m.report() == s, [f.trigger for f in s.breaches])\n"
     )
     out = subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from test_engines_agree import rows, rulebook_texts
 DATA = Path(__file__).parent / "data"
 RULEBOOK = compliance.load_rulebook(DATA / "design-example.yaml")
 OIL = {"hs_code": "2710", "destination": "KP", "unit": "bbl"}
+AS_OF = date(2019, 1, 9)  # inside the random logs' dates: some reports due, some pending
 
 
 def _identities(findings: list[compliance.Finding]) -> list[dict[str, Any]]:
@@ -40,7 +42,7 @@ class AnnouncementsAreTheTruth(RuleBasedStateMachine):
             path = Path(tmp) / "rules.yaml"
             path.write_text(text, encoding="utf-8")
             self.rulebook = compliance.load_rulebook(path)
-        self.monitor = compliance.Monitor(self.rulebook)
+        self.monitor = compliance.Monitor(self.rulebook, as_of=AS_OF)
 
     def _feed(self, record: dict[str, str]) -> None:
         self.fed.append(record)
@@ -79,7 +81,7 @@ class AnnouncementsAreTheTruth(RuleBasedStateMachine):
     def announced_equals_evaluate(self) -> None:
         if not hasattr(self, "monitor"):
             return
-        expected = compliance.evaluate(list(self.fed), self.rulebook, engine="stream")
+        expected = compliance.evaluate(list(self.fed), self.rulebook, engine="stream", as_of=AS_OF)
         note(f"fed {len(self.fed)} records")
         got = sort_findings(self.announced)
         assert _identities(got) == _identities(expected.findings)
@@ -93,7 +95,7 @@ TestAnnouncementsAreTheTruth.settings = settings(
 
 
 def test_a_breach_is_raised_once_then_updated_as_the_total_grows() -> None:
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
     assert list(monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "300000", **OIL})) == []
     raised = monitor.feed({"id": "b", "date": "2019-02-01", "quantity": "250000", **OIL})
     assert sorted(f.kind for f in raised) == ["cap_exceeded", *["threshold_reached"] * 3]
@@ -107,7 +109,7 @@ def test_a_breach_is_raised_once_then_updated_as_the_total_grows() -> None:
 
 
 def test_a_correction_that_removes_the_breach_withdraws_it() -> None:
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
     monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL})
     changes = monitor.feed(
         {"id": "a2", "date": "2019-01-01", "quantity": "6000", "supersedes": "a", **OIL}
@@ -126,7 +128,7 @@ def test_a_correction_that_removes_the_breach_withdraws_it() -> None:
 
 
 def test_a_conflict_withdraws_what_the_first_copy_raised() -> None:
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
     first = {"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL}
     assert any(f.kind == "cap_exceeded" for f in monitor.feed(first))
     changes = monitor.feed({**first, "quantity": "1"})
@@ -138,7 +140,7 @@ def test_a_conflict_withdraws_what_the_first_copy_raised() -> None:
 
 
 def test_a_correction_chain_fed_in_reverse_announces_the_last_correction() -> None:
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
     chain = [
         {"id": "d", "date": "2019-01-01", "quantity": "600004", "supersedes": "c", **OIL},
         {"id": "c", "date": "2019-01-01", "quantity": "600003", "supersedes": "b", **OIL},
@@ -151,7 +153,7 @@ def test_a_correction_chain_fed_in_reverse_announces_the_last_correction() -> No
 
 
 def test_an_invalid_record_is_returned_as_a_rejection() -> None:
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
     changes = monitor.feed({"id": "x", "date": "2019-02-30"})
     assert list(changes) == [] and len(changes.rejected) == 1
     assert "date" in changes.rejected[0].reasons[0]
@@ -160,7 +162,7 @@ def test_an_invalid_record_is_returned_as_a_rejection() -> None:
 @pytest.mark.parametrize("bad", ["x", None, 42, [("id", "a")]])
 def test_feed_says_what_it_takes(bad: Any) -> None:
     with pytest.raises(TypeError, match="takes one event: a mapping"):
-        compliance.Monitor(RULEBOOK).feed(bad)
+        compliance.Monitor(RULEBOOK, as_of=AS_OF).feed(bad)
 
 
 def test_four_threads_give_what_one_thread_gives() -> None:
@@ -171,7 +173,7 @@ def test_four_threads_give_what_one_thread_gives() -> None:
          "unit": "bbl" if i % 7 else "t", "product": "crude"}
         for i in range(2000)
     ]  # fmt: skip
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
     announced: list[compliance.Finding] = []
     withdrawn: list[compliance.Finding] = []
     lock = threading.Lock()
@@ -188,7 +190,7 @@ def test_four_threads_give_what_one_thread_gives() -> None:
         t.start()
     for t in threads:
         t.join()
-    expected = compliance.evaluate(log, RULEBOOK, engine="stream")
+    expected = compliance.evaluate(log, RULEBOOK, engine="stream", as_of=AS_OF)
     assert monitor.report() == expected
     for f in withdrawn:
         announced.remove(f)
@@ -196,7 +198,7 @@ def test_four_threads_give_what_one_thread_gives() -> None:
 
 
 def test_monitor_is_a_context_manager_that_releases_its_state() -> None:
-    with compliance.Monitor(RULEBOOK) as monitor:
+    with compliance.Monitor(RULEBOOK, as_of=AS_OF) as monitor:
         monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL})
         assert monitor.findings()
     assert monitor.findings() == []
@@ -206,10 +208,13 @@ def test_monitor_is_a_context_manager_that_releases_its_state() -> None:
 def test_feed_order_never_changes_the_final_state(log: list[dict[str, str]], rnd: Any) -> None:
     shuffled = list(log)
     rnd.shuffle(shuffled)
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
     for record in shuffled:
         monitor.feed(record)
-    assert monitor.findings() == compliance.evaluate(log, RULEBOOK, engine="stream").findings
+    assert (
+        monitor.findings()
+        == compliance.evaluate(log, RULEBOOK, engine="stream", as_of=AS_OF).findings
+    )
 
 
 @pytest.mark.parametrize("name", ["dprk", "price-cap"])
@@ -222,13 +227,13 @@ def test_every_bundled_rule_test_case_fed_in_reverse_gives_what_evaluate_gives(
 
     rulebook = compliance.load_rulebook(name)
     for case in load_cases(bundled_rulebook_path(name)):
-        monitor = compliance.Monitor(rulebook)
+        monitor = compliance.Monitor(rulebook, as_of=AS_OF)
         announced: list[compliance.Finding] = []
         for event in reversed(case.events):
             changes = monitor.feed(event)
             for finding in changes.withdrawn:
                 announced.remove(finding)
             announced.extend(changes)
-        expected = compliance.evaluate(case.events, rulebook, engine="stream")
+        expected = compliance.evaluate(case.events, rulebook, engine="stream", as_of=AS_OF)
         assert monitor.report().to_json() == expected.to_json(), case.name
         assert sort_findings(announced) == expected.findings

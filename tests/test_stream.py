@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,8 @@ def test_monitor_report_equals_evaluate_exactly_when_fed_in_order() -> None:
             "unit": "bbl",
         },
     ]
-    monitor = compliance.Monitor(RULEBOOK)
+    monitor = compliance.Monitor(RULEBOOK, as_of=date(2019, 3, 1))
     for event in log:
         monitor.feed(event)
     assert monitor.report() == compliance.evaluate(log, RULEBOOK, engine="stream")
+    assert monitor.report().as_of == date(2019, 3, 1)  # the log's latest date

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from compliance.watch import report_from_state
 
 RULES = Path(__file__).parent / "data" / "design-example.yaml"
 RULEBOOK = compliance.load_rulebook(RULES)
-COMMAND = [sys.executable, "-m", "compliance.cli", "watch", "--rules", str(RULES)]
+AS_OF = "2020-06-30"
+COMMAND = [sys.executable, "-m", "compliance.cli", "watch", "--rules", str(RULES), "--as-of", AS_OF]
 
 
 def feed_rows(n: int, seed: int = 7) -> list[dict[str, str]]:
@@ -84,7 +86,7 @@ def test_a_restart_resumes_and_announces_nothing_twice(tmp_path: Path) -> None:
     assert run([str(feed), "--state", str(state), "--output", str(out)]).returncode == 0
     announcements = lines_of(out)
     assert [a["seq"] for a in announcements] == list(range(1, len(announcements) + 1))
-    expected = compliance.evaluate(rows, RULEBOOK, engine="stream")
+    expected = compliance.evaluate(rows, RULEBOOK, engine="stream", as_of=date.fromisoformat(AS_OF))
     assert net_findings(announcements) == findings_of(expected)
     done = run(["--state", str(state), "--report", "--format", "json"])
     report = json.loads(done.stdout)
@@ -112,7 +114,7 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(tmp_path: Path, trial
     assert crashes >= 1
     announcements = lines_of(out)
     assert [a["seq"] for a in announcements] == list(range(1, len(announcements) + 1))
-    expected = compliance.evaluate(rows, RULEBOOK, engine="stream")
+    expected = compliance.evaluate(rows, RULEBOOK, engine="stream", as_of=date.fromisoformat(AS_OF))
     assert net_findings(announcements) == findings_of(expected)
     report = json.loads(run(["--state", str(state), "--report", "--format", "json"]).stdout)
     assert report["accounting"] == expected.accounting.model_dump()
@@ -129,7 +131,7 @@ def test_re_sending_from_an_earlier_point_on_stdin_changes_no_finding(tmp_path: 
                             capture_output=True, text=True)  # fmt: skip
     assert first.returncode == second.returncode == 0
     announcements = [json.loads(x) for x in (first.stdout + second.stdout).splitlines()]
-    expected = compliance.evaluate(rows, RULEBOOK, engine="stream")
+    expected = compliance.evaluate(rows, RULEBOOK, engine="stream", as_of=date.fromisoformat(AS_OF))
     assert net_findings(announcements) == findings_of(expected)
 
 
@@ -183,7 +185,7 @@ def test_follow_survives_rotation_and_stops_cleanly_on_sigterm(tmp_path: Path) -
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
-    report = report_from_state(state, RULEBOOK)
+    report = report_from_state(state, RULEBOOK, as_of=date.fromisoformat(AS_OF))
     assert report.accounting.read == 3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -50,6 +51,7 @@ def evaluate(
     rulebook: Rulebook | str | Path | None = None,
     *,
     engine: Engine = "auto",
+    as_of: date | None = None,
 ) -> Report:
     """Evaluate shipment events against a rulebook.
 
@@ -63,6 +65,9 @@ def evaluate(
             rulebook.
         engine: `stream` (one event at a time), `columnar` (Polars) or `auto`
             (columnar for paths and DataFrames, stream for iterables).
+        as_of: the evaluation date: a report not yet due on it is `pending`, neither
+            late nor unreported. Default: the latest date in the log (a delivery or a
+            reporting date); `Report.as_of` says which date was used.
 
     Raises:
         RuleFileError: the rulebook does not load.
@@ -82,9 +87,9 @@ def evaluate(
     if engine == "columnar":
         from compliance.engine.columnar import evaluate_columnar
 
-        return evaluate_columnar(sources, rulebook)
+        return evaluate_columnar(sources, rulebook, as_of=as_of)
     records = itertools.chain.from_iterable(records_from(s) for s in sources)
-    return evaluate_stream(records, rulebook)
+    return evaluate_stream(records, rulebook, as_of=as_of)
 
 
 _ENGINES: tuple[Literal["stream", "columnar"], ...] = ("stream", "columnar")

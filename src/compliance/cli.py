@@ -10,6 +10,7 @@ import stat
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
     ev.add_argument("--engine", choices=("auto", "stream", "columnar"), default="auto")
     ev.add_argument(
+        "--as-of", type=_day, default=None, metavar="DATE",
+        help="evaluation date: a report not yet due on it is pending, not unreported "
+        "(default: the latest date in the logs)",
+    )  # fmt: skip
+    ev.add_argument(
         "--fail-on",
         choices=("breach", "warning"),
         default="breach",
@@ -75,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
         help="print the report of everything the state holds, and exit",
     )  # fmt: skip
     wa.add_argument("--format", choices=_formats(), default=None, help="format of --report")
+    wa.add_argument(
+        "--as-of", type=_day, default=None, metavar="DATE",
+        help="evaluation date of deadlines (default: today, each time it starts)",
+    )  # fmt: skip
     wa.add_argument(
         "--batch", type=int, default=1000, metavar="N",
         help="records per commit while the feed keeps coming (default 1000); a batch is "
@@ -120,6 +130,13 @@ _RULES_HELP = (
     "rulebook directory, file or bundled name (dprk, price-cap); repeat to evaluate "
     "several together (default: bundled dprk)"
 )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD (got {text!r})") from None
 
 
 def _formats() -> list[str]:
@@ -199,7 +216,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     rulebook = load_rulebook(*(args.rules or ()))
     prepare(fmt)
     with _rare_collections():
-        report = evaluate(args.logs, rulebook, engine=args.engine)
+        report = evaluate(args.logs, rulebook, engine=args.engine, as_of=args.as_of)
         text = render(report, rulebook, fmt)
     # Valid UTF-8 whatever a log held: anything unencodable is written as an escape.
     data = text.encode("utf-8", "backslashreplace")
@@ -226,7 +243,7 @@ def _watch(args: argparse.Namespace) -> int:
 
     rulebook = load_rulebook(args.rules) if args.rules else load_rulebook()
     if args.report:
-        report = report_from_state(args.state, rulebook)
+        report = report_from_state(args.state, rulebook, as_of=args.as_of)
         fmt = args.format or ("table" if sys.stdout.isatty() else "json")
         _stdout(render(report, rulebook, fmt).encode("utf-8", "backslashreplace"))
         return report.exit_code()
@@ -240,6 +257,7 @@ def _watch(args: argparse.Namespace) -> int:
         output=args.output,
         fmt=args.input_format,
         batch_size=max(1, args.batch),
+        as_of=args.as_of,
     )
 
 

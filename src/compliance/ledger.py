@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from compliance.events import Shipment, parse_shipment
@@ -106,6 +107,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self._read = 0
+        self._latest: date | None = None
         self._counted_read = 0
         self._counted_duplicates = 0
         self._invalid: list[tuple[RawRecord, list[str]]] = []
@@ -136,6 +138,7 @@ class Ledger:
                 self._invalid.append((record, result))
                 return
             shipment = result
+        self._note_dates(shipment.date, shipment.reported_on)
         ident = shipment.id
         copies = self._ids.get(ident)
         if copies is None:
@@ -159,7 +162,18 @@ class Ledger:
                 self._conflicted += len(copies.records)
         self._dirty.add(ident)
 
-    def add_counted(self, read: int, duplicates: int = 0) -> None:
+    def _note_dates(self, *days: date | None) -> None:
+        for day in days:
+            if day is not None and (self._latest is None or day > self._latest):
+                self._latest = day
+
+    @property
+    def latest_date(self) -> date | None:
+        """The latest delivery or reporting date of any valid record added (the default
+        evaluation date: how far the log has got)."""
+        return self._latest
+
+    def add_counted(self, read: int, duplicates: int = 0, latest: date | None = None) -> None:
         """Account for records the caller evaluates itself, without handing them over.
 
         The caller proves, for each of the `read` records: it is valid as written; and
@@ -168,10 +182,12 @@ class Ledger:
         copies (same content) of one of those, none with `supersedes`. Such records can
         only end evaluated (`read - duplicates`) or duplicate, whatever else the log
         holds; they appear in `accounting` but not in `accepted`. The columnar engine
-        proves this in bulk for the clean rows whose id hash is unique.
+        proves this in bulk for the clean rows whose id hash is unique. `latest` is the
+        latest delivery or reporting date among them (for `latest_date`).
         """
         if read < 0 or not 0 <= duplicates <= read:
             raise ValueError(f"add_counted(read={read}, duplicates={duplicates})")
+        self._note_dates(latest)
         self._counted_read += read
         self._counted_duplicates += duplicates
 

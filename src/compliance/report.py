@@ -40,7 +40,9 @@ FindingKind = Literal[
     "unpriced",
     "invalid_identifier",
     "unnotified",
+    "pending",
 ]
+Day = date  # a field named `date` shadows the type inside Finding
 Severity = Literal["breach", "warning", "notice", "error"]
 SEVERITY: dict[str, Severity] = {
     "cap_exceeded": "breach",
@@ -48,6 +50,7 @@ SEVERITY: dict[str, Severity] = {
     "designated": "breach",
     "late_report": "warning",
     "unreported": "warning",
+    "pending": "notice",
     "threshold_reached": "notice",
     "unconvertible": "error",
     "price_cap_exceeded": "breach",
@@ -278,6 +281,7 @@ class Finding(_Frozen):
     series: Series | None = None
     match: dict[str, str] | None = None
     days_late: int | None = None
+    due: Day | None = None  # deadline findings: the last day the report was in time
     price: dict[str, str] | None = None
     message: str
 
@@ -339,6 +343,8 @@ class Finding(_Frozen):
             out["match"] = dict(self.match)
         if self.days_late is not None:
             out["days_late"] = self.days_late
+        if self.due is not None:
+            out["due"] = self.due.isoformat()
         if self.price is not None:
             out["price"] = dict(self.price)
         out["message"] = self.message
@@ -392,6 +398,7 @@ class Report(_Frozen):
     accounting: Accounting
     rejected: list[Rejection] = []
     rulebook: RulebookInfo
+    as_of: date | None = None  # the evaluation date deadlines were judged on
 
     def _of(self, severity: str) -> list[Finding]:
         return [f for f in self.findings if f.severity == severity]
@@ -431,6 +438,7 @@ class Report(_Frozen):
             "accounting": self.accounting.model_dump(),
             "rejected": [r.to_dict() for r in self.rejected],
             "rulebook": self.rulebook.model_dump(),
+            **({"as_of": self.as_of.isoformat()} if self.as_of is not None else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -443,6 +451,7 @@ class Report(_Frozen):
             "accounting": self.accounting.model_dump(),
             "rejected": [r.to_dict() for r in self.rejected],
             "rulebook": self.rulebook.model_dump(),
+            **({"as_of": self.as_of.isoformat()} if self.as_of is not None else {}),
         }
         parts: list[str] = []
         _indented(document, parts, "\n", " " * indent, {})

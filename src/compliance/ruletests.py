@@ -104,6 +104,7 @@ class Expectation(_Strict):
     measure: ExpectedMeasure | None = None
     match: dict[str, str] | None = None
     days_late: int | None = None
+    due: dt.date | None = None
     price: dict[str, str] | None = None
     message: str | None = None
 

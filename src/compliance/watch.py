@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -166,20 +167,36 @@ class WatchState:
         self.db.close()
 
 
-def _resume(state: WatchState, rulebook: Rulebook) -> Monitor:
-    monitor = Monitor(rulebook)
+def _resume(state: WatchState, rulebook: Rulebook, as_of: date | None) -> Monitor:
+    monitor = Monitor(rulebook, as_of=as_of)
     for record in state.records():
         monitor.feed_record(record)
     return monitor
 
 
-def report_from_state(state_path: Path, rulebook: Rulebook) -> Report:
+def _since_announced(state: WatchState, monitor: Monitor) -> list[tuple[str, dict[str, Any]]]:
+    """What must be raised or withdrawn so the announcements say what is true now."""
+    standing: dict[str, dict[str, Any]] = {}
+    for body in state.announcements_after(0):
+        a = json.loads(body)
+        key = json.dumps(a.get("finding"), sort_keys=True)
+        if a["change"] == "raised":
+            standing[key] = a["finding"]
+        elif a["change"] == "withdrawn":
+            standing.pop(key, None)
+    now = {json.dumps(f.to_dict(), sort_keys=True): f.to_dict() for f in monitor.findings()}
+    withdrawn = [("withdrawn", f) for k, f in standing.items() if k not in now]
+    raised = [("raised", f) for k, f in now.items() if k not in standing]
+    return withdrawn + raised
+
+
+def report_from_state(state_path: Path, rulebook: Rulebook, as_of: date | None = None) -> Report:
     """The report of everything a state file holds (`compliance watch --report`)."""
     if not state_path.exists():
         raise ComplianceError(f"{state_path}: no such state file")
     state = WatchState(state_path, rulebook)
     try:
-        return _resume(state, rulebook).report()
+        return _resume(state, rulebook, as_of).report()
     finally:
         state.close()
 
@@ -376,6 +393,7 @@ def watch(
     output: Path | None = None,
     fmt: str | None = None,
     batch_size: int = BATCH,
+    as_of: date | None = None,
 ) -> int:
     """Run `compliance watch` until the feed ends (with `follow`: until SIGTERM/SIGINT).
 
@@ -392,10 +410,24 @@ def watch(
     state = WatchState(state_path, rulebook)
     out: _Output | None = None
     try:
-        monitor = _resume(state, rulebook)
+        monitor = _resume(state, rulebook, as_of)
         out = _Output(output, state)
         out.catch_up()
         seq = state.last_seq()
+        # Deadlines that passed since the last run (or another --as-of): the standing
+        # findings differ from what was announced; announce the difference first.
+        changed = _since_announced(state, monitor)
+        if changed:
+            cause = {"reason": f"evaluation date {monitor.as_of}"}
+            bodies = []
+            for change, finding in changed:
+                seq += 1
+                bodies.append(
+                    (seq, json.dumps({"seq": seq, "change": change, "finding": finding,
+                                      "record": cause}, ensure_ascii=False))
+                )  # fmt: skip
+            state.commit([], bodies)
+            out.write([b for _, b in bodies])
         status = _Status(events=monitor.report().accounting.read, findings=len(monitor.findings()))
         live = sys.stderr.isatty()
         batch: list[RawRecord] = []

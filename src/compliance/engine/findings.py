@@ -61,8 +61,13 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=Finding.sort_key)
 
 
-def findings_for_rule(rule: Rule, matched: Sequence[Shipment], rulebook: Rulebook) -> list[Finding]:
-    """Every finding of `rule`, given the events that match it (in any order)."""
+def findings_for_rule(
+    rule: Rule, matched: Sequence[Shipment], rulebook: Rulebook, *, as_of: date | None = None
+) -> list[Finding]:
+    """Every finding of `rule`, given the events that match it (in any order).
+
+    `as_of` is the evaluation date: a report not yet due on it is `pending`, not
+    `unreported` (None: every deadline has passed)."""
     events = sorted((e for e in matched if e.date in rule.effective), key=_order)
     if isinstance(rule, CapRule):
         return _cap(rule, events, rulebook)
@@ -72,7 +77,7 @@ def findings_for_rule(rule: Rule, matched: Sequence[Shipment], rulebook: Ruleboo
             for e in events
         ]
     if isinstance(rule, DeadlineRule):
-        return _deadline(rule, events)
+        return _deadline(rule, events, as_of)
     if isinstance(rule, DesignationRule):
         return _designation(rule, events)
     if isinstance(rule, PriceCapRule):
@@ -139,11 +144,23 @@ def _event_finding(
     return Finding(**values)  # type: ignore[arg-type]
 
 
-def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
+def _deadline(rule: DeadlineRule, events: list[Shipment], as_of: date | None) -> list[Finding]:
     out = []
     terms = rule.terms
     for e in events:
         due = rule.due(e.date)
+        if e.reported_on is None and as_of is not None and due >= as_of:
+            out.append(
+                _event_finding(
+                    rule,
+                    e,
+                    "pending",
+                    f"shipment {e.id} of {e.date} is not reported yet; due {terms} ({due}), "
+                    f"not passed on {as_of}",
+                    due=due,
+                )
+            )
+            continue
         if e.reported_on is None:
             out.append(
                 _event_finding(
@@ -151,6 +168,7 @@ def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
                     e,
                     "unreported",
                     f"shipment {e.id} of {e.date} has no reporting date; due {terms} ({due})",
+                    due=due,
                 )
             )
             continue
@@ -168,6 +186,7 @@ def _deadline(rule: DeadlineRule, events: list[Shipment]) -> list[Finding]:
                 f"shipment {e.id} of {e.date} reported on {e.reported_on}, {late} days after "
                 f"the {deadline}",
                 days_late=late,
+                due=due,
             )
             out.append(finding)
     return out

@@ -119,10 +119,12 @@ class Monitor:
     state after them equals a single-threaded feed of the same events in any order.
     """
 
-    def __init__(self, rulebook: Rulebook | None = None) -> None:
+    def __init__(self, rulebook: Rulebook | None = None, *, as_of: date | None = None) -> None:
         from compliance.rulebook.load import load_rulebook
 
         self.rulebook = rulebook if rulebook is not None else load_rulebook()
+        # A live monitor judges deadlines on the day it runs; a replay may name its day.
+        self.as_of = as_of if as_of is not None else date.today()
         self._evaluator = RulebookEvaluator(self.rulebook.rules)
         self._ledger = Ledger()
         self._reached: dict[str, list[int]] = {}  # accepted shipment id -> rule indices
@@ -194,6 +196,7 @@ class Monitor:
                 rulebook=RulebookInfo(
                     sources=list(self.rulebook.sources), rules=len(self.rulebook.rules)
                 ),
+                as_of=self.as_of,
             )
 
     def close(self) -> None:
@@ -250,7 +253,9 @@ class Monitor:
             rule = self.rulebook.rules[key[0]]
             before = bucket.findings
             if days is None:
-                after = findings_for_rule(rule, list(bucket.events.values()), self.rulebook)
+                after = findings_for_rule(
+                    rule, list(bucket.events.values()), self.rulebook, as_of=self.as_of
+                )
                 kept: list[Finding] = []
             else:
                 first, last = days
@@ -260,7 +265,7 @@ class Monitor:
                 window = bucket.between(first - span, last + span)
                 after = [
                     f
-                    for f in findings_for_rule(rule, window, self.rulebook)
+                    for f in findings_for_rule(rule, window, self.rulebook, as_of=self.as_of)
                     if first <= f.date <= last + span
                 ]
                 kept = [f for f in before if not first <= f.date <= last + span]

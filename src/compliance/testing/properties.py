@@ -312,6 +312,8 @@ def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
         problem = None
         for f in before:
             g = later.get(_key(f))
+            if f.kind == "pending":
+                continue  # a report not yet due: a later event moves the evaluation date on
             if rolling and f.period is not None:
                 problem = _window_lost(rule, rulebook, evaluate, f, after, log) or problem
             elif g is None:

@@ -4,6 +4,7 @@ ledger must see, then findings rule by rule."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ from compliance.rulebook.schema import CapRule
 __all__ = ["evaluate_columnar", "python_events"]
 
 
-def evaluate_columnar(sources: Sequence[Any], rulebook: Rulebook) -> Report:
-    """Evaluate logs (paths, DataFrames or iterables) with the columnar engine."""
+def evaluate_columnar(
+    sources: Sequence[Any], rulebook: Rulebook, *, as_of: date | None = None
+) -> Report:
+    """Evaluate logs (paths, DataFrames or iterables) with the columnar engine; `as_of`
+    defaults to the latest date in the logs."""
     plan = Plan(rulebook)
     progress = Progress()
     scans: list[Scan] = []
@@ -47,13 +51,15 @@ def evaluate_columnar(sources: Sequence[Any], rulebook: Rulebook) -> Report:
             else:
                 python_records.extend(progress.count(records_from(source)))
         selection = select_rows(scans, python_records)
-        findings = _findings(plan, selection)
+        day = as_of if as_of is not None else selection.ledger.latest_date
+        findings = _findings(plan, selection, day)
     finally:
         progress.close()
     ledger = selection.ledger
     return Report(
         findings=sort_findings(findings), accounting=ledger.accounting, rejected=ledger.rejected,
         rulebook=RulebookInfo(sources=list(plan.rulebook.sources), rules=len(plan.rules)),
+        as_of=day,
     )  # fmt: skip
 
 
@@ -71,7 +77,7 @@ def python_events(plan: Plan, accepted: Sequence[Shipment]) -> list[list[Shipmen
     return by_rule
 
 
-def _findings(plan: Plan, selection: Selection) -> list[Finding]:
+def _findings(plan: Plan, selection: Selection, as_of: date | None) -> list[Finding]:
     """Every rule's findings: its Python events, and its clean rows in bulk (each one that
     reaches a finding confirmed by the exact evaluator)."""
     import polars as pl
@@ -90,5 +96,5 @@ def _findings(plan: Plan, selection: Selection) -> list[Finding]:
         for scan, frame in selection.clean:
             rows = frame.get_column("__row").filter(frame.get_column(mask)).to_list()
             events.extend(e for e in shipments(scan, frame, rows) if exact(e))
-        findings.extend(findings_for_rule(rule, events, plan.rulebook))
+        findings.extend(findings_for_rule(rule, events, plan.rulebook, as_of=as_of))
     return findings

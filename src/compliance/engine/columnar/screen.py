@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
 from compliance.engine._progress import Progress
@@ -45,6 +46,7 @@ class Scan:
     chunks: list[Chunk] = field(default_factory=list)  # CSV: where its rows are
     typed: Typed | None = None  # Parquet or DataFrame: where its typed rows come from
     built: dict[int, Shipment] = field(default_factory=dict)  # shipments by __row
+    latest: date | None = None  # the latest delivery or reporting date of a clean row
 
 
 _BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "source"}
@@ -123,8 +125,9 @@ class Screen:
             interesting = interesting | pl.any_horizontal([f"__m{i}" for i in range(len(masks))])
         self.interesting = interesting
 
-    def run(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-        """(keys, candidates for stage two, records) of one chunk."""
+    def run(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int, str | None]:
+        """(keys, candidates for stage two, records, the latest date of a clean row as
+        ISO text) of one chunk."""
         import polars as pl
 
         distinct = frame.select(pl.col(c).drop_nulls().unique().implode() for c in self.by_value)
@@ -147,11 +150,17 @@ class Screen:
         ).drop(*self.check_names, *self.by_value_names, *trusted,
                "__c0", "__c1", "__c2", "__c3")  # fmt: skip
         records = int(screened.get_column("__nb").sum())
+        dated = [c for c in ("date", "reported_on") if c in screened.columns]
+        latest = (
+            screened.filter(pl.col("__clean"))
+            .select(pl.max_horizontal(pl.col(c).str.strip_chars().max() for c in dated))
+            .item()
+        )
         keys = screened.filter(pl.col("__idok")).select("__h", "__c", "__row")
         candidates = screened.filter(self.candidates)
         if candidates.height:
             candidates = detached(candidates)
-        return keys, candidates, records
+        return keys, candidates, records, latest
 
     def relevant(self, candidates: pl.DataFrame) -> pl.DataFrame:
         """Stage two, once on the candidates of every chunk: its plan (a mask per rule)
@@ -205,19 +214,22 @@ def _screen_all(
     keys: list[pl.DataFrame] = []
     kept: list[pl.DataFrame] = []
     records = 0
+    latest: str | None = None
     for frame in _prefetched(frames):
         try:
-            chunk_keys, candidates, n = screen.run(frame)
+            chunk_keys, candidates, n, last = screen.run(frame)
         except pl.exceptions.PolarsError:
             raise Fallback from None
         keys.append(chunk_keys)
         if candidates.height or not kept:
             kept.append(candidates)
         records += n
+        if last is not None and (latest is None or last > latest):
+            latest = last
         progress.add(frame.height)
     if not kept:  # no rows at all: run the screen on none for the columns' schema
         empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(columns, pl.String)})
-        chunk_keys, candidates, _ = screen.run(empty)
+        chunk_keys, candidates, _, _ = screen.run(empty)
         keys.append(chunk_keys)
         kept.append(candidates)
     try:
@@ -230,7 +242,7 @@ def _screen_all(
     )
     return Scan(
         name=name, columns=columns, exprs=exprs, keys=all_keys, relevant=relevant,
-        records=records,
+        records=records, latest=date.fromisoformat(latest) if latest else None,
     )  # fmt: skip
 
 

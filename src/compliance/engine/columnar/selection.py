@@ -99,7 +99,8 @@ def select_rows(scans: list[Scan], python_records: Iterable[RawRecord]) -> Selec
         selection.clean.append((scan, plain))
     # What is left: clean rows whose id no other row shares and no correction names,
     # plus exact copies (`copies`) of such rows that match no rule.
-    ledger.add_counted(read=counted, duplicates=copies)
+    dates = [s.latest for s in scans if s.latest is not None]
+    ledger.add_counted(read=counted, duplicates=copies, latest=max(dates, default=None))
     return selection
 
 
