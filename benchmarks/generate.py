@@ -6,7 +6,9 @@ The mix: mostly ordinary trade between other countries (machinery, textiles, cof
 oil between third countries); about 0.2% refined-petroleum (HS 2710) deliveries to the
 DPRK by China and Russia, notified with a reporting date (some late, some never
 reported); about 0.05% crude (2709) by pipeline from China; about 0.2% ship-to-ship
-transfers, some with a DPRK-flagged vessel and a few with a designated one; about 0.1%
+transfers, some with a DPRK-flagged vessel and a few with a designated one, and about
+0.1% port calls (AIS) by the same vessels, most at DPRK ports, so transfers and calls
+correlate into inferred deliveries; about 0.1%
 duplicate records and corrections (`supersedes`). Written in chunks with numpy
 (`pip install '.[bench]'`) and Polars, so 10 million rows take well under a minute.
 """
@@ -47,8 +49,8 @@ VESSELS = [
 START = date(2018, 1, 1).toordinal()
 DAYS = 6 * 365
 CHUNK = 1_000_000
-REFINED_SHARE, CRUDE_SHARE, STS_SHARE = 0.002, 0.0005, 0.002
-OTHER_START = REFINED_SHARE + CRUDE_SHARE + STS_SHARE
+REFINED_SHARE, CRUDE_SHARE, STS_SHARE, CALL_SHARE = 0.002, 0.0005, 0.002, 0.001
+OTHER_START = REFINED_SHARE + CRUDE_SHARE + STS_SHARE + CALL_SHARE
 
 
 def _dates(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -61,7 +63,8 @@ def _chunk(rng: np.random.Generator, start: int, n: int, scale: float) -> pl.Dat
     kind = rng.random(n)
     refined = kind < REFINED_SHARE
     crude = (kind >= REFINED_SHARE) & (kind < REFINED_SHARE + CRUDE_SHARE)
-    sts = (kind >= REFINED_SHARE + CRUDE_SHARE) & (kind < OTHER_START)
+    sts = (kind >= REFINED_SHARE + CRUDE_SHARE) & (kind < OTHER_START - CALL_SHARE)
+    calls = (kind >= OTHER_START - CALL_SHARE) & (kind < OTHER_START)
     trade = kind >= OTHER_START
     cols: dict[str, np.ndarray] = {c: np.full(n, "", dtype=object) for c in COLUMNS}
     cols["id"] = np.char.add("S", (np.arange(start, start + n)).astype(str)).astype(object)
@@ -125,6 +128,12 @@ def _chunk(rng: np.random.Generator, start: int, n: int, scale: float) -> pl.Dat
     cols["vessel_flag"][s] = flags[rng.integers(0, 3, s.size)]
     cols["counterparty_flag"][s] = flags[rng.integers(0, 4, s.size)]
     cols["source"][s] = "ais"
+
+    p = np.flatnonzero(calls)
+    cols["transfer"][p] = "port"
+    cols["vessel_imo"][p] = vessels[rng.integers(0, len(vessels), p.size)]
+    cols["destination"][p] = np.where(rng.random(p.size) < 0.8, "KP", "CN").astype(object)
+    cols["source"][p] = "ais"
     frame = pl.DataFrame({c: pl.Series(c, cols[c], dtype=pl.String) for c in COLUMNS})
     return _duplicates_and_corrections(rng, frame)
 
@@ -146,7 +155,11 @@ def _duplicates_and_corrections(rng: np.random.Generator, frame: pl.DataFrame) -
     corrected = base[picks[k:].tolist()].with_columns(
         (pl.col("id") + "-c").alias("id"),
         pl.col("id").alias("supersedes"),
-        (pl.col("quantity").cast(pl.Float64) * 1.1).round(2).cast(pl.String).alias("quantity"),
+        (pl.col("quantity").cast(pl.Float64, strict=False) * 1.1)
+        .round(2)
+        .cast(pl.String)
+        .fill_null("")
+        .alias("quantity"),
     )
     mixed = pl.concat([base, copies, corrected])
     shuffled: pl.DataFrame = mixed[rng.permutation(mixed.height).tolist()]

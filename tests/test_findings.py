@@ -233,6 +233,8 @@ def test_one_shipment_reaches_every_rule_it_matches(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("engine", ["stream"])
 def test_bundled_example_crosses_the_refined_cap(engine: str) -> None:
+    # The bundled rulebook's correlation rules run on durable_rules on the stream engine.
+    pytest.importorskip("durable", reason="durable_rules does not import on this Python")
     root = Path(__file__).parents[1]
     report = compliance.evaluate(root / "examples" / "refined-petroleum-2019.csv", engine=engine)  # type: ignore[arg-type]
     cap = [f for f in report.breaches if f.rule == "unscr-2397-refined-petroleum"]

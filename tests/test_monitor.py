@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import compliance
+from compliance.api import available_engines
 from compliance.engine.findings import sort_findings
 from test_engines_agree import rows, rulebook_texts
 
@@ -226,6 +227,8 @@ def test_every_bundled_rule_test_case_fed_in_reverse_gives_what_evaluate_gives(
     from compliance.ruletests import load_cases
 
     rulebook = compliance.load_rulebook(name)
+    if "stream" not in available_engines(rulebook):
+        pytest.skip("the rulebook's correlation rules need durable_rules, which does not import")
     for case in load_cases(bundled_rulebook_path(name)):
         monitor = compliance.Monitor(rulebook, as_of=AS_OF)
         announced: list[compliance.Finding] = []

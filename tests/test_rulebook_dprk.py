@@ -74,6 +74,9 @@ SITUATIONS = [
 def test_the_whole_rulebook_gives_the_expected_finding(
     event: dict[str, str], expected: set[tuple[str, str, str]], engine: str
 ) -> None:
+    if engine == "stream":
+        # The bundled rulebook's correlation rules run on durable_rules there.
+        pytest.importorskip("durable", reason="durable_rules does not import on this Python")
     report = evaluate([event], RULEBOOK, engine=engine)  # type: ignore[arg-type]
     assert report.accounting.evaluated == 1
     assert {(f.rule, f.kind, f.citation) for f in report.findings} == expected

@@ -15,7 +15,7 @@ from writers_data import RULES, write_log
 
 EXPECTED_COLUMNS = [
     "rule", "kind", "severity", "date", "trigger", "period_start", "period_end", "unit",
-    "limit", "running", "total", "excess", "citation", "verified", "message",
+    "limit", "running", "total", "excess", "citation", "verified", "message", "inferred",
 ]  # fmt: skip
 
 
@@ -51,6 +51,7 @@ def test_one_row_per_finding_with_exact_figures(tmp_path: Path) -> None:
         "citation": "S/RES/2397 (2017), para. 5",
         "verified": "true",
         "message": report.breaches[0].message,
+        "inferred": "",
     }
     # A finding without figures leaves them empty rather than inventing zeros.
     sts = next(r for r in rows if r["kind"] == "prohibited")

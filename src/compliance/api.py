@@ -9,11 +9,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from compliance.engine._durable import durable_available
 from compliance.engine.stream import evaluate_stream
 from compliance.errors import ComplianceError, EngineUnavailableError
 from compliance.events import Shipment
 from compliance.io.readers import is_frame, records_from
 from compliance.report import Report
+from compliance.rulebook.correlation import correlation_rules
 from compliance.rulebook.load import load_rulebook
 from compliance.rulebook.rulebook import Rulebook
 
@@ -64,7 +66,9 @@ def evaluate(
         rulebook: a loaded `Rulebook`, a path to rule files, or None for the bundled DPRK
             rulebook.
         engine: `stream` (one event at a time), `columnar` (Polars) or `auto`
-            (columnar for paths and DataFrames, stream for iterables).
+            (columnar for paths and DataFrames, stream for iterables — columnar for
+            them too when the rulebook has correlation rules and durable_rules does
+            not import here).
         as_of: the evaluation date: a report not yet due on it is `pending`, neither
             late nor unreported. Default: the latest date in the log (a delivery or a
             reporting date); `Report.as_of` says which date was used.
@@ -83,6 +87,8 @@ def evaluate(
     if engine == "auto":
         # DESIGN §7: files and DataFrames go columnar, iterables (live feeds) stream.
         columnar = all(isinstance(s, str | Path) or is_frame(s) for s in sources)
+        if not columnar and correlation_rules(rulebook.rules) and not durable_available():
+            columnar = True  # only the columnar engine runs correlation without durable_rules
         engine = "columnar" if columnar else "stream"
     if engine == "columnar":
         from compliance.engine.columnar import evaluate_columnar
@@ -105,13 +111,21 @@ def engine_runs(name: Literal["stream", "columnar"]) -> bool:
     return True
 
 
-def available_engines() -> tuple[Literal["stream", "columnar"], ...]:
-    """The engines that run in this interpreter, the stream engine first when it does
-    (`engines_agree` of `compliance.testing` compares them all)."""
-    return tuple(e for e in _ENGINES if engine_runs(e))
+def available_engines(
+    rulebook: Rulebook | None = None,
+) -> tuple[Literal["stream", "columnar"], ...]:
+    """The engines that run in this interpreter (on `rulebook`: the stream engine runs
+    correlation rules only where durable_rules imports), the stream engine first when it
+    does (`engines_agree` of `compliance.testing` compares them all)."""
+    correlating = rulebook is not None and bool(correlation_rules(rulebook.rules))
+    return tuple(
+        e
+        for e in _ENGINES
+        if engine_runs(e) and not (e == "stream" and correlating and not durable_available())
+    )
 
 
-def preferred_engine() -> Literal["stream", "columnar"]:
+def preferred_engine(rulebook: Rulebook | None = None) -> Literal["stream", "columnar"]:
     """The engine rule tests and the properties of `compliance.testing` evaluate with:
-    the stream engine, or the columnar one where durable_rules does not import."""
-    return next(e for e in _ENGINES if engine_runs(e))
+    the stream engine, or the columnar one where it cannot run (`available_engines`)."""
+    return available_engines(rulebook)[0]

@@ -147,6 +147,9 @@ class Shipment(BaseModel):
     unloaded_on: dt.date | None = None
     attestation: str | None = None
     extra: dict[str, str] = {}
+    # The ids of the events a correlation rule inferred this one from (empty for a
+    # record). Not a field of logs: records never carry it, `to_record` leaves it out.
+    inferred_from: tuple[str, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -154,12 +157,14 @@ class Shipment(BaseModel):
         if not isinstance(data, Mapping):
             return data
         extra = data.get("extra")
-        flat = {k: v for k, v in data.items() if k != "extra"}
+        flat = {k: v for k, v in data.items() if k not in ("extra", "inferred_from")}
         if isinstance(extra, Mapping):
             flat.update(extra)
         result = _validate(flat)
         if isinstance(result, list):
             raise ValueError("; ".join(str(p) for p in result))
+        if "inferred_from" in data:
+            result["inferred_from"] = tuple(data["inferred_from"])
         return result
 
     def get(self, field: str) -> Any:
@@ -210,7 +215,8 @@ def parse_shipment(raw: Mapping[str, Any]) -> Shipment | list[Problem]:
     return _construct(result)
 
 
-_DEFAULTS = {name: None for name in FIELDS}
+_DEFAULTS: dict[str, Any] = {name: None for name in FIELDS}
+_DEFAULTS["inferred_from"] = ()
 
 
 def _construct(values: dict[str, Any]) -> Shipment:

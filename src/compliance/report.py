@@ -15,6 +15,7 @@ from compliance.units import format_amount, places_to_show
 
 __all__ = [
     "Accounting",
+    "ChainLink",
     "Finding",
     "FindingKind",
     "Measurement",
@@ -41,6 +42,8 @@ FindingKind = Literal[
     "invalid_identifier",
     "unnotified",
     "pending",
+    "inferred",
+    "associated",
 ]
 Day = date  # a field named `date` shadows the type inside Finding
 Severity = Literal["breach", "warning", "notice", "error"]
@@ -58,6 +61,8 @@ SEVERITY: dict[str, Severity] = {
     "unpriced": "warning",
     "invalid_identifier": "warning",
     "unnotified": "breach",
+    "inferred": "notice",
+    "associated": "notice",
 }
 
 
@@ -258,6 +263,23 @@ def _point(value: Any) -> SeriesPoint:
     )
 
 
+class ChainLink(_Frozen):
+    """One event an inference rests on: its step, id, date, and the days since the
+    event of the step its window is after (None for the first step)."""
+
+    step: str
+    event: str
+    date: date
+    days_after: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "event": self.event}
+        out["date"] = self.date.isoformat()
+        if self.days_after is not None:
+            out["days_after"] = self.days_after
+        return out
+
+
 class Finding(_Frozen):
     """One breach, warning, notice or error, with everything needed to cite it.
 
@@ -283,6 +305,8 @@ class Finding(_Frozen):
     days_late: int | None = None
     due: Day | None = None  # deadline findings: the last day the report was in time
     price: dict[str, str] | None = None
+    inferred: list[str] = []  # ids among `events` of events a correlation rule inferred
+    chain: list[ChainLink] | None = None  # an `inferred` finding: the events it rests on
     message: str
 
     def sort_key(self) -> tuple[Any, ...]:
@@ -347,6 +371,10 @@ class Finding(_Frozen):
             out["due"] = self.due.isoformat()
         if self.price is not None:
             out["price"] = dict(self.price)
+        if self.inferred:
+            out["inferred"] = list(self.inferred)
+        if self.chain is not None:
+            out["chain"] = [link.to_dict() for link in self.chain]
         out["message"] = self.message
         return out
 

@@ -86,6 +86,13 @@ class ExpectedMeasure(_Strict):
     threshold: Decimal | None = None
 
 
+class ExpectedLink(_Strict):
+    step: str | None = None
+    event: str | None = None
+    date: dt.date | None = None
+    days_after: int | None = None
+
+
 class Expectation(_Strict):
     """One expected finding, by the fields it names (those not named are not compared;
     of `period`, `measure`, `group`, `match` and `price`, only the keys named)."""
@@ -106,6 +113,8 @@ class Expectation(_Strict):
     days_late: int | None = None
     due: dt.date | None = None
     price: dict[str, str] | None = None
+    inferred: list[str] | None = None
+    chain: list[ExpectedLink] | None = None  # each link by the keys named
     message: str | None = None
 
 
@@ -132,6 +141,7 @@ _INNER: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
     (CaseSpec, "expect"): Expectation,
     (Expectation, "period"): ExpectedPeriod,
     (Expectation, "measure"): ExpectedMeasure,
+    (Expectation, "chain"): ExpectedLink,
 }
 
 
@@ -339,7 +349,11 @@ class _CaseLoader:
                            "of it is compared")  # fmt: skip
         ids = [e.get("id") for e in case.events]
         for k, expected in enumerate(case.expect):
-            if expected.trigger is not None and expected.trigger not in {str(x) for x in ids}:
+            if (
+                expected.trigger is not None
+                and expected.trigger not in {str(x) for x in ids}
+                and not expected.trigger.startswith("inferred:")  # a correlation's event
+            ):
                 self.error(file, located, (*at, "expect", k, "trigger"),
                            f"no event of this case has id {expected.trigger!r}")  # fmt: skip
 
@@ -459,6 +473,14 @@ def _compared(expected: Expectation, finding: Finding) -> list[Difference]:
                     out.append(Difference(f"{name}.{sub}", w, g))
         elif isinstance(want, BaseModel):
             out.append(Difference(name, want, got))
+        elif name == "chain":  # each link by the keys it names
+            links = got or []
+            if len(want) != len(links) or any(
+                getattr(w, k) != getattr(g, k)
+                for w, g in zip(want, links, strict=True)
+                for k in w.model_fields_set
+            ):
+                out.append(Difference(name, want, got))
         elif isinstance(want, dict):  # `match`, `group`, `price`: the keys named
             for key, w in want.items():
                 g = got.get(key) if isinstance(got, dict) else None
@@ -492,7 +514,7 @@ def run_case(case: Case, rulebook: Rulebook, engine: Engine | None = None) -> Ou
     """Evaluate the case's events; compare the selected findings with `expect`."""
     from compliance.api import evaluate, preferred_engine
 
-    report = evaluate(case.events, rulebook, engine=engine or preferred_engine())
+    report = evaluate(case.events, rulebook, engine=engine or preferred_engine(rulebook))
     selected = set(case.rules) or {r.id for r in rulebook.rules}
     actual = [
         f
@@ -575,8 +597,10 @@ def run_command(
         root = bundled_rulebook_path(str(root))
     if root.is_file():
         root = root.parent
-    engine = engine or preferred_engine()
     rulebook, outcomes = run_cases(root, engine)
+    # The stream engine, or the columnar one where the rulebook's correlation rules need
+    # a durable_rules that does not import here.
+    engine = engine or preferred_engine(rulebook)
     cov = coverage(rulebook, outcomes)
     passed = sum(o.passed for o in outcomes)
     failed = len(outcomes) - passed

@@ -6,7 +6,7 @@ from typing import Any
 
 from compliance.errors import EngineUnavailableError
 
-__all__ = ["import_durable"]
+__all__ = ["durable_available", "import_durable"]
 
 INSTALL_HINT = (
     "durable_rules does not import on this Python; use CPython 3.11 or 3.12, or install a "
@@ -21,3 +21,12 @@ def import_durable() -> Any:
     except Exception as e:  # ImportError, or a failing C extension on Python 3.13+
         raise EngineUnavailableError(f"{INSTALL_HINT} ({type(e).__name__}: {e})") from None
     return engine
+
+
+def durable_available() -> bool:
+    """Does durable_rules import here (so the stream engine can run correlation rules)."""
+    try:
+        import_durable()
+    except EngineUnavailableError:
+        return False
+    return True

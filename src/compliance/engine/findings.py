@@ -19,17 +19,20 @@ from compliance.events import IMO_FIELDS, Shipment, imo_check_digit_ok
 from compliance.periods import Span, calendar_span, months_span
 from compliance.report import (
     SEVERITY,
+    ChainLink,
     Finding,
     FindingKind,
     Measurement,
     PeriodRange,
     Series,
 )
+from compliance.rulebook.correlation import CompiledCorrelation, Inference
 from compliance.rulebook.evaluator import compile_selector
 from compliance.rulebook.rulebook import Conversion, Rulebook
 from compliance.rulebook.schema import (
     CalendarPeriod,
     CapRule,
+    CorrelationRule,
     DeadlineRule,
     DesignationEntry,
     DesignationRule,
@@ -49,6 +52,7 @@ __all__ = [
     "amount_in",
     "conversion_in",
     "findings_for_rule",
+    "inference_finding",
     "one_edit_apart",
     "sort_findings",
     "span_of",
@@ -84,6 +88,8 @@ def findings_for_rule(
         return price_cap_findings(rule, events, rulebook)
     if isinstance(rule, UnnotifiedRule):
         return _unnotified(rule, events)
+    if isinstance(rule, CorrelationRule):
+        return []  # its findings are its inferences' (inference_finding)
     raise TypeError(f"unknown rule kind {rule!r}")
 
 
@@ -141,6 +147,8 @@ def _event_finding(
 ) -> Finding:
     """A finding about one event; `fields` add to or override the common ones."""
     values = {**_base(rule, kind, event, message), "events": [event.id], **fields}
+    if event.inferred_from:
+        values["inferred"] = [event.id]
     return Finding(**values)  # type: ignore[arg-type]
 
 
@@ -223,7 +231,9 @@ def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]
             if id(entry) in seen or e.date < entry.designated:
                 continue
             seen.add(id(entry))
-            out.append(_designated(rule, e, field, value, entry, by_name_only))
+            finding = _designated(rule, e, field, value, entry, by_name_only)
+            if finding is not None:
+                out.append(finding)
     return out
 
 
@@ -234,7 +244,7 @@ def _designated(
     value: str,
     entry: DesignationEntry,
     by_name: bool,
-) -> Finding:
+) -> Finding | None:
     citation = entry.basis or rule.citation
     match = {"field": field, "designated": entry.designated.isoformat(), "entry": entry.label}
     if entry.identifier is not None:
@@ -255,12 +265,24 @@ def _designated(
         f"designated on {entry.designated}{measures if entry.measures else ''} ({citation})"
     )
     kind: FindingKind = "designated"
+    if rule.associate is not None:
+        # The associated party is the finding's subject: never the listed one itself.
+        other = e.get(rule.associate)
+        if other is None or other == value:
+            return None
+        match.update({"associate": rule.associate, "associated": str(other)})
+        kind = "associated"
+        message = (
+            f"{rule.label}: {rule.associate} {other} of shipment {e.id} on {e.date} is "
+            f"associated with {how} {entry.label}, designated on {entry.designated} ({citation})"
+        )
     return Finding(
         **{
             **_base(rule, kind, e, message),
             "citation": citation,
             "message": message,
             "events": [e.id],
+            "inferred": [e.id] if e.inferred_from else [],
             "match": match,
             "verified": rule.verified and entry.verified,
         }  # type: ignore[arg-type]
@@ -504,6 +526,7 @@ def _cap_finding(
     trigger = bucket[i][0]
     at, total = running[i][j], running[-1][j]
     counted = [e.id for e, amounts in bucket if amounts[j] is not None]
+    inferred = [e.id for e, amounts in bucket if amounts[j] is not None and e.inferred_from]
     unit = measure.unit
     when = label or f"in {span.label()}"
     whom = "".join(f" for {k} {v}" for k, v in group.items())
@@ -534,6 +557,7 @@ def _cap_finding(
     return Finding(
         **_base(rule, kind, trigger, message),  # type: ignore[arg-type]
         events=counted,
+        inferred=inferred,
         period=PeriodRange(start=span.start, end=span.end),
         group=group,
         measure=figures,
@@ -609,3 +633,31 @@ def _drop(
                 running[j] = CONTEXT.subtract(running[j], a)
         start += 1
     return start
+
+
+# Correlation ------------------------------------------------------------------------------
+
+
+def inference_finding(compiled: CompiledCorrelation, inference: Inference) -> Finding:
+    """The `inferred` notice of one inferred event: the chain it rests on, with the days
+    between each event and the one its window is after."""
+    rule, event, chain = compiled.rule, inference.event, inference.chain
+    links = []
+    words = []
+    for k, e in enumerate(chain):
+        window = compiled.windows[k]
+        days = None if window is None else (e.date - chain[window[0]].date).days
+        links.append(ChainLink(step=compiled.names[k], event=e.id, date=e.date, days_after=days))
+        when = (
+            f"{e.date}"
+            if window is None
+            else f"{e.date}, {days} days after {compiled.names[window[0]]}"
+        )
+        words.append(f"{compiled.names[k]} {e.id} ({when})")
+    message = f"inferred {event.id} on {event.date} from {' and '.join(words)}"
+    return Finding(
+        **_base(rule, "inferred", event, message),  # type: ignore[arg-type]
+        events=[e.id for e in chain],
+        inferred=[event.id],
+        chain=links,
+    )

@@ -4,7 +4,8 @@ After every `feed`, the findings announced and not withdrawn are exactly the fin
 `evaluate()` on every event fed so far. A feed returns what changed: the findings that
 became true, those that stopped being true (`Changes.withdrawn`: a correction that removes
 a breach, a late event that moves a trigger, a duplicate that turns out to conflict) and
-the records rejected.
+the records rejected. Correlation rules run on durable_rules (`durable_correlation`):
+an inferred event enters and leaves like an accepted one, with its `inferred` notice.
 
 How it stays cheap: the ledger reports which events became or stopped being accepted; each
 rule keeps its accepted events in *buckets* — an event for per-event rules, a (group,
@@ -23,11 +24,19 @@ from collections.abc import Hashable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from compliance.engine.findings import findings_for_rule, sort_findings, span_of
+from compliance.engine.durable_correlation import DurableCorrelator
+from compliance.engine.findings import (
+    findings_for_rule,
+    inference_finding,
+    sort_findings,
+    span_of,
+)
+from compliance.engine.stream import plain_rules
 from compliance.events import Shipment
 from compliance.io.readers import readable
 from compliance.ledger import Ledger, RawRecord, validate
 from compliance.report import Finding, Rejection, Report, RulebookInfo
+from compliance.rulebook.correlation import Inference, correlation_rules
 from compliance.rulebook.evaluator import RulebookEvaluator
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import (
@@ -132,6 +141,11 @@ class Monitor:
         self._lock = threading.Lock()
         self._count = 0
         self._rejected: list[Rejection] = []  # as announced (a conflict may add to them)
+        self._plain = plain_rules(self.rulebook.rules)
+        # Correlation rules need durable_rules: without it, one clear error here.
+        has_correlation = bool(correlation_rules(self.rulebook.rules))
+        self._correlator = DurableCorrelator(self.rulebook.rules) if has_correlation else None
+        self._inferred: dict[tuple[int, str], Inference] = {}  # (rule n, first id) -> live
 
     def __enter__(self) -> Monitor:
         return self
@@ -205,6 +219,8 @@ class Monitor:
             self._buckets.clear()
             self._reached.clear()
             self._rejected.clear()
+            if self._correlator is not None:
+                self._correlator.close()
 
     # --------------------------------------------------------------------------------
 
@@ -231,14 +247,21 @@ class Monitor:
     def _settle(self, rejected: list[Rejection]) -> Changes:
         change = self._ledger.changes()
         dirty: dict[tuple[int, Hashable], tuple[date, date] | None] = {}
-        for event in change.withdrawn:
+        raised: list[Finding] = []
+        withdrawn: list[Finding] = []
+        gone, fresh = self._correlate(change.withdrawn, change.accepted)
+        for event in [*change.withdrawn, *(i.event for i in gone)]:
             for index in self._reached.pop(event.id, ()):
                 key = self._key(index, event)
                 bucket = self._buckets[key]
                 bucket.remove(event)
                 _widen(dirty, key, event.date, self.rulebook.rules[index])
-        for event in change.accepted:
-            reached = self._evaluator.rules_for(event)
+        for event in [*change.accepted, *(i.event for i in fresh)]:
+            reached = [
+                i
+                for i in self._evaluator.rules_for(event)
+                if i in self._plain  # correlations take their step events in _correlate
+            ]
             if not reached:
                 continue
             self._reached[event.id] = reached
@@ -246,8 +269,17 @@ class Monitor:
                 key = self._key(index, event)
                 self._buckets.setdefault(key, _Bucket()).add(event)
                 _widen(dirty, key, event.date, self.rulebook.rules[index])
-        raised: list[Finding] = []
-        withdrawn: list[Finding] = []
+        # An inferred event's own finding (the `inferred` notice) is a bucket of its own.
+        for inference in gone:
+            withdrawn.extend(self._buckets.pop(self._inference_key(inference)).findings)
+        for inference in fresh:
+            bucket = _Bucket()
+            bucket.add(inference.event)
+            assert self._correlator is not None
+            compiled = self._correlator.compiled_for(inference.rule.id)
+            bucket.findings = [inference_finding(compiled, inference)]
+            self._buckets[self._inference_key(inference)] = bucket
+            raised.extend(bucket.findings)
         for key, days in dirty.items():
             bucket = self._buckets[key]
             rule = self.rulebook.rules[key[0]]
@@ -276,6 +308,38 @@ class Monitor:
             if not bucket.events:
                 del self._buckets[key]
         return Changes(sort_findings(raised), sort_findings(withdrawn), rejected)
+
+    def _correlate(
+        self, withdrawn: Iterable[Shipment], accepted: Iterable[Shipment]
+    ) -> tuple[list[Inference], list[Inference]]:
+        """Events leaving and entering the ledger, through durable_rules: the inferences
+        that stopped being true and those that became true."""
+        correlator = self._correlator
+        if correlator is None:
+            return [], []
+        changed: set[tuple[int, str]] = set()
+        for event in withdrawn:
+            changed |= correlator.remove(event.id)
+        for event in accepted:
+            if any(i not in self._plain for i in self._evaluator.rules_for(event)):
+                changed |= correlator.add(event)
+        if not changed:
+            return [], []
+        names = {c.rule.id: n for n, (_, c) in enumerate(correlator.compiled)}
+        now = {(names[i.rule.id], i.chain[0].id): i for i in correlator.inferences(changed)}
+        gone, new = [], []
+        for key in changed:
+            before, after = self._inferred.get(key), now.get(key)
+            if before is not None and (after is None or after.event != before.event):
+                gone.append(self._inferred.pop(key))
+            if after is not None and key not in self._inferred:
+                self._inferred[key] = after
+                new.append(after)
+        return gone, new
+
+    def _inference_key(self, inference: Inference) -> tuple[int, Hashable]:
+        index = self.rulebook.rules.index(inference.rule)
+        return (index, ("inferred", inference.event.id))
 
     def _key(self, index: int, event: Shipment) -> tuple[int, Hashable]:
         rule = self.rulebook.rules[index]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from compliance.report import Finding, Report
 from compliance.units import for_people, format_amount
 
-__all__ = ["counts", "figure", "printable", "verdict"]
+__all__ = ["chain_words", "counts", "figure", "inferred_rows", "printable", "verdict"]
 
 # C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder
 # what a terminal shows (CVE-2021-42574, "Trojan Source").
@@ -89,3 +89,29 @@ def verdict(report: Report) -> str:
             "unconvertible events — totals may be understated"
         )
     return head + "."
+
+
+def chain_words(f: Finding) -> str:
+    """An inference's chain: `sts t1 2019-01-03 → call c1 2019-01-20 (17 days after sts)`."""
+    links = f.chain or []
+    words = []
+    for k, link in enumerate(links):
+        text = f"{link.step} {link.event} {link.date.isoformat()}"
+        if link.days_after is not None and k:
+            text += f" ({link.days_after} days after)"
+        words.append(text)
+    return " → ".join(words)
+
+
+def inferred_rows(report: Report) -> list[tuple[str, str, str, str]]:
+    """(inferred event id, rule, chain, findings resting on it) of every inferred event."""
+    resting: dict[str, list[str]] = {}
+    for f in report.findings:
+        if f.kind != "inferred":
+            for ident in f.inferred:
+                resting.setdefault(ident, []).append(f"{f.rule} {f.kind}")
+    return [
+        (f.trigger, f.rule, chain_words(f), "; ".join(resting.get(f.trigger, [])))
+        for f in report.findings
+        if f.kind == "inferred"
+    ]

@@ -28,7 +28,7 @@ CSV_PLACES = 6
 
 COLUMNS = (
     "rule", "kind", "severity", "date", "trigger", "period_start", "period_end", "unit",
-    "limit", "running", "total", "excess", "citation", "verified", "message",
+    "limit", "running", "total", "excess", "citation", "verified", "message", "inferred",
 )  # fmt: skip
 
 
@@ -67,6 +67,7 @@ def _row(f: Finding) -> list[str]:
         f.citation,
         "true" if f.verified else "false",
         f.message,
+        ";".join(f.inferred),  # ids of inferred events the finding rests on
     ]
 
 

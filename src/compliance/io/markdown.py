@@ -6,7 +6,7 @@ finding (citations linked to the documents), then the records and any rejections
 
 from __future__ import annotations
 
-from compliance.io._common import counts, figure, verdict
+from compliance.io._common import counts, figure, inferred_rows, verdict
 from compliance.report import Report
 from compliance.rulebook.rulebook import Rulebook
 
@@ -87,6 +87,19 @@ def render_markdown(report: Report, rulebook: Rulebook) -> str:
     else:
         lines.append("No findings.")
     lines.append("")
+    inferred = inferred_rows(report)
+    if inferred:
+        lines += [
+            "## Inferred events",
+            "",
+            "| inferred event | rule | rests on | counted by |",
+            "|---|---|---|---|",
+        ]
+        for ident, rule, chain, resting in inferred:
+            lines.append(
+                f"| {_code(ident)} | {_code(rule)} | {_cell(chain)} | {_cell(resting or '—')} |"
+            )
+        lines.append("")
     if report.rejected:
         lines += ["## Rejected records", "", "| where | id | reasons |", "|---|---|---|"]
         for r in report.rejected:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from compliance.io._common import figure as _figure
-from compliance.io._common import printable
+from compliance.io._common import inferred_rows, printable
 from compliance.io.csv_writer import render_csv
 from compliance.io.markdown import render_markdown
 from compliance.report import Report
@@ -74,6 +74,9 @@ def _table_lines(report: Report) -> list[str]:
         f"{a.evaluated} evaluated, {a.duplicates} duplicates, {a.superseded} superseded, "
         f"{a.rejected} rejected"
     )
+    for ident, rule, chain, resting in inferred_rows(report):
+        counted = f"; counted by {resting}" if resting else ""
+        lines.append(f"inferred {ident} ({rule}): {chain}{counted}")
     for r in report.rejected:
         lines.append(f"rejected {r.location()}: {'; '.join(r.reasons)}")
     if report.incomplete:

@@ -21,7 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from compliance.events import IMO_FIELDS, NUMERIC_FIELDS, Shipment, imo_check_digit_ok
-from compliance.rulebook.schema import DesignationRule, Rule, UnnotifiedRule
+from compliance.rulebook.correlation import steps_condition
+from compliance.rulebook.schema import CorrelationRule, DesignationRule, Rule, UnnotifiedRule
 from compliance.rulebook.selectors import (
     COMPARE,
     All,
@@ -54,7 +55,10 @@ def rule_condition(rule: Rule) -> Selector:
     `unless`, and for a designation rule a listed identifier in one of its fields, the
     name of an entry listed without one in a name field, or an IMO number failing its
     check digit in an IMO field (the designation date is checked by the findings, which
-    report it); for an unnotified rule, every group field present."""
+    report it); for an unnotified rule, every group field present. A correlation rule
+    reaches the events of any of its steps."""
+    if isinstance(rule, CorrelationRule):
+        return steps_condition(rule)
     parts: list[Selector] = [rule.match]
     if rule.unless is not None:
         parts.append(Not(rule.unless))

@@ -9,6 +9,7 @@ from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import (
     CalendarPeriod,
     CapRule,
+    CorrelationRule,
     DeadlineRule,
     DesignationRule,
     FixedPeriod,
@@ -31,7 +32,13 @@ def _figure(rule: Rule) -> str:
     if isinstance(rule, DesignationRule):
         by_name = sum(e.identifier is None for e in rule.entries)
         names = f" ({by_name} matched by name)" if by_name else ""
-        return f"{len(rule.entries)} designated entries{names}"
+        listed = f"{len(rule.entries)} designated entries{names}"
+        return f"{rule.associate} associated with {listed}" if rule.associate else listed
+    if isinstance(rule, CorrelationRule):
+        windows = [f"{s.id} within {s.within.days} days" for s in rule.steps if s.within]
+        return (
+            f"infers an event from {' then '.join(s.id for s in rule.steps)} ({'; '.join(windows)})"
+        )
     if isinstance(rule, PriceCapRule):
         levels = "; ".join(
             f"{format_amount(v.level)} from {day}{'' if v.verified else ' (unverified)'}"

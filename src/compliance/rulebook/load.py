@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from compliance.errors import Diagnostic, RuleFileError
-from compliance.events import FIELDS
 from compliance.rulebook import schema
 from compliance.rulebook._yaml import Located, YamlProblem, load_located
+from compliance.rulebook.correlation import correlation_problems, unknown_field
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.selectors import parse_selector
 from compliance.rulebook.vessels import entries_from_csv
@@ -54,6 +54,10 @@ _KEY_VOCABULARY = sorted(
             schema.DeadlineRule,
             schema.DesignationRule,
             schema.UnnotifiedRule,
+            schema.CorrelationRule,
+            schema.CorrelationStep,
+            schema.StepWindow,
+            schema.Inferred,
             schema.RuleFile,
             schema.Document,
             schema.Effective,
@@ -237,15 +241,20 @@ class _Loader:
         for index, raw in enumerate(rules):
             if not isinstance(raw, dict):
                 continue
-            for key in ("match", "unless", "notifications"):
-                if key in raw and raw[key] is not None:
+            places: list[tuple[dict[Any, Any], tuple[object, ...]]] = [(raw, ())]
+            steps = raw.get("steps")
+            if raw.get("kind") == "correlation" and isinstance(steps, list):
+                places += [(s, ("steps", j)) for j, s in enumerate(steps) if isinstance(s, dict)]
+            for holder, prefix in places:
+                for key in ("match", "unless", "notifications"):
+                    if key in holder and holder[key] is not None:
 
-                    def report(path: tuple[object, ...], message: str, i: int = index) -> None:
-                        # An unknown name is pointed at where the name is written.
-                        at_key = message.startswith(("unknown field", "unknown operator"))
-                        self.error_at(name, located, ("rules", i, *path), message, key=at_key)
+                        def report(path: tuple[object, ...], message: str, i: int = index) -> None:
+                            # An unknown name is pointed at where the name is written.
+                            at_key = message.startswith(("unknown field", "unknown operator"))
+                            self.error_at(name, located, ("rules", i, *path), message, key=at_key)
 
-                    parse_selector(raw[key], (key,), report)
+                        parse_selector(holder[key], (*prefix, key), report)
 
     def error_at(
         self,
@@ -312,11 +321,14 @@ class _Loader:
             *getattr(rule, "fields", []),
             *getattr(rule, "name_fields", []),
         ]
+        if getattr(rule, "associate", None):
+            fields.append(rule.associate)
         for f in fields:
-            if f not in FIELDS and not (f.startswith("extra.") and len(f) > 6):
-                hint = difflib.get_close_matches(f, FIELDS, n=1)
-                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                self.error_at(name, located, path, f"unknown field {f!r}{suggestion}")
+            if (problem := unknown_field(f)) is not None:
+                self.error_at(name, located, path, problem)
+        if isinstance(rule, schema.CorrelationRule):
+            for where, message, at_key in correlation_problems(rule):
+                self.error_at(name, located, (*path, *where), message, key=at_key)
         if isinstance(rule, schema.DesignationRule) and isinstance(
             rule.designations, schema.DesignationFile
         ):
@@ -438,6 +450,7 @@ _TAGS = frozenset(
         "designation",
         "price_cap",
         "unnotified",
+        "correlation",
         "calendar",
         "months",
         "days",

@@ -43,6 +43,8 @@ __all__ = [
     "ByDay",
     "CapRule",
     "ConversionFactor",
+    "CorrelationRule",
+    "CorrelationStep",
     "DeadlineRule",
     "DesignationEntry",
     "DesignationRule",
@@ -50,6 +52,7 @@ __all__ = [
     "Effective",
     "FactorValue",
     "HsProduct",
+    "Inferred",
     "Measure",
     "Period",
     "PriceCapRule",
@@ -58,6 +61,7 @@ __all__ = [
     "Rule",
     "RuleFile",
     "SafeHarbour",
+    "StepWindow",
     "Threshold",
     "UnnotifiedRule",
     "WindDown",
@@ -391,6 +395,9 @@ class DesignationRule(Rule):
     fields: Annotated[list[str], Field(min_length=1)] = ["vessel_imo", "counterparty_imo"]
     name_fields: list[str] = ["vessel_name"]  # matched with entries listed without identifier
     designations: list[DesignationEntry] | DesignationFile
+    # The field naming a party associated with the listed one (the vessel that received
+    # goods from a designated vessel, say): findings are `associated` notices about it.
+    associate: str | None = None
 
     @property
     def entries(self) -> list[DesignationEntry]:
@@ -525,8 +532,51 @@ class UnnotifiedRule(Rule):
         return period
 
 
+class StepWindow(_Model):
+    """A step's event is dated 0 to `days` days after the event of step `after`."""
+
+    days: Annotated[int, Field(ge=0, le=36600)]
+    after: str | None = None  # default: the step before
+
+
+class CorrelationStep(_Model):
+    """One step of a correlation: events it matches, how it joins the earlier steps."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+    match: SelectorField
+    unless: SelectorField | None = None
+    join: dict[str, str] = {}  # this step's field -> "step.field" of an earlier step
+    within: StepWindow | None = None
+
+
+class Inferred(_Model):
+    """The event a correlation infers: `from` copies fields of the steps' events
+    (`field: step.field`; absent stays absent), `set` gives literal values. Its date is
+    `from.date` or, by default, the last step's."""
+
+    from_: dict[str, str] = Field({}, alias="from")
+    set: dict[str, Any] = {}
+
+
+class CorrelationRule(Rule):
+    """Events of several steps joined on fields within time windows infer an event
+    (`source: inferred`), which every other rule then evaluates like any event
+    (docs/correlation.md). `match`, `unless` and `effective` apply to every step."""
+
+    kind: Literal["correlation"]
+    match: SelectorField = MATCH_ALL
+    steps: Annotated[list[CorrelationStep], Field(min_length=2, max_length=8)]
+    infer: Inferred
+
+
 AnyRule = Annotated[
-    CapRule | ProhibitionRule | DeadlineRule | DesignationRule | PriceCapRule | UnnotifiedRule,
+    CapRule
+    | ProhibitionRule
+    | DeadlineRule
+    | DesignationRule
+    | PriceCapRule
+    | UnnotifiedRule
+    | CorrelationRule,
     Field(discriminator="kind"),
 ]
 """A rule of any kind, as rule files give it (parsed by its `kind`)."""

@@ -270,7 +270,10 @@ def applies(rule: Rule, event: Shipment) -> bool:
     if isinstance(rule, DesignationRule):
         listed = {e.identifier: e.designated for e in rule.entries}
         return any(
-            (v := event.get(f)) is not None and v in listed and event.date >= listed[v]
+            (v := event.get(f)) is not None
+            and v in listed
+            and event.date >= listed[v]
+            and (rule.associate is None or event.get(rule.associate) not in (None, v))
             for f in rule.fields
         )
     return True
@@ -284,7 +287,11 @@ def _designated(rule: DesignationRule, window: tuple[date, date]) -> Selector:
              if e.identifier is not None and e.designated <= window[1]]  # fmt: skip
     items = tuple(since)
     # No entry designated in time: a selector no event satisfies.
-    return AnyOf(items) if items else All((Present("id", False), Present("id", True)))
+    if not items:
+        return All((Present("id", False), Present("id", True)))
+    if rule.associate is not None:  # and a party associated with the listed one
+        return All((AnyOf(items), Present(rule.associate, True)))
+    return AnyOf(items)
 
 
 # Building events from constraints -----------------------------------------------------

@@ -16,13 +16,14 @@ from compliance.engine.columnar.screen import Scan, scan_csv, scan_typed
 from compliance.engine.columnar.selection import Selection, select_rows
 from compliance.engine.columnar.shipments import shipments
 from compliance.engine.columnar.typed import Typed
+from compliance.engine.correlate import infer_columnar
 from compliance.engine.findings import findings_for_rule, sort_findings
 from compliance.events import Shipment
 from compliance.io.readers import records_from
 from compliance.ledger import RawRecord
 from compliance.report import Finding, Report, RulebookInfo
 from compliance.rulebook.rulebook import Rulebook
-from compliance.rulebook.schema import CapRule
+from compliance.rulebook.schema import CapRule, CorrelationRule
 
 __all__ = ["evaluate_columnar", "python_events"]
 
@@ -63,16 +64,23 @@ def evaluate_columnar(
     )  # fmt: skip
 
 
-def python_events(plan: Plan, accepted: Sequence[Shipment]) -> list[list[Shipment]]:
+def python_events(
+    plan: Plan, accepted: Sequence[Shipment], inferred: Sequence[Shipment] = ()
+) -> list[list[Shipment]]:
     """Per rule, the accepted events that reached Python and that it matches (exactly).
 
     The one place where the Python side of each rule is assembled: events that other
-    events imply (correlation rules) join their rules' lists here.
+    events imply (correlation rules) join their rules' lists here, every rule's but the
+    correlations'.
     """
     by_rule: list[list[Shipment]] = [[] for _ in plan.rules]
     for event in accepted:
         for index, exact in enumerate(plan.exact):
             if exact(event):
+                by_rule[index].append(event)
+    for event in inferred:
+        for index, exact in enumerate(plan.exact):
+            if not isinstance(plan.rules[index], CorrelationRule) and exact(event):
                 by_rule[index].append(event)
     return by_rule
 
@@ -82,8 +90,19 @@ def _findings(plan: Plan, selection: Selection, as_of: date | None) -> list[Find
     reaches a finding confirmed by the exact evaluator)."""
     import polars as pl
 
-    from_python = python_events(plan, selection.ledger.accepted)
-    findings: list[Finding] = []
+    accepted = selection.ledger.accepted
+
+    def step_events(index: int) -> list[Shipment]:
+        """A correlation's events: accepted ones matching some step, Python and clean."""
+        exact = plan.exact[index]
+        events = [e for e in accepted if exact(e)]
+        for scan, frame in selection.clean:
+            rows = frame.get_column("__row").filter(frame.get_column(f"__m{index}")).to_list()
+            events.extend(e for e in shipments(scan, frame, rows) if exact(e))
+        return events
+
+    findings, inferred = infer_columnar(plan.rules, step_events)
+    from_python = python_events(plan, accepted, inferred)
     for index, rule in enumerate(plan.rules):
         mask = f"__m{index}"
         if isinstance(rule, CapRule):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from compliance.events import Shipment
+from compliance.rulebook.correlation import correlation_fields
 from compliance.rulebook.evaluator import compile_selector, rule_condition
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, Rule
@@ -23,7 +24,7 @@ class Fallback(Exception):
 class Plan:
     """A rulebook compiled for the engine: each rule's condition (the selector Polars
     screens with) and its exact test (`rulebook.evaluator`, which confirms every row that
-    reaches a finding), and the fields caps group on."""
+    reaches a finding), and the fields caps group on and correlations read."""
 
     rulebook: Rulebook
     conditions: list[Selector] = field(default_factory=list)
@@ -33,8 +34,10 @@ class Plan:
     def __post_init__(self) -> None:
         self.conditions = [rule_condition(r) for r in self.rulebook.rules]
         self.exact = [compile_selector(c) for c in self.conditions]
+        # Fields read besides selectors: caps group on some, correlations join and copy.
         self.group_by = sorted({g for r in self.rulebook.rules if isinstance(r, CapRule)
-                                for g in r.group_by})  # fmt: skip
+                                for g in r.group_by}
+                               | correlation_fields(self.rulebook.rules))  # fmt: skip
 
     @property
     def rules(self) -> tuple[Rule, ...]:

@@ -1,0 +1,238 @@
+"""Correlation rules on the stream engine: durable_rules joins the events (a Rete network).
+
+Every accepted event that can take part in a correlation (the evaluator says which steps
+it matches, and it has the fields those steps join on) is asserted as a durable_rules
+*fact* per step — tagged with its rule and step, carrying its id, its date as a day
+number and its join fields as text — and stays one while a window can still need it.
+Each correlation rule is one durable_rules rule over all its steps
+(`all: [m0: …, m1: …]`), its joins and windows compiled to conditions on the earlier
+facts (`vessel_imo == $m0.counterparty_imo`, `day >= $m0.day`,
+`day <= $m0.day + 30`), so a chain fires whichever of its events arrives last: a late
+transfer report after the port call still infers the delivery. The action records the
+chain; which chain of a first-step event infers the event is decided by
+`rulebook.correlation.first_chains`, as on every engine.
+
+durable_rules 2.0.28 facts that shape this (DESIGN §7): facts, not events (a posted event
+is consumed by the first rule it matches); rulesets built as definitions on a private
+Host that starts no timer threads; one-parameter actions (two means asynchronous);
+`id` identifies a fact (two facts with one `id` are one fact), so the event's id is the
+field `e`; numbers compare as floats, so dates are integer day numbers; not thread-safe,
+so every call holds a lock; native rulesets are freed on `close()`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from compliance.engine._durable import import_durable
+from compliance.errors import EngineUnavailableError
+from compliance.events import Shipment
+from compliance.rulebook.correlation import (
+    Chain,
+    CompiledCorrelation,
+    Inference,
+    correlation_rules,
+    first_chains,
+)
+from compliance.rulebook.schema import Rule
+
+__all__ = ["DurableCorrelator"]
+
+_names = itertools.count()
+_names_lock = threading.Lock()
+
+
+def _key(field: str) -> str:
+    return "f_" + field.replace(".", "__")
+
+
+def _condition(compiled: CompiledCorrelation, n: int, k: int) -> dict[str, Any]:
+    """The durable_rules condition on the fact of step k of rule n."""
+    tests: list[dict[str, Any]] = [{"k": f"c{n}s{k}"}]
+    for join in compiled.joins[k]:
+        tests.append({_key(join.field): {f"m{join.other}": _key(join.other_field)}})
+    window = compiled.windows[k]
+    if window is not None:
+        after, days = window
+        tests.append({"$gte": {"day": {f"m{after}": "day"}}})
+        tests.append({"$lte": {"day": {"$add": {"$l": {f"m{after}": "day"}, "$r": days}}}})
+    tests += [{"$neq": {"e": {f"m{j}": "e"}}} for j in range(k)]
+    return tests[0] if len(tests) == 1 else {"$and": tests}
+
+
+class DurableCorrelator:
+    """The chains of a rulebook's correlation rules among the events added, found by
+    durable_rules; `inferences()` are the events they infer.
+
+    `add` an accepted event, `remove` one the ledger stops accepting (its facts are
+    retracted and the chains resting on it dropped), `expire` facts no window can need
+    once every later event is known to be dated on or after a day (batch evaluation
+    feeds events in date order). Safe to share between threads."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.compiled = [(i, CompiledCorrelation(r)) for i, r in correlation_rules(rules)]
+        try:
+            engine = import_durable()
+        except EngineUnavailableError as e:
+            names = ", ".join(c.rule.id for _, c in self.compiled)
+            raise EngineUnavailableError(
+                f"correlation rules ({names}) need durable_rules on the stream engine "
+                f"(--engine columnar runs them without it): {e}"
+            ) from None
+        import durable_rules_engine
+
+        class QuietHost(engine.Host):  # type: ignore[misc,name-defined]
+            # Host() starts two polling timer threads that never stop; no timers here.
+            def _run(self) -> None:
+                pass
+
+        self._native = durable_rules_engine
+        self._not_handled = engine.MessageNotHandledException
+        self._lock = threading.Lock()
+        self._found: list[tuple[int, tuple[str, ...]]] = []  # (rule n, event ids)
+        self._events: dict[str, Shipment] = {}
+        self._facts: dict[str, list[dict[str, Any]]] = {}  # event id -> its facts
+        self._by_day: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        self._chains: list[dict[str, set[tuple[str, ...]]]] = [{} for _ in self.compiled]
+        self._involved: dict[str, set[tuple[int, str]]] = defaultdict(set)  # id -> (n, head)
+        with _names_lock:
+            self._name = f"compliance_correlation_{next(_names)}"
+        definition = {}
+        for n, (_, compiled) in enumerate(self.compiled):
+            steps = len(compiled.rule.steps)
+            definition[f"c{n}"] = {
+                "all": [{f"m{k}": _condition(compiled, n, k)} for k in range(steps)],
+                "run": self._action(n, steps),
+            }
+        self._host: Any = QuietHost({self._name: definition}) if definition else None
+
+    def _action(self, n: int, steps: int) -> Any:
+        found = self._found
+
+        def action(c: Any) -> None:  # one parameter: durable runs it synchronously
+            found.append((n, tuple(getattr(c, f"m{k}").e for k in range(steps))))
+
+        return action
+
+    def add(self, event: Shipment) -> set[tuple[int, str]]:
+        """Assert an accepted event's facts; the (rule n, first-step event id) whose
+        chains it changed."""
+        facts = []
+        for n, (_, compiled) in enumerate(self.compiled):
+            for k in compiled.steps_of(event):
+                fact: dict[str, Any] = {
+                    "id": f"{n}:{k}:{event.id}",
+                    "k": f"c{n}s{k}",
+                    "e": event.id,
+                    "day": event.date.toordinal(),
+                }
+                for field in compiled.needs[k]:
+                    fact[_key(field)] = str(event.get(field))
+                facts.append((compiled.reach[k], fact))
+        if not facts:
+            return set()
+        with self._lock:
+            if event.id in self._facts:
+                raise ValueError(f"event {event.id!r} is already a fact")
+            self._events[event.id] = event
+            self._facts[event.id] = [f for _, f in facts]
+            for reach, fact in facts:
+                self._by_day[fact["day"] + reach].append((event.id, fact))
+                try:
+                    self._host.assert_fact(self._name, fact)
+                except self._not_handled:
+                    pass  # no rule's condition on one fact holds: cannot happen, harmless
+            return self._collect()
+
+    def _collect(self) -> set[tuple[int, str]]:
+        changed = set()
+        for n, ids in self._found:
+            head = ids[0]
+            self._chains[n].setdefault(head, set()).add(ids)
+            for ident in ids:
+                self._involved[ident].add((n, head))
+            changed.add((n, head))
+        self._found.clear()
+        return changed
+
+    def remove(self, event_id: str) -> set[tuple[int, str]]:
+        """Retract an event's facts and drop the chains resting on it; the (rule n,
+        first-step event id) whose chains changed."""
+        with self._lock:
+            for fact in self._facts.pop(event_id, []):
+                self._retract(fact)
+            self._events.pop(event_id, None)
+            changed = self._involved.pop(event_id, set())
+            for n, head in changed:
+                chains = self._chains[n].get(head, set())
+                chains -= {c for c in chains if event_id in c}
+                if not chains:
+                    self._chains[n].pop(head, None)
+            return changed
+
+    def expire(self, today: date) -> None:
+        """Retract the facts no window can need if no later event is dated before
+        `today` (the events they rest on stay known to the chains found)."""
+        limit = today.toordinal()
+        with self._lock:
+            for day in [d for d in self._by_day if d < limit]:
+                for event_id, fact in self._by_day.pop(day):
+                    facts = self._facts.get(event_id)
+                    if facts is not None and fact in facts:
+                        facts.remove(fact)
+                        self._retract(fact)
+                        if not facts:
+                            del self._facts[event_id]
+
+    def _retract(self, fact: dict[str, Any]) -> None:
+        try:
+            self._host.retract_fact(self._name, fact)
+        except self._not_handled:
+            pass
+
+    def inferences(self, keys: Iterable[tuple[int, str]] | None = None) -> list[Inference]:
+        """The inferred events (of the given (rule n, first-step id) only, if given)."""
+        with self._lock:
+            out: list[Inference] = []
+            for n, (_, compiled) in enumerate(self.compiled):
+                heads: Iterable[str]
+                if keys is None:
+                    heads = list(self._chains[n])
+                else:
+                    heads = [h for m, h in keys if m == n and h in self._chains[n]]
+                chains: list[Chain] = [
+                    tuple(self._events[i] for i in ids)
+                    for head in heads
+                    for ids in self._chains[n][head]
+                ]
+                out.extend(compiled.infer(c) for c in first_chains(chains))
+            return out
+
+    def compiled_for(self, rule_id: str) -> CompiledCorrelation:
+        return next(c for _, c in self.compiled if c.rule.id == rule_id)
+
+    def close(self) -> None:
+        """Free the native ruleset (also done when the correlator is collected)."""
+        with self._lock:
+            host, self._host = self._host, None
+            if host is not None:
+                # durable_rules frees a ruleset only by its native handle.
+                for ruleset in host._ruleset_list:
+                    self._native.delete_ruleset(ruleset._handle)
+
+    def __enter__(self) -> DurableCorrelator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
