@@ -29,7 +29,7 @@ __all__ = [
     "preferred_engine",
 ]
 
-Engine = Literal["auto", "stream", "columnar"]
+Engine = Literal["auto", "stream", "columnar", "spark"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 
 Source = str | Path | Iterable[Mapping[str, Any] | Shipment] | Any
@@ -54,6 +54,7 @@ def evaluate(
     *,
     engine: Engine = "auto",
     as_of: date | None = None,
+    spark: Any = None,
 ) -> Report:
     """Evaluate shipment events against a rulebook.
 
@@ -65,13 +66,16 @@ def evaluate(
             of paths, an iterable of dicts or `Shipment`s, or a pandas/polars DataFrame.
         rulebook: a loaded `Rulebook`, a path to rule files, or None for the bundled DPRK
             rulebook.
-        engine: `stream` (one event at a time), `columnar` (Polars) or `auto`
+        engine: `stream` (one event at a time), `columnar` (Polars), `spark` (the
+            columnar plan on Apache Spark: `pip install 'compliance[spark]'`) or `auto`
             (columnar for paths and DataFrames, stream for iterables — columnar for
             them too when the rulebook has correlation rules and durable_rules does
             not import here).
         as_of: the evaluation date: a report not yet due on it is `pending`, neither
             late nor unreported. Default: the latest date in the log (a delivery or a
             reporting date); `Report.as_of` says which date was used.
+        spark: the SparkSession the spark engine runs on (default: the active one,
+            else a new local one).
 
     Raises:
         RuleFileError: the rulebook does not load.
@@ -94,6 +98,10 @@ def evaluate(
         from compliance.engine.columnar import evaluate_columnar
 
         return evaluate_columnar(sources, rulebook, as_of=as_of)
+    if engine == "spark":
+        from compliance.engine.spark import evaluate_spark  # pyspark: imported there
+
+        return evaluate_spark(sources, rulebook, session=spark, as_of=as_of)
     records = itertools.chain.from_iterable(records_from(s) for s in sources)
     return evaluate_stream(records, rulebook, as_of=as_of)
 

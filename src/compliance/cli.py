@@ -42,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         help="output format (default: table on a terminal, else json)",
     )
     ev.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
-    ev.add_argument("--engine", choices=("auto", "stream", "columnar"), default="auto")
+    ev.add_argument("--engine", choices=("auto", "stream", "columnar", "spark"), default="auto")
+    ev.add_argument("--spark-master", help="Spark master for --engine spark (default: the "
+                    "active session's, else local[*])")  # fmt: skip
+    ev.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Spark setting for --engine spark (repeatable)")  # fmt: skip
     ev.add_argument(
         "--as-of", type=_day, default=None, metavar="DATE",
         help="evaluation date: a report not yet due on it is pending, not unreported "
@@ -215,6 +219,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         _refuse_input_as_output(args.output, args.logs)
     rulebook = load_rulebook(*(args.rules or ()))
     prepare(fmt)
+    if args.engine == "spark":
+        _start_spark(args.spark_master, args.spark_conf)
     with _rare_collections():
         report = evaluate(args.logs, rulebook, engine=args.engine, as_of=args.as_of)
         text = render(report, rulebook, fmt)
@@ -234,6 +240,19 @@ def _evaluate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return report.exit_code(args.fail_on)
+
+
+def _start_spark(master: str | None, settings: list[str]) -> None:
+    """The session --engine spark runs on (evaluate() then finds it active)."""
+    from compliance.engine.spark import spark_session
+
+    conf = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key.strip():
+            raise ComplianceError(f"--spark-conf {setting!r}: expected KEY=VALUE")
+        conf[key.strip()] = value
+    spark_session(master, conf)
 
 
 def _watch(args: argparse.Namespace) -> int:

@@ -23,7 +23,15 @@ from compliance.io.readers import check_header, display_name, log_format, short_
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["CHUNK_BYTES", "Chunk", "csv_frames", "csv_rows", "fast_csv", "read_header"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Chunk",
+    "csv_frames",
+    "csv_rows",
+    "fast_csv",
+    "parse_chunk",
+    "read_header",
+]
 
 # 31 MiB of CSV per chunk: ~340k rows, a few hundred MB at most. Under 32 MiB, glibc's
 # largest threshold for serving an allocation by a fresh mapping: above it every chunk's
@@ -82,7 +90,7 @@ def _chunk_end(handle: BinaryIO, start: int, size: int) -> int:
     return at
 
 
-def _parse(chunk: bytes, header: list[str]) -> pl.DataFrame:
+def parse_chunk(chunk: bytes, header: list[str]) -> pl.DataFrame:
     """A chunk's rows, every column a string; Fallback on a parse error."""
     import polars as pl
 
@@ -123,7 +131,7 @@ def csv_frames(
             if short_rows(chunk, len(header)):
                 raise Fallback  # the Python reader rejects those rows
             lines = chunk.count(b"\n") + (chunk[-1:] != b"\n")
-            frame = _parse(chunk, header)
+            frame = parse_chunk(chunk, header)
             if frame.height != lines or frame.width != len(header):
                 raise Fallback  # quoted newlines or skipped lines: line numbers would differ
             if chunks is not None:
@@ -168,9 +176,9 @@ def csv_rows(path: str, header: list[str], chunks: list[Chunk], rows: pl.Series)
                                     encoding="utf8").get_column("line")  # fmt: skip
             if lines is not None and lines.len() == chunk.rows:
                 picked = lines.gather(inside - chunk.first).fill_null("")
-                frame = _parse(("\n".join(picked.to_list()) + "\n").encode(), header)
+                frame = parse_chunk(("\n".join(picked.to_list()) + "\n").encode(), header)
             else:  # blank lines or the byte in the data: parse the whole chunk
-                frame = _parse(data, header).gather(inside - chunk.first)
+                frame = parse_chunk(data, header).gather(inside - chunk.first)
             if frame.height != inside.len():
                 raise Fallback
             parts.append(frame.with_columns(inside.alias("__row")).select("__row", *header))

@@ -25,7 +25,7 @@ from compliance.report import Finding, Report, RulebookInfo
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, CorrelationRule
 
-__all__ = ["evaluate_columnar", "python_events"]
+__all__ = ["evaluate_columnar", "findings_of", "python_events"]
 
 
 def evaluate_columnar(
@@ -53,7 +53,7 @@ def evaluate_columnar(
                 python_records.extend(progress.count(records_from(source)))
         selection = select_rows(scans, python_records)
         day = as_of if as_of is not None else selection.ledger.latest_date
-        findings = _findings(plan, selection, day)
+        findings = findings_of(plan, selection, day)
     finally:
         progress.close()
     ledger = selection.ledger
@@ -85,7 +85,7 @@ def python_events(
     return by_rule
 
 
-def _findings(plan: Plan, selection: Selection, as_of: date | None) -> list[Finding]:
+def findings_of(plan: Plan, selection: Selection, as_of: date | None) -> list[Finding]:
     """Every rule's findings: its Python events, and its clean rows in bulk (each one that
     reaches a finding confirmed by the exact evaluator)."""
     import polars as pl

@@ -20,7 +20,15 @@ from compliance.ledger import Ledger, RawRecord
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["Selection", "select_rows"]
+__all__ = [
+    "Selection",
+    "hash_ids",
+    "id_text",
+    "involved_ids",
+    "python_rows",
+    "resolve_groups",
+    "select_rows",
+]
 
 
 @dataclass
@@ -46,20 +54,13 @@ def select_rows(scans: list[Scan], python_records: Iterable[RawRecord]) -> Selec
         counted += scan.records - flagged.height  # (rows of blanks: not records)
 
     # 2. Ids those rows involve, and ids that occur more than once among clean rows.
-    named: set[str] = set()  # ids of Python rows
-    targets: set[str] = set()  # ids Python rows correct
+    involved = involved_ids(records)
     for record in records:
-        data = record.data if isinstance(record.data, Mapping) else {}
-        for key, into in (("id", named), ("supersedes", targets)):
-            value = data.get(key)
-            if value is not None and (text := _text(value)):
-                into.add(text)
         ledger.add(record)
     keys = pl.concat(
         [s.keys.with_columns(pl.lit(n, dtype=pl.Int32).alias("__s")) for n, s in enumerate(scans)]
     ) if scans else pl.DataFrame(schema={"__h": pl.UInt64, "__c": pl.UInt64, "__row": pl.UInt32,
                                          "__rel": pl.Boolean, "__s": pl.Int32})  # fmt: skip
-    involved = _hash_ids(named | targets)
     # Sorting 10M hashes and comparing neighbours takes a seventh of is_duplicated().
     ordered = keys.get_column("__h").sort()
     dup = ordered.filter(ordered == ordered.shift(1)).unique()
@@ -70,13 +71,7 @@ def select_rows(scans: list[Scan], python_records: Iterable[RawRecord]) -> Selec
         .agg(pl.len().alias("n"), pl.col("__rel").any().alias("rel"),
              (~pl.col("__rel")).sum().alias("plain"), pl.col("__c").n_unique().alias("contents"))
     )  # fmt: skip
-    # Groups of identical rows that no rule, correction or odd value touches: one is
-    # evaluated (it matches no rule), the others are its duplicates.
-    simple = groups.filter(
-        ~pl.col("rel") & (pl.col("contents") == 1) & ~pl.col("__h").is_in(involved.implode())
-    )
-    copies = int((simple.get_column("n") - 1).sum() or 0)
-    to_fetch = groups.filter(pl.col("plain") > 0).join(simple.select("__h"), on="__h", how="anti")
+    simple, copies, to_fetch = resolve_groups(groups, involved)
 
     # 3. Clean rows sharing one of the other ids go to the ledger too (a second pass
     #    fetches the ones the screen did not keep); the rest are evaluated in bulk.
@@ -118,12 +113,46 @@ def python_rows(scan: Scan, frame: pl.DataFrame) -> Iterator[RawRecord]:
         yield RawRecord(data, scan.name, line=index + scan.line_offset)
 
 
-def _hash_ids(ids: Iterable[str]) -> pl.Series:
+def involved_ids(records: Iterable[RawRecord]) -> pl.Series:
+    """Hashes of the ids Python rows carry or correct: clean rows with one of these ids
+    must go to the ledger too."""
+    ids: set[str] = set()
+    for record in records:
+        data = record.data if isinstance(record.data, Mapping) else {}
+        for key in ("id", "supersedes"):
+            value = data.get(key)
+            if value is not None and (text := id_text(value)):
+                ids.add(text)
+    return hash_ids(ids)
+
+
+def resolve_groups(
+    groups: pl.DataFrame, involved: pl.Series
+) -> tuple[pl.DataFrame, int, pl.DataFrame]:
+    """(simple groups, their copies, groups whose plain rows must be fetched) of the id
+    groups (`__h`, n, rel, plain, contents) of ids that occur more than once or are
+    involved.
+
+    Simple groups are identical rows that no rule, correction or odd value touches: one
+    is evaluated (it matches no rule), the others are its duplicates.
+    """
+    import polars as pl
+
+    simple = groups.filter(
+        ~pl.col("rel") & (pl.col("contents") == 1) & ~pl.col("__h").is_in(involved.implode())
+    )
+    copies = int((simple.get_column("n") - 1).sum() or 0)
+    to_fetch = groups.filter(pl.col("plain") > 0).join(simple.select("__h"), on="__h", how="anti")
+    return simple, copies, to_fetch
+
+
+def hash_ids(ids: Iterable[str]) -> pl.Series:
+    """The id hashes (`__h`) of some ids, as the screen computes them."""
     import polars as pl
 
     return pl.Series("__h", sorted(ids), dtype=pl.String).hash(HASH_SEED)
 
 
-def _text(value: object) -> str:
+def id_text(value: object) -> str:
     """An id as parse_shipment stores it."""
     return value.strip() if isinstance(value, str) else str(value)
