@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
@@ -120,7 +121,10 @@ def _one_line(error: Exception) -> ComplianceError:
     if ERROR_MARK in text:
         message = text[text.index(ERROR_MARK) + len(ERROR_MARK) :].splitlines()[0]
         return ComplianceError(message)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), repr(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # A Python worker's failure: the traceback's last "SomeError: ..." line says what.
+    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
+    first = raised[-1] if raised else lines[0] if lines else repr(error)
     return ComplianceError(f"spark engine: a Spark job failed: {first}")
 
 

@@ -237,6 +237,7 @@ class LineScreen:
             pl.col("__line").is_not_null().alias("__rel"),
             pl.col("__h").reinterpret(signed=True), pl.col("__c").reinterpret(signed=True),
             pl.lit(source.index, dtype=pl.Int32).alias("__s"), pl.lit(False).alias("__odd"),
+            pl.col("__row").cast(pl.Int64),
         )  # fmt: skip
         tally = pl.DataFrame({
             "__s": pl.Series([source.index], dtype=pl.Int32),

@@ -1,0 +1,149 @@
+"""The spark engine gives the columnar engine's reports (and so the stream engine's).
+
+One local Spark session (`local[2]`) serves the whole test session: starting one takes
+seconds. The Spark tests skip, saying why, where PySpark, pyarrow or Java is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from hypothesis import given, settings
+
+import compliance
+from compliance.errors import ComplianceError, EngineUnavailableError
+from test_engines_agree import COLUMNS, logs, rulebook_texts
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = sorted(str(p) for p in (ROOT / "examples").glob("*.csv"))
+
+
+def _missing() -> str | None:
+    for module in ("pyspark", "pyarrow"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install '.[spark]')"
+    if shutil.which("java") is None:
+        return "no java on the PATH (PySpark 4 needs Java 17)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    if (reason := _missing()) is not None:
+        pytest.skip(reason)
+    from compliance.engine.spark import spark_session
+
+    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    yield session
+    session.stop()
+
+
+def _columnar_and_spark(source: Any, rulebook: compliance.Rulebook, spark: Any) -> tuple[Any, Any]:
+    columnar = compliance.evaluate(source, rulebook, engine="columnar").to_dict()
+    on_spark = compliance.evaluate(source, rulebook, engine="spark", spark=spark).to_dict()
+    return columnar, on_spark
+
+
+def test_the_examples_evaluate_identically(spark: Any) -> None:
+    rulebook = compliance.load_rulebook()
+    columnar, on_spark = _columnar_and_spark(EXAMPLES, rulebook, spark)
+    assert on_spark == columnar
+    assert on_spark["accounting"]["read"] > 100
+
+
+@settings(max_examples=4)
+@given(rulebook_texts(), logs())
+def test_spark_agrees_with_columnar_on_random_logs(
+    spark: Any, rulebook_text: str, log: list[dict[str, str]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(rulebook_text, encoding="utf-8")
+        rulebook = compliance.load_rulebook(rules)
+        path = Path(tmp) / "log.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(log)
+        columnar, on_spark = _columnar_and_spark(str(path), rulebook, spark)
+        assert on_spark == columnar
+
+
+def test_ragged_and_blank_lines_are_rejected_at_their_line(spark: Any, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "id,date,hs_code,quantity,unit,destination\n"
+        "a1,2018-01-02,2710,100,bbl,KP\n"
+        "\n"
+        "a2,2018-01-03,2710\n"  # a field short: line 4
+        ",,,,,\n"
+        "a1,2018-01-02,2710,100,bbl,KP\n"  # an exact copy of line 2
+        "a3,2018-13-03,2710,100,bbl,KP\n",  # no such month: line 7
+        encoding="utf-8",
+    )
+    rulebook = compliance.load_rulebook()
+    columnar, on_spark = _columnar_and_spark(str(log), rulebook, spark)
+    assert on_spark == columnar
+    assert [r["line"] for r in on_spark["rejected"]] == [4, 7]
+    assert on_spark["accounting"]["duplicates"] == 1
+
+
+def test_a_quoted_newline_is_one_clear_error(spark: Any, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text('id,date,note\na1,2018-01-02,"two\nlines"\n', encoding="utf-8")
+    with pytest.raises(ComplianceError, match=r"log.csv:2: a quoted field runs onto the next"):
+        compliance.evaluate(str(log), engine="spark", spark=spark)
+
+
+def test_without_pyspark_the_engine_says_what_to_install() -> None:
+    from compliance.engine.spark import INSTALL_HINT, spark_session
+
+    with (
+        patch.dict(sys.modules, {"pyspark": None, "pyspark.sql": None}),
+        pytest.raises(EngineUnavailableError, match=r"pip install 'compliance\[spark\]'"),
+    ):
+        spark_session()
+    assert "\n" not in INSTALL_HINT
+
+
+def test_importing_compliance_does_not_import_pyspark() -> None:
+    code = "import sys, compliance; print('pyspark' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_spark_conf_without_equals_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from compliance.cli import main
+
+    code = main(["evaluate", EXAMPLES[0], "--engine", "spark", "--spark-conf", "novalue"])
+    assert code == 2
+    assert "--spark-conf 'novalue': expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_an_executor_failure_is_one_clear_error(spark: Any, tmp_path: Path) -> None:
+    from compliance.engine.spark import evaluation
+
+    log = tmp_path / "log.csv"
+    log.write_text("id,date\na1,2018-01-02\n", encoding="utf-8")
+    resolve = evaluation._resolve
+
+    def vanish(*args: Any) -> Any:  # the file goes away once its blocks are counted
+        log.unlink()
+        return resolve(*args)
+
+    with (
+        patch.object(evaluation, "_resolve", vanish),
+        pytest.raises(ComplianceError, match=r"^spark engine: a Spark job failed: ") as caught,
+    ):
+        compliance.evaluate(str(log), engine="spark", spark=spark)
+    assert "\n" not in str(caught.value)
