@@ -61,6 +61,22 @@ def test_the_examples_evaluate_identically(spark: Any) -> None:
     assert on_spark["accounting"]["read"] > 100
 
 
+def test_lines_are_numbered_across_splits(spark: Any) -> None:
+    """Files cut into 1 KiB splits (several per partition, a file over several
+    partitions): every line still has its number, so every report is the same."""
+    rulebook = compliance.load_rulebook()
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "1k")
+    spark.conf.set("spark.sql.files.openCostInBytes", "0")
+    try:
+        columnar, on_spark = _columnar_and_spark(EXAMPLES, rulebook, spark)
+        splits = spark.read.text(EXAMPLES).rdd.getNumPartitions()
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+        spark.conf.unset("spark.sql.files.openCostInBytes")
+    assert splits > 10
+    assert on_spark == columnar
+
+
 @settings(max_examples=4)
 @given(rulebook_texts(), logs())
 def test_spark_agrees_with_columnar_on_random_logs(

@@ -40,13 +40,11 @@ from compliance.engine.columnar.selection import (
 from compliance.engine.columnar.typed import TYPED_BATCH_ROWS
 from compliance.engine.findings import sort_findings
 from compliance.engine.spark.executors import (
-    BLOCKS_SCHEMA,
     ERROR_MARK,
     KEYS_SCHEMA,
     LINES_SCHEMA,
     CsvSource,
     LineScreen,
-    count_blocks,
     numbered_batches,
     screen_for,
 )
@@ -184,8 +182,7 @@ def _select(
     )  # fmt: skip
     names = _names(paths)
     # 1. Blocks: line counts and headers.
-    blocks = pl.from_arrow(text.mapInArrow(count_blocks, BLOCKS_SCHEMA).toArrow())
-    assert isinstance(blocks, pl.DataFrame)
+    blocks = _polars(count_blocks(text))
     files = sorted(set(blocks.get_column("__f").to_list()))
     seen = {_name_of(uri, names) for uri in files}
     for uri in text.inputFiles():  # a file without lines has no blocks
@@ -302,6 +299,20 @@ def _resolve(
     dates = [s.latest for s in scans if s.latest is not None]
     ledger.add_counted(read=counted, duplicates=copies, latest=max(dates, default=None))
     return selection
+
+
+def count_blocks(text: Any) -> Any:
+    """Per (file, block): its line count, and its first line (the header, for a file's
+    first block), by a Spark aggregation: within a partition, monotonically_increasing_id
+    grows in the order lines are read."""
+    from pyspark.sql import functions as F
+
+    first = F.min_by("value", "__i")
+    return (
+        text.withColumn("__i", F.monotonically_increasing_id()).groupBy("__f", "__b")
+        .agg(F.count(F.lit(1)).alias("n"),
+             F.when(F.col("__b") == 0, first).alias("head"))
+    )  # fmt: skip
 
 
 def _polars(frame: Any) -> pl.DataFrame:

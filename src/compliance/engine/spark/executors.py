@@ -29,19 +29,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
-    "BLOCKS_SCHEMA",
     "ERROR_MARK",
     "KEYS_SCHEMA",
     "LINES_SCHEMA",
     "CsvSource",
     "LineScreen",
-    "count_blocks",
     "number_lines",
     "odd_line",
     "screen_for",
 ]
 
-BLOCKS_SCHEMA = "__f string, __b long, n long, head string"
 LINES_SCHEMA = "__f string, __no long, value string"
 # Per row: source, row (line - 2), id and content hash (as signed 64-bit), whether the
 # id is valid (a key), kept by the screen (__rel), a line the screen cannot take (__odd);
@@ -61,32 +58,6 @@ class CsvSource:
     index: int
     name: str
     header: list[str]
-
-
-def count_blocks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Per (file, block) of a partition: its line count, and its first line (the
-    header, for a file's first block)."""
-    import polars as pl
-    import pyarrow as pa
-
-    counts: dict[tuple[str, int], int] = {}
-    heads: dict[tuple[str, int], str] = {}
-    for batch in batches:
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        grouped = frame.group_by("__f", "__b", maintain_order=True).agg(
-            pl.len().alias("n"), pl.col("value").first().alias("head")
-        )
-        for f, b, n, head in grouped.iter_rows():
-            if (f, b) not in counts:
-                counts[(f, b)] = 0
-                heads[(f, b)] = head
-            counts[(f, b)] += n
-    keys = list(counts)
-    yield pa.RecordBatch.from_pydict({
-        "__f": [k[0] for k in keys], "__b": [k[1] for k in keys],
-        "n": [counts[k] for k in keys], "head": [heads[k] if k[1] == 0 else None for k in keys],
-    })  # fmt: skip
 
 
 def number_lines(
