@@ -163,3 +163,21 @@ def test_an_executor_failure_is_one_clear_error(spark: Any, tmp_path: Path) -> N
     ):
         compliance.evaluate(str(log), engine="spark", spark=spark)
     assert "\n" not in str(caught.value)
+
+
+def test_correlation_rules_run_on_the_driver(spark: Any, tmp_path: Path) -> None:
+    """A transfer then a port call infer one delivery: the rows of both steps reach the
+    driver (the screen keeps them) and the columnar engine's join runs there."""
+    from test_correlation import call, inferred, rulebook, sts
+
+    log = tmp_path / "log.csv"
+    rows = [call("c2", "2019-01-25"), sts("t1", "2019-01-03"), call("c1", "2019-01-20")]
+    columns = sorted({k for r in rows for k in r})
+    with log.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    columnar, on_spark = _columnar_and_spark(str(log), rulebook(tmp_path), spark)
+    assert on_spark == columnar
+    report = compliance.evaluate(str(log), rulebook(tmp_path), engine="spark", spark=spark)
+    assert inferred(report) == ["inferred:delivery:t1:c1"]
