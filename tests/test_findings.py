@@ -68,6 +68,9 @@ def test_trigger_running_total_and_events(tmp_path: Path) -> None:
         "running": "120",
         "total": "120",
         "excess": "20",
+        # Every total says what it rests on: here records with no `source`.
+        "basis": {"unspecified": "120"},
+        "on_notifications": False,
     }
     assert f.period is not None
     assert (f.trigger, f.events, f.period.start.isoformat()) == ("c", ["a", "b", "c"], "2019-01-01")

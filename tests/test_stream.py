@@ -39,6 +39,7 @@ def as_dict(report: compliance.Report) -> dict[str, Any]:
     out = report.to_dict()
     # Where a record sat in the input is part of the report, not of its meaning.
     out["rejected"] = sorted((str(r.get("id")), len(r["reasons"])) for r in out["rejected"])
+    out["superseded"] = sorted((s["id"], s["by"]) for s in out["superseded"])
     return out
 
 

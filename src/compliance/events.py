@@ -33,6 +33,7 @@ __all__ = [
     "MAX_FIELDS",
     "NUMERIC_FIELDS",
     "PROVIDERS",
+    "RANGE_FIELDS",
     "SCREENS",
     "TRANSFERS",
     "Problem",
@@ -75,11 +76,15 @@ FIELDS = (
     "contract_date",
     "unloaded_on",
     "attestation",
+    "quantity_min",
+    "quantity_max",
 )
 COUNTRY_FIELDS = frozenset(
     {"origin", "destination", "supplier", "vessel_flag", "counterparty_flag"}
 )
 NUMERIC_FIELDS = frozenset({"quantity", "value"})
+# Bounds of an estimated amount ("at least 759,793 bbl; 1,367,628 if about 90 % laden").
+RANGE_FIELDS = ("quantity_min", "quantity_max")
 DATE_FIELDS = frozenset({"date", "reported_on", "contract_date", "unloaded_on"})
 IMO_FIELDS = frozenset({"vessel_imo", "counterparty_imo"})
 TEXT_FIELDS = frozenset({"id", "commodity", "vessel_name", "supersedes"})
@@ -99,6 +104,7 @@ CODE_FIELDS = frozenset(
     | NUMERIC_FIELDS
     | DATE_FIELDS
     | IMO_FIELDS
+    | set(RANGE_FIELDS)
     | {"hs_code", "unit", "currency", "transfer", "product", "source", "provider", "attestation"}
 )
 
@@ -146,6 +152,8 @@ class Shipment(BaseModel):
     contract_date: dt.date | None = None
     unloaded_on: dt.date | None = None
     attestation: str | None = None
+    quantity_min: Decimal | None = None
+    quantity_max: Decimal | None = None
     extra: dict[str, str] = {}
     # The ids of the events a correlation rule inferred this one from (empty for a
     # record). Not a field of logs: records never carry it, `to_record` leaves it out.
@@ -426,6 +434,19 @@ def _date(field: str, v: Any, text: str | None, problems: list[Problem]) -> date
     return day
 
 
+def _range_problems(out: Mapping[str, Any]) -> list[Problem]:
+    """Bounds in order: quantity_min ≤ quantity ≤ quantity_max, wherever given."""
+    low, point, high = out.get("quantity_min"), out.get("quantity"), out.get("quantity_max")
+    problems = []
+    if low is not None and high is not None and low > high:
+        problems.append(Problem("quantity_min", f"must be ≤ quantity_max ({high})", low))
+    if point is not None and low is not None and point < low:
+        problems.append(Problem("quantity", f"must be ≥ quantity_min ({low})", point))
+    if point is not None and high is not None and point > high:
+        problems.append(Problem("quantity", f"must be ≤ quantity_max ({high})", point))
+    return problems
+
+
 def _code(message: str) -> Callable[[str, Any, str, list[Problem]], str | None]:
     def parse(field: str, v: Any, text: str, problems: list[Problem]) -> str | None:
         code = normalise_code(field, text)
@@ -495,6 +516,8 @@ _TEXT_PARSERS: dict[str, Parser] = {
 }
 _VALUE_PARSERS: dict[str, Parser] = {
     "quantity": _decimal,
+    "quantity_min": _decimal,
+    "quantity_max": _decimal,
     "value": _decimal,
     "date": _date,
     "reported_on": _date,
@@ -591,13 +614,14 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
     for required in ("id", "date"):
         if required not in out and required not in failed:
             problems.append(Problem(required, "is required"))
-    for amount, unit in (("quantity", "unit"), ("value", "currency")):
-        has_amount = amount in out or amount in failed
+    for amounts, unit in ((("quantity", *RANGE_FIELDS), "unit"), (("value",), "currency")):
+        given = [a for a in amounts if a in out or a in failed]
         has_unit = unit in out or unit in failed
-        if has_amount and not has_unit:
-            problems.append(Problem(unit, f"is required with {amount}"))
-        elif has_unit and not has_amount:
-            problems.append(Problem(amount, f"is required with {unit}"))
+        if given and not has_unit:
+            problems.append(Problem(unit, f"is required with {given[0]}"))
+        elif has_unit and not given:
+            problems.append(Problem(amounts[0], f"is required with {unit}"))
+    problems.extend(_range_problems(out))
     if problems:
         return problems
     if extra:

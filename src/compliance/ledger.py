@@ -27,7 +27,7 @@ from datetime import date
 from typing import Any
 
 from compliance.events import Shipment, parse_shipment
-from compliance.report import Accounting, Rejection
+from compliance.report import Accounting, Rejection, Supersession
 
 __all__ = ["Ledger", "LedgerChanges", "RawRecord", "reconcile", "validate"]
 
@@ -124,6 +124,7 @@ class Ledger:
         self._reasons: dict[str, str] = {}  # rejected correction -> reason
         self._accepted: dict[str, Shipment] = {}
         self._superseded = 0
+        self._replaced_by: dict[str, str] = {}  # superseded id -> the id of its correction
         # id -> (accepted shipment at the last changes(), accepted shipment now)
         self._delta: dict[str, tuple[Shipment | None, Shipment | None]] = {}
 
@@ -211,6 +212,22 @@ class Ledger:
             superseded=self._superseded,
             rejected=rejected,
         )
+
+    @property
+    def superseded(self) -> list[Supersession]:
+        """Every superseded record, where it was read and the id that replaced it, in
+        (source, line, index, id) order: the audit trail of `accounting.superseded`."""
+        self._resolve()
+        out = []
+        for ident, by in self._replaced_by.items():
+            record = self._ids[ident].best[0]
+            out.append(
+                Supersession(
+                    id=ident, by=by, source=record.source, line=record.line, index=record.index
+                )
+            )
+        out.sort(key=lambda s: (s.source, s.line or 0, s.index or 0, s.id))
+        return out
 
     @property
     def rejected_count(self) -> int:
@@ -355,7 +372,9 @@ class Ledger:
         self._cascade(cycles, correctors, reasons)
 
         superseded = {
-            s.supersedes for i, s in kept.items() if s.supersedes is not None and i not in reasons
+            s.supersedes: i
+            for i, s in kept.items()
+            if s.supersedes is not None and i not in reasons
         }
         for ident in members:
             shipment = kept.get(ident)
@@ -367,7 +386,7 @@ class Ledger:
                 status = _SUPERSEDED
             else:
                 status = _ACCEPTED
-            self._record(ident, status, shipment, reasons.get(ident))
+            self._record(ident, status, shipment, reasons.get(ident), superseded.get(ident))
 
     @staticmethod
     def _cascade(
@@ -382,8 +401,17 @@ class Ledger:
                     work.append(c)
 
     def _record(
-        self, ident: str, status: int | None, shipment: Shipment | None, reason: str | None
+        self,
+        ident: str,
+        status: int | None,
+        shipment: Shipment | None,
+        reason: str | None,
+        by: str | None = None,
     ) -> None:
+        if status == _SUPERSEDED and by is not None:
+            self._replaced_by[ident] = by
+        else:
+            self._replaced_by.pop(ident, None)
         old = self._status.get(ident)
         if old == _SUPERSEDED:
             self._superseded -= 1

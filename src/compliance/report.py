@@ -26,6 +26,7 @@ __all__ = [
     "Series",
     "SeriesPoint",
     "Severity",
+    "Supersession",
 ]
 
 FindingKind = Literal[
@@ -44,6 +45,7 @@ FindingKind = Literal[
     "pending",
     "inferred",
     "associated",
+    "unquantified",
 ]
 Day = date  # a field named `date` shadows the type inside Finding
 Severity = Literal["breach", "warning", "notice", "error"]
@@ -63,6 +65,7 @@ SEVERITY: dict[str, Severity] = {
     "unnotified": "breach",
     "inferred": "notice",
     "associated": "notice",
+    "unquantified": "warning",
 }
 
 
@@ -84,6 +87,14 @@ class Measurement(_Frozen):
     total: Decimal
     excess: Decimal | None = None
     threshold: Decimal | None = None
+    # With ranges, `running` and `total` are the upper bounds' totals, these the lower's.
+    running_min: Decimal | None = None
+    total_min: Decimal | None = None
+    # What `total` rests on: its part by event `source` ("notification", "panel-report",
+    # "inferred", …; "unspecified" for events with none), and whether the notified part
+    # alone passes the limit (or the threshold's level).
+    basis: dict[str, Decimal] | None = None
+    on_notifications: bool | None = None
 
     def places(self, least: int = 2) -> int:
         """Decimal places to show these figures with, at least `least`: enough that the
@@ -100,12 +111,16 @@ class Measurement(_Frozen):
 class SeriesPoint(NamedTuple):
     """One contributing event of a cap finding: what it added in each measure of the rule
     (None: it cannot be expressed in that one; its `unconvertible` finding says why, and
-    it adds nothing there) and the running totals after it, keyed by unit."""
+    it adds nothing there) and the running totals after it, keyed by unit; its `source`
+    and the conversion factor that converted it (`"product_basket 8.33 bbl/t since
+    2018-01-01"`), None when it has none or needed none."""
 
     event: str
     date: date
     amounts: dict[str, Decimal | None]
     running: dict[str, Decimal]
+    source: str | None = None
+    factor: str | None = None
 
 
 class Series(Sequence[SeriesPoint]):
@@ -122,7 +137,7 @@ class Series(Sequence[SeriesPoint]):
     {'bbl': Decimal('300')}
     """
 
-    __slots__ = ("_amounts", "_running", "dates", "events", "units")
+    __slots__ = ("_amounts", "_running", "dates", "events", "factors", "sources", "units")
 
     def __init__(
         self,
@@ -131,6 +146,8 @@ class Series(Sequence[SeriesPoint]):
         dates: Sequence[date],
         amounts: Sequence[tuple[Decimal | None, ...]],
         running: Sequence[tuple[Decimal, ...]],
+        sources: Sequence[str | None] | None = None,
+        factors: Sequence[str | None] | None = None,
     ) -> None:
         if not len(events) == len(dates) == len(amounts) == len(running):
             raise ValueError("a series needs one date, amounts and running totals per event")
@@ -139,6 +156,11 @@ class Series(Sequence[SeriesPoint]):
         self.dates = tuple(dates)
         self._amounts = tuple(amounts)
         self._running = tuple(running)
+        none: tuple[str | None, ...] = (None,) * len(self.events)
+        self.sources = tuple(sources) if sources is not None else none
+        self.factors = tuple(factors) if factors is not None else none
+        if not len(self.sources) == len(self.factors) == len(self.events):
+            raise ValueError("a series needs one source and factor (or None) per event")
 
     def __len__(self) -> int:
         return len(self.events)
@@ -155,6 +177,8 @@ class Series(Sequence[SeriesPoint]):
             self.dates[i],
             dict(zip(self.units, self._amounts[i], strict=True)),
             dict(zip(self.units, self._running[i], strict=True)),
+            self.sources[i],
+            self.factors[i],
         )
 
     def running_in(self, unit: str) -> tuple[Decimal, ...]:
@@ -171,7 +195,10 @@ class Series(Sequence[SeriesPoint]):
         return hash(self._key())
 
     def _key(self) -> tuple[object, ...]:
-        return (self.units, self.events, self.dates, self._amounts, self._running)
+        return (
+            self.units, self.events, self.dates, self._amounts, self._running,
+            self.sources, self.factors,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"Series({len(self)} events in {', '.join(self.units)})"
@@ -180,20 +207,24 @@ class Series(Sequence[SeriesPoint]):
         """The JSON list of DESIGN §4, decimals as exact strings, a missing amount null."""
         units = self.units
         out = []
-        for event, day, amounts, running in zip(
-            self.events, self.dates, self._amounts, self._running, strict=True
-        ):
-            out.append(
-                {
-                    "event": event,
-                    "date": day.isoformat(),
-                    "amounts": {
-                        u: None if a is None else format_amount(a)
-                        for u, a in zip(units, amounts, strict=True)
-                    },
-                    "running": {u: format_amount(r) for u, r in zip(units, running, strict=True)},
-                }
-            )
+        for event, day, amounts, running, source, factor in zip(
+            self.events, self.dates, self._amounts, self._running, self.sources, self.factors,
+            strict=True,
+        ):  # fmt: skip
+            point: dict[str, Any] = {
+                "event": event,
+                "date": day.isoformat(),
+                "amounts": {
+                    u: None if a is None else format_amount(a)
+                    for u, a in zip(units, amounts, strict=True)
+                },
+                "running": {u: format_amount(r) for u, r in zip(units, running, strict=True)},
+            }
+            if source is not None:
+                point["source"] = source
+            if factor is not None:
+                point["factor"] = factor
+            out.append(point)
         return out
 
     def json_lines(self) -> list[str]:
@@ -213,16 +244,20 @@ class Series(Sequence[SeriesPoint]):
             return text
 
         lines = []
-        for event, day, amounts, running in zip(
-            self.events, self.dates, self._amounts, self._running, strict=True
-        ):
+        for event, day, amounts, running, source, factor in zip(
+            self.events, self.dates, self._amounts, self._running, self.sources, self.factors,
+            strict=True,
+        ):  # fmt: skip
             given = ", ".join(f"{u}: {amount(a)}" for u, a in zip(units, amounts, strict=True))
             totals = ", ".join(
                 f'{u}: "{format_amount(r)}"' for u, r in zip(units, running, strict=True)
             )
+            more = "" if source is None else f', "source": {_string(source)}'
+            if factor is not None:
+                more += f', "factor": {_string(factor)}'
             lines.append(
                 f'{{"event": {_string(event)}, "date": "{day.isoformat()}", '
-                f'"amounts": {{{given}}}, "running": {{{totals}}}}}'
+                f'"amounts": {{{given}}}, "running": {{{totals}}}{more}}}'
             )
         return lines
 
@@ -237,6 +272,8 @@ class Series(Sequence[SeriesPoint]):
             [p.date for p in rows],
             [tuple(p.amounts[u] for u in units) for p in rows],
             [tuple(p.running[u] for u in units) for p in rows],
+            [p.source for p in rows],
+            [p.factor for p in rows],
         )
 
     @classmethod
@@ -260,6 +297,8 @@ def _point(value: Any) -> SeriesPoint:
         value["date"] if isinstance(value["date"], date) else date.fromisoformat(value["date"]),
         {u: number(a) for u, a in value["amounts"].items()},
         {u: Decimal(str(r)) for u, r in value["running"].items()},
+        value.get("source"),
+        value.get("factor"),
     )
 
 
@@ -307,6 +346,15 @@ class Finding(_Frozen):
     price: dict[str, str] | None = None
     inferred: list[str] = []  # ids among `events` of events a correlation rule inferred
     chain: list[ChainLink] | None = None  # an `inferred` finding: the events it rests on
+    # Cap findings: "certain" when the lower bounds of estimated amounts pass the limit,
+    # "possible" when only the upper bounds do (absent: no event of the period is a range).
+    certainty: Literal["certain", "possible"] | None = None
+    # Matching events of the period with no quantity: counted nowhere, so the totals are
+    # "at least" (each also has its `unquantified` finding).
+    unquantified: list[str] | None = None
+    # A threshold notice: the events up to and including the one that reached it (its
+    # `events` stay every event of the period, DESIGN §4).
+    reached_with: list[str] | None = None
     message: str
 
     def sort_key(self) -> tuple[Any, ...]:
@@ -350,7 +398,7 @@ class Finding(_Frozen):
         out["group"] = dict(self.group)
         if self.measure is not None:
             m = self.measure
-            measure: dict[str, str] = {
+            measure: dict[str, Any] = {
                 "unit": m.unit,
                 "limit": format_amount(m.limit),
                 "running": format_amount(m.running),
@@ -360,7 +408,21 @@ class Finding(_Frozen):
                 measure["excess"] = format_amount(m.excess)
             if m.threshold is not None:
                 measure["threshold"] = format_amount(m.threshold)
+            if m.running_min is not None:
+                measure["running_min"] = format_amount(m.running_min)
+            if m.total_min is not None:
+                measure["total_min"] = format_amount(m.total_min)
+            if m.basis is not None:
+                measure["basis"] = {k: format_amount(v) for k, v in m.basis.items()}
+            if m.on_notifications is not None:
+                measure["on_notifications"] = m.on_notifications
             out["measure"] = measure
+        if self.certainty is not None:
+            out["certainty"] = self.certainty
+        if self.unquantified is not None:
+            out["unquantified"] = list(self.unquantified)
+        if self.reached_with is not None:
+            out["reached_with"] = list(self.reached_with)
         if self.series is not None:
             out["series"] = self.series
         if self.match is not None:
@@ -409,6 +471,26 @@ class Rejection(_Frozen):
         return self.model_dump(exclude_none=True)
 
 
+class Supersession(_Frozen):
+    """A superseded record (`id`, where it was read) and the record that replaced it."""
+
+    id: str
+    by: str
+    source: str
+    line: int | None = None
+    index: int | None = None
+
+    def location(self) -> str:
+        if self.line is not None:
+            return f"{self.source}:{self.line}"
+        if self.index is not None:
+            return f"{self.source}[{self.index}]"
+        return self.source
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class RulebookInfo(_Frozen):
     sources: list[str]
     rules: int
@@ -427,6 +509,7 @@ class Report(_Frozen):
     rejected: list[Rejection] = []
     rulebook: RulebookInfo
     as_of: date | None = None  # the evaluation date deadlines were judged on
+    superseded: list[Supersession] = []  # the audit trail of corrections, by location
 
     def _of(self, severity: str) -> list[Finding]:
         return [f for f in self.findings if f.severity == severity]
@@ -465,6 +548,7 @@ class Report(_Frozen):
             "findings": [f.to_dict() for f in self.findings],
             "accounting": self.accounting.model_dump(),
             "rejected": [r.to_dict() for r in self.rejected],
+            "superseded": [s.to_dict() for s in self.superseded],
             "rulebook": self.rulebook.model_dump(),
             **({"as_of": self.as_of.isoformat()} if self.as_of is not None else {}),
         }
@@ -478,6 +562,7 @@ class Report(_Frozen):
             "findings": [f._document() for f in self.findings],
             "accounting": self.accounting.model_dump(),
             "rejected": [r.to_dict() for r in self.rejected],
+            "superseded": [s.to_dict() for s in self.superseded],
             "rulebook": self.rulebook.model_dump(),
             **({"as_of": self.as_of.isoformat()} if self.as_of is not None else {}),
         }

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -84,6 +84,10 @@ class ExpectedMeasure(_Strict):
     total: Decimal | None = None
     excess: Decimal | None = None
     threshold: Decimal | None = None
+    running_min: Decimal | None = None
+    total_min: Decimal | None = None
+    basis: dict[str, Decimal] | None = None
+    on_notifications: bool | None = None
 
 
 class ExpectedLink(_Strict):
@@ -115,6 +119,9 @@ class Expectation(_Strict):
     price: dict[str, str] | None = None
     inferred: list[str] | None = None
     chain: list[ExpectedLink] | None = None  # each link by the keys named
+    certainty: Literal["certain", "possible"] | None = None
+    unquantified: list[str] | None = None
+    reached_with: list[str] | None = None
     message: str | None = None
 
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from compliance.engine.price_caps import price_cap_findings
 from compliance.events import IMO_FIELDS, Shipment, imo_check_digit_ok
@@ -49,15 +50,22 @@ from compliance.rulebook.selectors import normalise_name
 from compliance.units import CONTEXT, convert, dimension, for_people, format_amount
 
 __all__ = [
+    "EVENT_KINDS",
     "amount_in",
     "conversion_in",
+    "factor_label",
     "findings_for_rule",
     "inference_finding",
+    "is_ranged",
+    "is_unquantified",
     "one_edit_apart",
     "sort_findings",
     "span_of",
 ]
 
+# The kinds a cap raises per event (not per period): engines that find periods on their
+# own take these from the events that could not be counted.
+EVENT_KINDS = frozenset({"unconvertible", "unquantified"})
 Amounts = tuple[Decimal | None, ...]  # one per measure; None = unconvertible
 
 
@@ -97,18 +105,51 @@ def _order(e: Shipment) -> tuple[object, str]:
     return (e.date, e.id)
 
 
-def amount_in(event: Shipment, measure: Measure, rulebook: Rulebook) -> Decimal | None:
+def amount_in(
+    event: Shipment, measure: Measure, rulebook: Rulebook, *, lower: bool = False
+) -> Decimal | None:
     """The event's contribution to a measure, or None when it cannot be expressed in it
-    (`conversion_in` says which factor converted it)."""
+    (`conversion_in` says which factor converted it).
+
+    An estimate's bounds: the upper (`quantity_max`, else `quantity`, else `quantity_min`:
+    a lower bound alone is all that is claimed) or, with `lower`, the lower (`quantity_min`,
+    else `quantity`, else 0: an upper bound alone makes nothing certain)."""
     if measure.is_currency:
         if event.value is None or event.currency != measure.unit:
             return None
         return event.value
-    if event.quantity is None or event.unit is None:
+    if lower:
+        low = event.quantity_min if event.quantity_min is not None else event.quantity
+        quantity = low if low is not None or event.quantity_max is None else Decimal(0)
+    else:
+        high = event.quantity_max if event.quantity_max is not None else event.quantity
+        quantity = high if high is not None else event.quantity_min
+    if quantity is None or event.unit is None:
         return None
     used = conversion_in(event, measure, rulebook)
     factor = used.barrels_per_tonne if used is not None else None
-    return convert(event.quantity, event.unit, measure.unit, factor)
+    return convert(quantity, event.unit, measure.unit, factor)
+
+
+def is_ranged(event: Shipment) -> bool:
+    """Does the event give its amount as bounds (`quantity_min`, `quantity_max`)?"""
+    return event.quantity_min is not None or event.quantity_max is not None
+
+
+def is_unquantified(event: Shipment) -> bool:
+    """An event with no amount at all (a sighting): it counts nowhere, and says so."""
+    return (
+        event.quantity is None
+        and event.quantity_min is None
+        and event.quantity_max is None
+        and event.value is None
+    )
+
+
+def factor_label(conversion: Conversion) -> str:
+    """`product_basket 8.33 bbl/t since 2018-01-01`: the factor a series point names."""
+    since = f" since {conversion.since}" if conversion.since is not None else ""
+    return f"{conversion.product} {format_amount(conversion.barrels_per_tonne)} bbl/t{since}"
 
 
 def conversion_in(event: Shipment, measure: Measure, rulebook: Rulebook) -> Conversion | None:
@@ -382,14 +423,16 @@ def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Find
     groups: dict[tuple[str | None, ...], list[tuple[Shipment, Amounts]]] = defaultdict(list)
     for e in events:
         amounts = tuple(amount_in(e, m, rulebook) for m in rule.limit)
-        if any(a is None for a in amounts):
+        if is_unquantified(e):
+            out.append(_unquantified(rule, e))
+        elif any(a is None for a in amounts):
             out.append(_unconvertible(rule, e, amounts))
         key = tuple(e.get(f) for f in rule.group_by)
         groups[key].append((e, amounts))
     for key, members in groups.items():
         group = {f: str(v) for f, v in zip(rule.group_by, key, strict=True) if v is not None}
         if isinstance(rule.period, RollingPeriod):
-            out.extend(_rolling(rule, members, group, rule.period.days))
+            out.extend(_rolling(rule, members, group, rule.period.days, rulebook))
             continue
         buckets: dict[Span, list[tuple[Shipment, Amounts]]] = defaultdict(list)
         for e, amounts in members:
@@ -397,7 +440,7 @@ def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Find
             if span is not None:
                 buckets[span].append((e, amounts))
         for span, bucket in buckets.items():
-            out.extend(_period(rule, span, bucket, group))
+            out.extend(_period(rule, span, bucket, group, rulebook))
     return out
 
 
@@ -437,6 +480,16 @@ def _unconvertible(rule: CapRule, e: Shipment, amounts: Amounts) -> Finding:
     )
 
 
+def _unquantified(rule: CapRule, e: Shipment) -> Finding:
+    return _event_finding(
+        rule,
+        e,
+        "unquantified",
+        f"shipment {e.id} on {e.date} matches the cap but gives no quantity: it adds nothing, "
+        "and the period's total is at least what is counted",
+    )
+
+
 def _product_words(e: Shipment) -> str:
     return f"product {e.product!r}" if e.product else "an unnamed product"
 
@@ -464,7 +517,9 @@ def _crossing(running: Running, levels: Sequence[Decimal], strict: bool) -> tupl
     return None
 
 
-def _series(rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running) -> Series:
+def _series(
+    rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running, rulebook: Rulebook
+) -> Series:
     """The evidence of a cap finding: every event that counts in some measure, with its
     amounts and the running totals after it (the tuples already computed, not copies)."""
     units = tuple(m.unit for m in rule.limit)
@@ -477,8 +532,19 @@ def _series(rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Runn
         units = tuple(units[j] for j in first)
         amounts = [tuple(a[j] for j in first) for a in amounts]
         totals = [tuple(t[j] for j in first) for t in totals]
+    factors = []
+    for i in kept:
+        e = bucket[i][0]
+        used = [conversion_in(e, m, rulebook) for m in rule.limit]
+        factors.append(next((factor_label(c) for c in used if c is not None), None))
     return Series(
-        units, [bucket[i][0].id for i in kept], [bucket[i][0].date for i in kept], amounts, totals
+        units,
+        [bucket[i][0].id for i in kept],
+        [bucket[i][0].date for i in kept],
+        amounts,
+        totals,
+        [bucket[i][0].source for i in kept],
+        factors,
     )
 
 
@@ -487,6 +553,7 @@ def _period(
     span: Span,
     bucket: list[tuple[Shipment, Amounts]],
     group: dict[str, str],
+    rulebook: Rulebook,
 ) -> list[Finding]:
     out = []
     running = _cumulative(bucket)
@@ -494,15 +561,26 @@ def _period(
     limits = [m.amount for m in rule.limit]
     hit = _crossing(running, limits, strict=True)
     if hit is not None:
-        series = _series(rule, bucket, running)
-        out.append(_cap_finding(rule, span, bucket, running, series, group, hit, None, None))
+        series = _series(rule, bucket, running, rulebook)
+        out.append(
+            _cap_finding(rule, span, bucket, running, series, group, hit, None, None, rulebook)
+        )
     for threshold in rule.thresholds:
         levels = [CONTEXT.multiply(m.amount, threshold.fraction) for m in rule.limit]
         reached = _crossing(running, levels, strict=False)
         if reached is not None:
-            series = series if series is not None else _series(rule, bucket, running)
+            series = series if series is not None else _series(rule, bucket, running, rulebook)
             finding = _cap_finding(
-                rule, span, bucket, running, series, group, reached, threshold.fraction, None
+                rule,
+                span,
+                bucket,
+                running,
+                series,
+                group,
+                reached,
+                threshold.fraction,
+                None,
+                rulebook,
             )
             if not threshold.verified:
                 finding = finding.model_copy(update={"verified": False})
@@ -520,6 +598,7 @@ def _cap_finding(
     hit: tuple[int, int],
     threshold: Decimal | None,
     label: str | None,
+    rulebook: Rulebook,
 ) -> Finding:
     i, j = hit
     measure = rule.limit[j]
@@ -530,30 +609,84 @@ def _cap_finding(
     unit = measure.unit
     when = label or f"in {span.label()}"
     whom = "".join(f" for {k} {v}" for k, v in group.items())
+    level = measure.amount if threshold is None else CONTEXT.multiply(measure.amount, threshold)
+    strict = threshold is None
+    basis: dict[str, Decimal] = {}
+    for e, amounts in bucket:
+        a = amounts[j]
+        if a is not None:
+            key = e.source or "unspecified"
+            basis[key] = CONTEXT.add(basis.get(key, Decimal(0)), a)
+    basis = dict(sorted(basis.items()))
+    notified = _passes(basis.get("notification", Decimal(0)), level, strict)
+    ranges: dict[str, object] = {}
+    certainty: Literal["certain", "possible"] | None = None
+    if any(is_ranged(e) for e, _ in bucket):
+        lows = [
+            (e, tuple(amount_in(e, m, rulebook, lower=True) for m in rule.limit)) for e, _ in bucket
+        ]
+        low_running = _cumulative(lows)
+        ranges = {"running_min": low_running[i][j], "total_min": low_running[-1][j]}
+        certain = any(
+            _passes(low_running[-1][k], m.amount if threshold is None else
+                    CONTEXT.multiply(m.amount, threshold), strict)
+            for k, m in enumerate(rule.limit)
+        )  # fmt: skip
+        certainty = "certain" if certain else "possible"
+    unquantified = [e.id for e, _ in bucket if is_unquantified(e)]
+    at_least = "at least " if unquantified else ""
     if threshold is None:
         kind: FindingKind = "cap_exceeded"
         excess = CONTEXT.subtract(total, measure.amount)
         figures = Measurement(
-            unit=unit, limit=measure.amount, running=at, total=total, excess=excess
+            unit=unit,
+            limit=measure.amount,
+            running=at,
+            total=total,
+            excess=excess,
+            basis=basis,
+            on_notifications=notified,
+            **ranges,  # type: ignore[arg-type]
         )
         places = figures.places()
         message = (
-            f"{for_people(total, places)} {unit} {when}{whom} exceeds the "
-            f"{for_people(measure.amount, places)} {unit} cap by {for_people(excess, places)} "
-            f"{unit}; crossed on {trigger.date} by shipment {trigger.id}"
+            f"{at_least}{for_people(total, places)} {unit} {when}{whom} exceeds the "
+            f"{for_people(measure.amount, places)} {unit} cap by {at_least}"
+            f"{for_people(excess, places)} {unit}; crossed on {trigger.date} by shipment "
+            f"{trigger.id}"
         )
     else:
         kind = "threshold_reached"
         figures = Measurement(
-            unit=unit, limit=measure.amount, running=at, total=total, threshold=threshold
+            unit=unit,
+            limit=measure.amount,
+            running=at,
+            total=total,
+            threshold=threshold,
+            basis=basis,
+            on_notifications=notified,
+            **ranges,  # type: ignore[arg-type]
         )
         places = figures.places()
         percent = format_amount(threshold * 100)
         message = (
-            f"{for_people(at, places)} {unit} {when}{whom} reached {percent}% of the "
+            f"{at_least}{for_people(at, places)} {unit} {when}{whom} reached {percent}% of the "
             f"{for_people(measure.amount, places)} {unit} cap on {trigger.date} with shipment "
             f"{trigger.id}"
         )
+    if certainty is not None:
+        low = figures.total_min
+        assert low is not None
+        message += f"; {certainty}: the lower bounds total {for_people(low, places)} {unit}"
+    if len(basis) > 1:
+        parts = ", ".join(f"{k} {for_people(v, places)} {unit}" for k, v in basis.items())
+        alone = "holds" if notified else "does not hold"
+        message += f"; rests on {parts}; on notifications alone it {alone}"
+    if unquantified:
+        message += f"; unquantified: {', '.join(unquantified)}"
+    reached_with = None
+    if threshold is not None:
+        reached_with = [e.id for e, amounts in bucket[: i + 1] if amounts[j] is not None]
     return Finding(
         **_base(rule, kind, trigger, message),  # type: ignore[arg-type]
         events=counted,
@@ -562,11 +695,18 @@ def _cap_finding(
         group=group,
         measure=figures,
         series=series,
+        certainty=certainty,
+        unquantified=unquantified or None,
+        reached_with=reached_with,
     )
 
 
 def _rolling(
-    rule: CapRule, members: list[tuple[Shipment, Amounts]], group: dict[str, str], days: int
+    rule: CapRule,
+    members: list[tuple[Shipment, Amounts]],
+    group: dict[str, str],
+    days: int,
+    rulebook: Rulebook,
 ) -> list[Finding]:
     """Windows of `days` days ending on each event's date; a finding per upward crossing."""
     out: list[Finding] = []
@@ -605,11 +745,12 @@ def _rolling(
                     Span(first_day, e.date),
                     window,
                     totals,
-                    _series(rule, window, totals),
+                    _series(rule, window, totals, rulebook),
                     group,
                     (i - start, over[0]),
                     fraction,
                     f"in the {days} days to {e.date}",
+                    rulebook,
                 )
                 if fraction is not None and not verified[fraction]:
                     finding = finding.model_copy(update={"verified": False})

@@ -207,6 +207,7 @@ class Monitor:
                 findings=self._findings(),
                 accounting=self._ledger.accounting,
                 rejected=self._ledger.rejected,
+                superseded=self._ledger.superseded,
                 rulebook=RulebookInfo(
                     sources=list(self.rulebook.sources), rules=len(self.rulebook.rules)
                 ),

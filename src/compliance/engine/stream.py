@@ -53,6 +53,7 @@ def _report(
         findings=sort_findings(findings),
         accounting=ledger.accounting,
         rejected=ledger.rejected,
+        superseded=ledger.superseded,
         rulebook=RulebookInfo(sources=list(rulebook.sources), rules=len(rulebook.rules)),
         as_of=day,
     )

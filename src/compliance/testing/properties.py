@@ -604,7 +604,7 @@ def _unit_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Eva
         # Messages may name the logged unit ("kg of an unnamed product cannot be ..."),
         # so compare everything else.
         if [_sans_message(f) for f in a] != [_sans_message(f) for f in b]:
-            changed = {e.id: f"{v.quantity} {v.unit}" for e, v in zip(log, variant, strict=True)
+            changed = {e.id: f"{v.quantity} {v.unit}" for e, v in zip(log, variant, strict=False)
                        if v is not e}  # fmt: skip
             _fail(
                 "unit_invariant",
@@ -618,7 +618,12 @@ def _unit_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Eva
 
 
 def _sans_message(f: Finding) -> dict[str, Any]:
-    return {k: v for k, v in f.to_dict().items() if k != "message"}
+    """A finding without what names the logged unit: its message, and the factor each
+    series point was converted with (barrels as logged need none)."""
+    out = {k: v for k, v in f.to_dict().items() if k != "message"}
+    if "series" in out:
+        out["series"] = [{k: v for k, v in p.items() if k != "factor"} for p in out["series"]]
+    return out
 
 
 def _duplicate_idempotent(rule: Rule, rulebook: Rulebook, n: int | None,

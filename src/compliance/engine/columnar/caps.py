@@ -18,7 +18,7 @@ from compliance.engine.columnar.expressions import FieldExprs
 from compliance.engine.columnar.plan import Plan
 from compliance.engine.columnar.screen import Scan
 from compliance.engine.columnar.shipments import shipments
-from compliance.engine.findings import amount_in, findings_for_rule, span_of
+from compliance.engine.findings import EVENT_KINDS, amount_in, findings_for_rule, span_of
 from compliance.events import DATE_FIELDS, NUMERIC_FIELDS, Shipment
 from compliance.report import Finding
 from compliance.rulebook.rulebook import Rulebook
@@ -172,7 +172,7 @@ def cap_findings(
         ))  # fmt: skip
     if unconvertible:
         out.extend(f for f in findings_for_rule(rule, unconvertible, rulebook)
-                   if f.kind == "unconvertible")  # fmt: skip
+                   if f.kind in EVENT_KINDS)  # fmt: skip
     events = pl.concat(frames).with_columns(
         pl.col(f"__a{j}").fill_null(0.0) for j in range(measures)
     )
@@ -185,7 +185,7 @@ def cap_findings(
         for segment in hot:
             members = _materialise(segment, python_events, sources, exact)
             out.extend(f for f in findings_for_rule(rule, members, rulebook)
-                       if f.kind != "unconvertible")  # fmt: skip
+                       if f.kind not in EVENT_KINDS)  # fmt: skip
         return out
 
     dates = events.get_column("__date").unique().to_list()
@@ -203,7 +203,7 @@ def cap_findings(
         return out
     members_frame = events.join(hot_keys, on=keys, nulls_equal=True)
     members = _materialise(members_frame, python_events, sources, exact)
-    out.extend(f for f in findings_for_rule(rule, members, rulebook) if f.kind != "unconvertible")
+    out.extend(f for f in findings_for_rule(rule, members, rulebook) if f.kind not in EVENT_KINDS)
     return out
 
 

@@ -30,6 +30,7 @@ from compliance.events import (
     IMO_FIELDS,
     MAX_TEXT,
     NUMERIC_FIELDS,
+    RANGE_FIELDS,
     SCREENS,
     TRANSFERS,
 )
@@ -213,6 +214,8 @@ class FieldExprs:
             ok = raw.str.contains(_DATE) & parsed.is_between(*DATES)
         elif field in NUMERIC_FIELDS:
             ok = raw.str.contains(_AMOUNT)
+        elif field in RANGE_FIELDS:  # bounds are checked against each other in Python
+            ok = pl.lit(False)
         elif field in ("product", "source"):  # events.CODE_FIELDS: ASCII only
             ok = raw.str.contains(_PRODUCT) & (raw.str.len_bytes() <= MAX_TEXT)
         elif field in SCREENS:  # valid and already normal as written; others go to Python
