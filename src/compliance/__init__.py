@@ -29,6 +29,7 @@ from compliance.report import (
     Report,
     Series,
     SeriesPoint,
+    Supersession,
 )
 from compliance.rulebook import Rule, Rulebook, bundled_rulebook_path, load_rulebook
 
@@ -56,6 +57,7 @@ __all__ = [
     "Series",
     "SeriesPoint",
     "Shipment",
+    "Supersession",
     "__version__",
     "bundled_rulebook_path",
     "convert_tracking",

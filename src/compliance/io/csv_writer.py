@@ -1,4 +1,5 @@
-"""`--format csv`: one row per finding, for spreadsheets and scripts (DESIGN §4).
+"""`--format csv`: one row per finding, for spreadsheets and scripts (DESIGN §4), then one
+row of kind `superseded` per record a correction replaced (the audit trail).
 
 Figures are rounded to `CSV_PLACES` (6) decimal places, trailing zeros dropped, and to more
 when a finding needs them so that no difference (an excess of 0.0000001 bbl) reads as
@@ -77,4 +78,10 @@ def render_csv(report: Report, rulebook: Rulebook) -> str:
     writer = csv.writer(buf)
     writer.writerow(COLUMNS)
     writer.writerows([neutralise(cell) for cell in _row(f)] for f in report.findings)
+    # The audit trail after the findings: a row of kind `superseded` per replaced record.
+    for s in report.superseded:
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(kind="superseded", trigger=s.id,
+                   message=f"record {s.id} ({s.location()}) superseded by {s.by}")  # fmt: skip
+        writer.writerow(neutralise(row[c]) for c in COLUMNS)
     return buf.getvalue()

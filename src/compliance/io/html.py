@@ -123,8 +123,8 @@ def _banner(report: Report) -> str:
     breached = ""
     if report.breaches:
         items = "".join(
-            f"<li><b>{_e(f.title)}</b> — {_e(f.kind.replace('_', ' '))} on "
-            f"{f.date.isoformat()} by shipment <code>{_e(f.trigger)}</code> "
+            f"<li><b>{_e(f.title)}</b> — {_e(f.kind.replace('_', ' '))}{_what(f)}: shipment "
+            f"<code>{_e(f.trigger)}</code> of {f.date.isoformat()}{_designated_on(f)} "
             f"({_e(f.citation)}{'' if f.verified else ', unverified'})</li>"
             for f in report.breaches
         )
@@ -134,6 +134,22 @@ def _banner(report: Report) -> str:
         f'<p class="verdict">{_e(verdict(report))}</p>'
         f'<ul class="stats">{stats}</ul>{breached}{status}</section>'
     )
+
+
+def _what(f: Finding) -> str:
+    """The vessel a designation finding is about, or the certainty of a cap's breach."""
+    if f.match and f.kind == "designated":
+        return f" of {_e(f.match.get('entry') or f.match.get('identifier') or '')}"
+    if f.certainty is not None:
+        return f" ({f.certainty})"
+    return ""
+
+
+def _designated_on(f: Finding) -> str:
+    """A designation's date, said to be one: the finding's own date is the shipment's."""
+    if f.match and f.kind == "designated" and f.match.get("designated"):
+        return f", the vessel designated on {_e(f.match['designated'])}"
+    return ""
 
 
 def _group_words(group: dict[str, str]) -> str:
@@ -352,6 +368,16 @@ def _accounting(report: Report) -> str:
         out += (
             '<h3>Rejected records</h3><table class="rejected"><thead><tr><th>where</th>'
             f"<th>id</th><th>reasons</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    if report.superseded:
+        rows = "".join(
+            f"<tr><td><code>{_e(s.location())}</code></td><td>{_e(s.id)}</td>"
+            f"<td>{_e(s.by)}</td></tr>"
+            for s in report.superseded
+        )
+        out += (
+            '<h3>Superseded records</h3><table class="superseded"><thead><tr><th>where</th>'
+            f"<th>id</th><th>superseded by</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     return out + "</section>"
 

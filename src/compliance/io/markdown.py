@@ -107,6 +107,11 @@ def render_markdown(report: Report, rulebook: Rulebook) -> str:
                 f"| {_code(r.location())} | {_cell(r.id or '')} | {_cell('; '.join(r.reasons))} |"
             )
         lines.append("")
+    if report.superseded:
+        lines += ["## Superseded records", "", "| where | id | superseded by |", "|---|---|---|"]
+        for s in report.superseded:
+            lines.append(f"| {_code(s.location())} | {_cell(s.id)} | {_cell(s.by)} |")
+        lines.append("")
     unverified = sorted({f.rule for f in report.findings if not f.verified})
     if unverified:
         lines.append(

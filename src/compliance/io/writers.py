@@ -79,6 +79,8 @@ def _table_lines(report: Report) -> list[str]:
         lines.append(f"inferred {ident} ({rule}): {chain}{counted}")
     for r in report.rejected:
         lines.append(f"rejected {r.location()}: {'; '.join(r.reasons)}")
+    for s in report.superseded:
+        lines.append(f"superseded {s.location()}: {s.id} by {s.by}")
     if report.incomplete:
         lines.append(
             "INCOMPLETE: some records were rejected or could not be converted; "

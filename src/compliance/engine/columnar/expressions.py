@@ -215,7 +215,7 @@ class FieldExprs:
         elif field in NUMERIC_FIELDS:
             ok = raw.str.contains(_AMOUNT)
         elif field in RANGE_FIELDS:  # bounds are checked against each other in Python
-            ok = pl.lit(False)
+            ok = raw.is_null()  # present: never clean
         elif field in ("product", "source"):  # events.CODE_FIELDS: ASCII only
             ok = raw.str.contains(_PRODUCT) & (raw.str.len_bytes() <= MAX_TEXT)
         elif field in SCREENS:  # valid and already normal as written; others go to Python
