@@ -36,7 +36,7 @@ COLUMNS = [
     "id", "date", "hs_code", "product", "quantity", "unit", "value", "currency",
     "destination", "supplier", "transfer", "vessel_flag", "counterparty_flag", "vessel_imo",
     "vessel_name", "reported_on", "source", "supersedes", "note", "provider", "contract_date",
-    "unloaded_on", "attestation",
+    "unloaded_on", "attestation", "quantity_min", "quantity_max",
 ]  # fmt: skip
 IDS = [f"s{i}" for i in range(40)]
 
@@ -100,6 +100,18 @@ def rows(draw: st.DrawFn) -> dict[str, str]:
         row["unit"] = draw(FIELD_VALUES["unit"])
     elif "unit" in row and draw(st.integers(0, 9)):
         row.pop("unit")
+    shape = draw(st.integers(0, 9))
+    if shape == 0:  # a sighting: no amount at all (unquantified)
+        for name in ("quantity", "unit", "value", "currency"):
+            row.pop(name, None)
+    elif shape in (1, 2):  # an estimate: bounds beside or instead of the quantity
+        for name in ("quantity_min", "quantity_max"):
+            if draw(st.booleans()):
+                row[name] = draw(FIELD_VALUES["quantity"])
+        if shape == 2:
+            row.pop("quantity", None)
+        if draw(st.integers(0, 9)):
+            row["unit"] = draw(FIELD_VALUES["unit"])
     if "value" in row and row["value"] and draw(st.integers(0, 9)):
         row["currency"] = draw(FIELD_VALUES["currency"])
     else:
