@@ -375,3 +375,26 @@ def test_engines_agree_says_which_engines_it_compared(design_rulebook: Rulebook)
         return
     (checked,) = properties.engines_agree(design_rulebook, 3, rule="unscr-2375-ship-to-ship")
     assert checked.note == "compared stream and columnar"
+
+
+def lower_bounds_rounded_engine(records: Any, rulebook: Any, **kw: Any) -> compliance.Report:
+    """An engine that rounds each estimate's lower bound to whole units: not additive."""
+    original = findings.amount_in
+
+    def amount_in(event: Any, measure: Any, rb: Any, *, lower: bool = False) -> Any:
+        a = original(event, measure, rb, lower=lower)
+        return a.quantize(Decimal(1), ROUND_HALF_UP) if lower and a is not None else a
+
+    findings.amount_in = amount_in  # type: ignore[assignment]
+    try:
+        return compliance.evaluate(records, rulebook, **kw)
+    finally:
+        findings.amount_in = original  # type: ignore[assignment]
+
+
+@pytest.mark.usefixtures("no_shrink")
+def test_split_invariant_covers_the_lower_bounds_of_ranges(design_rulebook: Rulebook) -> None:
+    rule = "unscr-2397-refined-petroleum"
+    properties.split_invariant(design_rulebook, 60, rule=rule)  # the real engine passes
+    with pytest.raises(AssertionError, match="lower bounds' total"):
+        properties.split_invariant(design_rulebook, 200, lower_bounds_rounded_engine, rule=rule)

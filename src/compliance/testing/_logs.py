@@ -6,7 +6,7 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -58,6 +58,10 @@ def _matching_or_none(rule: Rule, rulebook: Rulebook, **kw: Any) -> SearchStrate
         return None
 
 
+# Bounds of an estimate, as fractions of its quantity ("at least", "if fully laden").
+_LOW = (Decimal(0), Decimal("0.5"), Decimal("0.9"), Decimal(1))
+_HIGH = (Decimal(1), Decimal("1.1"), Decimal(2), Decimal(3))
+_MILLI = Decimal("0.001")
 _CACHE: dict[tuple[int, int, Any], tuple[Rulebook, Rule, SearchStrategy[list[Shipment]]]] = {}
 
 
@@ -67,14 +71,19 @@ def rule_logs(
     max_size: int = 10,
     min_matching: int = 0,
     units: tuple[str, ...] | None = None,
+    ranges: bool = False,
 ) -> SearchStrategy[list[Shipment]]:
     """Events the rule applies to (mostly), and some it must ignore, with unique ids,
-    dated within about two of its periods so that caps fill up."""
+    dated within about two of its periods so that caps fill up. With `ranges`, some
+    matching events are estimates: `quantity_min` and `quantity_max` around (or instead
+    of) their quantity."""
     # Every property of a rule draws its logs from here: build the strategy once. The
     # entry keeps rulebook and rule alive, so their ids cannot be reused meanwhile.
-    key = (id(rulebook), id(rule), (max_size, min_matching, units))
+    key = (id(rulebook), id(rule), (max_size, min_matching, units, ranges))
     if key not in _CACHE:
-        _CACHE[key] = (rulebook, rule, _rule_logs(rule, rulebook, max_size, min_matching, units))
+        _CACHE[key] = (
+            rulebook, rule, _rule_logs(rule, rulebook, max_size, min_matching, units, ranges)
+        )  # fmt: skip
     return _CACHE[key][2]
 
 
@@ -84,6 +93,7 @@ def _rule_logs(
     max_size: int,
     min_matching: int,
     units: tuple[str, ...] | None,
+    ranges: bool = False,
 ) -> SearchStrategy[list[Shipment]]:
     window = cap_window(rule) or in_force(rule)
     if window is None:
@@ -116,10 +126,26 @@ def _rule_logs(
             )
             return moved if applies(rule, moved) == wanted else event
 
+        def estimate(event: Shipment) -> Shipment:
+            q = event.quantity
+            if not ranges or q is None or draw(st.integers(0, 2)):
+                return event
+            low = (q * draw(st.sampled_from(_LOW))).quantize(_MILLI, ROUND_DOWN)
+            high = min((q * draw(st.sampled_from(_HIGH))).quantize(_MILLI, ROUND_UP), MAX_AMOUNT)
+            update = {"quantity_min": low if draw(st.booleans()) else None,
+                      "quantity_max": high if draw(st.integers(0, 3)) else None}  # fmt: skip
+            if draw(st.booleans()):
+                update["quantity"] = None
+            ranged = event.model_copy(update=update)
+            none_left = all(
+                getattr(ranged, f) is None for f in ("quantity", "quantity_min", "quantity_max")
+            )
+            return event if none_left or not applies(rule, ranged) else ranged
+
         events: list[Shipment] = []
         if matching is not None:
             events = [
-                redate(e, True)
+                estimate(redate(e, True))
                 for e in draw(
                     st.lists(
                         matching, min_size=min_matching, max_size=max_size, unique_by=lambda e: e.id

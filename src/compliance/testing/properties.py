@@ -277,8 +277,9 @@ def _given(
 
 def _order_independent(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
         checked: Checked) -> None:  # fmt: skip
-    """Findings are a function of the set of events, not of their order."""
-    logs = _logs.rule_logs(rule, rulebook).flatmap(
+    """Findings are a function of the set of events, not of their order (estimates given
+    as ranges included)."""
+    logs = _logs.rule_logs(rule, rulebook, ranges=True).flatmap(
         lambda log: st.tuples(st.just(log), st.permutations(log))
     )
 
@@ -304,9 +305,10 @@ def _key(f: Finding) -> tuple[Any, ...]:
 def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
         checked: Checked) -> None:  # fmt: skip
     """Adding events never removes a finding (a cap breach, say) nor lowers a cap total;
-    for a rolling cap, never brings a window back under a limit or threshold it was over."""
+    for a rolling cap, never brings a window back under a limit or threshold it was over.
+    With estimates as ranges, neither bound's total falls."""
     rolling = isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod)
-    logs = _logs.rule_logs(rule, rulebook, max_size=12).flatmap(
+    logs = _logs.rule_logs(rule, rulebook, max_size=12, ranges=True).flatmap(
         lambda log: st.tuples(st.just(log), st.integers(0, len(log)))
     )
 
@@ -330,6 +332,11 @@ def _monotone(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
                 problem = (
                     f"the total of {f.period} falls from {f.measure.total} to {g.measure.total}"
                 )
+            if g is not None and f.measure and g.measure and f.measure.unit == g.measure.unit and (
+                    (g.measure.total_min if g.measure.total_min is not None else g.measure.total)
+                    < (f.measure.total_min if f.measure.total_min is not None
+                       else f.measure.total)):  # fmt: skip
+                problem = f"the lower bounds' total of {f.period} falls"
         if problem:
             _fail("monotone", rule, f"{problem} when events {[e.id for e in log[k:]]} are added "
                   f"to the first {k}:\nbefore:\n{_brief(before)}\nafter:\n{_brief(after)}",
@@ -368,13 +375,27 @@ def _window_lost(rule: Rule, rulebook: Rulebook, evaluate: Evaluate, f: Finding,
 def _split(event: Shipment, weights: list[int]) -> list[Shipment]:
     """The event as len(weights) parts on its date whose amounts sum to its own exactly."""
     total = sum(weights)
+
+    def split(whole: Decimal) -> list[Decimal]:
+        parts = [(whole * w / total).quantize(Decimal("0.001"), ROUND_DOWN) for w in weights[:-1]]
+        return [*parts, whole - sum(parts, Decimal(0))]
+
     amounts: dict[str, list[Decimal]] = {}
-    for name in ("quantity", "value"):
+    if event.value is not None:
+        amounts["value"] = split(event.value)
+    # Bounds split as steps (min, then quantity - min, then max - quantity): every part
+    # keeps quantity_min <= quantity <= quantity_max.
+    below: list[Decimal] | None = None
+    for name in ("quantity_min", "quantity", "quantity_max"):
         whole = getattr(event, name)
         if whole is None:
             continue
-        parts = [(whole * w / total).quantize(Decimal("0.001"), ROUND_DOWN) for w in weights[:-1]]
-        amounts[name] = [*parts, whole - sum(parts, Decimal(0))]
+        if below is None:
+            amounts[name] = split(whole)
+        else:
+            step = split(whole - sum(below, Decimal(0)))
+            amounts[name] = [a + b for a, b in zip(below, step, strict=True)]
+        below = amounts[name]
     # '#' sorts before every id character, so the parts keep the event's place in (date, id).
     return [event.model_copy(update={"id": f"{event.id}#{i}",
                                      **{k: v[i] for k, v in amounts.items()}})
@@ -411,16 +432,19 @@ def _close(a: Decimal, b: Decimal, additions: int) -> bool:
 
 def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Evaluate,
         checked: Checked) -> None:  # fmt: skip
-    """Splitting a shipment into parts on the same date changes no total and no breach."""
+    """Splitting a shipment into parts on the same date changes no total and no breach
+    (an estimate's bounds split with it: neither bound's total changes)."""
     assert isinstance(rule, CapRule)
-    logs = _logs.rule_logs(rule, rulebook, min_matching=1).flatmap(lambda log: st.tuples(
+    estimates = _logs.rule_logs(rule, rulebook, min_matching=1, ranges=True)
+    logs = estimates.flatmap(lambda log: st.tuples(
         st.just(log), st.integers(0, len(log) - 1),
         st.lists(st.integers(1, 9), min_size=2, max_size=4)))  # fmt: skip
 
     def test(case: tuple[list[Shipment], int, list[int]]) -> None:
         log, index, weights = case
         event = log[index]
-        assume(event.quantity is not None or event.value is not None)
+        assume(any(a is not None for a in (event.quantity, event.quantity_min,
+                                           event.quantity_max, event.value)))  # fmt: skip
         parts = _split(event, weights)
         split_log = log[:index] + parts + log[index + 1 :]
         found = _of(evaluate(_records(log), rulebook), rule)
@@ -440,6 +464,13 @@ def _split_invariant(rule: Rule, rulebook: Rulebook, n: int | None, evaluate: Ev
                         f.measure.total, g.measure.total, len(log) + len(split_log)):  # fmt: skip
                     problem = (f"splitting {event.id} changes the {f.kind} total from "
                                f"{f.measure.total} to {g.measure.total}")  # fmt: skip
+                low = f.measure.total_min if f.measure else None
+                split_low = g.measure.total_min if g.measure else None
+                if (low is None) != (split_low is None) or (
+                        low is not None and split_low is not None
+                        and not _close(low, split_low, len(log) + len(split_log))):  # fmt: skip
+                    problem = (f"splitting {event.id} changes the {f.kind} lower bounds' total "
+                               f"from {low} to {split_low}")  # fmt: skip
         if problem:
             _fail("split_invariant", rule, problem, _records(log))
 
