@@ -389,7 +389,7 @@ def lower_bounds_rounded_engine(records: Any, rulebook: Any, **kw: Any) -> compl
     try:
         return compliance.evaluate(records, rulebook, **kw)
     finally:
-        findings.amount_in = original  # type: ignore[assignment]
+        findings.amount_in = original
 
 
 @pytest.mark.usefixtures("no_shrink")
