@@ -112,6 +112,7 @@ def evaluate_spark(
     findings = findings_of(plan, selection, day)
     return Report(
         findings=sort_findings(findings), accounting=ledger.accounting, rejected=ledger.rejected,
+        superseded=ledger.superseded,
         rulebook=RulebookInfo(sources=list(plan.rulebook.sources), rules=len(plan.rules)),
         as_of=day,
     )  # fmt: skip
