@@ -27,6 +27,7 @@ __all__ = [
     "LogError",
     "ReportDependencyError",
     "RuleFileError",
+    "located",
 ]
 
 
@@ -46,6 +47,16 @@ class Diagnostic:
             if self.column is not None:
                 where += f":{self.column}"
         return f"{where}: {self.message}"
+
+
+def located(source: str, line: int | None, index: int | None) -> str:
+    """Where a record was read: `file:line` (line-based formats), `file[index]` (JSON
+    arrays, DataFrames, Parquet) or the source alone."""
+    if line is not None:
+        return f"{source}:{line}"
+    if index is not None:
+        return f"{source}[{index}]"
+    return source
 
 
 class ComplianceError(Exception):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from compliance.errors import located
 from compliance.events import Shipment, parse_shipment
 from compliance.report import Accounting, Rejection, Supersession
 
@@ -43,11 +44,7 @@ class RawRecord:
     problems: tuple[str, ...] = ()
 
     def where(self) -> str:
-        if self.line is not None:
-            return f"{self.source}:{self.line}"
-        if self.index is not None:
-            return f"{self.source}[{self.index}]"
-        return self.source
+        return located(self.source, self.line, self.index)
 
     def rejection(self, reasons: list[str]) -> Rejection:
         raw_id = self.data.get("id") if isinstance(self.data, Mapping) else None

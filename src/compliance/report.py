@@ -11,6 +11,7 @@ from typing import Any, Literal, NamedTuple, overload
 
 from pydantic import BaseModel, ConfigDict
 
+from compliance.errors import located
 from compliance.units import format_amount, places_to_show
 
 __all__ = [
@@ -461,11 +462,7 @@ class Rejection(_Frozen):
     reasons: list[str]
 
     def location(self) -> str:
-        if self.line is not None:
-            return f"{self.source}:{self.line}"
-        if self.index is not None:
-            return f"{self.source}[{self.index}]"
-        return self.source
+        return located(self.source, self.line, self.index)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -481,11 +478,7 @@ class Supersession(_Frozen):
     index: int | None = None
 
     def location(self) -> str:
-        if self.line is not None:
-            return f"{self.source}:{self.line}"
-        if self.index is not None:
-            return f"{self.source}[{self.index}]"
-        return self.source
+        return located(self.source, self.line, self.index)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from compliance._codes import ALPHA3_TO_ALPHA2, COUNTRIES
-from compliance.errors import Diagnostic, LogError
+from compliance.errors import Diagnostic, LogError, located
 from compliance.events import FIELDS, Shipment, imo_check_digit_ok, parse_shipment
 from compliance.io.tracking_rows import TrackingRow, rows_from
 
@@ -164,11 +164,7 @@ class Note:
     message: str
 
     def location(self) -> str:
-        if self.line is not None:
-            return f"{self.source}:{self.line}"
-        if self.index is not None:
-            return f"{self.source}[{self.index}]"
-        return self.source
+        return located(self.source, self.line, self.index)
 
     def __str__(self) -> str:
         return f"{self.location()}: {self.message}"
@@ -505,15 +501,9 @@ class _Mapper:
         gfw_id = get(f"{role}_gfw_id")
         name = get(f"{role}_name")
         if imo_text is not None:
-            imo = _imo(imo_text)
-            if imo is None:
-                extra[f"{role}_imo_invalid"] = imo_text
-                warnings.append(
-                    f"{role}_imo: not a valid IMO number (7 digits, check digit verified) "
-                    f"(got {_shown(imo_text)}); kept as extra.{role}_imo_invalid"
-                )
-            else:
-                out[f"{role}_imo"] = imo
+            _take(out, f"{role}_imo", imo_text, _imo(imo_text),
+                  "not a valid IMO number (7 digits, check digit verified)",
+                  f"{role}_imo_invalid", extra, warnings)  # fmt: skip
         if f"{role}_imo" not in out and mmsi is not None:
             looked_up = self.vessels.get(_mmsi(mmsi))
             if looked_up is not None:
@@ -525,15 +515,9 @@ class _Mapper:
             out["vessel_name"] = name
         flag_text = get(f"{role}_flag")
         if flag_text is not None:
-            flag = _country(flag_text)
-            if flag is None:
-                extra[f"{role}_flag_raw"] = flag_text
-                warnings.append(
-                    f"{role}_flag: not an ISO 3166-1 alpha-3 or alpha-2 code "
-                    f"(got {_shown(flag_text)}); kept as extra.{role}_flag_raw"
-                )
-            else:
-                out[f"{role}_flag"] = flag
+            _take(out, f"{role}_flag", flag_text, _country(flag_text),
+                  "not an ISO 3166-1 alpha-3 or alpha-2 code", f"{role}_flag_raw",
+                  extra, warnings)  # fmt: skip
         return out
 
     def _identifiers(self, role: str) -> str:
@@ -541,6 +525,19 @@ class _Mapper:
         return ", ".join(
             _tried(f, self.overrides) for f in fields if COLUMNS[f] or f in self.overrides
         )
+
+
+def _take(
+    out: dict[str, str], name: str, text: str, value: str | None, expected: str,
+    kept_as: str, extra: dict[str, str], warnings: list[str],
+) -> None:  # fmt: skip
+    """`value`, read from `text`, as the field `name`; a text that reads as nothing is kept
+    as the extra field `kept_as`, with a warning saying why."""
+    if value is not None:
+        out[name] = value
+        return
+    extra[kept_as] = text
+    warnings.append(f"{name}: {expected} (got {_shown(text)}); kept as extra.{kept_as}")
 
 
 def _reversed(record: Mapping[str, Any], extra: Mapping[str, str]) -> dict[str, Any]:

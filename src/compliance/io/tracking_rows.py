@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from compliance.errors import Diagnostic, LogError
+from compliance.errors import Diagnostic, LogError, located
 
 __all__ = ["TrackingRow", "flatten", "read_rows", "rows_from"]
 
@@ -40,11 +40,7 @@ class TrackingRow:
 
     def location(self) -> str:
         """`file:line`, `file[index]` or `file`, as rejected shipments are located."""
-        if self.line is not None:
-            return f"{self.source}:{self.line}"
-        if self.index is not None:
-            return f"{self.source}[{self.index}]"
-        return self.source
+        return located(self.source, self.line, self.index)
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
