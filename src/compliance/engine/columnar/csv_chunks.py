@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_BYTES",
     "Chunk",
+    "chunk_lines",
     "csv_frames",
     "csv_rows",
     "fast_csv",
     "parse_chunk",
     "read_header",
+    "short_lines",
 ]
 
 # 31 MiB of CSV per chunk: ~340k rows, a few hundred MB at most. Under 32 MiB, glibc's
@@ -128,14 +130,15 @@ def csv_frames(
             chunk = handle.read(end - start)
             if len(chunk) != end - start or not _whole_lines(chunk):
                 raise Fallback
-            if short_rows(chunk, len(header)):
+            lines = chunk_lines(chunk)
+            if short_lines(chunk, lines, len(header)):
                 raise Fallback  # the Python reader rejects those rows
-            lines = chunk.count(b"\n") + (chunk[-1:] != b"\n")
+            count = chunk.count(b"\n") + (chunk[-1:] != b"\n")
             frame = parse_chunk(chunk, header)
-            if frame.height != lines or frame.width != len(header):
+            if frame.height != count or frame.width != len(header):
                 raise Fallback  # quoted newlines or skipped lines: line numbers would differ
             if chunks is not None:
-                chunks.append(Chunk(start, end, offset, lines))
+                chunks.append(Chunk(start, end, offset, count))
             yield frame.with_row_index("__row", offset)
             offset += frame.height
             start = end
@@ -155,6 +158,66 @@ def _whole_lines(chunk: bytes) -> bool:
 _NO_SEPARATOR = "\x01"
 
 
+def chunk_lines(chunk: bytes) -> pl.Series | None:
+    """The lines of a chunk of whole lines, as text (a CRLF's CR dropped, an empty line
+    null); None when they cannot be read so (the byte in the data, bytes that are not
+    UTF-8, a count that differs from the chunk's newlines)."""
+    import polars as pl
+
+    if _NO_SEPARATOR.encode() in chunk:
+        return None
+    try:
+        frame = pl.read_csv(chunk, has_header=False, separator=_NO_SEPARATOR, quote_char=None,
+                            schema={"line": pl.String}, encoding="utf8")  # fmt: skip
+    except pl.exceptions.PolarsError:
+        return None
+    lines = frame.get_column("line")
+    if lines.len() != chunk.count(b"\n") + (chunk[-1:] != b"\n"):
+        return None
+    return lines
+
+
+# A field as the csv module (default dialect, not strict) reads it on one line: quoted
+# ("" a quote inside; after the closing quote, text up to the separator joins it), or
+# unquoted (a quote inside it is text). A line these fields cover ends with no quote open.
+_FIELD = r'"(?:[^"]|"")*"(?:[^,"][^,]*)?|[^",][^,]*|'
+
+
+def short_lines(chunk: bytes, lines: pl.Series | None, columns: int) -> bool:
+    """`readers.short_rows(chunk, columns)`, decided mostly in Polars from the chunk's
+    `lines` (`chunk_lines`): the csv module reads only the lines a count leaves in doubt.
+
+    A line without quotes has one field more than commas; a quoted line is certain when
+    `columns` fields as the csv module reads them cover it. A line with too many fields
+    makes the chunk's parse fail (Fallback), so when the commas of the unquoted lines
+    add up to `columns - 1` each, none has fewer. The doubtful lines are whole rows on
+    their own unless one leaves a quote open: then the whole chunk is read as before.
+    """
+    import polars as pl
+
+    if lines is None:
+        return short_rows(chunk, columns)
+    present = lines.drop_nulls()  # empty lines are blank: never short
+    has_quote = present.str.contains('"', literal=True)
+    quoted = present.filter(has_quote)
+    plain = present.filter(~has_quote)
+    quoted_commas = int(quoted.str.count_matches(",", literal=True).sum() or 0)
+    doubtful = [quoted.filter(~quoted.str.contains(_row_pattern(columns)))]
+    if chunk.count(b",") - quoted_commas != plain.len() * (columns - 1):
+        doubtful.append(plain.filter(plain.str.count_matches(",", literal=True) < columns - 1))
+    suspects = pl.concat(doubtful)
+    if suspects.len() == 0:
+        return False
+    if not suspects.str.contains(f"^(?:(?:{_FIELD}),)*(?:{_FIELD})$").all():
+        return short_rows(chunk, columns)  # a quote left open: rows span lines
+    return short_rows(("\n".join(suspects.to_list()) + "\n").encode(), columns)
+
+
+def _row_pattern(columns: int) -> str:
+    """A line of exactly `columns` fields, as the csv module reads them."""
+    return f"^(?:(?:{_FIELD}),){{{columns - 1}}}(?:{_FIELD})$"
+
+
 def csv_rows(path: str, header: list[str], chunks: list[Chunk], rows: pl.Series) -> pl.DataFrame:
     """Raw columns and `__row` of some rows (numbers as `csv_frames` gave them), read
     again from the chunks holding them: only their lines are parsed."""
@@ -169,11 +232,7 @@ def csv_rows(path: str, header: list[str], chunks: list[Chunk], rows: pl.Series)
                 continue
             handle.seek(chunk.start)
             data = handle.read(chunk.end - chunk.start)
-            lines = None
-            if data.find(_NO_SEPARATOR.encode()) < 0:
-                lines = pl.read_csv(data, has_header=False, separator=_NO_SEPARATOR,
-                                    quote_char=None, schema={"line": pl.String},
-                                    encoding="utf8").get_column("line")  # fmt: skip
+            lines = chunk_lines(data)
             if lines is not None and lines.len() == chunk.rows:
                 picked = lines.gather(inside - chunk.first).fill_null("")
                 frame = parse_chunk(("\n".join(picked.to_list()) + "\n").encode(), header)

@@ -1,0 +1,110 @@
+"""The chunked CSV reader's fast paths against the exact checks they stand in for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import compliance
+from compliance.engine.columnar import csv_chunks
+from compliance.engine.columnar.csv_chunks import chunk_lines, parse_chunk, short_lines
+from compliance.engine.columnar.plan import Fallback
+from compliance.io.readers import short_rows
+
+COLUMNS = ["a", "b", "c"]
+HEADER = "id,date,hs_code,quantity,unit,destination,source,reported_on,supersedes\n"
+
+
+def _parses(chunk: bytes) -> bool:
+    """Whether the chunked reader goes on past this chunk's parse (one row per line)."""
+    try:
+        frame = parse_chunk(chunk, COLUMNS)
+    except Fallback:
+        return False
+    return frame.height == chunk.count(b"\n") + (chunk[-1:] != b"\n")
+
+
+# Lines of fields made of the characters that matter to counting: separators, quotes,
+# spaces, text, quoted as a writer would or not; some lines are empty, blank, short or
+# long, some end in CRLF.
+_TEXT = st.text(alphabet='ab," \t', max_size=4)
+_FIELD = st.one_of(
+    st.text(alphabet='ab \t"', max_size=3),
+    _TEXT.map(lambda t: '"' + t.replace('"', '""') + '"'),
+    _TEXT,
+)
+_LINE = st.lists(_FIELD, min_size=0, max_size=4).map(",".join)
+_ENDING = st.sampled_from(["\n", "\r\n"])
+
+
+@given(st.lists(st.tuples(_LINE, _ENDING), min_size=1, max_size=12))
+@settings(max_examples=300)
+def test_short_lines_agrees_with_the_csv_module(lines: list[tuple[str, str]]) -> None:
+    chunk = "".join(text + end for text, end in lines).encode()
+    if not _parses(chunk):
+        return  # the reader falls back on this chunk whatever short_lines says
+    assert short_lines(chunk, chunk_lines(chunk), len(COLUMNS)) == short_rows(chunk, 3)
+
+
+@pytest.mark.parametrize(
+    ("chunk", "short"),
+    [
+        (b"1,2,3\n4,5,6\n", False),
+        (b"1,2,3\n4,5\n", True),  # a short row among plain ones
+        (b'1,"2,5",3\n"4",5\n', True),  # quoted, with the separator; one short
+        (b'1,"2,5",3\n"4",5,6\n', False),
+        (b'1,"say ""hi""",3\n', False),  # "" inside quotes
+        (b'1,"a""",3\n', False),
+        (b'1,2"x,3\n', False),  # a quote inside an unquoted field is text
+        (b'1,"2"x,3\n', False),  # text after the closing quote joins the field
+        (b"1,2,3\r\n4,5\r\n", True),  # CRLF
+        (b"1,2,3\r\n4,5,6\r\n", False),
+        (b"1,2,3\n\n ,\n,,\n", False),  # empty and blank lines are skipped, not short
+        (b"1,2,3\n4,5,6", False),  # no final newline
+        (b"1,2\x01,3\n4,5\n", True),  # the line-splitting byte in the data: the old path
+        (b"1,2,3\n\xff,5\n", True),  # not UTF-8: the old path
+    ],
+)
+def test_short_lines_examples(chunk: bytes, short: bool) -> None:
+    assert short_lines(chunk, chunk_lines(chunk), len(COLUMNS)) is short
+    assert short_rows(chunk, len(COLUMNS)) is short
+
+
+def test_chunk_lines_refuses_what_it_cannot_split() -> None:
+    assert chunk_lines(b"a\x01b\nc\n") is None
+    assert chunk_lines(b"\xff\n") is None
+    lines = chunk_lines(b'a,"b"\r\n\nc')
+    assert lines is not None and lines.to_list() == ['a,"b"', None, "c"]
+
+
+def test_a_quote_left_open_reads_the_whole_chunk() -> None:
+    # The second line opens a quoted field that the third closes: one row of three
+    # fields across two lines, which the chunk's parse then refuses (rows ≠ lines).
+    chunk = b'1,2,3\n4,"5\n6",7\n'
+    assert short_lines(chunk, chunk_lines(chunk), 3) is short_rows(chunk, 3) is False
+    chunk = b'1,2,3\n4,"5\n6\n'
+    assert short_lines(chunk, chunk_lines(chunk), 3) is short_rows(chunk, 3) is True
+
+
+@pytest.mark.parametrize("chunk_bytes", [40, 1 << 20])
+def test_short_rows_among_quoted_and_crlf_lines_are_rejected(
+    tmp_path: Path, design_rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch,
+    chunk_bytes: int,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(csv_chunks, "CHUNK_BYTES", chunk_bytes)
+    body = (
+        'q,2019-01-12,8703,"1,500",t,CN,,,\r\n'  # quoted separator
+        'r,2019-01-12,8703,5,t,"CN",,,""\r\n'  # "" quoting
+        "s,2019-01-12,8703,5,t,CN\r\n"  # short
+        'u,2019-01-12,"8703",5,t,"CN,"\r\n'  # quoted, short
+        "v,2019-01-12,8703,5,t,CN,,,\r\n"
+    )
+    path = tmp_path / "log.csv"
+    path.write_bytes((HEADER.replace("\n", "\r\n") + body).encode())
+    columnar = compliance.evaluate(str(path), design_rulebook, engine="columnar")
+    stream = compliance.evaluate(str(path), design_rulebook, engine="stream")
+    assert columnar.to_dict() == stream.to_dict()
+    assert [(r.line, r.id) for r in columnar.rejected] == [(4, "s"), (5, "u")]
