@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_BYTES",
+    "LINE_SEED",
     "Chunk",
+    "chunk_frame",
     "chunk_lines",
     "csv_frames",
     "csv_rows",
@@ -107,16 +110,18 @@ def parse_chunk(chunk: bytes, header: list[str]) -> pl.DataFrame:
 
 def csv_frames(
     path: str, header: list[str], chunks: list[Chunk] | None = None
-) -> Iterator[pl.DataFrame]:
-    """The log's rows as string frames of about CHUNK_BYTES each, with their `__row`;
-    each chunk's place is appended to `chunks`.
+) -> Iterator[Callable[[], pl.DataFrame]]:
+    """The log's rows in chunks of about CHUNK_BYTES: per chunk, a function giving its
+    string frame with `__row` and `__c` (`chunk_frame`), which may run on any thread.
+    Each chunk's place is appended to `chunks` as it is read.
 
     Each chunk ends at a newline and is parsed on its own, so memory stays bounded
     (a lazy scan of the whole plan kept every batch). Its end is found before it is
     read, so it is read straight into one bytes object: cutting a larger read at its
-    last newline copied every chunk once more. Fallback whenever the row count could
-    differ from the Python reader's: quoted newlines (a chunk's rows and lines
-    disagree, or its last line leaves a quote open), lone carriage returns, parse errors.
+    last newline copied every chunk once more. Fallback (here, or from the function)
+    whenever the row count could differ from the Python reader's: quoted newlines (a
+    chunk's rows and lines disagree, or its last line leaves a quote open), lone
+    carriage returns, parse errors, short rows.
     """
     offset = 0
     with open(path, "rb") as handle:
@@ -127,21 +132,38 @@ def csv_frames(
         start = len(first_line)
         while (end := _chunk_end(handle, start, size)) > start:
             handle.seek(start)
-            chunk = handle.read(end - start)
-            if len(chunk) != end - start or not _whole_lines(chunk):
+            data = handle.read(end - start)
+            if len(data) != end - start or not _whole_lines(data):
                 raise Fallback
-            lines = chunk_lines(chunk)
-            if short_lines(chunk, lines, len(header)):
-                raise Fallback  # the Python reader rejects those rows
-            count = chunk.count(b"\n") + (chunk[-1:] != b"\n")
-            frame = parse_chunk(chunk, header)
-            if frame.height != count or frame.width != len(header):
-                raise Fallback  # quoted newlines or skipped lines: line numbers would differ
+            chunk = Chunk(start, end, offset, data.count(b"\n") + (data[-1:] != b"\n"))
             if chunks is not None:
-                chunks.append(Chunk(start, end, offset, count))
-            yield frame.with_row_index("__row", offset)
-            offset += frame.height
+                chunks.append(chunk)
+            yield partial(chunk_frame, data, chunk, header)
+            offset += chunk.rows
             start = end
+
+
+# Seed of `__c` when it hashes a row's line (not its columns): only rows of CSV chunks
+# compare their lines' hashes, and a row hashed either way differs from one hashed the
+# other way, which only sends both to the exact path.
+LINE_SEED = 0x11E5
+
+
+def chunk_frame(data: bytes, chunk: Chunk, header: list[str]) -> pl.DataFrame:
+    """The rows of one chunk (`data`, its bytes) as strings, with `__row` and, where its
+    lines could be read (`chunk_lines`), `__c`: the hash of each row's line, which
+    tells apart any two rows whose text differs, at a tenth of hashing its columns.
+    Fallback when the rows could differ from the Python reader's."""
+    lines = chunk_lines(data)
+    if short_lines(data, lines, len(header)):
+        raise Fallback  # the Python reader rejects those rows
+    frame = parse_chunk(data, header)
+    if frame.height != chunk.rows or frame.width != len(header):
+        raise Fallback  # quoted newlines or skipped lines: line numbers would differ
+    frame = frame.with_row_index("__row", chunk.first)
+    if lines is None:
+        return frame
+    return frame.with_columns(lines.hash(LINE_SEED).alias("__c"))
 
 
 def _whole_lines(chunk: bytes) -> bool:

@@ -8,10 +8,12 @@ id and the few rows that are not clean, carry `supersedes` or may match a rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from compliance.engine._progress import Progress
@@ -30,6 +32,8 @@ __all__ = ["HASH_SEED", "Scan", "Screen", "fetch", "scan_csv", "scan_typed"]
 
 T = TypeVar("T")
 HASH_SEED = 0x5EED
+# What stage one leaves of a chunk: (keys, candidates, records, latest clean date as text).
+Outcome = tuple["pl.DataFrame", "pl.DataFrame", int, str | None]
 
 
 @dataclass
@@ -52,17 +56,24 @@ class Scan:
 _BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "source"}
 
 
-def _prefetched(frames: Iterator[T]) -> Iterator[T]:
-    """The same items, the next one read and parsed on a thread meanwhile.
+def _in_order(jobs: Iterator[Callable[[], T]], workers: int = 2) -> Iterator[T]:
+    """The jobs' results in order, `workers` jobs running at once on threads.
 
-    Polars releases the GIL while parsing, and the screen of one chunk leaves cores
-    idle (its horizontal checks run one after another): overlapping the two uses them.
+    Polars releases the GIL while it parses and screens, and one chunk's work leaves
+    cores idle (its steps run one after another): two chunks at once keep both busy.
+    At most `workers` jobs are pending, so at most that many chunks are in memory.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(next, frames, None)
-        while (item := pending.result()) is not None:
-            pending = pool.submit(next, frames, None)
-            yield item
+    pool = ThreadPoolExecutor(max_workers=workers)
+    pending: deque[Future[T]] = deque()
+    try:
+        for job in jobs:
+            pending.append(pool.submit(job))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Screen:
@@ -125,7 +136,7 @@ class Screen:
             interesting = interesting | pl.any_horizontal([f"__m{i}" for i in range(len(masks))])
         self.interesting = interesting
 
-    def run(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int, str | None]:
+    def run(self, frame: pl.DataFrame) -> Outcome:
         """(keys, candidates for stage two, records, the latest date of a clean row as
         ISO text) of one chunk."""
         import polars as pl
@@ -143,12 +154,15 @@ class Screen:
         # __ok (typed sources): the row's strings are the text the Python reader's values
         # give; where not, the row is not clean.
         trusted = [TRUSTED] if TRUSTED in frame.columns else []
-        screened = frame.with_columns(*self.first, *self.content_parts, *self.checks, *by_value)
+        # A CSV chunk's frame brings __c, its lines' hashes (`csv_chunks.chunk_frame`).
+        hashed = "__c" in frame.columns
+        parts = [] if hashed else self.content_parts
+        screened = frame.with_columns(*self.first, *parts, *self.checks, *by_value)
         screened = screened.with_columns(
             pl.all_horizontal([*self.check_names, *self.by_value_names, *trusted]).alias("__clean"),
-            self.id_ok.alias("__idok"), self.content,
+            self.id_ok.alias("__idok"), *([] if hashed else [self.content]),
         ).drop(*self.check_names, *self.by_value_names, *trusted,
-               "__c0", "__c1", "__c2", "__c3")  # fmt: skip
+               *([] if hashed else ["__c0", "__c1", "__c2", "__c3"]))  # fmt: skip
         records = int(screened.get_column("__nb").sum())
         dated = [c for c in ("date", "reported_on") if c in screened.columns]
         latest = (
@@ -198,35 +212,46 @@ def scan_typed(typed: Typed, plan: Plan, progress: Progress) -> Scan:
     """The scan of a Parquet file or DataFrame; Fallback when it must take the Python path."""
     exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
     screen = Screen(exprs, plan, every_row=True)
-    scan = _screen_all(typed.name, exprs, screen, typed.batches(), progress)
+    frames = (partial(_same, frame) for frame in typed.batches())
+    scan = _screen_all(typed.name, exprs, screen, frames, progress)
     scan.typed = typed
     return scan
 
 
+def _same(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame
+
+
 def _screen_all(
-    name: str, exprs: FieldExprs, screen: Screen, frames: Iterator[pl.DataFrame],
+    name: str, exprs: FieldExprs, screen: Screen, frames: Iterator[Callable[[], pl.DataFrame]],
     progress: Progress,
 ) -> Scan:  # fmt: skip
-    """Stage one on every frame of a log, stage two on the candidates: the log's scan."""
+    """Stage one on every frame of a log (each made by a function, two at once), stage
+    two on the candidates: the log's scan."""
     import polars as pl
+
+    def screened(make: Callable[[], pl.DataFrame]) -> tuple[Outcome, int]:
+        frame = make()
+        try:
+            return screen.run(frame), frame.height
+        except pl.exceptions.PolarsError:
+            raise Fallback from None
 
     columns = exprs.columns
     keys: list[pl.DataFrame] = []
     kept: list[pl.DataFrame] = []
     records = 0
     latest: str | None = None
-    for frame in _prefetched(frames):
-        try:
-            chunk_keys, candidates, n, last = screen.run(frame)
-        except pl.exceptions.PolarsError:
-            raise Fallback from None
+    for (chunk_keys, candidates, n, last), height in _in_order(
+        partial(screened, make) for make in frames
+    ):
         keys.append(chunk_keys)
         if candidates.height or not kept:
             kept.append(candidates)
         records += n
         if last is not None and (latest is None or last > latest):
             latest = last
-        progress.add(frame.height)
+        progress.add(height)
     if not kept:  # no rows at all: run the screen on none for the columns' schema
         empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(columns, pl.String)})
         chunk_keys, candidates, _, _ = screen.run(empty)
