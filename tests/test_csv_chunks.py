@@ -108,3 +108,52 @@ def test_short_rows_among_quoted_and_crlf_lines_are_rejected(
     stream = compliance.evaluate(str(path), design_rulebook, engine="stream")
     assert columnar.to_dict() == stream.to_dict()
     assert [(r.line, r.id) for r in columnar.rejected] == [(4, "s"), (5, "u")]
+
+
+WIDE = "id,date,hs_code,commodity,quantity,unit,destination,vessel_name,reported_on\n"
+
+
+@pytest.mark.parametrize("chunk_bytes", [60, 1 << 20])
+def test_values_checked_once_per_distinct_value_still_reject(
+    tmp_path: Path, design_rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch,
+    chunk_bytes: int,
+) -> None:  # fmt: skip
+    # commodity and vessel_name are checked per distinct value of a chunk, then looked
+    # up; reported_on is read by no rule of this rulebook: a bad value in either must
+    # still reach the Python path among many good copies of the same column.
+    monkeypatch.setattr(csv_chunks, "CHUNK_BYTES", chunk_bytes)
+    good = [f"g{i},2019-01-10,8703,cars,5,t,CN,SEA STAR,2019-01-12\n" for i in range(12)]
+    bad = [
+        "b1,2019-01-10,8703,cars ,5,t,CN,SEA STAR,2019-01-12\n",  # trailing space: normalised
+        "b2,2019-01-10,8703," + "x" * 5000 + ",5,t,CN,SEA STAR,2019-01-12\n",  # too long
+        "b3,2019-01-10,8703,cars,5,t,CN, SEA STAR,2019-01-12\n",  # leading space
+        "b4,2019-01-10,8703,cars,5,t,CN,SEA STAR,2019-02-30\n",  # no such date
+    ]
+    path = tmp_path / "log.csv"
+    path.write_text(WIDE + "".join(good[:6] + bad + good[6:]), encoding="utf-8")
+    columnar = compliance.evaluate(str(path), design_rulebook, engine="columnar")
+    stream = compliance.evaluate(str(path), design_rulebook, engine="stream")
+    assert columnar.to_dict() == stream.to_dict()
+    assert [r.id for r in columnar.rejected] == ["b2", "b4"]
+    assert columnar.accounting.evaluated == 14
+
+
+def test_copies_of_a_row_written_differently_resolve_exactly(
+    tmp_path: Path, design_rulebook: compliance.Rulebook
+) -> None:
+    # Rows hash by their lines: the same record quoted or with CRLF hashes apart, so
+    # it is no bulk duplicate but reaches the ledger, which finds the same record.
+    body = (
+        "a,2019-01-10,8703,cars,5,t,CN,,\n"
+        'a,2019-01-10,8703,"cars",5,t,CN,,\r\n'
+        "a,2019-01-10,8703,cars,5,t,CN,,\n"
+        "c,2019-01-10,8703,cars,5,t,CN,,\n"
+        "c,2019-01-10,8703,cars,6,t,CN,,\n"  # same id, other content: both rejected
+    )
+    path = tmp_path / "log.csv"
+    path.write_bytes((WIDE + body).encode())
+    columnar = compliance.evaluate(str(path), design_rulebook, engine="columnar")
+    stream = compliance.evaluate(str(path), design_rulebook, engine="stream")
+    assert columnar.to_dict() == stream.to_dict()
+    assert columnar.accounting.duplicates == 2
+    assert [r.id for r in columnar.rejected] == ["c", "c"]

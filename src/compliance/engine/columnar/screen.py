@@ -53,7 +53,10 @@ class Scan:
     latest: date | None = None  # the latest delivery or reporting date of a clean row
 
 
-_BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "source"}
+# Columns whose values repeat (dates, codes, vessels, descriptions of goods): checked
+# once per distinct value of a chunk.
+_BY_VALUE = DATE_FIELDS | IMO_FIELDS | {"hs_code", "product", "transfer", "source",
+                                        "commodity", "vessel_name"}  # fmt: skip
 
 
 def _in_order(jobs: Iterator[Callable[[], T]], workers: int = 2) -> Iterator[T]:
@@ -97,8 +100,8 @@ class Screen:
             unique = {str(e): e for t in tests if t is not None for e in t}  # rules share tests
             pre = pl.any_horizontal(list(unique.values())) if unique else pl.lit(False)
         checks, record_checks = exprs.checks()
-        # Columns whose values repeat (dates, codes, vessels) and whose checks cost most:
-        # checked once per distinct value in a chunk, then looked up.
+        # Columns whose values repeat and whose checks cost most: checked once per
+        # distinct value in a chunk, then looked up.
         self.by_value = {c: checks.pop(c) for c in exprs.columns if c in _BY_VALUE}
         # Each check is its own column (__k<i>), computed once: with_columns runs them in
         # parallel (one all_horizontal expression would run them one after another), and
@@ -145,12 +148,11 @@ class Screen:
         by_value = []
         for (column, check), name in zip(self.by_value.items(), self.by_value_names, strict=True):
             values = distinct.get_column(column).explode().to_frame()
-            good = values.filter(check).get_column(column)
-            if good.len() == values.height:  # the usual case: nothing to look up
+            bad = values.filter(~check).get_column(column)
+            if bad.len() == 0:  # the usual case: nothing to look up
                 by_value.append(pl.lit(True).alias(name))
-            else:
-                ok = one_of(pl.col(column), good.to_list()) | pl.col(column).is_null()
-                by_value.append(ok.alias(name))
+            else:  # the few bad values: far fewer than the good ones of a free-text column
+                by_value.append((~one_of(pl.col(column), bad.to_list())).alias(name))
         # __ok (typed sources): the row's strings are the text the Python reader's values
         # give; where not, the row is not clean.
         trusted = [TRUSTED] if TRUSTED in frame.columns else []
@@ -165,9 +167,11 @@ class Screen:
                *([] if hashed else ["__c0", "__c1", "__c2", "__c3"]))  # fmt: skip
         records = int(screened.get_column("__nb").sum())
         dated = [c for c in ("date", "reported_on") if c in screened.columns]
+        # A clean row's dates are ISO text as written (no spaces to strip): the largest
+        # text is the latest date.
         latest = (
             screened.filter(pl.col("__clean"))
-            .select(pl.max_horizontal(pl.col(c).str.strip_chars().max() for c in dated))
+            .select(pl.max_horizontal(pl.col(c).max() for c in dated))
             .item()
         )
         keys = screened.filter(pl.col("__idok")).select("__h", "__c", "__row")
