@@ -219,13 +219,13 @@ def short_lines(chunk: bytes, lines: pl.Series | None, columns: int) -> bool:
 
     if lines is None:
         return short_rows(chunk, columns)
-    present = lines.drop_nulls()  # empty lines are blank: never short
-    has_quote = present.str.contains('"', literal=True)
-    quoted = present.filter(has_quote)
-    plain = present.filter(~has_quote)
+    has_quote = lines.str.contains('"', literal=True)  # null for empty lines: blank
+    quoted = lines.filter(has_quote)
     quoted_commas = int(quoted.str.count_matches(",", literal=True).sum() or 0)
+    plain_lines = lines.len() - lines.null_count() - quoted.len()
     doubtful = [quoted.filter(~quoted.str.contains(_row_pattern(columns)))]
-    if chunk.count(b",") - quoted_commas != plain.len() * (columns - 1):
+    if chunk.count(b",") - quoted_commas != plain_lines * (columns - 1):
+        plain = lines.filter(~has_quote)
         doubtful.append(plain.filter(plain.str.count_matches(",", literal=True) < columns - 1))
     suspects = pl.concat(doubtful)
     if suspects.len() == 0:
