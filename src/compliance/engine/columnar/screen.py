@@ -235,8 +235,8 @@ def _screen_all(
     import polars as pl
 
     def screened(make: Callable[[], pl.DataFrame]) -> tuple[Outcome, int]:
-        frame = make()
         try:
+            frame = make()
             return screen.run(frame), frame.height
         except pl.exceptions.PolarsError:
             raise Fallback from None
