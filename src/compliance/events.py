@@ -557,60 +557,96 @@ def _imitation(field: str) -> str:
     return f"imitates the field {field!r}; field names are written as {field!r}"
 
 
+# A log repeats its codes, dates, countries and units on row after row: the outcome of
+# validating one field's text (a pure function of field name and text) is remembered.
+# Ids and amounts are nearly always new, and extra columns are not known fields.
+_MEMO_KEYS = frozenset(FIELDS) - {"id", "supersedes", *NUMERIC_FIELDS, *RANGE_FIELDS}
+_MEMO_TEXT = 64
+_MEMO_SIZE = 1 << 16
+_MEMO: dict[tuple[str, str], tuple[tuple[Problem, ...], Any]] = {}
+_NONE: frozenset[str] = frozenset()
+
+
+def _field(
+    key: Any, v: Any, problems: list[Problem], out: dict[str, Any], extra: dict[str, str]
+) -> None:
+    """Validate one field of a raw record: its value into `out` (or `extra`), or its
+    problems."""
+    text: str | None
+    if type(v) is str:
+        text = v.strip()
+        if not text:
+            return
+        if _UNDECODABLE.search(text):
+            problems.append(Problem(key, "is not valid UTF-8", escape_undecodable(v)))
+            return
+        if key in CODE_FIELDS and (why := non_ascii(text)):
+            problems.append(Problem(key, why, v))
+            return
+    elif v is None or (isinstance(v, float) and math.isnan(v)):
+        # pandas marks a missing number as NaN; the text "NaN" in a file is rejected.
+        return
+    elif not isinstance(v, _SCALARS):
+        if key in _TEXT_PARSERS or key in _VALUE_PARSERS:
+            problems.append(Problem(key, f"must be one value (got a {type(v).__name__})"))
+            return
+        if _too_deep(v):
+            problems.append(Problem(key, f"is nested more than {MAX_DEPTH} levels deep"))
+            return
+        text = None
+    else:
+        text = None
+    value_parser = _VALUE_PARSERS.get(key)
+    if value_parser is not None:
+        value = value_parser(key, v, text, problems)
+    else:
+        text_parser = _TEXT_PARSERS.get(key)
+        if text is None and (text := _str(key, v, problems)) is None:
+            return
+        if text_parser is None:
+            if isinstance(key, str) and (field := imitated_field(key)):
+                problems.append(Problem(key, _imitation(field)))
+                return
+            extra[str(key)] = text
+            return
+        if len(text) > MAX_TEXT:
+            problems.append(Problem(key, f"is longer than {MAX_TEXT} characters", text))
+            return
+        if key in CODE_FIELDS and (why := non_ascii(text)):  # str() of a non-str value
+            problems.append(Problem(key, why, v))
+            return
+        value = text_parser(key, v, text, problems)
+    if value is not None:
+        out[key] = value
+
+
 def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
     problems: list[Problem] = []
     out: dict[str, Any] = {}
     extra: dict[str, str] = {}
     if len(raw) > MAX_FIELDS:
         return [Problem("record", f"has {len(raw)} fields; at most {MAX_FIELDS} are read")]
+    memo = _MEMO
     for key, v in raw.items():
-        text: str | None
-        if type(v) is str:
-            text = v.strip()
-            if not text:
-                continue
-            if _UNDECODABLE.search(text):
-                problems.append(Problem(key, "is not valid UTF-8", escape_undecodable(v)))
-                continue
-            if key in CODE_FIELDS and (why := non_ascii(text)):
-                problems.append(Problem(key, why, v))
-                continue
-        elif v is None or (isinstance(v, float) and math.isnan(v)):
-            # pandas marks a missing number as NaN; the text "NaN" in a file is rejected.
+        if type(v) is not str or key not in _MEMO_KEYS or len(v) > _MEMO_TEXT:
+            _field(key, v, problems, out, extra)
             continue
-        elif not isinstance(v, _SCALARS):
-            if key in _TEXT_PARSERS or key in _VALUE_PARSERS:
-                problems.append(Problem(key, f"must be one value (got a {type(v).__name__})"))
-                continue
-            if _too_deep(v):
-                problems.append(Problem(key, f"is nested more than {MAX_DEPTH} levels deep"))
-                continue
-            text = None
-        else:
-            text = None
-        value_parser = _VALUE_PARSERS.get(key)
-        if value_parser is not None:
-            value = value_parser(key, v, text, problems)
-        else:
-            text_parser = _TEXT_PARSERS.get(key)
-            if text is None and (text := _str(key, v, problems)) is None:
-                continue
-            if text_parser is None:
-                if isinstance(key, str) and (field := imitated_field(key)):
-                    problems.append(Problem(key, _imitation(field)))
-                    continue
-                extra[str(key)] = text
-                continue
-            if len(text) > MAX_TEXT:
-                problems.append(Problem(key, f"is longer than {MAX_TEXT} characters", text))
-                continue
-            if key in CODE_FIELDS and (why := non_ascii(text)):  # str() of a non-str value
-                problems.append(Problem(key, why, v))
-                continue
-            value = text_parser(key, v, text, problems)
-        if value is not None:
-            out[key] = value
-    failed = {p.field for p in problems}
+        if not v:
+            continue  # a blank field is absent (as `_field` would find, sooner)
+        hit = memo.get((key, v))
+        if hit is None:
+            found: list[Problem] = []
+            one: dict[str, Any] = {}
+            _field(key, v, found, one, one)
+            hit = (tuple(found), one.get(key))
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()  # a log of ever new values: start again, memory stays bounded
+            memo[key, v] = hit
+        if hit[0]:
+            problems.extend(hit[0])
+        if hit[1] is not None:
+            out[key] = hit[1]
+    failed = {p.field for p in problems} if problems else _NONE
     for required in ("id", "date"):
         if required not in out and required not in failed:
             problems.append(Problem(required, "is required"))

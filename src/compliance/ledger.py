@@ -15,7 +15,15 @@ chain of corrections), or when corrections form a cycle.
 Records are added one at a time (`add`); a whole log is a fold of `add` (`reconcile`).
 Corrections are resolved lazily, per connected component of the supersedes graph (ids
 joined by `supersedes`), only for the components that records touched since the last
-resolution: a chain or a cycle of n corrections costs O(n log n) in all, not O(n²).
+resolution: a chain or a cycle of n corrections costs O(n log n) in all, not O(n²). An id
+seen once, correcting nothing and named by no correction (nearly every id of a log) is
+accepted at once, outside the graph, until another copy or a correction names it.
+
+What is kept of a record is where it was read (for the rejections and the superseded
+list) and its content. A `compact` ledger (a live monitor's, over a feed without end)
+keeps a 128-bit BLAKE2b digest of the content instead, which decides duplicate or
+conflict as comparing the shipments would (amounts by value, `1.0` = `1`), and holds a
+shipment only when the caller says it will need it back (`add(..., keep=True)`).
 """
 
 from __future__ import annotations
@@ -24,13 +32,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from hashlib import blake2b
 from typing import Any
 
-from compliance.errors import located
-from compliance.events import Shipment, parse_shipment
+from compliance.events import FIELDS, Shipment, parse_shipment
 from compliance.report import Accounting, Rejection, Supersession
 
-__all__ = ["Ledger", "LedgerChanges", "RawRecord", "reconcile", "validate"]
+__all__ = [
+    "Ledger",
+    "LedgerChanges",
+    "Place",
+    "RawRecord",
+    "content_digest",
+    "reconcile",
+    "validate",
+]
 
 
 @dataclass(frozen=True)
@@ -47,13 +64,34 @@ class RawRecord:
         return located(self.source, self.line, self.index)
 
     def rejection(self, reasons: list[str]) -> Rejection:
+        return self.place().rejection(reasons)
+
+    def place(self) -> Place:
+        """Where the record was read, and its id as written: all a rejection needs."""
         raw_id = self.data.get("id") if isinstance(self.data, Mapping) else None
+        shown = str(raw_id) if raw_id not in (None, "") else None
+        return Place(self.source, self.line, self.index, shown)
+
+
+class Place:
+    """Where a record was read and its id as written: what the ledger keeps of a record
+    (never its data)."""
+
+    __slots__ = ("id", "index", "line", "source")
+
+    def __init__(self, source: str, line: int | None, index: int | None, id: str | None) -> None:
+        self.source, self.line, self.index, self.id = source, line, index, id
+
+    def where(self) -> str:
+        if self.line is not None:
+            return f"{self.source}:{self.line}"
+        if self.index is not None:
+            return f"{self.source}[{self.index}]"
+        return self.source
+
+    def rejection(self, reasons: list[str]) -> Rejection:
         return Rejection(
-            source=self.source,
-            line=self.line,
-            index=self.index,
-            id=str(raw_id) if raw_id not in (None, "") else None,
-            reasons=reasons,
+            source=self.source, line=self.line, index=self.index, id=self.id, reasons=reasons
         )
 
 
@@ -78,15 +116,44 @@ class LedgerChanges:
     withdrawn: list[Shipment] = field(default_factory=list)
 
 
+_CONTENT = (*FIELDS, "extra", "inferred_from")
+# Enough precision that normalising never rounds: equal amounts, one spelling.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def content_digest(shipment: Shipment) -> bytes:
+    """128 bits that are equal for two shipments exactly when they are equal (amounts
+    compared by value, as `==` does: `Decimal('1.0') == Decimal('1')`)."""
+    values = shipment.__dict__
+    parts: list[object] = []
+    for name in _CONTENT:
+        v = values.get(name)
+        if v is None:
+            continue
+        if type(v) is Decimal:
+            v = v.normalize(_EXACT)
+        elif type(v) is dict:
+            v = sorted(v.items())
+        parts.append((name, v))
+    return blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+Content = Shipment | bytes  # a shipment, or its digest in a compact ledger
+
+
 class _Copies:
     """Every valid record of one id."""
 
-    __slots__ = ("best", "conflict", "records", "shipment")
+    __slots__ = ("best", "conflict", "content", "records", "shipment", "supersedes")
 
-    def __init__(self, record: RawRecord, shipment: Shipment) -> None:
-        self.records = [record]
-        self.shipment = shipment  # the first copy's content: every later copy is compared to it
-        self.best = (record, shipment)  # the copy kept: the earliest by location
+    def __init__(
+        self, place: Place, content: Content, shipment: Shipment | None, supersedes: str | None
+    ) -> None:
+        self.records = [place]
+        self.content = content  # the first copy's: every later copy is compared to it
+        self.best = place  # the copy kept: the earliest by location
+        self.shipment = shipment  # the kept copy's shipment, if held
+        self.supersedes = supersedes
         self.conflict = False
 
 
@@ -102,12 +169,16 @@ class Ledger:
     entered or left `accepted` since it last asked.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, compact: bool = False) -> None:
+        self._compact = compact
         self._read = 0
         self._latest: date | None = None
         self._counted_read = 0
         self._counted_duplicates = 0
-        self._invalid: list[tuple[RawRecord, list[str]]] = []
+        self._invalid: list[Rejection] = []
+        # Ids seen once, correcting nothing, named by no correction: accepted, outside the
+        # graph (content, where read, the shipment if held).
+        self._plain: dict[str, tuple[Content, Place, Shipment | None]] = {}
         self._ids: dict[str, _Copies] = {}
         self._duplicates = 0  # extra copies of ids without a conflict
         self._conflicted = 0  # records of ids with a conflict
@@ -119,7 +190,7 @@ class Ledger:
         self._dirty: set[str] = set()  # ids whose component changed since it was resolved
         self._status: dict[str, int] = {}  # kept id -> _ACCEPTED / _SUPERSEDED / _REJECTED
         self._reasons: dict[str, str] = {}  # rejected correction -> reason
-        self._accepted: dict[str, Shipment] = {}
+        self._accepted: dict[str, Shipment | None] = {}  # (None: not held)
         self._superseded = 0
         self._replaced_by: dict[str, str] = {}  # superseded id -> the id of its correction
         # id -> (accepted shipment at the last changes(), accepted shipment now)
@@ -127,38 +198,67 @@ class Ledger:
 
     # Adding -------------------------------------------------------------------------
 
-    def add(self, record: RawRecord, shipment: Shipment | None = None) -> None:
-        """Take one record; `shipment` when the caller has validated it already."""
+    def add(
+        self, record: RawRecord, shipment: Shipment | None = None, *, keep: bool = True
+    ) -> None:
+        """Take one record; `shipment` when the caller has validated it already.
+
+        `keep=False` (compact ledgers only): the caller will not need this shipment back,
+        so `accepted` and `changes()` leave it out; it is accounted for all the same."""
+        if not (keep or self._compact):
+            raise ValueError("only a compact ledger can leave a shipment out")
         self._read += 1
         if shipment is None:
             result = validate(record)
             if isinstance(result, list):
-                self._invalid.append((record, result))
+                self._invalid.append(record.rejection(result))
                 return
             shipment = result
         self._note_dates(shipment.date, shipment.reported_on)
         ident = shipment.id
+        place = record.place()
+        held = shipment if keep else None
+        content = content_digest(shipment) if self._compact else shipment
+        if ident in self._plain:
+            self._promote(ident)
         copies = self._ids.get(ident)
         if copies is None:
-            self._ids[ident] = _Copies(record, shipment)
-            if shipment.supersedes is not None:
-                self._union(ident, shipment.supersedes)
+            target = shipment.supersedes
+            if target is None and ident not in self._parent and ident not in self._members:
+                self._plain[ident] = (content, place, held)
+                if held is not None:
+                    self._delta[ident] = (None, held)
+                return
+            self._ids[ident] = _Copies(place, content, held, target)
+            if target is not None:
+                if target in self._plain:
+                    self._promote(target)
+                self._union(ident, target)
         else:
-            copies.records.append(record)
+            copies.records.append(place)
             if copies.conflict:
                 self._conflicted += 1
-            elif shipment == copies.shipment:
+            elif content == copies.content:
                 self._duplicates += 1
-                if _location_key(record) < _location_key(copies.best[0]):
-                    copies.best = (record, shipment)
+                if _location_key(place) < _location_key(copies.best):
+                    copies.best = place
+                    if held is not None:
+                        copies.shipment = held
                     if ident in self._accepted:  # the same content, now from the earlier copy
-                        self._accepted[ident] = shipment
+                        self._accepted[ident] = copies.shipment
             else:
                 copies.conflict = True
                 self._conflicts.add(ident)
                 self._duplicates -= len(copies.records) - 2
                 self._conflicted += len(copies.records)
         self._dirty.add(ident)
+
+    def _promote(self, ident: str) -> None:
+        """Bring a plain id into the graph (another copy or a correction names it)."""
+        content, place, held = self._plain.pop(ident)
+        self._ids[ident] = _Copies(place, content, held, None)
+        self._status[ident] = _ACCEPTED
+        self._accepted[ident] = held
 
     def _note_dates(self, *days: date | None) -> None:
         for day in days:
@@ -195,7 +295,9 @@ class Ledger:
     def accepted(self) -> list[Shipment]:
         """The shipments evaluated, in (date, id) order."""
         self._resolve()
-        return sorted(self._accepted.values(), key=_order)
+        held = [s for s in self._accepted.values() if s is not None]
+        held += [s for _, _, s in self._plain.values() if s is not None]
+        return sorted(held, key=_order)
 
     @property
     def accounting(self) -> Accounting:
@@ -204,7 +306,7 @@ class Ledger:
         counted = self._counted_read - self._counted_duplicates
         return Accounting(
             read=self._read + self._counted_read,
-            evaluated=len(self._accepted) + counted,
+            evaluated=len(self._accepted) + len(self._plain) + counted,
             duplicates=self._duplicates + self._counted_duplicates,
             superseded=self._superseded,
             rejected=rejected,
@@ -217,7 +319,7 @@ class Ledger:
         self._resolve()
         out = []
         for ident, by in self._replaced_by.items():
-            record = self._ids[ident].best[0]
+            record = self._ids[ident].best
             out.append(
                 Supersession(
                     id=ident, by=by, source=record.source, line=record.line, index=record.index
@@ -236,7 +338,7 @@ class Ledger:
     def rejected(self) -> list[Rejection]:
         """Every rejected record with its reasons, in (source, line, index) order."""
         self._resolve()
-        out = [r.rejection(reasons) for r, reasons in self._invalid]
+        out = list(self._invalid)
         for ident in self._conflicts:
             records = self._ids[ident].records
             places = ", ".join(sorted(r.where() for r in records))
@@ -246,7 +348,7 @@ class Ledger:
             )
             out.extend(r.rejection([reason]) for r in records)
         for ident, reason in self._reasons.items():
-            out.append(self._ids[ident].best[0].rejection([reason]))
+            out.append(self._ids[ident].best.rejection([reason]))
         out.sort(key=lambda r: (r.source, r.line or 0, r.index or 0, r.reasons))
         return out
 
@@ -313,26 +415,26 @@ class Ledger:
             copies = self._ids.get(root)
             if copies is None or copies.conflict:
                 self._record(root, None, None, None)
-            elif copies.shipment.supersedes is None:
-                self._record(root, _ACCEPTED, copies.best[1], None)
+            elif copies.supersedes is None:
+                self._record(root, _ACCEPTED, copies.shipment, None)
             else:
                 reason = f"supersedes: the record names itself ({root!r})"
-                self._record(root, _REJECTED, copies.best[1], reason)
+                self._record(root, _REJECTED, copies.shipment, reason)
 
     def _settle(self, members: list[str]) -> None:
         """Resolve one component: linear in its size. Within a component, after the
         targets with several correctors lose all of them, every id has at most one
         corrector left, so what remains is paths and cycles: rejections cascade along
         paths by a worklist, and one walk finds the cycles."""
-        kept: dict[str, Shipment] = {}
+        kept: dict[str, _Copies] = {}
         for ident in members:
             copies = self._ids.get(ident)
             if copies is not None and not copies.conflict:
-                kept[ident] = copies.best[1]
+                kept[ident] = copies
         correctors: dict[str, list[str]] = defaultdict(list)
-        for ident, s in kept.items():
-            if s.supersedes is not None:
-                correctors[s.supersedes].append(ident)
+        for ident, kept_copies in kept.items():
+            if kept_copies.supersedes is not None:
+                correctors[kept_copies.supersedes].append(ident)
         reasons: dict[str, str] = {}
         for target, those in correctors.items():
             if len(those) > 1:
@@ -369,13 +471,13 @@ class Ledger:
         self._cascade(cycles, correctors, reasons)
 
         superseded = {
-            s.supersedes: i
-            for i, s in kept.items()
-            if s.supersedes is not None and i not in reasons
+            c.supersedes: i
+            for i, c in kept.items()
+            if c.supersedes is not None and i not in reasons
         }
         for ident in members:
-            shipment = kept.get(ident)
-            if shipment is None:
+            copies = kept.get(ident)
+            if copies is None:
                 status = None
             elif ident in reasons:
                 status = _REJECTED
@@ -383,6 +485,7 @@ class Ledger:
                 status = _SUPERSEDED
             else:
                 status = _ACCEPTED
+            shipment = copies.shipment if copies is not None else None
             self._record(ident, status, shipment, reasons.get(ident), superseded.get(ident))
 
     @staticmethod
@@ -422,15 +525,15 @@ class Ledger:
             self._reasons.pop(ident, None)
         else:
             self._reasons[ident] = reason
-        before = self._accepted.get(ident)
-        now = shipment if status == _ACCEPTED else None
-        if before is None and now is None:
+        was = ident in self._accepted
+        accepted = status == _ACCEPTED
+        if not was and not accepted:
             return
-        if now is None:
-            del self._accepted[ident]
-        else:
+        before = self._accepted.pop(ident) if was else None
+        now = shipment if accepted else None
+        if accepted:
             self._accepted[ident] = now
-        if (before is None) != (now is None):
+        if was != accepted and (before is not None or now is not None):  # held ones only
             first = self._delta[ident][0] if ident in self._delta else before
             self._delta[ident] = (first, now)
 
@@ -445,7 +548,7 @@ def _order(s: Shipment) -> tuple[object, str]:
     return (s.date, s.id)
 
 
-def _location_key(record: RawRecord) -> tuple[str, int]:
+def _location_key(record: Place) -> tuple[str, int]:
     return (record.source, record.line if record.line is not None else (record.index or 0))
 
 

@@ -51,7 +51,12 @@ from compliance.units import CONTEXT, convert, dimension, for_people, format_amo
 
 __all__ = [
     "EVENT_KINDS",
+    "Amounts",
     "amount_in",
+    "cap_amounts",
+    "cap_event_findings",
+    "cap_period_findings",
+    "cap_rolling_findings",
     "conversion_in",
     "factor_label",
     "findings_for_rule",
@@ -420,19 +425,15 @@ def _unnotified(rule: UnnotifiedRule, events: list[Shipment]) -> list[Finding]:
 
 def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Finding]:
     out: list[Finding] = []
-    groups: dict[tuple[str | None, ...], list[tuple[Shipment, Amounts]]] = defaultdict(list)
+    groups: dict[tuple[object, ...], list[tuple[Shipment, Amounts]]] = defaultdict(list)
     for e in events:
-        amounts = tuple(amount_in(e, m, rulebook) for m in rule.limit)
-        if is_unquantified(e):
-            out.append(_unquantified(rule, e))
-        elif any(a is None for a in amounts):
-            out.append(_unconvertible(rule, e, amounts))
+        amounts = cap_amounts(rule, e, rulebook)
+        out.extend(cap_event_findings(rule, e, amounts))
         key = tuple(e.get(f) for f in rule.group_by)
         groups[key].append((e, amounts))
     for key, members in groups.items():
-        group = {f: str(v) for f, v in zip(rule.group_by, key, strict=True) if v is not None}
         if isinstance(rule.period, RollingPeriod):
-            out.extend(_rolling(rule, members, group, rule.period.days, rulebook))
+            out.extend(cap_rolling_findings(rule, key, members, rulebook))
             continue
         buckets: dict[Span, list[tuple[Shipment, Amounts]]] = defaultdict(list)
         for e, amounts in members:
@@ -440,8 +441,54 @@ def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Find
             if span is not None:
                 buckets[span].append((e, amounts))
         for span, bucket in buckets.items():
-            out.extend(_period(rule, span, bucket, group, rulebook))
+            out.extend(cap_period_findings(rule, key, span, bucket, rulebook))
     return out
+
+
+# The parts of `_cap`, for an engine that keeps each group's (or period's) members with
+# their amounts as events arrive (`Monitor`): the same findings, none computed twice.
+
+
+def cap_amounts(rule: CapRule, e: Shipment, rulebook: Rulebook) -> Amounts:
+    """An event's contribution to each of the cap's measures (None: unconvertible)."""
+    return tuple(amount_in(e, m, rulebook) for m in rule.limit)
+
+
+def cap_event_findings(rule: CapRule, e: Shipment, amounts: Amounts) -> list[Finding]:
+    """The findings of one matching event on its own: unquantified or unconvertible."""
+    if is_unquantified(e):
+        return [_unquantified(rule, e)]
+    if any(a is None for a in amounts):
+        return [_unconvertible(rule, e, amounts)]
+    return []
+
+
+def _group(rule: CapRule, key: tuple[object, ...]) -> dict[str, str]:
+    return {f: str(v) for f, v in zip(rule.group_by, key, strict=True) if v is not None}
+
+
+def cap_period_findings(
+    rule: CapRule,
+    key: tuple[object, ...],
+    span: Span,
+    members: list[tuple[Shipment, Amounts]],
+    rulebook: Rulebook,
+) -> list[Finding]:
+    """A calendar, months or fixed cap's findings on one group (its `group_by` values) in
+    one period, from its members in (date, id) order."""
+    return _period(rule, span, members, _group(rule, key), rulebook)
+
+
+def cap_rolling_findings(
+    rule: CapRule,
+    key: tuple[object, ...],
+    members: list[tuple[Shipment, Amounts]],
+    rulebook: Rulebook,
+) -> list[Finding]:
+    """A rolling cap's window findings on one group, from its members in (date, id)
+    order."""
+    assert isinstance(rule.period, RollingPeriod)
+    return _rolling(rule, members, _group(rule, key), rule.period.days, rulebook)
 
 
 def span_of(rule: CapRule | UnnotifiedRule, day: date) -> Span | None:

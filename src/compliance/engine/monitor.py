@@ -13,7 +13,14 @@ period) for calendar caps, a group for rolling caps — and only the buckets an 
 touches are evaluated again, by the shared findings code, so a monitor and a batch
 evaluation cannot disagree. A rolling cap's findings on a day depend only on the events of
 the `days` before it, so a change on day d is evaluated again over [d - days, d + days]
-only.
+only. A cap bucket keeps each member's amounts and own findings (unconvertible,
+unquantified) and its exact totals: while events only arrive and the totals stay below
+the lowest threshold, nothing but the new members' own findings can change, and the
+period is not evaluated again.
+
+How it stays small: the ledger is compact (a digest of each record's content and where it
+was read) and holds the shipments of the events that reach some rule only; the others
+cannot change a finding, now or after a correction.
 """
 
 from __future__ import annotations
@@ -22,10 +29,16 @@ import bisect
 import threading
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import date, timedelta
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 from compliance.engine.durable_correlation import DurableCorrelator
 from compliance.engine.findings import (
+    Amounts,
+    cap_amounts,
+    cap_event_findings,
+    cap_period_findings,
+    cap_rolling_findings,
     findings_for_rule,
     inference_finding,
     sort_findings,
@@ -35,6 +48,7 @@ from compliance.engine.stream import plain_rules
 from compliance.events import Shipment
 from compliance.io.readers import readable
 from compliance.ledger import Ledger, RawRecord, validate
+from compliance.periods import Span
 from compliance.report import Finding, Rejection, Report, RulebookInfo
 from compliance.rulebook.correlation import Inference, correlation_rules
 from compliance.rulebook.evaluator import RulebookEvaluator
@@ -49,10 +63,16 @@ from compliance.rulebook.schema import (
     Rule,
     UnnotifiedRule,
 )
+from compliance.units import CONTEXT
 
 __all__ = ["Changes", "Monitor"]
 
 _PER_EVENT = (ProhibitionRule, DeadlineRule, DesignationRule, PriceCapRule)
+# Totals kept exactly (no rounding, whatever the order of adds and removes).
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+# A findings code's total, rounded at 34 digits once per event, is within n * 1e-34 of
+# the exact one; a total this far below a level cannot pass it for any n < 1e13.
+_MARGIN = Decimal("0.99999999999999999999")
 
 
 class Changes(list[Finding]):
@@ -112,6 +132,49 @@ class _Bucket:
         return [self.events[ident] for _, ident in self.order[lo:hi]]
 
 
+class _CapBucket(_Bucket):
+    """A cap's bucket: each member's amounts and own findings, and the exact totals."""
+
+    __slots__ = ("amounts", "own", "total")
+
+    def __init__(self, measures: int) -> None:
+        super().__init__()
+        self.amounts: dict[str, Amounts] = {}
+        self.own: dict[str, list[Finding]] = {}
+        self.total = [Decimal(0)] * measures
+
+    def add_member(self, event: Shipment, amounts: Amounts, own: list[Finding]) -> None:
+        self.add(event)
+        self.amounts[event.id] = amounts
+        self.own[event.id] = own
+        self.total = [
+            t if a is None else _EXACT.add(t, a) for t, a in zip(self.total, amounts, strict=True)
+        ]
+
+    def remove(self, event: Shipment) -> None:
+        super().remove(event)
+        del self.own[event.id]
+        amounts = self.amounts.pop(event.id)
+        self.total = [
+            t if a is None else _EXACT.subtract(t, a)
+            for t, a in zip(self.total, amounts, strict=True)
+        ]
+
+    def members(
+        self, first: date | None = None, last: date | None = None
+    ) -> list[tuple[Shipment, Amounts]]:
+        """(event, amounts) in (date, id) order, of the days first..last if given."""
+        order = self.order
+        if first is not None and last is not None:
+            lo = bisect.bisect_left(order, (first, ""))
+            hi = bisect.bisect_right(order, (last, "\U0010ffff"))
+            order = order[lo:hi]
+        return [(self.events[i], self.amounts[i]) for _, i in order]
+
+    def own_findings(self, events: Iterable[Shipment]) -> list[Finding]:
+        return [f for e in events for f in self.own[e.id]]
+
+
 class Monitor:
     """Evaluate events as they arrive; each `feed` says which findings changed.
 
@@ -135,7 +198,21 @@ class Monitor:
         # A live monitor judges deadlines on the day it runs; a replay may name its day.
         self.as_of = as_of if as_of is not None else date.today()
         self._evaluator = RulebookEvaluator(self.rulebook.rules)
-        self._ledger = Ledger()
+        self._ledger = Ledger(compact=True)
+        # Per cap rule, per measure: a total below this passes no threshold and no limit.
+        self._floors = {
+            i: [
+                _EXACT.multiply(
+                    min(
+                        [m.amount, *(CONTEXT.multiply(m.amount, t.fraction) for t in r.thresholds)]
+                    ),
+                    _MARGIN,
+                )
+                for m in r.limit
+            ]
+            for i, r in enumerate(self.rulebook.rules)
+            if isinstance(r, CapRule)
+        }
         self._reached: dict[str, list[int]] = {}  # accepted shipment id -> rule indices
         self._buckets: dict[tuple[int, Hashable], _Bucket] = {}
         self._lock = threading.Lock()
@@ -231,11 +308,15 @@ class Monitor:
     def _take(self, record: RawRecord, shipment: Shipment | None) -> Changes:
         rejected_before = self._ledger.rejected_count
         result = shipment if shipment is not None else validate(record)
+        reach: dict[str, list[int]] = {}
         if isinstance(result, list):
             self._ledger.add(record)
             rejected = [record.rejection(result)]
         else:
-            self._ledger.add(record, result)
+            # An event that reaches no rule can change no finding, now or after a
+            # correction: the ledger need not hold it.
+            reach[result.id] = reached = self._evaluator.rules_for(result)
+            self._ledger.add(record, result, keep=bool(reached))
             rejected = []
         if self._ledger.rejected_count > rejected_before + len(rejected):
             # A conflict or a correction that cannot apply rejects records fed earlier:
@@ -243,33 +324,50 @@ class Monitor:
             known = {_where(r) for r in self._rejected}
             rejected = [r for r in self._ledger.rejected if _where(r) not in known]
         self._rejected.extend(rejected)
-        return self._settle(rejected)
+        return self._settle(rejected, reach)
 
-    def _settle(self, rejected: list[Rejection]) -> Changes:
+    def _rules_for(self, event: Shipment, reach: dict[str, list[int]]) -> list[int]:
+        known = reach.get(event.id)
+        if known is None:
+            known = reach[event.id] = self._evaluator.rules_for(event)
+        return known
+
+    def _settle(self, rejected: list[Rejection], reach: dict[str, list[int]]) -> Changes:
         change = self._ledger.changes()
-        dirty: dict[tuple[int, Hashable], tuple[date, date] | None] = {}
+        if not change.accepted and not change.withdrawn:
+            return Changes((), (), rejected)
+        dirty: dict[tuple[int, Hashable], _Dirty] = {}
         raised: list[Finding] = []
         withdrawn: list[Finding] = []
-        gone, fresh = self._correlate(change.withdrawn, change.accepted)
+        gone, fresh = self._correlate(change.withdrawn, change.accepted, reach)
         for event in [*change.withdrawn, *(i.event for i in gone)]:
             for index in self._reached.pop(event.id, ()):
                 key = self._key(index, event)
                 bucket = self._buckets[key]
                 bucket.remove(event)
-                _widen(dirty, key, event.date, self.rulebook.rules[index])
+                _widen(dirty, key, event, self.rulebook.rules[index], removed=True)
         for event in [*change.accepted, *(i.event for i in fresh)]:
             reached = [
                 i
-                for i in self._evaluator.rules_for(event)
+                for i in self._rules_for(event, reach)
                 if i in self._plain  # correlations take their step events in _correlate
             ]
             if not reached:
                 continue
             self._reached[event.id] = reached
             for index in reached:
+                rule = self.rulebook.rules[index]
                 key = self._key(index, event)
-                self._buckets.setdefault(key, _Bucket()).add(event)
-                _widen(dirty, key, event.date, self.rulebook.rules[index])
+                if isinstance(rule, CapRule):
+                    cap = self._buckets.get(key)
+                    if cap is None:
+                        cap = self._buckets[key] = _CapBucket(len(rule.limit))
+                    assert isinstance(cap, _CapBucket)
+                    amounts = cap_amounts(rule, event, self.rulebook)
+                    cap.add_member(event, amounts, cap_event_findings(rule, event, amounts))
+                else:
+                    self._buckets.setdefault(key, _Bucket()).add(event)
+                _widen(dirty, key, event, rule, removed=False)
         # An inferred event's own finding (the `inferred` notice) is a bucket of its own.
         for inference in gone:
             withdrawn.extend(self._buckets.pop(self._inference_key(inference)).findings)
@@ -281,27 +379,27 @@ class Monitor:
             bucket.findings = [inference_finding(compiled, inference)]
             self._buckets[self._inference_key(inference)] = bucket
             raised.extend(bucket.findings)
-        for key, days in dirty.items():
+        for key, touched in dirty.items():
             bucket = self._buckets[key]
             rule = self.rulebook.rules[key[0]]
             before = bucket.findings
-            if days is None:
+            if isinstance(bucket, _CapBucket):
+                assert isinstance(rule, CapRule)
+                if not touched.removed and all(
+                    t < floor for t, floor in zip(bucket.total, self._floors[key[0]], strict=True)
+                ):
+                    # Below every level, and no member left: only the new members' own
+                    # findings are new (there were no period findings to change).
+                    fresh_own = bucket.own_findings(touched.added)
+                    bucket.findings = before + fresh_own
+                    raised.extend(fresh_own)
+                    continue
+                kept, after = self._cap_findings(rule, key, bucket, touched)
+            else:
                 after = findings_for_rule(
                     rule, list(bucket.events.values()), self.rulebook, as_of=self.as_of
                 )
-                kept: list[Finding] = []
-            else:
-                first, last = days
-                assert isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod)
-                span = timedelta(days=rule.period.days)
-                # Findings on days first..last+span rest on events from first-span on.
-                window = bucket.between(first - span, last + span)
-                after = [
-                    f
-                    for f in findings_for_rule(rule, window, self.rulebook, as_of=self.as_of)
-                    if first <= f.date <= last + span
-                ]
-                kept = [f for f in before if not first <= f.date <= last + span]
+                kept = []
             new = kept + after
             raised.extend(f for f in after if f not in before)
             withdrawn.extend(f for f in before if f not in new)
@@ -310,8 +408,38 @@ class Monitor:
                 del self._buckets[key]
         return Changes(sort_findings(raised), sort_findings(withdrawn), rejected)
 
+    def _cap_findings(
+        self, rule: CapRule, key: tuple[int, Hashable], bucket: _CapBucket, touched: _Dirty
+    ) -> tuple[list[Finding], list[Finding]]:
+        """(findings kept as they were, findings derived again) of a cap bucket."""
+        where = key[1]
+        assert isinstance(where, tuple)
+        if not isinstance(rule.period, RollingPeriod):
+            members = bucket.members()
+            after = bucket.own_findings(e for e, _ in members)
+            span = where[1]
+            if isinstance(span, Span):
+                after += cap_period_findings(rule, where[0], span, members, self.rulebook)
+            return [], after
+        first, last = touched.first, touched.last
+        reach = timedelta(days=rule.period.days)
+        # Findings on days first..last+reach rest on events from first-reach on.
+        members = bucket.members(first - reach, last + reach)
+        end = last + reach
+        after = [
+            f
+            for f in cap_rolling_findings(rule, where, members, self.rulebook)
+            if first <= f.date <= end
+        ]
+        after += bucket.own_findings(e for e, _ in members if first <= e.date <= end)
+        kept = [f for f in bucket.findings if not first <= f.date <= end]
+        return kept, after
+
     def _correlate(
-        self, withdrawn: Iterable[Shipment], accepted: Iterable[Shipment]
+        self,
+        withdrawn: Iterable[Shipment],
+        accepted: Iterable[Shipment],
+        reach: dict[str, list[int]],
     ) -> tuple[list[Inference], list[Inference]]:
         """Events leaving and entering the ledger, through durable_rules: the inferences
         that stopped being true and those that became true."""
@@ -322,7 +450,7 @@ class Monitor:
         for event in withdrawn:
             changed |= correlator.remove(event.id)
         for event in accepted:
-            if any(i not in self._plain for i in self._evaluator.rules_for(event)):
+            if any(i not in self._plain for i in self._rules_for(event, reach)):
                 changed |= correlator.add(event)
         if not changed:
             return [], []
@@ -361,21 +489,36 @@ def _bucket_of(rule: Rule, event: Shipment) -> Hashable:
     return None  # a kind with no locality known here: the whole rule, every time
 
 
+class _Dirty:
+    """What one feed changed in a bucket: its first and last day touched, the events
+    added, whether any left."""
+
+    __slots__ = ("added", "first", "last", "removed")
+
+    def __init__(self, day: date) -> None:
+        self.first = self.last = day
+        self.added: list[Shipment] = []
+        self.removed = False
+
+
 def _widen(
-    dirty: dict[tuple[int, Hashable], tuple[date, date] | None],
+    dirty: dict[tuple[int, Hashable], _Dirty],
     key: tuple[int, Hashable],
-    day: date,
+    event: Shipment,
     rule: Rule,
+    *,
+    removed: bool,
 ) -> None:
-    if not (isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod)):
-        dirty[key] = None
-        return
-    if key in dirty:
-        seen = dirty[key]
-        assert seen is not None
-        dirty[key] = (min(seen[0], day), max(seen[1], day))
+    touched = dirty.get(key)
+    if touched is None:
+        touched = dirty[key] = _Dirty(event.date)
     else:
-        dirty[key] = (day, day)
+        touched.first = min(touched.first, event.date)
+        touched.last = max(touched.last, event.date)
+    if removed:
+        touched.removed = True
+    else:
+        touched.added.append(event)
 
 
 def _where(r: Rejection) -> tuple[object, ...]:

@@ -146,6 +146,11 @@ def readable(record: RawRecord) -> RawRecord:
     that were not UTF-8 (or a lone surrogate from JSON) written out, with a problem for
     each; an int past Python's 4,300-digit `str()` limit kept exact as a Decimal."""
     data = record.data
+    try:  # the usual record, all text and ASCII: nothing to escape, no ints (one test)
+        if "".join(data).isascii() and "".join(data.values()).isascii():
+            return record
+    except TypeError:
+        pass  # a key or value that is not text: look at each
     bad = [
         k
         for k, v in data.items()
