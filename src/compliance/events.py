@@ -28,6 +28,7 @@ __all__ = [
     "CODE_FIELDS",
     "COUNTRY_FIELDS",
     "DATES",
+    "DATE_FIELDS",
     "FIELDS",
     "MAX_DEPTH",
     "MAX_FIELDS",
@@ -628,24 +629,25 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
         return [Problem("record", f"has {len(raw)} fields; at most {MAX_FIELDS} are read")]
     memo = _MEMO
     for key, v in raw.items():
-        if type(v) is not str or key not in _MEMO_KEYS or len(v) > _MEMO_TEXT:
-            _field(key, v, problems, out, extra)
-            continue
-        if not v:
-            continue  # a blank field is absent (as `_field` would find, sooner)
-        hit = memo.get((key, v))
-        if hit is None:
-            found: list[Problem] = []
-            one: dict[str, Any] = {}
-            _field(key, v, found, one, one)
-            hit = (tuple(found), one.get(key))
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()  # a log of ever new values: start again, memory stays bounded
-            memo[key, v] = hit
-        if hit[0]:
-            problems.extend(hit[0])
-        if hit[1] is not None:
-            out[key] = hit[1]
+        if type(v) is str:
+            if not v:
+                continue  # a blank field is absent (as `_field` would find, sooner)
+            if key in _MEMO_KEYS and len(v) <= _MEMO_TEXT:
+                hit = memo.get((key, v))
+                if hit is None:
+                    found: list[Problem] = []
+                    one: dict[str, Any] = {}
+                    _field(key, v, found, one, one)
+                    hit = (tuple(found), one.get(key))
+                    if len(memo) >= _MEMO_SIZE:
+                        memo.clear()  # ever new values: start again, memory stays bounded
+                    memo[key, v] = hit
+                if hit[0]:
+                    problems.extend(hit[0])
+                if hit[1] is not None:
+                    out[key] = hit[1]
+                continue
+        _field(key, v, problems, out, extra)
     failed = {p.field for p in problems} if problems else _NONE
     for required in ("id", "date"):
         if required not in out and required not in failed:

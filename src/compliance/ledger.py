@@ -28,15 +28,17 @@ shipment only when the caller says it will need it back (`add(..., keep=True)`).
 
 from __future__ import annotations
 
+import marshal
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context
 from hashlib import blake2b
+from operator import itemgetter
 from typing import Any
 
-from compliance.events import FIELDS, Shipment, parse_shipment
+from compliance.events import DATE_FIELDS, FIELDS, RANGE_FIELDS, Shipment, parse_shipment
 from compliance.report import Accounting, Rejection, Supersession
 
 __all__ = [
@@ -117,25 +119,35 @@ class LedgerChanges:
 
 
 _CONTENT = (*FIELDS, "extra", "inferred_from")
+_VALUES = itemgetter(*_CONTENT)
+_DATES_AT = tuple(i for i, f in enumerate(_CONTENT) if f in DATE_FIELDS)
+_AMOUNTS_AT = tuple(i for i, f in enumerate(_CONTENT) if f in ("quantity", "value", *RANGE_FIELDS))
+_EXTRA_AT = _CONTENT.index("extra")
 # Enough precision that normalising never rounds: equal amounts, one spelling.
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def content_digest(shipment: Shipment) -> bytes:
     """128 bits that are equal for two shipments exactly when they are equal (amounts
-    compared by value, as `==` does: `Decimal('1.0') == Decimal('1')`)."""
+    compared by value, as `==` does: `Decimal('1.0') == Decimal('1')`).
+
+    The values, in field order, as marshal writes them (version 2: no references, so the
+    bytes never depend on which objects are shared), dates as day numbers and amounts
+    normalised; hashed with BLAKE2b."""
     values = shipment.__dict__
-    parts: list[object] = []
-    for name in _CONTENT:
-        v = values.get(name)
-        if v is None:
-            continue
-        if type(v) is Decimal:
-            v = v.normalize(_EXACT)
-        elif type(v) is dict:
-            v = sorted(v.items())
-        parts.append((name, v))
-    return blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    if len(values) >= len(_CONTENT):
+        parts = list(_VALUES(values))
+    else:
+        parts = [values.get(n) for n in _CONTENT]
+    for i in _DATES_AT:
+        if (day := parts[i]) is not None:
+            parts[i] = day.toordinal()
+    for i in _AMOUNTS_AT:
+        if (amount := parts[i]) is not None:
+            parts[i] = str(amount.normalize(_EXACT))
+    extra = parts[_EXTRA_AT]
+    parts[_EXTRA_AT] = tuple(sorted(extra.items())) if extra else None
+    return blake2b(marshal.dumps(tuple(parts), 2), digest_size=16).digest()
 
 
 Content = Shipment | bytes  # a shipment, or its digest in a compact ledger

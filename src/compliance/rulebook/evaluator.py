@@ -192,34 +192,46 @@ def _decimal(v: object) -> Decimal | None:
 class RulebookEvaluator:
     """Which rules of a rulebook each event reaches: every rule compiled once.
 
-    Rules whose condition requires one field to take one of a few values (`destination:
-    KP`, say) are indexed by that field, so an event is tested only against the rules its
-    values can reach. Pure Python and free of shared mutable state: one evaluator may
-    serve several threads."""
+    Rules are indexed by what their condition needs: a field taking one of a few values
+    (`destination: KP`, say), or a field being present at all (a prefix, a check digit,
+    a comparison), or one of several such (`destination: KP` or `origin: KP`), so an event
+    is tested only against the rules its fields can reach. Pure Python and free of shared
+    mutable state: one evaluator may serve several threads."""
 
     __slots__ = ("_always", "_index", "_tests")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self._tests = tuple(compile_rule(r) for r in rules)
         always: list[int] = []
-        index: dict[str, dict[object, list[int]]] = {}
+        index: dict[str, tuple[dict[object, list[int]], list[int]]] = {}
         for i, rule in enumerate(rules):
             need = _necessary(rule_condition(rule))
             if need is None:
                 always.append(i)
                 continue
-            field, values = need
-            for value in values:
-                index.setdefault(field, {}).setdefault(value, []).append(i)
+            for field, values in need:
+                by_value, present = index.setdefault(field, ({}, []))
+                if values is None:
+                    present.append(i)
+                    continue
+                for value in values:
+                    by_value.setdefault(value, []).append(i)
         self._always = tuple(always)
-        self._index = tuple((_getter(f), by_value) for f, by_value in index.items())
+        self._index = tuple(
+            (_getter(f), by_value, tuple(present)) for f, (by_value, present) in index.items()
+        )
 
     def rules_for(self, event: Shipment) -> list[int]:
         """Indices (in rulebook order) of the rules this event reaches."""
         tests = self._tests
         out = [i for i in self._always if tests[i](event)]
-        for get, by_value in self._index:
-            candidates = by_value.get(get(event))
+        for get, by_value, present in self._index:
+            value = get(event)
+            if value is None:
+                continue
+            if present:
+                out.extend(i for i in present if tests[i](event))
+            candidates = by_value.get(value)
             if candidates:
                 out.extend(i for i in candidates if tests[i](event))
         if len(out) > 1:
@@ -227,22 +239,34 @@ class RulebookEvaluator:
         return out
 
 
-def _necessary(s: Selector) -> tuple[str, frozenset[object]] | None:
-    """A field and the values it must take for the selector to hold, if there is one."""
-    if isinstance(s, BadCheckDigit | NameIn):
-        return None  # a test of the value, not its identity
+# What a selector needs of an event: one of these (field, values) holds — the field takes
+# one of the values, or (values None) is present at all. None: nothing in particular.
+Need = list[tuple[str, frozenset[object] | None]]
+
+
+def _necessary(s: Selector) -> Need | None:
+    """Alternatives of which one holds whenever the selector holds, if there are any."""
+    if isinstance(s, BadCheckDigit | NameIn | Prefix | Compare):
+        # A test of the value (its shape, its normalised name, its text or number), not
+        # of its identity: an absent value fails it.
+        return [(s.field, None)]
     if isinstance(s, Equals):
         if s.field.startswith("extra.") or s.field in NUMERIC_FIELDS:
-            return None  # compared as text / by numeric value, not by identity
-        return (s.field, frozenset(s.values))
+            return [(s.field, None)]  # compared as text / by numeric value
+        return [(s.field, frozenset(s.values))]
+    if isinstance(s, Present):
+        return [(s.field, None)] if s.present else None
     if isinstance(s, All):
-        found = [_necessary(i) for i in s.items]
-        needs = [n for n in found if n is not None]
-        return min(needs, key=lambda n: len(n[1])) if needs else None
+        found = [n for n in map(_necessary, s.items) if n is not None]
+        return min(found, key=_breadth) if found else None
     if isinstance(s, AnyOf) and s.items:
         alternatives = [_necessary(i) for i in s.items]
-        each = [n for n in alternatives if n is not None]
-        if len(each) == len(alternatives) and len({field for field, _ in each}) == 1:
-            values: frozenset[object] = frozenset().union(*(v for _, v in each))
-            return (each[0][0], values)
+        if any(n is None for n in alternatives):
+            return None
+        return [need for n in alternatives if n is not None for need in n]
     return None
+
+
+def _breadth(need: Need) -> int:
+    """How many events a need lets through, roughly: a value few, presence many."""
+    return sum(len(values) if values is not None else 1000 for _, values in need)
