@@ -561,10 +561,11 @@ def _imitation(field: str) -> str:
 # A log repeats its codes, dates, countries and units on row after row: the outcome of
 # validating one field's text (a pure function of field name and text) is remembered.
 # Ids and amounts are nearly always new, and extra columns are not known fields.
-_MEMO_KEYS = frozenset(FIELDS) - {"id", "supersedes", *NUMERIC_FIELDS, *RANGE_FIELDS}
 _MEMO_TEXT = 64
-_MEMO_SIZE = 1 << 16
-_MEMO: dict[tuple[str, str], tuple[tuple[Problem, ...], Any]] = {}
+_MEMO_SIZE = 1 << 14  # per field
+_MEMO: dict[str, dict[str, tuple[tuple[Problem, ...], Any]]] = {
+    key: {} for key in FIELDS if key not in {"id", "supersedes", *NUMERIC_FIELDS, *RANGE_FIELDS}
+}
 _NONE: frozenset[str] = frozenset()
 
 
@@ -632,22 +633,36 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
         if type(v) is str:
             if not v:
                 continue  # a blank field is absent (as `_field` would find, sooner)
-            if key in _MEMO_KEYS and len(v) <= _MEMO_TEXT:
-                hit = memo.get((key, v))
+            known = memo.get(key)
+            if known is not None and len(v) <= _MEMO_TEXT:
+                hit = known.get(v)
                 if hit is None:
                     found: list[Problem] = []
                     one: dict[str, Any] = {}
                     _field(key, v, found, one, one)
                     hit = (tuple(found), one.get(key))
-                    if len(memo) >= _MEMO_SIZE:
-                        memo.clear()  # ever new values: start again, memory stays bounded
-                    memo[key, v] = hit
+                    if len(known) >= _MEMO_SIZE:
+                        known.clear()  # ever new values: start again, memory stays bounded
+                    known[v] = hit
                 if hit[0]:
                     problems.extend(hit[0])
                 if hit[1] is not None:
                     out[key] = hit[1]
                 continue
         _field(key, v, problems, out, extra)
+    if (
+        not problems
+        and "id" in out
+        and "date" in out
+        and ("quantity" in out) == ("unit" in out)
+        and ("value" in out) == ("currency" in out)
+        and "quantity_min" not in out
+        and "quantity_max" not in out
+    ):
+        # The usual record: none of the checks below can find a problem in it.
+        if extra:
+            out["extra"] = extra
+        return out
     failed = {p.field for p in problems} if problems else _NONE
     for required in ("id", "date"):
         if required not in out and required not in failed:

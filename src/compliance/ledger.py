@@ -374,6 +374,8 @@ class Ledger:
         reported; an id stays the same shipment while accepted (its content cannot change
         without a conflict, which rejects it).
         """
+        if not self._dirty and not self._delta:
+            return LedgerChanges()
         self._resolve()
         accepted: list[Shipment] = []
         withdrawn: list[Shipment] = []
