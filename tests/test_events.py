@@ -109,3 +109,20 @@ def test_hs_codes_read_as_numbers_are_not_silently_misread(hs_code: object, expe
 def test_an_integer_hs_code_with_its_digits_intact_is_accepted() -> None:
     shipment = parse_shipment({**BASE, "hs_code": 2710})
     assert isinstance(shipment, Shipment) and shipment.hs_code == "2710"
+
+
+def test_the_validation_memo_changes_no_outcome() -> None:
+    rows = [
+        {"id": "a", "date": "2019-01-01", "hs_code": "2710.19", "destination": "kp"},
+        {"id": "b", "date": "2019-02-30", "hs_code": "27x", "destination": "K\u0440"},
+    ]
+    first = [parse_shipment(r) for r in rows]
+    again = [parse_shipment(r) for r in rows]  # from the memo now
+    assert isinstance(first[0], Shipment) and first[0] == again[0]
+    assert first[0].hs_code == "271019"
+    assert isinstance(first[1], list) and isinstance(again[1], list)
+    assert [str(p) for p in first[1]] == [str(p) for p in again[1]]
+    assert len(again[1]) == 3
+    for n in range(20_000):  # ever new values: the memo forgets, results do not change
+        assert parse_shipment({"id": "x", "date": "2019-01-01", "commodity": f"c{n}"})
+    assert parse_shipment(rows[0]) == first[0]

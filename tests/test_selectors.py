@@ -5,7 +5,10 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import compliance
 from compliance.events import Shipment
 from compliance.rulebook.evaluator import matches
 from compliance.rulebook.selectors import (
@@ -15,6 +18,7 @@ from compliance.rulebook.selectors import (
     Selector,
     parse_selector,
 )
+from test_engines_agree import rows, rulebook_texts
 
 
 def parse(raw: object) -> Selector:
@@ -113,3 +117,27 @@ def test_extra_numbers_compare_exactly_and_text_never_matches() -> None:
 def test_an_empty_any_matches_nothing_and_an_empty_all_everything() -> None:
     assert matches(All(()), ship()) and not matches(AnyOf(()), ship())
     assert matches(Not(AnyOf(())), ship())
+
+
+@given(rulebook_texts(), st.lists(rows(), max_size=10))
+def test_the_evaluator_index_passes_every_rule_an_event_reaches(
+    text: str, log: list[dict[str, str]]
+) -> None:
+    # The index (by value, by presence, by any of several fields) only narrows which rules
+    # are tested: the rules reached are those whose compiled test holds.
+    import tempfile
+    from pathlib import Path
+
+    from compliance.events import Shipment, parse_shipment
+    from compliance.rulebook.evaluator import RulebookEvaluator, compile_rule
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rules.yaml"
+        path.write_text(text, encoding="utf-8")
+        rules = compliance.load_rulebook(path).rules
+    evaluator = RulebookEvaluator(rules)
+    tests = [compile_rule(r) for r in rules]
+    for row in log:
+        event = parse_shipment(row)
+        if isinstance(event, Shipment):
+            assert evaluator.rules_for(event) == [i for i, t in enumerate(tests) if t(event)]
