@@ -212,8 +212,10 @@ class Ledger:
 
     def add(
         self, record: RawRecord, shipment: Shipment | None = None, *, keep: bool = True
-    ) -> None:
-        """Take one record; `shipment` when the caller has validated it already.
+    ) -> bool:
+        """Take one record; `shipment` when the caller has validated it already. True when
+        it was accepted at once and moved nothing else (a new id, correcting nothing and
+        named by no correction): no other record's outcome changed.
 
         `keep=False` (compact ledgers only): the caller will not need this shipment back,
         so `accepted` and `changes()` leave it out; it is accounted for all the same."""
@@ -224,7 +226,7 @@ class Ledger:
             result = validate(record)
             if isinstance(result, list):
                 self._invalid.append(record.rejection(result))
-                return
+                return False
             shipment = result
         self._note_dates(shipment.date, shipment.reported_on)
         ident = shipment.id
@@ -240,7 +242,7 @@ class Ledger:
                 self._plain[ident] = (content, place, held)
                 if held is not None:
                     self._delta[ident] = (None, held)
-                return
+                return True
             self._ids[ident] = _Copies(place, content, held, target)
             if target is not None:
                 if target in self._plain:
@@ -264,6 +266,7 @@ class Ledger:
                 self._duplicates -= len(copies.records) - 2
                 self._conflicted += len(copies.records)
         self._dirty.add(ident)
+        return False
 
     def _promote(self, ident: str) -> None:
         """Bring a plain id into the graph (another copy or a correction names it)."""

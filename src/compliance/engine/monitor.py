@@ -218,6 +218,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._count = 0
         self._rejected: list[Rejection] = []  # as announced (a conflict may add to them)
+        self._rejected_count = 0  # the ledger's rejected_count after the last feed
         self._plain = plain_rules(self.rulebook.rules)
         # Correlation rules need durable_rules: without it, one clear error here.
         has_correlation = bool(correlation_rules(self.rulebook.rules))
@@ -306,7 +307,6 @@ class Monitor:
         return sort_findings(f for b in self._buckets.values() for f in b.findings)
 
     def _take(self, record: RawRecord, shipment: Shipment | None) -> Changes:
-        rejected_before = self._ledger.rejected_count
         result = shipment if shipment is not None else validate(record)
         reach: dict[str, list[int]] = {}
         if isinstance(result, list):
@@ -316,9 +316,13 @@ class Monitor:
             # An event that reaches no rule can change no finding, now or after a
             # correction: the ledger need not hold it.
             reach[result.id] = reached = self._evaluator.rules_for(result)
-            self._ledger.add(record, result, keep=bool(reached))
+            if self._ledger.add(record, result, keep=bool(reached)):
+                # Accepted at once, nothing else moved (nearly every event).
+                return self._settle([], reach) if reached else Changes()
             rejected = []
-        if self._ledger.rejected_count > rejected_before + len(rejected):
+        count = self._ledger.rejected_count
+        rejected_before, self._rejected_count = self._rejected_count, count
+        if count > rejected_before + len(rejected):
             # A conflict or a correction that cannot apply rejects records fed earlier:
             # rare, so the full list is compared then.
             known = {_where(r) for r in self._rejected}
