@@ -86,6 +86,7 @@ class Rulebook:
         object.__setattr__(self, "hs_products", longest_first)
         dated = {product: factor.dated() for product, factor in self.factors.items()}
         object.__setattr__(self, "_dated", dated)
+        object.__setattr__(self, "_conversions", {})
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -125,6 +126,17 @@ class Rulebook:
         >>> rulebook.conversion_for(notified_tonnes).describe()   # doctest: +SKIP
         '8.33 bbl/t (product_basket, from the HS code; unverified)'
         """
+        # A cap's findings ask again for every member each time a live period changes.
+        key = (event.product, event.hs_code, event.date)
+        memo: dict[tuple[object, ...], Conversion | None] = self._conversions  # type: ignore[attr-defined]
+        if key in memo:
+            return memo[key]
+        if len(memo) >= 1 << 16:
+            memo.clear()
+        memo[key] = found = self._conversion_for(event)
+        return found
+
+    def _conversion_for(self, event: Shipment) -> Conversion | None:
         named = bool(event.product)
         product = self.product_of(event)
         found = self._value_on(product, event.date) if product else None
