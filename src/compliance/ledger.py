@@ -63,38 +63,38 @@ class RawRecord:
     problems: tuple[str, ...] = ()
 
     def where(self) -> str:
-        return located(self.source, self.line, self.index)
+        return _where(self.place())
 
     def rejection(self, reasons: list[str]) -> Rejection:
-        return self.place().rejection(reasons)
+        return _rejection_at(self.place(), reasons)
 
     def place(self) -> Place:
         """Where the record was read, and its id as written: all a rejection needs."""
         raw_id = self.data.get("id") if isinstance(self.data, Mapping) else None
         shown = str(raw_id) if raw_id not in (None, "") else None
-        return Place(self.source, self.line, self.index, shown)
+        return (self.source, self.line, self.index, shown)
 
 
-class Place:
-    """Where a record was read and its id as written: what the ledger keeps of a record
-    (never its data)."""
+# Where a record was read and its id as written: (source, line, index, id), all a
+# rejection or a superseded entry needs, and what the ledger keeps of a record (never its
+# data). A plain tuple: the garbage collector leaves tuples of text and numbers alone, and
+# a live ledger holds one per record.
+Place = tuple[str, int | None, int | None, str | None]
 
-    __slots__ = ("id", "index", "line", "source")
 
-    def __init__(self, source: str, line: int | None, index: int | None, id: str | None) -> None:
-        self.source, self.line, self.index, self.id = source, line, index, id
+def _where(place: Place) -> str:
+    """`log.csv:12`, `feed[3]`: where a record was read, as messages name it."""
+    source, line, index, _ = place
+    if line is not None:
+        return f"{source}:{line}"
+    if index is not None:
+        return f"{source}[{index}]"
+    return source
 
-    def where(self) -> str:
-        if self.line is not None:
-            return f"{self.source}:{self.line}"
-        if self.index is not None:
-            return f"{self.source}[{self.index}]"
-        return self.source
 
-    def rejection(self, reasons: list[str]) -> Rejection:
-        return Rejection(
-            source=self.source, line=self.line, index=self.index, id=self.id, reasons=reasons
-        )
+def _rejection_at(place: Place, reasons: list[str]) -> Rejection:
+    source, line, index, ident = place
+    return Rejection(source=source, line=line, index=index, id=ident, reasons=reasons)
 
 
 def validate(record: RawRecord) -> Shipment | list[str]:
@@ -334,12 +334,8 @@ class Ledger:
         self._resolve()
         out = []
         for ident, by in self._replaced_by.items():
-            record = self._ids[ident].best
-            out.append(
-                Supersession(
-                    id=ident, by=by, source=record.source, line=record.line, index=record.index
-                )
-            )
+            source, line, index, _ = self._ids[ident].best
+            out.append(Supersession(id=ident, by=by, source=source, line=line, index=index))
         out.sort(key=lambda s: (s.source, s.line or 0, s.index or 0, s.id))
         return out
 
@@ -356,14 +352,14 @@ class Ledger:
         out = list(self._invalid)
         for ident in self._conflicts:
             records = self._ids[ident].records
-            places = ", ".join(sorted(r.where() for r in records))
+            places = ", ".join(sorted(_where(r) for r in records))
             reason = (
                 f"id: {ident!r} appears with different content at {places}; "
                 "use supersedes to correct a record"
             )
-            out.extend(r.rejection([reason]) for r in records)
+            out.extend(_rejection_at(r, [reason]) for r in records)
         for ident, reason in self._reasons.items():
-            out.append(self._ids[ident].best.rejection([reason]))
+            out.append(_rejection_at(self._ids[ident].best, [reason]))
         out.sort(key=lambda r: (r.source, r.line or 0, r.index or 0, r.reasons))
         return out
 
@@ -565,8 +561,9 @@ def _order(s: Shipment) -> tuple[object, str]:
     return (s.date, s.id)
 
 
-def _location_key(record: Place) -> tuple[str, int]:
-    return (record.source, record.line if record.line is not None else (record.index or 0))
+def _location_key(place: Place) -> tuple[str, int]:
+    source, line, index, _ = place
+    return (source, line if line is not None else (index or 0))
 
 
 def reconcile(records: Iterable[RawRecord | tuple[RawRecord, Shipment]]) -> Ledger:
