@@ -38,6 +38,7 @@ from hashlib import blake2b
 from operator import itemgetter
 from typing import Any
 
+from compliance.errors import located
 from compliance.events import DATE_FIELDS, FIELDS, RANGE_FIELDS, Shipment, parse_shipment
 from compliance.report import Accounting, Rejection, Supersession
 
@@ -63,7 +64,7 @@ class RawRecord:
     problems: tuple[str, ...] = ()
 
     def where(self) -> str:
-        return _where(self.place())
+        return located(self.source, self.line, self.index)
 
     def rejection(self, reasons: list[str]) -> Rejection:
         return _rejection_at(self.place(), reasons)
@@ -83,13 +84,8 @@ Place = tuple[str, int | None, int | None, str | None]
 
 
 def _where(place: Place) -> str:
-    """`log.csv:12`, `feed[3]`: where a record was read, as messages name it."""
     source, line, index, _ = place
-    if line is not None:
-        return f"{source}:{line}"
-    if index is not None:
-        return f"{source}[{index}]"
-    return source
+    return located(source, line, index)
 
 
 def _rejection_at(place: Place, reasons: list[str]) -> Rejection:
