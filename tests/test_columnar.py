@@ -211,30 +211,6 @@ def test_cli_json_has_no_progress(tmp_path: Path, engine: str) -> None:
     assert out.stdout.lstrip().startswith("{") and "events" not in out.stderr
 
 
-def test_fast_shipments_equal_model_construct() -> None:
-    from datetime import date
-    from decimal import Decimal
-
-    from compliance.engine.columnar.shipments import construct
-    from compliance.events import Shipment
-
-    cases: list[dict[str, Any]] = [
-        {"id": "a", "date": date(2019, 1, 2)},
-        {"id": "b", "date": date(2019, 1, 2), "quantity": Decimal("1.5"), "unit": "bbl",
-         "destination": "KP", "extra": {"purpose": "x"}},
-    ]  # fmt: skip
-    for data in cases:
-        fast, slow = construct(dict(data)), Shipment.model_construct(**data)
-        assert fast == slow and fast.__dict__ == slow.__dict__
-        assert list(fast.__dict__) == list(slow.__dict__)
-        assert fast.model_fields_set == slow.model_fields_set
-        assert fast.model_dump() == slow.model_dump() and fast.to_record() == slow.to_record()
-    assert (
-        construct({"id": "c", "date": date.min}).extra
-        is not construct({"id": "d", "date": date.min}).extra
-    )
-
-
 def test_typed_parquet_takes_the_fast_path(tmp_path: Path, design_rulebook, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Typed columns are screened by Polars (the Python reader is never asked), rows that
     reach Python keep their typed values in reasons, and boolean columns fall back."""
@@ -348,9 +324,10 @@ def test_the_polars_screen_never_misses_an_exact_match(
     from datetime import date
 
     from compliance.engine.columnar.expressions import FieldExprs
-    from compliance.engine.columnar.shipments import construct
+    from compliance.events import Shipment
     from compliance.rulebook.evaluator import compile_selector
     from compliance.rulebook.selectors import Compare, Equals, Not, Selector
+    from compliance.trusted import trusted
 
     for bound, value in pairs:
         text = format(value, "f")
@@ -358,7 +335,7 @@ def test_the_polars_screen_never_misses_an_exact_match(
         selectors += [Not(s) for s in selectors]
         exprs = FieldExprs(["id", "date", "quantity"], selectors)
         frame = pl.DataFrame({"id": ["a"], "date": ["2019-01-01"], "quantity": [text]})
-        event = construct({"id": "a", "date": date(2019, 1, 1), "quantity": Decimal(text)})
+        event = trusted(Shipment, {"id": "a", "date": date(2019, 1, 1), "quantity": Decimal(text)})
         for s in selectors:
             may = frame.select(exprs.may_match(s)).item()
             exact = compile_selector(s)(event)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from compliance._codes import COUNTRIES, CURRENCIES
+from compliance.trusted import trusted
 from compliance.units import UNITS
 
 __all__ = [
@@ -221,25 +222,7 @@ def parse_shipment(raw: Mapping[str, Any]) -> Shipment | list[Problem]:
     result = _validate(raw)
     if isinstance(result, list):
         return result
-    return _construct(result)
-
-
-_DEFAULTS: dict[str, Any] = {name: None for name in FIELDS}
-_DEFAULTS["inferred_from"] = ()
-
-
-def _construct(values: dict[str, Any]) -> Shipment:
-    """`Shipment.model_construct`, minus its per-field default lookups: the values are
-    already validated, and this runs once per event on the hot path."""
-    shipment = Shipment.__new__(Shipment)
-    fields = {**_DEFAULTS, **values}
-    if "extra" not in values:
-        fields["extra"] = {}
-    object.__setattr__(shipment, "__dict__", fields)
-    object.__setattr__(shipment, "__pydantic_fields_set__", set(values))
-    object.__setattr__(shipment, "__pydantic_extra__", None)
-    object.__setattr__(shipment, "__pydantic_private__", None)
-    return shipment
+    return trusted(Shipment, result)
 
 
 def imo_check_digit_ok(number: str) -> bool:

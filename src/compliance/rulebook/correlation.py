@@ -27,6 +27,7 @@ from typing import Any
 from compliance.events import FIELDS, Shipment, parse_shipment
 from compliance.rulebook.schema import CorrelationRule, CorrelationStep, Rule
 from compliance.rulebook.selectors import All, AnyOf, Not, Selector
+from compliance.trusted import trusted
 
 __all__ = [
     "Chain",
@@ -319,9 +320,9 @@ class CompiledCorrelation:
         extras = {f[6:]: str(values.pop(f)) for f in list(values) if f.startswith("extra.")}
         # Every value is a validated event's or a literal validated at load, and the
         # loader keeps pairs (quantity and unit) together: no validation to repeat.
-        event = Shipment.model_construct(
-            **values, extra=extras, inferred_from=tuple(e.id for e in chain)
-        )
+        values["extra"] = extras
+        values["inferred_from"] = tuple(e.id for e in chain)
+        event = trusted(Shipment, values)
         return Inference(self.rule, event, chain)
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from compliance.events import FIELDS, NUMERIC_FIELDS, Shipment
+from compliance.trusted import trusted
 
 if TYPE_CHECKING:
     import polars as pl
 
     from compliance.engine.columnar.screen import Scan
 
-__all__ = ["construct", "shipments"]
+__all__ = ["shipments"]
 
 
 def shipments(scan: Scan, frame: pl.DataFrame, rows: list[int] | None = None) -> list[Shipment]:
@@ -51,30 +51,5 @@ def shipments(scan: Scan, frame: pl.DataFrame, rows: list[int] | None = None) ->
                          if v is not None}  # fmt: skip
                 if extra:
                     data["extra"] = extra
-            built[row[0]] = construct(data)
+            built[row[0]] = trusted(Shipment, data)
     return [built[r] for r in rows]
-
-
-_TEMPLATE: dict[str, Any] = {}
-
-
-def construct(data: dict[str, Any]) -> Shipment:
-    """`Shipment.model_construct(**data)` for trusted values, without its per-field work.
-
-    model_construct resolves and copies every default on each call (half the cost of
-    the findings of a large log); Shipment has no aliases, private attributes or
-    post-init hook, so the instance is the defaults (copied once) updated with `data`.
-    tests/test_columnar.py checks both give equal objects.
-    """
-    if not _TEMPLATE:
-        _TEMPLATE.update(Shipment.model_construct(id="", date=date.min).__dict__)
-    values = _TEMPLATE.copy()
-    values.update(data)
-    if "extra" not in data:
-        values["extra"] = {}
-    shipment = Shipment.__new__(Shipment)
-    object.__setattr__(shipment, "__dict__", values)
-    object.__setattr__(shipment, "__pydantic_fields_set__", set(data))
-    object.__setattr__(shipment, "__pydantic_extra__", None)
-    object.__setattr__(shipment, "__pydantic_private__", None)
-    return shipment

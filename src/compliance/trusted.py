@@ -1,0 +1,61 @@
+"""Models built from values that are already of their fields' types, without validation.
+
+The engines build tens of thousands of events and findings from values that were
+validated once (a record's fields, a rule's wording, exact figures): validating them again
+costs more than finding them, and `model_construct` resolves and copies every default on
+each call. `trusted(cls, values)` is the instance `cls(**values)` would give for such
+values — the defaults (looked up once per class) updated with `values`, each mutable
+default a fresh object — for models with no aliases, private attributes, extra fields or
+post-init hook (tests/test_trusted.py holds it equal to `cls(**values)`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+__all__ = ["trusted"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_MUTABLE = (list, dict, set)
+# Per class: (every field in order with its default, None for a required one), and the
+# fields whose default is mutable with that default's type.
+_TEMPLATES: dict[type[BaseModel], tuple[dict[str, Any], tuple[tuple[str, type], ...]]] = {}
+
+
+def trusted(cls: type[M], values: dict[str, Any]) -> M:
+    """`cls(**values)` without validation: `values` must hold every required field, each
+    value of its field's type (the caller's promise; nothing is checked)."""
+    known = _TEMPLATES.get(cls)
+    if known is None:
+        known = _TEMPLATES[cls] = _template(cls)
+    template, mutable = known
+    fields = template.copy()
+    fields.update(values)
+    for name, kind in mutable:
+        if name not in values:
+            fields[name] = kind()
+    instance = cls.__new__(cls)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, type], ...]]:
+    template: dict[str, Any] = {}
+    mutable: list[tuple[str, type]] = []
+    for name, info in cls.model_fields.items():
+        if info.is_required():
+            template[name] = None
+            continue
+        default = info.get_default(call_default_factory=True)
+        template[name] = default
+        if isinstance(default, _MUTABLE):
+            if default:
+                raise TypeError(f"{cls.__name__}.{name}: a non-empty mutable default")
+            mutable.append((name, type(default)))
+    return template, tuple(mutable)
