@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from compliance.engine.price_caps import price_cap_findings
@@ -47,6 +48,7 @@ from compliance.rulebook.schema import (
     UnnotifiedRule,
 )
 from compliance.rulebook.selectors import normalise_name
+from compliance.trusted import trusted
 from compliance.units import CONTEXT, convert, dimension, for_people, format_amount
 
 __all__ = [
@@ -151,6 +153,7 @@ def is_unquantified(event: Shipment) -> bool:
     )
 
 
+@lru_cache(maxsize=1024)  # a series names one of a few factors for each of its events
 def factor_label(conversion: Conversion) -> str:
     """`product_basket 8.33 bbl/t since 2018-01-01`: the factor a series point names."""
     since = f" since {conversion.since}" if conversion.since is not None else ""
@@ -195,7 +198,7 @@ def _event_finding(
     values = {**_base(rule, kind, event, message), "events": [event.id], **fields}
     if event.inferred_from:
         values["inferred"] = [event.id]
-    return Finding(**values)  # type: ignore[arg-type]
+    return trusted(Finding, values)
 
 
 def _deadline(rule: DeadlineRule, events: list[Shipment], as_of: date | None) -> list[Finding]:
@@ -322,17 +325,14 @@ def _designated(
             f"{rule.label}: {rule.associate} {other} of shipment {e.id} on {e.date} is "
             f"associated with {how} {entry.label}, designated on {entry.designated} ({citation})"
         )
-    return Finding(
-        **{
-            **_base(rule, kind, e, message),
-            "citation": citation,
-            "message": message,
-            "events": [e.id],
-            "inferred": [e.id] if e.inferred_from else [],
-            "match": match,
-            "verified": rule.verified and entry.verified,
-        }  # type: ignore[arg-type]
-    )
+    values = _base(rule, kind, e, message)
+    values["citation"] = citation
+    values["message"] = message
+    values["events"] = [e.id]
+    values["inferred"] = [e.id] if e.inferred_from else []
+    values["match"] = match
+    values["verified"] = rule.verified and entry.verified
+    return trusted(Finding, values)
 
 
 def _invalid_identifier(
@@ -603,76 +603,116 @@ def _period(
     rulebook: Rulebook,
 ) -> list[Finding]:
     out = []
-    running = _cumulative(bucket)
-    series: Series | None = None
+    shared = _Bucket(rule, bucket, rulebook)
+    running = shared.running
     limits = [m.amount for m in rule.limit]
     hit = _crossing(running, limits, strict=True)
     if hit is not None:
-        series = _series(rule, bucket, running, rulebook)
-        out.append(
-            _cap_finding(rule, span, bucket, running, series, group, hit, None, None, rulebook)
-        )
+        out.append(_cap_finding(rule, span, shared, group, hit, None, None))
     for threshold in rule.thresholds:
         levels = [CONTEXT.multiply(m.amount, threshold.fraction) for m in rule.limit]
         reached = _crossing(running, levels, strict=False)
         if reached is not None:
-            series = series if series is not None else _series(rule, bucket, running, rulebook)
-            finding = _cap_finding(
-                rule,
-                span,
-                bucket,
-                running,
-                series,
-                group,
-                reached,
-                threshold.fraction,
-                None,
-                rulebook,
-            )
+            finding = _cap_finding(rule, span, shared, group, reached, threshold.fraction, None)
             if not threshold.verified:
                 finding = finding.model_copy(update={"verified": False})
             out.append(finding)
     return out
 
 
+class _Bucket:
+    """The events of one period (or window) of a cap and what all its findings share —
+    running totals, series, per measure the counted events and basis — each computed
+    once, on first use, however many findings (the cap's and each threshold's) use it."""
+
+    def __init__(
+        self, rule: CapRule, events: list[tuple[Shipment, Amounts]], rulebook: Rulebook
+    ) -> None:
+        self.rule = rule
+        self.events = events
+        self.rulebook = rulebook
+        self.running = _cumulative(events)
+        self._series: Series | None = None
+        self._lows: Running | None = None
+        self._ranged: bool | None = None
+        self._unquantified: list[str] | None = None
+        self._measures: dict[int, tuple[list[str], list[str], dict[str, Decimal]]] = {}
+
+    @property
+    def series(self) -> Series:
+        if self._series is None:
+            self._series = _series(self.rule, self.events, self.running, self.rulebook)
+        return self._series
+
+    @property
+    def ranged(self) -> bool:
+        if self._ranged is None:
+            self._ranged = any(is_ranged(e) for e, _ in self.events)
+        return self._ranged
+
+    @property
+    def low_running(self) -> Running:
+        """The running totals of the lower bounds (with ranges)."""
+        if self._lows is None:
+            rule, rulebook = self.rule, self.rulebook
+            lows = [
+                (e, tuple(amount_in(e, m, rulebook, lower=True) for m in rule.limit))
+                for e, _ in self.events
+            ]
+            self._lows = _cumulative(lows)
+        return self._lows
+
+    @property
+    def unquantified(self) -> list[str]:
+        if self._unquantified is None:
+            self._unquantified = [e.id for e, _ in self.events if is_unquantified(e)]
+        return self._unquantified
+
+    def counted(self, j: int) -> tuple[list[str], list[str], dict[str, Decimal]]:
+        """(ids of the events counted in measure j, those inferred, the total by source)."""
+        found = self._measures.get(j)
+        if found is None:
+            counted: list[str] = []
+            inferred: list[str] = []
+            basis: dict[str, Decimal] = {}
+            for e, amounts in self.events:
+                a = amounts[j]
+                if a is None:
+                    continue
+                counted.append(e.id)
+                if e.inferred_from:
+                    inferred.append(e.id)
+                key = e.source or "unspecified"
+                basis[key] = CONTEXT.add(basis.get(key, Decimal(0)), a)
+            found = self._measures[j] = (counted, inferred, dict(sorted(basis.items())))
+        return found
+
+
 def _cap_finding(
     rule: CapRule,
     span: Span,
-    bucket: list[tuple[Shipment, Amounts]],
-    running: Running,
-    series: Series,
+    shared: _Bucket,
     group: dict[str, str],
     hit: tuple[int, int],
     threshold: Decimal | None,
     label: str | None,
-    rulebook: Rulebook,
 ) -> Finding:
     i, j = hit
+    bucket, running = shared.events, shared.running
     measure = rule.limit[j]
     trigger = bucket[i][0]
     at, total = running[i][j], running[-1][j]
-    counted = [e.id for e, amounts in bucket if amounts[j] is not None]
-    inferred = [e.id for e, amounts in bucket if amounts[j] is not None and e.inferred_from]
+    counted, inferred, basis = shared.counted(j)
     unit = measure.unit
     when = label or f"in {span.label()}"
     whom = "".join(f" for {k} {v}" for k, v in group.items())
     level = measure.amount if threshold is None else CONTEXT.multiply(measure.amount, threshold)
     strict = threshold is None
-    basis: dict[str, Decimal] = {}
-    for e, amounts in bucket:
-        a = amounts[j]
-        if a is not None:
-            key = e.source or "unspecified"
-            basis[key] = CONTEXT.add(basis.get(key, Decimal(0)), a)
-    basis = dict(sorted(basis.items()))
     notified = _passes(basis.get("notification", Decimal(0)), level, strict)
     ranges: dict[str, object] = {}
     certainty: Literal["certain", "possible"] | None = None
-    if any(is_ranged(e) for e, _ in bucket):
-        lows = [
-            (e, tuple(amount_in(e, m, rulebook, lower=True) for m in rule.limit)) for e, _ in bucket
-        ]
-        low_running = _cumulative(lows)
+    if shared.ranged:
+        low_running = shared.low_running
         ranges = {"running_min": low_running[i][j], "total_min": low_running[-1][j]}
         certain = any(
             _passes(low_running[-1][k], m.amount if threshold is None else
@@ -680,7 +720,7 @@ def _cap_finding(
             for k, m in enumerate(rule.limit)
         )  # fmt: skip
         certainty = "certain" if certain else "possible"
-    unquantified = [e.id for e, _ in bucket if is_unquantified(e)]
+    unquantified = shared.unquantified
     at_least = "at least " if unquantified else ""
     if threshold is None:
         kind: FindingKind = "cap_exceeded"
@@ -741,9 +781,9 @@ def _cap_finding(
         period=PeriodRange(start=span.start, end=span.end),
         group=group,
         measure=figures,
-        series=series,
+        series=shared.series,
         certainty=certainty,
-        unquantified=unquantified or None,
+        unquantified=list(unquantified) or None,
         reached_with=reached_with,
     )
 
@@ -785,19 +825,14 @@ def _rolling(
                 end = i
                 while end + 1 < len(members) and members[end + 1][0].date == e.date:
                     end += 1
-                window = members[start : end + 1]
-                totals = _cumulative(window)
                 finding = _cap_finding(
                     rule,
                     Span(first_day, e.date),
-                    window,
-                    totals,
-                    _series(rule, window, totals, rulebook),
+                    _Bucket(rule, members[start : end + 1], rulebook),
                     group,
                     (i - start, over[0]),
                     fraction,
                     f"in the {days} days to {e.date}",
-                    rulebook,
                 )
                 if fraction is not None and not verified[fraction]:
                     finding = finding.model_copy(update={"verified": False})
@@ -835,7 +870,10 @@ def inference_finding(compiled: CompiledCorrelation, inference: Inference) -> Fi
     for k, e in enumerate(chain):
         window = compiled.windows[k]
         days = None if window is None else (e.date - chain[window[0]].date).days
-        links.append(ChainLink(step=compiled.names[k], event=e.id, date=e.date, days_after=days))
+        link = {"step": compiled.names[k], "event": e.id, "date": e.date}
+        if days is not None:
+            link["days_after"] = days
+        links.append(trusted(ChainLink, link))
         when = (
             f"{e.date}"
             if window is None
@@ -843,9 +881,6 @@ def inference_finding(compiled: CompiledCorrelation, inference: Inference) -> Fi
         )
         words.append(f"{compiled.names[k]} {e.id} ({when})")
     message = f"inferred {event.id} on {event.date} from {' and '.join(words)}"
-    return Finding(
-        **_base(rule, "inferred", event, message),  # type: ignore[arg-type]
-        events=[e.id for e in chain],
-        inferred=[event.id],
-        chain=links,
-    )
+    values = _base(rule, "inferred", event, message)
+    values.update(events=[e.id for e in chain], inferred=[event.id], chain=links)
+    return trusted(Finding, values)
