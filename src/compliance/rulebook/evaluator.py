@@ -14,8 +14,10 @@ tests hold it equal to this one.
 
 from __future__ import annotations
 
+import operator
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -35,6 +37,7 @@ from compliance.rulebook.selectors import (
     Prefix,
     Present,
     Selector,
+    fields_of,
     normalise_name,
 )
 
@@ -44,10 +47,12 @@ __all__ = [
     "compile_rule",
     "compile_selector",
     "matches",
+    "reading",
     "rule_condition",
 ]
 
 Predicate = Callable[[Shipment], bool]
+MEMO = 1 << 16  # answers a memo keeps before it starts again
 
 
 def rule_condition(rule: Rule) -> Selector:
@@ -195,17 +200,23 @@ class RulebookEvaluator:
     Rules are indexed by what their condition needs: a field taking one of a few values
     (`destination: KP`, say), or a field being present at all (a prefix, a check digit,
     a comparison), or one of several such (`destination: KP` or `origin: KP`), so an event
-    is tested only against the rules its fields can reach. Pure Python and free of shared
-    mutable state: one evaluator may serve several threads."""
+    is tested only against the rules its fields can reach. An answer depends only on the
+    fields the conditions read and on which of the rules' effective periods hold the
+    event's date, so it is kept for the next event with the same of both (events repeat
+    their codes, countries and products; the inferred deliveries of a correlation rule
+    differ only in what no rule reads). Pure Python and free of shared mutable state but
+    that memo, whose races only recompute an answer: one evaluator may serve several
+    threads."""
 
-    __slots__ = ("_always", "_index", "_tests")
+    __slots__ = ("_always", "_bounds", "_index", "_key", "_memo", "_tests", "memo_size")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self._tests = tuple(compile_rule(r) for r in rules)
         always: list[int] = []
         index: dict[str, tuple[dict[object, list[int]], list[int]]] = {}
-        for i, rule in enumerate(rules):
-            need = _necessary(rule_condition(rule))
+        conditions = [rule_condition(r) for r in rules]
+        for i, condition in enumerate(conditions):
+            need = _necessary(condition)
             if need is None:
                 always.append(i)
                 continue
@@ -220,9 +231,27 @@ class RulebookEvaluator:
         self._index = tuple(
             (_getter(f), by_value, tuple(present)) for f, (by_value, present) in index.items()
         )
+        self._key = reading(conditions)
+        # Days on which some rule comes into or goes out of force: between two of them,
+        # every rule is in force on all days or on none.
+        bounds = {r.effective.from_ for r in rules} | {
+            r.effective.to + timedelta(days=1) for r in rules if r.effective.to is not None
+        }
+        self._bounds = sorted(b for b in bounds if b is not None)
+        self._memo: dict[tuple[object, ...], tuple[int, ...]] = {}
+        self.memo_size = MEMO
 
     def rules_for(self, event: Shipment) -> list[int]:
         """Indices (in rulebook order) of the rules this event reaches."""
+        key = (bisect_right(self._bounds, event.date), self._key(event))
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.memo_size:
+                self._memo.clear()
+            found = self._memo[key] = tuple(self._evaluate(event))
+        return list(found)
+
+    def _evaluate(self, event: Shipment) -> list[int]:
         tests = self._tests
         out = [i for i in self._always if tests[i](event)]
         for get, by_value, present in self._index:
@@ -237,6 +266,37 @@ class RulebookEvaluator:
         if len(out) > 1:
             out = sorted(set(out))
         return out
+
+
+def reading(selectors: Sequence[Selector]) -> Callable[[Shipment], object]:
+    """A key of an event on which the selectors' tests depend alone: the values of the
+    fields they read (10 and 10.0 are one key, and every test but a prefix sees them as
+    one number: a prefix's numeric field is also keyed by its text)."""
+    read: set[str] = set()
+    texts: set[str] = set()
+    for s in selectors:
+        read |= fields_of(s)
+        texts |= _prefixed_numbers(s)
+    own = sorted(f for f in read if not f.startswith("extra."))
+    values = operator.attrgetter(*own) if own else (lambda e: ())
+    extras = tuple(sorted(f[6:] for f in read if f.startswith("extra.")))
+    numbers = tuple(_getter(f) for f in sorted(texts))
+    if not extras and not numbers:
+        return values
+    return lambda e: (
+        values(e),
+        *(e.extra.get(name) for name in extras),
+        *(str(get(e)) for get in numbers),
+    )
+
+
+def _prefixed_numbers(s: Selector) -> set[str]:
+    """Numeric fields a selector tests by prefix (of their text)."""
+    if isinstance(s, All | AnyOf):
+        return set().union(*(_prefixed_numbers(i) for i in s.items)) if s.items else set()
+    if isinstance(s, Not):
+        return _prefixed_numbers(s.item)
+    return {s.field} if isinstance(s, Prefix) and s.field in NUMERIC_FIELDS else set()
 
 
 # What a selector needs of an event: one of these (field, values) holds — the field takes

@@ -68,20 +68,23 @@ def evaluate_columnar(
 def python_events(
     plan: Plan, accepted: Sequence[Shipment], inferred: Sequence[Shipment] = ()
 ) -> list[list[Shipment]]:
-    """Per rule, the accepted events that reached Python and that it matches (exactly).
+    """Per rule, the accepted events that reached Python and that it matches (exactly)
+    on a day it is in force.
 
     The one place where the Python side of each rule is assembled: events that other
     events imply (correlation rules) join their rules' lists here, every rule's but the
-    correlations'.
+    correlations'. The rulebook's evaluator tests each event against the rules its
+    values can reach only.
     """
     by_rule: list[list[Shipment]] = [[] for _ in plan.rules]
+    rules_for = plan.evaluator.rules_for
     for event in accepted:
-        for index, exact in enumerate(plan.exact):
-            if exact(event):
-                by_rule[index].append(event)
+        for index in rules_for(event):
+            by_rule[index].append(event)
+    correlations = {i for i, r in enumerate(plan.rules) if isinstance(r, CorrelationRule)}
     for event in inferred:
-        for index, exact in enumerate(plan.exact):
-            if not isinstance(plan.rules[index], CorrelationRule) and exact(event):
+        for index in rules_for(event):
+            if index not in correlations:
                 by_rule[index].append(event)
     return by_rule
 
