@@ -65,3 +65,34 @@ def test_indented_refuses_keys_that_are_not_strings_and_unknown_objects() -> Non
     for document in ({1: "a"}, {"a": object()}):
         with pytest.raises(TypeError):
             _indented(document, [], "\n", "  ")
+
+
+class _Text(str):
+    """A str subclass: json.dumps writes it as a string, and so must `_indented`."""
+
+
+findings_like = st.dictionaries(
+    st.text(max_size=5),
+    st.one_of(
+        st.text(),
+        st.lists(st.text(), max_size=3),
+        st.lists(st.text().map(_Text), min_size=1, max_size=2),
+        st.lists(st.text() | st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.text() | st.none(), max_size=2),
+        st.lists(st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), max_size=2),
+        st.none() | st.booleans() | st.integers(),
+    ),
+    max_size=8,
+)
+
+
+@given(st.lists(findings_like, max_size=3), st.integers(0, 4))
+def test_indented_writes_json_dumps_text_of_finding_like_documents(
+    document: list[dict[str, Any]], indent: int
+) -> None:
+    """What findings hold (strings, lists of them, small dicts, empty ones) is written
+    where it is met: still json.dumps's text."""
+    parts: list[str] = []
+    _indented({"findings": document}, parts, "\n", " " * indent)
+    expected = json.dumps({"findings": document}, indent=indent, ensure_ascii=False)
+    assert "".join(parts) == expected

@@ -578,12 +578,45 @@ def _indented(
 
     With an indent, json.dumps leaves its C encoder for a Python one built on nested
     generators (half a second for the tens of thousands of findings of a large log).
-    This writes the same text, with lists of strings (a finding's events) joined in one
-    call. `newline` is a line break followed by the current indentation. A `Series` is
+    This writes the same text, with what most values of a report are — strings,
+    literals, lists of strings (a finding's events), empty containers — written where
+    they are met rather than by a call each, and lists of strings joined in one call.
+    `newline` is a line break followed by the current indentation. A `Series` is
     written one event a line, each series once however many findings share it (the
     lines kept in `series`, by identity).
     """
-    if isinstance(value, Series):
+    if isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + step
+        comma = "," + inner
+        separator = "{" + inner
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(f"keys must be str, not {type(key).__name__}")
+            kind = type(item)
+            if kind is str:
+                parts.append(separator + _string(key) + ": " + _string(item))
+            elif item is None or kind is bool:
+                parts.append(separator + _string(key) + ": " + _LITERALS[item])
+            elif kind is list and item:
+                text = _strings(item, inner + step)
+                if text is None:
+                    parts.append(separator + _string(key) + ": ")
+                    _indented(item, parts, inner, step, series)
+                else:
+                    parts.append(separator + _string(key) + ": " + text + inner + "]")
+            elif (kind is dict or kind is list) and not item:
+                parts.append(separator + _string(key) + (": {}" if kind is dict else ": []"))
+            else:
+                parts.append(separator + _string(key) + ": ")
+                _indented(item, parts, inner, step, series)
+            separator = comma
+        parts.append(newline + "}")
+    elif isinstance(value, str):
+        parts.append(_string(value))
+    elif isinstance(value, Series):
         if not value:
             parts.append("[]")
             return
@@ -594,34 +627,14 @@ def _indented(
             lines = series[id(value)] = value.json_lines()
         inner = newline + step
         parts.append("[" + inner + ("," + inner).join(lines) + newline + "]")
-    elif isinstance(value, str):
-        parts.append(_string(value))
-    elif isinstance(value, dict):
-        if not value:
-            parts.append("{}")
-            return
-        inner = newline + step
-        separator = "{" + inner
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"keys must be str, not {type(key).__name__}")
-            # Strings and literals inline: most values are, and a call each costs more.
-            if isinstance(item, str):
-                parts.append(separator + _string(key) + ": " + _string(item))
-            elif item is None or isinstance(item, bool):
-                parts.append(separator + _string(key) + ": " + _LITERALS[item])
-            else:
-                parts.append(separator + _string(key) + ": ")
-                _indented(item, parts, inner, step, series)
-            separator = "," + inner
-        parts.append(newline + "}")
     elif isinstance(value, list | tuple):
         if not value:
             parts.append("[]")
             return
         inner = newline + step
-        if all(isinstance(v, str) for v in value):
-            parts.append("[" + inner + ("," + inner).join(map(_string, value)) + newline + "]")
+        text = _strings(value, inner)
+        if text is not None:
+            parts.append(text + newline + "]")
             return
         separator = "[" + inner
         for item in value:
@@ -637,3 +650,13 @@ def _indented(
         parts.append(json.dumps(value))
     else:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _strings(items: list[Any] | tuple[Any, ...], inner: str) -> str | None:
+    """A non-empty list of strings up to its closing line (`[` and one string a line, each
+    after `inner`); None when some item is not a string (encode_basestring refuses it,
+    or it is a str subclass, which json.dumps would also take as a string)."""
+    try:
+        return "[" + inner + ("," + inner).join(map(_string, items))
+    except TypeError:
+        return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from compliance._collector import paused
 from compliance.io._common import figure as _figure
 from compliance.io._common import inferred_rows, printable
 from compliance.io.csv_writer import render_csv
@@ -31,7 +32,8 @@ def render(report: Report, rulebook: Rulebook, fmt: str) -> str:
 
 
 def _json(report: Report, rulebook: Rulebook) -> str:
-    return report.to_json() + "\n"
+    with paused():
+        return report.to_json() + "\n"
 
 
 def _table(report: Report, rulebook: Rulebook) -> str:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from compliance._collector import paused
 from compliance.engine._progress import Progress
 from compliance.engine.columnar.caps import cap_findings
 from compliance.engine.columnar.csv_chunks import fast_csv
@@ -53,12 +54,13 @@ def evaluate_columnar(
                 python_records.extend(progress.count(records_from(source)))
         selection = select_rows(scans, python_records)
         day = as_of if as_of is not None else selection.ledger.latest_date
-        findings = findings_of(plan, selection, day)
+        with paused():
+            findings = sort_findings(findings_of(plan, selection, day))
     finally:
         progress.close()
     ledger = selection.ledger
     return Report(
-        findings=sort_findings(findings), accounting=ledger.accounting, rejected=ledger.rejected,
+        findings=findings, accounting=ledger.accounting, rejected=ledger.rejected,
         superseded=ledger.superseded,
         rulebook=RulebookInfo(sources=list(plan.rulebook.sources), rules=len(plan.rules)),
         as_of=day,
