@@ -365,10 +365,10 @@ class Finding(_Frozen):
             self.rule,
             self.trigger,
             self.kind,
-            sorted(self.group.items()),
+            sorted(self.group.items()) if self.group else [],
             self.period.start if self.period else date.min,
             threshold,
-            sorted((self.match or {}).items()),
+            sorted(self.match.items()) if self.match else [],
         )
 
     def to_dict(self) -> dict[str, Any]:

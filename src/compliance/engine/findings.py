@@ -9,6 +9,7 @@ decide it, so every report draws what the findings say.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -108,8 +109,7 @@ def findings_for_rule(
     raise TypeError(f"unknown rule kind {rule!r}")
 
 
-def _order(e: Shipment) -> tuple[object, str]:
-    return (e.date, e.id)
+_order = operator.attrgetter("date", "id")  # events in (date, id) order
 
 
 def amount_in(
@@ -436,8 +436,13 @@ def _cap(rule: CapRule, events: list[Shipment], rulebook: Rulebook) -> list[Find
             out.extend(cap_rolling_findings(rule, key, members, rulebook))
             continue
         buckets: dict[Span, list[tuple[Shipment, Amounts]]] = defaultdict(list)
+        spans: dict[date, Span | None] = {}  # a year's events fall on a few hundred days
         for e, amounts in members:
-            span = span_of(rule, e.date)
+            day = e.date
+            if day in spans:
+                span = spans[day]
+            else:
+                span = spans[day] = span_of(rule, day)
             if span is not None:
                 buckets[span].append((e, amounts))
         for span, bucket in buckets.items():
