@@ -585,10 +585,17 @@ def _series(
         amounts = [tuple(a[j] for j in first) for a in amounts]
         totals = [tuple(t[j] for j in first) for t in totals]
     factors = []
+    # The factor depends on what conversion_in reads: the unit, product, HS code and date.
+    labels: dict[tuple[object, ...], str | None] = {}
     for i in kept:
         e = bucket[i][0]
+        key = (e.unit, e.product, e.hs_code, e.date)
+        if key in labels:
+            factors.append(labels[key])
+            continue
         used = [conversion_in(e, m, rulebook) for m in rule.limit]
-        factors.append(next((factor_label(c) for c in used if c is not None), None))
+        label = next((factor_label(c) for c in used if c is not None), None)
+        factors.append(labels.setdefault(key, label))
     return Series(
         units,
         [bucket[i][0].id for i in kept],
