@@ -1,0 +1,52 @@
+"""The findings of one cap period share what is computed once for the period (counted
+events, basis, series): each finding's figures are still what its own series says."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import compliance
+from compliance.events import Shipment
+from compliance.rulebook.rulebook import Rulebook
+from compliance.rulebook.schema import CapRule
+from compliance.testing import strategies
+from compliance.testing.strategies import NoMatchingEvent
+from compliance.units import CONTEXT
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[Rulebook, list[Shipment]]:
+    rulebook = draw(strategies.rulebooks(max_rules=4))
+    caps = [r for r in rulebook.rules if isinstance(r, CapRule)]
+    events: list[Shipment] = []
+    for k, rule in enumerate(draw(st.lists(st.sampled_from(caps), max_size=30)) if caps else []):
+        try:
+            event = draw(strategies.events_matching(rule, rulebook))
+        except NoMatchingEvent:
+            continue
+        source = draw(st.sampled_from([None, "notification", "panel-report"]))
+        events.append(event.model_copy(update={"id": f"e{k}", "source": source}))
+    return rulebook, events
+
+
+@given(_cases())
+def test_each_cap_finding_is_what_its_series_says(case: tuple[Rulebook, list[Shipment]]) -> None:
+    rulebook, events = case
+    report = compliance.evaluate(events, rulebook, engine="stream")
+    by_id = {e.id: e for e in events}
+    for f in report.findings:
+        if f.series is None or f.measure is None:
+            continue
+        unit = f.measure.unit
+        counted = [p for p in f.series if p.amounts.get(unit) is not None]
+        assert f.events == [p.event for p in counted]
+        basis: dict[str, Decimal] = {}
+        for p in counted:
+            key = by_id[p.event].source or "unspecified"
+            basis[key] = CONTEXT.add(basis.get(key, Decimal(0)), p.amounts[unit])  # type: ignore[arg-type]
+        assert f.measure.basis == dict(sorted(basis.items()))
+        assert f.measure.total == (counted[-1].running[unit] if counted else Decimal(0))
+        assert f.inferred == [i for i in f.events if by_id[i].inferred_from]
