@@ -33,6 +33,7 @@ __all__ = [
     "check_header",
     "display_name",
     "is_frame",
+    "jsonl_record",
     "log_format",
     "parse_stream",
     "read_log",
@@ -307,19 +308,23 @@ def _record(data: Any, name: str, line: int | None, index: int | None) -> RawRec
 
 def _jsonl(handle: Iterable[str], name: str) -> Iterator[RawRecord]:
     for number, text in enumerate(handle, start=1):
-        if not text.strip():
-            continue
-        try:
-            data = _loads(text)
-        except json.JSONDecodeError as e:
-            yield RawRecord(
-                {}, name, line=number, problems=(f"invalid JSON: {e.msg} at column {e.colno}",)
-            )
-            continue
-        except RecursionError:
-            yield RawRecord({}, name, line=number, problems=("JSON nested too deeply",))
-            continue
-        yield _record(data, name, number, None)
+        if (record := jsonl_record(text, name, number)) is not None:
+            yield record
+
+
+def jsonl_record(text: str, name: str, number: int) -> RawRecord | None:
+    """The record of line `number` of a JSON Lines log (`text` with its line end, as
+    reading the file gives it), None for a blank line. Not yet `readable`."""
+    if not text.strip():
+        return None
+    try:
+        data = _loads(text)
+    except json.JSONDecodeError as e:
+        problem = f"invalid JSON: {e.msg} at column {e.colno}"
+        return RawRecord({}, name, line=number, problems=(problem,))
+    except RecursionError:
+        return RawRecord({}, name, line=number, problems=("JSON nested too deeply",))
+    return _record(data, name, number, None)
 
 
 def _json(handle: IO[str], name: str) -> Iterator[RawRecord]:

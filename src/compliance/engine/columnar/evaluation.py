@@ -12,6 +12,7 @@ from compliance._collector import paused
 from compliance.engine._progress import Progress
 from compliance.engine.columnar.caps import cap_findings
 from compliance.engine.columnar.csv_chunks import fast_csv
+from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.screen import Scan, scan_csv, scan_typed
 from compliance.engine.columnar.selection import Selection, select_rows
@@ -46,6 +47,8 @@ def evaluate_columnar(
                     scan = scan_csv(str(source), plan, progress)
                 elif (typed := Typed.of(source)) is not None:
                     scan = scan_typed(typed, plan, progress)
+                elif (lines := NdjsonLog.of(source)) is not None:
+                    scan = scan_typed(lines, plan, progress)
             except Fallback:
                 scan = None
             if scan is not None:

@@ -21,7 +21,7 @@ from compliance.engine.columnar.csv_chunks import Chunk, csv_frames, csv_rows, r
 from compliance.engine.columnar.expressions import FieldExprs, date_in, one_of
 from compliance.engine.columnar.frames import detached
 from compliance.engine.columnar.plan import Fallback, Plan
-from compliance.engine.columnar.typed import TRUSTED, Typed
+from compliance.engine.columnar.typed import TRUSTED, TypedLog
 from compliance.events import DATE_FIELDS, IMO_FIELDS, Shipment
 from compliance.io.readers import FIELD_LIMIT
 
@@ -48,7 +48,7 @@ class Scan:
     records: int  # rows the Python reader would yield
     line_offset: int = 2  # CSV: line of row 0
     chunks: list[Chunk] = field(default_factory=list)  # CSV: where its rows are
-    typed: Typed | None = None  # Parquet or DataFrame: where its typed rows come from
+    typed: TypedLog | None = None  # Parquet, DataFrame, JSON Lines: where its rows come from
     built: dict[int, Shipment] = field(default_factory=dict)  # shipments by __row
     latest: date | None = None  # the latest delivery or reporting date of a clean row
 
@@ -212,8 +212,8 @@ def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
     return scan
 
 
-def scan_typed(typed: Typed, plan: Plan, progress: Progress) -> Scan:
-    """The scan of a Parquet file or DataFrame; Fallback when it must take the Python path."""
+def scan_typed(typed: TypedLog, plan: Plan, progress: Progress) -> Scan:
+    """The scan of a Parquet file, DataFrame or JSON Lines file; Fallback when it must take the Python path."""
     exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
     screen = Screen(exprs, plan, every_row=True)
     frames = (partial(_same, frame) for frame in typed.batches())

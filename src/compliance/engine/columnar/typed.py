@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from compliance.engine.columnar.frames import detached
 from compliance.engine.columnar.plan import Fallback
@@ -23,12 +23,27 @@ from compliance.ledger import RawRecord
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["TRUSTED", "TYPED_BATCH_ROWS", "Typed"]
+__all__ = ["TRUSTED", "TYPED_BATCH_ROWS", "Typed", "TypedLog"]
 
 TRUSTED = "__ok"  # the column saying a row's casts are faithful
 # Rows per screened batch of a typed log: about as many as a CSV chunk holds.
 TYPED_BATCH_ROWS = 1 << 18
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+class TypedLog(Protocol):
+    """What the screen needs of a log it reads as string frames with `__ok` (a typed
+    log here, a JSON Lines file in `ndjson`): the rows that reach Python are read again
+    from it, as the Python reader yields them."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def columns(self) -> list[str]: ...
+    def batches(self) -> Iterator[pl.DataFrame]: ...
+    def rows(self, rows: pl.Series) -> pl.DataFrame: ...
+    def strings(self, typed: pl.DataFrame) -> pl.DataFrame: ...
+    def records(self, rows: pl.Series) -> Iterator[RawRecord]: ...
 
 
 @dataclass(frozen=True)

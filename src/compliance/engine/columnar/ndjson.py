@@ -1,0 +1,331 @@
+"""JSON Lines logs at columnar speed: chunks of whole lines, plain lines decoded by Polars.
+
+A chunk's lines are read by Polars as text. A cheap test, line by line, says which are
+*plain*: a flat object (no whitespace before a colon, keys without escapes) whose values
+are strings without surrogate escapes, integers, floats Polars writes as `repr()` does,
+or null; no duplicate key; every key a column of the log. Polars decodes the plain lines
+with every column as a string, which is then the text the Python reader's value gives
+(`str()` of an int, `repr()` of a float), and `__ok` (TRUSTED) is true on them. Every
+other line (invalid JSON, nested values, booleans, HS codes given as numbers, keys that
+are not columns, bytes that are not UTF-8) is a row with no columns and `__ok` false, so
+it reaches the Python reader (`readers.jsonl_record`) with its line number; blank lines
+are skipped with the numbering kept. A file whose lines Python would end elsewhere (a
+lone carriage return) raises `Fallback`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from compliance.engine.columnar.plan import Fallback
+from compliance.engine.columnar.typed import TRUSTED
+from compliance.events import FIELDS, MAX_FIELDS, imitated_field
+from compliance.io.readers import REQUIRED, display_name, jsonl_record, log_format, readable
+from compliance.ledger import RawRecord
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["CHUNK_BYTES", "NdjsonLog"]
+
+# 31 MiB of JSON Lines per chunk (about 130,000 generated records): as csv_chunks reads.
+CHUNK_BYTES = 31 << 20
+SAMPLE_BYTES = 4 << 20  # where the columns are taken from
+_BOM = b"\xef\xbb\xbf"
+_NO_SEPARATOR = "\x01"  # a byte that splits no line: reading with it gives whole lines
+
+_WS = r"[ \t]*"
+# A string value: no control character, valid escapes, no surrogate escape (a lone one is
+# a rejection in Python, a pair is left to Python too).
+_STRING = (
+    r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
+    r"|\\u(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*\""
+)
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_PAIR = rf'{_WS}"[^"\\\x00-\x1f]*":{_WS}(?:{_STRING}|{_NUMBER}|null){_WS}'
+_PLAIN = rf"^{_WS}\{{(?:{_PAIR}(?:,{_PAIR})*|{_WS})\}}[ \t\r]*$"
+# Values whose decoded text could differ from the Python reader's (tested after _PLAIN,
+# so only numbers and the first letter of true/false/null follow a colon outside a
+# string; matches inside strings only cost speed): floats with an exponent, sixteen or
+# more digits, or below 1e-4 (repr() switches to an exponent); booleans; nested values.
+_INEXACT = rf":{_WS}(?:-?[0-9.]*(?:[eE]|[0-9.]{{16}})|-?0\.0000|[tf\[{{])"
+# A float with a zero fraction: Polars writes 2.0 as "2", repr() as "2.0". Each such value
+# is found by its key and given its ".0" back.
+_INTEGRAL = rf":{_WS}-?[0-9]+\.0+{_WS}[,}}]"
+_NAME = re.compile(r"[A-Za-z0-9_]+")  # keys written into a pattern as they are
+_HS_NUMBER = rf'"hs_code":{_WS}[-0-9]'  # events._hs rejects numbers that str() alone hides
+_NULL = rf":{_WS}null"
+_KEY = r'"[^"\\]*":'
+
+
+class Chunk(NamedTuple):
+    """Where a chunk sits in the file (bytes `start` to `end`) and its lines (`first`
+    on, `lines` of them, blank ones included)."""
+
+    start: int
+    end: int
+    first: int
+    lines: int
+
+
+class NdjsonLog:
+    """A JSON Lines file read in chunks, as the typed screen reads a Parquet file."""
+
+    def __init__(self, path: str, columns: list[str]) -> None:
+        self.name = path  # as the Python reader names its records (display_name is path)
+        self.path = path
+        self.columns = columns
+        self.chunks: list[Chunk] = []
+
+    @staticmethod
+    def of(source: object) -> NdjsonLog | None:
+        """The log for a `.jsonl`/`.ndjson` path; None for other sources."""
+        if not isinstance(source, str | Path):
+            return None
+        name = str(source)
+        if name == "-" or log_format(name) != "jsonl" or not Path(name).is_file():
+            return None
+        if display_name(name) != name:
+            return None  # the Python reader escapes the name
+        return NdjsonLog(name, _columns(name))
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """String frames of one chunk each: `__row` (the line's index), the columns and
+        `__ok`; blank lines left out."""
+        import polars as pl
+
+        self.chunks.clear()
+        for chunk, data in _chunks(self.path):
+            self.chunks.append(chunk)
+            lines = _lines(data)
+            if lines is None:  # not UTF-8, or the separator byte: Python reads them all
+                text = _python_lines(data)
+                yield self._untrusted([chunk.first + i for i, t in enumerate(text) if t.strip()])
+                continue
+            rows = pl.int_range(chunk.first, chunk.first + chunk.lines, dtype=pl.UInt32, eager=True)
+            # A chunk of plain lines only is decoded from its bytes, without a copy.
+            whole = data if b"\r" not in data else None
+            yield self._frame(lines, rows, whole)
+
+    def _frame(self, lines: pl.Series, rows: pl.Series, data: bytes | None = None) -> pl.DataFrame:
+        """The frame of some lines (null for empty ones) numbered `rows`; `data`: their
+        bytes, if they are the lines of a chunk."""
+        import polars as pl
+
+        frame = pl.DataFrame({"__row": rows.cast(pl.UInt32), "line": lines})
+        text = pl.col("line")
+        plain = text.str.contains(_PLAIN) & ~text.str.contains(_INEXACT)
+        if "hs_code" in self.columns:
+            plain = plain & ~text.str.contains(_HS_NUMBER)
+        frame = frame.with_columns(plain.fill_null(False).alias("__plain"))
+        good = frame.filter(pl.col("__plain"))
+        other = frame.filter(~pl.col("__plain") & pl.col("line").is_not_null())
+        parts = []
+        if good.height:
+            parts.append(self._decoded(good, data if good.height == frame.height else None))
+        if other.height:
+            # Python decides what is blank (str.strip() knows more whitespace than Polars).
+            kept = [row for row, line in other.select("__row", "line").iter_rows()
+                    if line.strip()]  # fmt: skip
+            if kept:
+                parts.append(self._untrusted(kept))
+        if not parts:
+            return self._untrusted([])
+        if len(parts) == 1:
+            return parts[0]
+        return pl.concat(parts).sort("__row")
+
+    def _decoded(self, good: pl.DataFrame, data: bytes | None) -> pl.DataFrame:
+        """Plain lines decoded (from `data` when it holds exactly them), `__ok` where no
+        key repeats and every key is a column."""
+        import polars as pl
+
+        line = good.get_column("line")
+        body = data if data is not None else ("\n".join(line.to_list()) + "\n").encode()
+        schema = dict.fromkeys(self.columns, pl.String)
+        try:
+            values = pl.read_ndjson(io.BytesIO(body), schema=schema)
+        except pl.exceptions.PolarsError:
+            raise Fallback from None
+        if values.height != good.height:
+            raise Fallback
+        # On a plain line `":` ends each key and can appear in a string value only after
+        # a backslash: more of them than decoded values means a repeated key, a key that
+        # is not a column, or a null (checked key by key below).
+        keys = line.str.count_matches('":', literal=True)
+        given = values.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
+        trusted = keys == given
+        with_null = line.str.contains(_NULL)
+        if with_null.any():
+            names = line.filter(with_null).str.extract_all(_KEY)
+            names = names.list.eval(pl.element().str.slice(1).str.head(-2))
+            exact = (names.list.n_unique() == names.list.len()) & names.list.eval(
+                pl.element().is_in(self.columns)
+            ).list.all()
+            trusted = trusted.scatter(with_null.arg_true(), exact)
+        integral = line.str.contains(_INTEGRAL)
+        if integral.any():
+            values, fixed = self._integral(values, line, integral)
+            trusted = trusted & fixed
+        return values.select(good.get_column("__row"), *self.columns, trusted.alias(TRUSTED))
+
+    def _integral(
+        self, values: pl.DataFrame, line: pl.Series, integral: pl.Series
+    ) -> tuple[pl.DataFrame, pl.Series]:
+        """Floats with a zero fraction written as repr() writes them (`2.0`), and
+        whether every such float of a line was found by its key."""
+        import polars as pl
+
+        frame = values.with_columns(line.alias("__line"), integral.alias("__int"))
+        found = pl.lit(0, dtype=pl.UInt32)
+        fixes = []
+        for name in self.columns:
+            if not _NAME.fullmatch(name):
+                continue  # never found: its floats leave the line untrusted
+            here = pl.col("__int") & pl.col("__line").str.contains(
+                rf'"{name}":{_WS}-?[0-9]+\.0+{_WS}[,}}]'
+            )
+            fixes.append(pl.when(here).then(pl.col(name) + ".0").otherwise(pl.col(name)).alias(name))
+            found = found + here.cast(pl.UInt32)
+        count = pl.col("__line").str.count_matches(_INTEGRAL).cast(pl.UInt32)
+        out = frame.with_columns(*fixes, (~pl.col("__int") | (found == count)).alias("__fixed"))
+        return out.drop("__line", "__int", "__fixed"), out.get_column("__fixed")
+
+    def _untrusted(self, rows: list[int]) -> pl.DataFrame:
+        """Rows for the Python reader: no columns, `__ok` false."""
+        import polars as pl
+
+        frame = pl.DataFrame({"__row": rows}, schema={"__row": pl.UInt32})
+        nulls = [pl.lit(None, dtype=pl.String).alias(c) for c in self.columns]
+        return frame.with_columns(*nulls, pl.lit(False).alias(TRUSTED))
+
+    def _picked(self, rows: pl.Series) -> Iterator[tuple[Chunk, pl.Series, bytes]]:
+        """(chunk, its wanted rows, its bytes) of each chunk holding some of `rows`."""
+        import polars as pl
+
+        wanted = rows.cast(pl.UInt32).unique().sort()
+        with open(self.path, "rb") as handle:
+            for chunk in self.chunks:
+                inside = wanted.filter(
+                    (wanted >= chunk.first) & (wanted < chunk.first + chunk.lines)
+                )
+                if inside.len():
+                    handle.seek(chunk.start)
+                    yield chunk, inside, handle.read(chunk.end - chunk.start)
+
+    def rows(self, rows: pl.Series) -> pl.DataFrame:
+        """`__row`, the columns and `__ok` of some rows (line indexes), read again from
+        the chunks holding them: only their lines are decoded."""
+        import polars as pl
+
+        parts = []
+        for chunk, inside, data in self._picked(rows):
+            lines = _lines(data)
+            if lines is None:
+                parts.append(self._untrusted(inside.to_list()))
+            else:
+                parts.append(self._frame(lines.gather(inside - chunk.first), inside))
+        if not parts:
+            return self._untrusted([])
+        return pl.concat(parts)
+
+    def strings(self, typed: pl.DataFrame) -> pl.DataFrame:
+        """`__row` and the string columns of rows from `rows` (without __ok)."""
+        return typed.drop(TRUSTED)
+
+    def records(self, rows: pl.Series) -> Iterator[RawRecord]:
+        """Records of some rows, as `readers.records_from` yields them."""
+        for chunk, inside, data in self._picked(rows):
+            lines = _lines(data) if b"\r" not in data else None
+            if lines is None:
+                text = _python_lines(data)
+                picked = [text[row - chunk.first] for row in inside.to_list()]
+            else:  # each line with the end reading the file gives it
+                picked = [(t or "") + "\n" for t in lines.gather(inside - chunk.first).to_list()]
+                if not data.endswith(b"\n") and inside[-1] == chunk.first + chunk.lines - 1:
+                    picked[-1] = picked[-1][:-1]
+            for row, text_line in zip(inside.to_list(), picked, strict=True):
+                record = jsonl_record(text_line, self.name, row + 1)
+                if record is not None:
+                    yield readable(record)
+
+
+def _chunks(path: str) -> Iterator[tuple[Chunk, bytes]]:
+    """The file's chunks of whole lines (the first after a byte order mark)."""
+    first = 0
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        start = len(_BOM) if handle.read(len(_BOM)) == _BOM else 0
+        while start < size:
+            handle.seek(start)
+            data = handle.read(CHUNK_BYTES)
+            if start + len(data) < size:
+                cut = data.rfind(b"\n")
+                while cut < 0:  # a line longer than a chunk: read on to its end
+                    more = handle.read(CHUNK_BYTES)
+                    if not more:
+                        break
+                    found = more.find(b"\n")
+                    data += more if found < 0 else more[: found + 1]
+                    cut = len(data) - 1 if found >= 0 else -1
+                if cut >= 0:
+                    data = data[: cut + 1]
+            if data.count(b"\r") != data.count(b"\r\n"):
+                raise Fallback  # Python ends a line at a lone carriage return
+            lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            yield Chunk(start, start + len(data), first, lines), data
+            first += lines
+            start += len(data)
+
+
+def _lines(data: bytes) -> pl.Series | None:
+    """A chunk's lines as Polars reads them (null for empty ones); None when they must
+    be read by Python (bytes that are not UTF-8, the separator byte)."""
+    import polars as pl
+
+    if _NO_SEPARATOR.encode() in data:
+        return None
+    try:
+        lines = pl.read_csv(data, has_header=False, separator=_NO_SEPARATOR, quote_char=None,
+                            schema={"line": pl.String}, encoding="utf8").get_column("line")  # fmt: skip
+    except pl.exceptions.PolarsError:
+        return None
+    expected = data.count(b"\n") + (not data.endswith(b"\n"))
+    return lines if lines.len() == expected else None
+
+
+def _python_lines(data: bytes) -> list[str]:
+    """A chunk's lines as the Python reader reads them (each with its line end)."""
+    text = data.decode("utf-8", "surrogateescape").split("\n")
+    lines = [t + "\n" for t in text[:-1]]
+    if text[-1]:
+        lines.append(text[-1])
+    return lines
+
+
+def _columns(path: str) -> list[str]:
+    """The log's columns: id and date, and every key that plain lines of its first
+    SAMPLE_BYTES have and the screen can take (stripped, not `__…`, imitating no field).
+    A key first seen later only costs speed: its lines take the Python reader."""
+    import polars as pl
+
+    with open(path, "rb") as handle:
+        data = handle.read(SAMPLE_BYTES)
+    if len(data) == SAMPLE_BYTES:
+        data = data[: data.rfind(b"\n") + 1]
+    lines = _lines(data.removeprefix(_BOM))
+    keys: set[str] = set()
+    if lines is not None:
+        plain = lines.filter(lines.str.contains(_PLAIN).fill_null(False))
+        found = plain.str.extract_all(_KEY).explode().drop_nulls().unique()
+        keys = {k[1:-2] for k in found.to_list()}
+    keys = {k for k in keys if k and k == k.strip() and not k.startswith("__")
+            and not imitated_field(k)} | set(REQUIRED)  # fmt: skip
+    if len(keys) > MAX_FIELDS:
+        raise Fallback
+    return [f for f in FIELDS if f in keys] + sorted(keys - set(FIELDS))

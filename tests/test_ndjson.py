@@ -1,0 +1,283 @@
+"""JSON Lines on the columnar engine's chunked path (`engine/columnar/ndjson.py`).
+
+Every test compares the fast path with the Python reader's path (the same engine with
+`NdjsonLog.of` switched off, which reads the file with `readers.records_from`): the
+reports must be the same, rejections, lines and values included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import compliance
+from compliance.engine.columnar import ndjson
+from compliance.engine.columnar.ndjson import NdjsonLog
+from compliance.engine.columnar.plan import Fallback
+from compliance.io.readers import records_from
+
+RULES = Path(__file__).parent / "data" / "design-example.yaml"
+
+
+@pytest.fixture(scope="module")
+def rulebook() -> compliance.Rulebook:
+    return compliance.load_rulebook(RULES)
+
+
+def _python_path(source: Any, rulebook: compliance.Rulebook) -> dict[str, Any]:
+    real = NdjsonLog.of
+    NdjsonLog.of = staticmethod(lambda source: None)  # type: ignore[method-assign]
+    try:
+        return compliance.evaluate(source, rulebook, engine="columnar").to_dict()
+    finally:
+        NdjsonLog.of = real  # type: ignore[method-assign]
+
+
+def _same(source: Any, rulebook: compliance.Rulebook) -> dict[str, Any]:
+    fast = compliance.evaluate(source, rulebook, engine="columnar").to_dict()
+    assert fast == _python_path(source, rulebook)
+    for path in [source] if isinstance(source, str) else source:
+        _faithful(path)
+    return fast
+
+
+def _faithful(path: str) -> None:
+    """Every trusted row's text is what the Python reader's value gives (`str()`, or
+    `repr()` of a float), and every record of a line is a row."""
+    log = NdjsonLog.of(path)
+    if log is None:
+        return
+    try:
+        frame = pl.concat([log._untrusted([]), *log.batches()])
+    except Fallback:
+        return
+    records = {r.line: r.data for r in records_from(path)}
+    assert sorted(records) == [row + 1 for row in frame.get_column("__row").to_list()]
+    for row in frame.filter(pl.col("__ok")).iter_rows(named=True):
+        data = records[row.pop("__row") + 1]
+        assert set(data) <= set(log.columns)
+        for column in log.columns:
+            value = data.get(column)
+            text = None if value is None else repr(value) if isinstance(value, float) else str(value)
+            assert row[column] == text, (column, value)
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Rows the fast path decoded, chunk by chunk (proof that it ran)."""
+    seen: list[int] = []
+    real = NdjsonLog._decoded
+
+    def spy(self: NdjsonLog, good: pl.DataFrame, data: bytes | None) -> pl.DataFrame:
+        out = real(self, good, data)
+        seen.append(int(out.get_column("__ok").sum()))
+        return out
+
+    monkeypatch.setattr(NdjsonLog, "_decoded", spy)
+    yield seen
+
+
+GOOD = {"id": "a", "date": "2019-06-10", "hs_code": "2710", "product": "diesel",
+        "destination": "KP", "quantity": 600000, "unit": "bbl", "source": "notification"}  # fmt: skip
+
+
+def _line(**fields: Any) -> str:
+    return json.dumps({**GOOD, **fields}, ensure_ascii=False)
+
+
+def test_bad_lines_rejected_with_their_numbers(
+    tmp_path: Path, rulebook: compliance.Rulebook, decoded: list[int]
+) -> None:
+    lines = [
+        _line(id="a"),
+        "",
+        "not json",
+        "   ",
+        '{"id": "b", "date": "2019-06-10", "id": "c"}',  # duplicate key: rejected
+        _line(id="d", hs_code=2710),  # a number: the Python reader decides (accepts)
+        _line(id="e", hs_code=271),  # lost its leading zero: rejected
+        _line(id="f", quantity=1.5e5),  # exponent: Python reads 150000.0
+        _line(id="g", quantity=2.0, note=None),  # "2.0", and a null
+        _line(id="h", vessel_name="caf\u00e9 \"x\" \\ \n\t"),
+        _line(id="i", nested={"a": [1, 2]}, flag=True),
+        "[1, 2]",
+        '{"id": "j", "date": "2019-06-10", "quantity": NaN, "unit": "bbl"}',
+        '{"id": "k", "date": "2019-06-10", "vessel_name": "\\ud800"}',  # lone surrogate
+        '{"id": "l", "date": "2019-06-10", "vessel_name": "\\ud83d\\ude00"}',  # a pair
+        '{"id" : "m", "date": "2019-06-10"}',  # whitespace before the colon
+        _line(id="a"),  # duplicate of line 1
+    ]
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines))  # no final newline
+    report = _same(str(path), rulebook)
+    rejected = {r["line"]: r["reasons"] for r in report["rejected"]}
+    assert set(rejected) == {3, 5, 7, 12, 13, 14}  # line 11: extras may nest
+    assert rejected[5] == ["duplicate key 'id' in the JSON object"]
+    assert report["accounting"]["duplicates"] == 1
+    assert sum(decoded) >= 4  # the plain lines took the fast path
+
+
+def test_numbers_keep_the_python_readers_text(
+    tmp_path: Path, rulebook: compliance.Rulebook
+) -> None:
+    # 1 stays 1, 1.50 is the float 1.5, 2.0 is "2.0", 1e5 is 100000.0 (all as repr()).
+    path = tmp_path / "log.jsonl"
+    values = ["1", "1.50", "2.0", "1e5", "100000.000", "0.1", "123.4567", "-0.0", "0"]
+    path.write_text("".join(
+        f'{{"id": "q{i}", "date": "2019-06-10", "quantity": {v}, "unit": "t", "x": {v}}}\n'
+        for i, v in enumerate(values)
+    ))  # fmt: skip
+    _same(str(path), rulebook)
+    typed = compliance.evaluate(str(path), rulebook, engine="columnar")
+    assert typed.accounting.read == len(values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=1e-4, max_value=1e16, allow_nan=False, allow_infinity=False))
+def test_plain_floats_decode_as_repr(number: float) -> None:
+    log = NdjsonLog("<test>", ["id", "date", "quantity"])
+    literal = repr(number)
+    for text in {literal, f"{number:.6f}", f"{number:.1f}"}:
+        line = f'{{"id": "a", "date": "2019-06-10", "quantity": {text}}}'
+        frame = log._frame(pl.Series([line]), pl.Series([0]))
+        if frame.get_column("__ok").item():
+            assert frame.get_column("quantity").item() == repr(float(text))
+
+
+# Hostile lines: every kind the Python reader rejects or reads differently.
+HOSTILE = st.sampled_from([
+    "", " ", "\t", "\x0c", "{}", "[]", "null", "1", '"x"', "{", "}", '{"id": "a"', "not json",
+    '{"id": "z", "date": "2019-06-10", "id": "y"}',
+    '{"id": "z", "date": "2019-06-10", "id": null}',
+    '{"id": null, "date": "2019-06-10"}',
+    '{"id": "z", "date": "2019-06-10", "quantity": NaN, "unit": "t"}',
+    '{"id": "z", "date": "2019-06-10", "quantity": Infinity, "unit": "t"}',
+    '{"id": "z", "date": "2019-06-10", "quantity": 1e400, "unit": "t"}',
+    '{"id": "z", "date": "2019-06-10", "quantity": true, "unit": "t"}',
+    '{"id": "z", "date": "2019-06-10", "quantity": [1], "unit": "t"}',
+    '{"id": "z", "date": "2019-06-10", "hs_code": 2710.19}',
+    '{"id": "z", "date": "2019-06-10", "hs_code": 901}',
+    '{"id": "z", "date": "2019-06-10", "vessel_name": "\\ud800"}',
+    '{"id": "z", "date": "2019-06-10", "vessel_name": "\\x"}',
+    '{"id": "z", "date": "2019-06-10", "vessel_name": "a\tb"}',
+    '{"id": "z", "date": "2019-06-10", "Destination": "KP"}',
+    '{"id": "z", "date": "2019-06-10", "__row": "1"}',
+    '{"id": "z", "date": "2019-06-10", " destination": "KP"}',
+    '{"id": "z", "date": "2019-06-10", "desti\\u006eation": "KP"}',
+    '{"id": "z", "date": "2019-06-10", "quantity": 01, "unit": "t"}',
+    '{"id": "z", "date": "2019-06-10",}',
+    '{"id": "z", "date": "2019-06-10"} x',
+    '{"id": "z", "date": "2019-06-10", "note": "a\\":1, \\"b"}',
+    '{"id": "z", "date": "2019-06-10", "note": ": null,", "note": "x"}',
+    '\ufeff{"id": "z", "date": "2019-06-10"}',
+])
+TEXT = st.one_of(
+    st.sampled_from(["a", "b", "KP", "kp", "CN", "2710", "271019", "2710.19", "diesel",
+                     "9191773", "2019-06-10", "2019-13-01", " a", "a ", "", "bbl", "t",
+                     "notification", "é", "\u00a0", "1,000", "1.50"]),
+    st.text(max_size=6),
+)  # fmt: skip
+NUMBER = st.one_of(
+    st.integers(-5, 10**7).map(str),
+    st.sampled_from(["2.0", "0.5", "1.50", "1e3", "1E-5", "0.00001", "600000.0", "-0",
+                     "12345678901234567", "9007199254740993.5", "3.14159265358979"]),
+    st.floats(0, 1e7, allow_nan=False).map(repr),
+)  # fmt: skip
+KEYS = ["id", "date", "hs_code", "product", "destination", "quantity", "unit", "source",
+        "vessel_imo", "supersedes", "note"]  # fmt: skip
+
+
+@st.composite
+def record_lines(draw: st.DrawFn) -> str:
+    fields = {"id": draw(st.sampled_from(["a", "b", "c", "d", "e"])), "date": "2019-06-10"}
+    for key in draw(st.lists(st.sampled_from(KEYS), max_size=6)):
+        fields[key] = draw(st.one_of(TEXT, NUMBER.map(lambda n: ("num", n)), st.none()))
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, tuple):
+            parts.append(f'"{key}": {value[1]}')
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=draw(st.booleans()))}")
+    if draw(st.integers(0, 4)) == 0:  # a key written twice: the Python reader rejects it
+        key = draw(st.sampled_from(list(fields)))
+        parts.append(f'"{key}": {json.dumps(draw(TEXT))}')
+    separator = draw(st.sampled_from([", ", ",", " , "]))
+    return "{" + separator.join(parts) + "}"
+
+
+LINES = st.lists(st.one_of(record_lines(), HOSTILE), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(lines=LINES, ending=st.sampled_from(["\n", "\r\n"]), final=st.booleans(),
+       chunk=st.sampled_from([1, 64, 1 << 20]))  # fmt: skip
+def test_random_logs_give_the_python_readers_report(
+    tmp_path: Path, rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch,
+    lines: list[str], ending: str, final: bool, chunk: int,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(ndjson, "CHUNK_BYTES", chunk)
+    path = tmp_path / "log.jsonl"
+    body = ending.join(lines) + (ending if final else "")
+    path.write_bytes(body.encode("utf-8", "surrogatepass"))
+    _same(str(path), rulebook)
+
+
+def test_undecodable_bytes_and_lone_carriage_returns(
+    tmp_path: Path, rulebook: compliance.Rulebook
+) -> None:
+    good = _line(id="a").encode()
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(good + b"\n" + b'{"id": "b\xff", "date": "2019-06-10"}\n' + good + b"\n")
+    report = _same(str(path), rulebook)
+    assert [r["line"] for r in report["rejected"]] == [2]
+    path.write_bytes(good + b"\r" + good + b"\n")  # a lone CR ends a line in Python
+    _same(str(path), rulebook)
+
+
+@pytest.mark.parametrize("chunk", [1, 100, 1 << 20])
+def test_split_files_and_order_give_the_same_findings(
+    tmp_path: Path, rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(ndjson, "CHUNK_BYTES", chunk)
+    lines = [_line(id=f"s{i}", quantity=300000 + i) for i in range(4)]
+    lines += [_line(id="s1", quantity=300001), _line(id="t", supersedes="s0", quantity=1.5)]
+    lines += ['{"id": "u", "date": "2019-06-10", "id": "v"}', ""]
+    one = tmp_path / "one.jsonl"
+    one.write_text("\n".join(lines) + "\n")
+    whole = _same(str(one), rulebook)
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("\n".join(lines[4:]) + "\n")
+    second.write_text("\n".join(lines[:4]) + "\n")
+    split = _same([str(first), str(second)], rulebook)
+    assert split["findings"] == whole["findings"]
+    assert split["accounting"] == whole["accounting"]
+    backwards = tmp_path / "backwards.jsonl"
+    backwards.write_text("\n".join(reversed(lines)) + "\n")
+    assert _same(str(backwards), rulebook)["findings"] == whole["findings"]
+
+
+def test_keys_first_seen_late_take_the_python_reader(
+    tmp_path: Path, rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ndjson, "SAMPLE_BYTES", 200)
+    lines = [_line(id=f"r{i}") for i in range(5)] + [_line(id="late", vessel_imo="9191773")]
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    report = _same(str(path), rulebook)
+    assert report["accounting"]["read"] == 6
+
+
+def test_decimal_values_are_the_python_readers(tmp_path: Path) -> None:
+    # A cap over the quantity: the exact amount, as the Python reader read it, is reported.
+    path = tmp_path / "log.jsonl"
+    path.write_text(_line(id="a", quantity=600000.25) + "\n")
+    report = compliance.evaluate(str(path), compliance.load_rulebook(RULES), engine="columnar")
+    assert "600000.25" in json.dumps(report.to_dict(), default=str)
