@@ -35,6 +35,7 @@ __all__ = [
     "is_frame",
     "jsonl_record",
     "log_format",
+    "pandas_rows",
     "parse_stream",
     "read_log",
     "readable",
@@ -348,9 +349,21 @@ def _frame(frame: Any) -> Iterator[RawRecord]:
     if module.startswith("polars"):
         rows = frame.iter_rows(named=True)
     else:
-        rows = frame.to_dict("records")
+        rows = pandas_rows(frame)
     for index, row in enumerate(rows):
         yield RawRecord(row, "<dataframe>", index=index)
+
+
+def pandas_rows(frame: Any, positions: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of a pandas DataFrame (those at `positions`, else all) as `to_dict("records")`
+    gives them, with NaT and pd.NA as None: pandas' missing date and missing value are
+    absent, as an empty CSV cell is (NaN already is)."""
+    import pandas as pd
+
+    part = frame if positions is None else frame.iloc[positions]
+    missing = (pd.NaT, pd.NA)
+    for row in part.to_dict("records"):
+        yield {k: None if any(v is m for m in missing) else v for k, v in row.items()}
 
 
 def _parquet(path: str, name: str) -> Iterator[RawRecord]:

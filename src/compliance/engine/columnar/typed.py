@@ -1,10 +1,11 @@
-"""Logs with typed columns: Parquet files (read in slices) and polars DataFrames.
+"""Logs with typed columns: Parquet files (read in slices), polars DataFrames and pandas
+DataFrames (through Arrow).
 
 The screen reads each column cast to the text `events._validate` makes of its values
 (str() of ints, repr() of floats, ISO dates, the UTC date of a datetime), and `__ok` says
 where that cast is certainly faithful; other rows are not clean. Rows that go to Python
-are read again from the typed columns, so their records, reasons and values are the
-Python reader's.
+are read again from the typed columns (a pandas frame's from the pandas frame itself), so
+their records, reasons and values are the Python reader's.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from compliance.engine.columnar.frames import detached
 from compliance.engine.columnar.plan import Fallback
 from compliance.events import DATE_FIELDS, MAX_FIELDS, imitated_field
-from compliance.io.readers import REQUIRED, is_frame, log_format
+from compliance.io.readers import REQUIRED, is_frame, log_format, pandas_rows, readable
 from compliance.ledger import RawRecord
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Typed:
     lazy: Callable[[], pl.LazyFrame]
     height: int
     casts: tuple[pl.Expr, ...]  # __row, the string columns and __ok
+    pandas: Any = None  # a pandas DataFrame: its rows that reach Python are read from it
 
     @staticmethod
     def of(source: object) -> Typed | None:
@@ -61,6 +63,7 @@ class Typed:
         sources; Fallback when a column type has no faithful cast."""
         import polars as pl
 
+        pandas = None
         if isinstance(source, str | Path):
             name = str(source)
             if name == "-" or log_format(name) != "parquet" or not Path(name).is_file():
@@ -73,6 +76,9 @@ class Typed:
         elif is_frame(source) and isinstance(source, pl.DataFrame):
             name, frame = "<dataframe>", source
             lazy = frame.lazy
+        elif is_frame(source) and type(source).__module__.startswith("pandas"):
+            name, frame, pandas = "<dataframe>", _from_pandas(source), source
+            lazy = frame.lazy
         else:
             return None
         try:
@@ -80,7 +86,7 @@ class Typed:
             height = lazy().select(pl.len()).collect().item()  # Parquet: from the footer
         except pl.exceptions.PolarsError:
             raise Fallback from None
-        return Typed(name, lazy, height, _casts(schema))
+        return Typed(name, lazy, height, _casts(schema), pandas)
 
     @property
     def columns(self) -> list[str]:
@@ -128,9 +134,33 @@ class Typed:
 
     def records(self, rows: pl.Series) -> Iterator[RawRecord]:
         """Records of some rows, as `readers.records_from` yields them."""
+        if self.pandas is not None:
+            positions = sorted(set(rows.to_list()))
+            for index, values in zip(positions, pandas_rows(self.pandas, positions), strict=True):
+                yield readable(RawRecord(values, self.name, index=index))
+            return
         for values in self.rows(rows).iter_rows(named=True):
             index = values.pop("__row")
             yield RawRecord(values, self.name, index=index)
+
+
+def _from_pandas(frame: Any) -> pl.DataFrame:
+    """A pandas DataFrame through Arrow (`pl.from_pandas`, which needs pyarrow for all but
+    plain numpy columns); Fallback when it has no faithful conversion: object columns
+    mixing types, names that are not unique strings."""
+    import polars as pl
+
+    names = list(frame.columns)
+    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise Fallback
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise Fallback from None
+    try:
+        return pl.from_pandas(frame)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):  # Arrow's errors are these
+        raise Fallback from None
 
 
 def _casts(schema: pl.Schema) -> tuple[pl.Expr, ...]:

@@ -1,0 +1,175 @@
+"""pandas DataFrames on the columnar engine's typed path (through Arrow, `typed.py`).
+
+Each frame is compared with the Python reader's path (the same engine with `Typed.of`
+switched off: `readers.records_from`, pandas' own values) and with the same log written
+as CSV: same findings, same accounting.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import compliance
+from compliance.engine.columnar.typed import Typed
+
+pd = pytest.importorskip("pandas", reason="pandas is optional")
+pytest.importorskip("pyarrow", reason="pandas frames reach Polars through Arrow")
+
+RULES = Path(__file__).parent / "data" / "design-example.yaml"
+
+
+@pytest.fixture(scope="module")
+def rulebook() -> compliance.Rulebook:
+    return compliance.load_rulebook(RULES)
+
+
+def _python_path(frame: Any, rulebook: compliance.Rulebook) -> dict[str, Any]:
+    real = Typed.of
+    Typed.of = staticmethod(lambda source: None)  # type: ignore[method-assign]
+    try:
+        return compliance.evaluate(frame, rulebook, engine="columnar").to_dict()
+    finally:
+        Typed.of = real  # type: ignore[method-assign]
+
+
+def _text(value: Any) -> str:
+    """A value as a CSV cell holds it: missing is empty, a moment its UTC date."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).date().isoformat()
+    return str(value)
+
+
+def _as_csv(frame: Any, path: Path) -> str:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(frame.columns)
+        for row in frame.itertuples(index=False):
+            writer.writerow([_text(v) for v in row])
+    return str(path)
+
+
+def _same(frame: Any, rulebook: compliance.Rulebook, tmp_path: Path) -> dict[str, Any]:
+    fast = compliance.evaluate(frame, rulebook, engine="columnar").to_dict()
+    assert fast == _python_path(frame, rulebook)
+    by_csv = compliance.evaluate(_as_csv(frame, tmp_path / "log.csv"), rulebook).to_dict()
+    assert fast["findings"] == by_csv["findings"]
+    assert fast["accounting"] == by_csv["accounting"]
+    # Reasons name the record's place (`<dataframe>[1]`, `log.csv:3`): compared by
+    # their part before it.
+    def reasons(report: dict[str, Any]) -> list[list[str]]:
+        return [[r.split(" at ")[0] for r in x["reasons"]] for x in report["rejected"]]
+
+    assert reasons(fast) == reasons(by_csv)
+    return fast
+
+
+def _frame() -> Any:
+    """Every kind of missing value and the column types logs come in."""
+    return pd.DataFrame({
+        "id": ["a", "b", "c", "d", "e"],
+        "date": pd.to_datetime(["2019-01-10", "2019-02-10", None, "2019-03-10", "2019-04-10"]),
+        "hs_code": pd.Categorical(["2710", "2710.19", "2710", None, "2710"]),
+        "quantity": pd.array([300000, 250000, None, 5, 100], dtype="Int64"),
+        "unit": pd.array(["bbl", "bbl", "bbl", "t", "bbl"], dtype="string[pyarrow]"),
+        "destination": pd.array(["KP", "kp", pd.NA, "CN", "KP"], dtype="string"),
+        "value": [1.5, math.nan, 2.0, 0.1, math.nan],
+        "currency": ["USD", None, "USD", "USD", None],
+        "source": ["notification", "notification", None, None, "notification"],
+        # 23:00 in Tokyo is the same day in UTC only until 09:00: the report date is UTC's.
+        "reported_on": pd.to_datetime(
+            ["2019-03-01 08:00", "2019-02-11 23:00", None, None, "2019-06-01 10:00"]
+        ).tz_localize("Asia/Tokyo"),
+        "vessel_imo": pd.Categorical([None, None, None, None, None], categories=["9191773"]),
+        "note": ["x", "", None, "y", "z"],
+        "weight": pd.array([1.5, None, 0.25, 3.0, None], dtype="float32"),
+    })  # fmt: skip
+
+
+def test_missing_values_and_column_types_match_csv(
+    tmp_path: Path, rulebook: compliance.Rulebook
+) -> None:
+    frame = _frame()
+    assert Typed.of(frame) is not None  # the fast path takes it
+    report = _same(frame, rulebook, tmp_path)
+    assert [(r["index"], r["id"]) for r in report["rejected"]] == [(2, "c")]
+    assert {f["kind"] for f in report["findings"]} >= {"cap_exceeded"}
+
+
+def test_nat_and_na_are_absent_on_the_python_path(rulebook: compliance.Rulebook) -> None:
+    # NaT once raised TypeError in validation ("Cannot compare NaT with datetime.date").
+    frame = pd.DataFrame({
+        "id": ["a", "b"], "date": pd.to_datetime(["2019-01-10", "2019-01-11"]),
+        "reported_on": pd.to_datetime([None, "2019-01-12"]),
+        "quantity": pd.array([None, 3], dtype="Int64"), "unit": [None, "t"],
+    })  # fmt: skip
+    report = _python_path(frame, rulebook)
+    assert report["accounting"]["rejected"] == 0
+
+
+@pytest.mark.parametrize("column", [
+    pd.array([True, None, False, True, False], dtype="boolean"),  # "True" is no number
+    pd.array([1, "x", None, 2.5, "y"], dtype=object),  # mixed types: Python decides
+    pd.to_timedelta([1, 2, 3, 4, 5], unit="D"),
+    pd.Categorical([1, 22, None, 3, 4]),  # numbers with an odd digit count as HS codes
+])  # fmt: skip
+def test_columns_without_a_faithful_cast_take_the_python_path(
+    tmp_path: Path, rulebook: compliance.Rulebook, column: Any
+) -> None:
+    frame = _frame().assign(hs_code=column) if isinstance(column, pd.Categorical) else (
+        _frame().assign(extra=column)
+    )  # fmt: skip
+    fast = compliance.evaluate(frame, rulebook, engine="columnar").to_dict()
+    assert fast == _python_path(frame, rulebook)
+
+
+IDS = st.sampled_from(["a", "b", "c", "d"])
+DAYS = st.dates(date(2017, 12, 1), date(2020, 12, 31))
+MOMENTS = st.datetimes(datetime(2017, 12, 1), datetime(2020, 12, 31))
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> Any:
+    n = draw(st.integers(1, 8))
+
+    def column(values: st.SearchStrategy[Any]) -> list[Any]:
+        return draw(st.lists(st.one_of(values, st.none()), min_size=n, max_size=n))
+
+    # Every row has an id: a row of nothing but missing values is a record in a frame
+    # (rejected), and a blank line in a CSV file.
+    ids = draw(st.lists(IDS, min_size=n, max_size=n))
+    data: dict[str, Any] = {"id": pd.array(ids, dtype="string[pyarrow]")}
+    data["date"] = pd.to_datetime(pd.Series(column(DAYS.map(str)), dtype=object))
+    moments = pd.to_datetime(pd.Series(column(MOMENTS), dtype=object))
+    data["reported_on"] = (
+        moments.dt.tz_localize(draw(st.sampled_from(["UTC", "Asia/Tokyo", "America/Lima"])))
+        if draw(st.booleans()) else moments
+    )  # fmt: skip
+    data["hs_code"] = pd.Categorical(column(st.sampled_from(["2710", "271019", "2709", "8703"])))
+    data["destination"] = pd.array(column(st.sampled_from(["KP", "CN", "kp"])), dtype="string")
+    quantities = column(st.integers(0, 600_000))
+    data["quantity"] = pd.array(quantities, dtype="Int64")
+    data["unit"] = [None if q is None else draw(st.sampled_from(["bbl", "t"])) for q in quantities]
+    data["value"] = column(st.one_of(st.floats(0, 1e9), st.just(math.nan)))
+    data["currency"] = [None if v is None or v != v else "USD" for v in data["value"]]
+    data["source"] = column(st.sampled_from(["notification", "customs"]))
+    return pd.DataFrame(data)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=frames())
+def test_random_frames_match_the_python_path_and_csv(
+    tmp_path: Path, rulebook: compliance.Rulebook, frame: Any
+) -> None:
+    _same(frame, rulebook, tmp_path)
