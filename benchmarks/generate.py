@@ -1,6 +1,7 @@
 """Seeded generator of realistic shipment logs for the benchmarks.
 
     python benchmarks/generate.py --events 10000000 --seed 1 --out benchmarks/data/10m.csv
+    python benchmarks/generate.py --events 3000000 --dprk-share 0.05 --out benchmarks/data/dprk.csv
 
 The mix: mostly ordinary trade between other countries (machinery, textiles, coffee,
 oil between third countries); about 0.2% refined-petroleum (HS 2710) deliveries to the
@@ -9,7 +10,10 @@ reported); about 0.05% crude (2709) by pipeline from China; about 0.2% ship-to-s
 transfers, some with a DPRK-flagged vessel and a few with a designated one, and about
 0.1% port calls (AIS) by the same vessels, most at DPRK ports, so transfers and calls
 correlate into inferred deliveries; about 0.1%
-duplicate records and corrections (`supersedes`). Written in chunks with numpy
+duplicate records and corrections (`supersedes`). `--dprk-share` scales the four kinds
+that touch the DPRK (0.55% of records by default) to another share of the log, each
+delivery smaller so that a year's refined deliveries still come near the cap: more
+findings, more candidates. Written in chunks with numpy
 (`pip install '.[bench]'`) and Polars, so 10 million rows take well under a minute.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -50,7 +55,25 @@ START = date(2018, 1, 1).toordinal()
 DAYS = 6 * 365
 CHUNK = 1_000_000
 REFINED_SHARE, CRUDE_SHARE, STS_SHARE, CALL_SHARE = 0.002, 0.0005, 0.002, 0.001
-OTHER_START = REFINED_SHARE + CRUDE_SHARE + STS_SHARE + CALL_SHARE
+
+
+class Shares(NamedTuple):
+    """The shares of the log's records that touch the DPRK, by kind."""
+
+    refined: float = REFINED_SHARE
+    crude: float = CRUDE_SHARE
+    sts: float = STS_SHARE
+    calls: float = CALL_SHARE
+
+    @staticmethod
+    def scaled(total: float | None) -> Shares:
+        """The default shares, or the same mix scaled to `total` of the log."""
+        if total is None:
+            return Shares()
+        if not 0 < total <= 1:
+            raise SystemExit(f"--dprk-share must be in (0, 1] (got {total})")
+        factor = total / sum(Shares())
+        return Shares(*(share * factor for share in Shares()))
 
 
 def _dates(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -58,14 +81,17 @@ def _dates(rng: np.random.Generator, n: int) -> np.ndarray:
     return (np.datetime64("2018-01-01") + days.astype("timedelta64[D]")).astype(str)
 
 
-def _chunk(rng: np.random.Generator, start: int, n: int, scale: float) -> pl.DataFrame:
+def _chunk(
+    rng: np.random.Generator, start: int, n: int, scale: float, shares: Shares
+) -> pl.DataFrame:
     """`n` rows of a log of `scale` rows per day on average."""
+    other_start = shares.refined + shares.crude + shares.sts + shares.calls
     kind = rng.random(n)
-    refined = kind < REFINED_SHARE
-    crude = (kind >= REFINED_SHARE) & (kind < REFINED_SHARE + CRUDE_SHARE)
-    sts = (kind >= REFINED_SHARE + CRUDE_SHARE) & (kind < OTHER_START - CALL_SHARE)
-    calls = (kind >= OTHER_START - CALL_SHARE) & (kind < OTHER_START)
-    trade = kind >= OTHER_START
+    refined = kind < shares.refined
+    crude = (kind >= shares.refined) & (kind < shares.refined + shares.crude)
+    sts = (kind >= shares.refined + shares.crude) & (kind < other_start - shares.calls)
+    calls = (kind >= other_start - shares.calls) & (kind < other_start)
+    trade = kind >= other_start
     cols: dict[str, np.ndarray] = {c: np.full(n, "", dtype=object) for c in COLUMNS}
     cols["id"] = np.char.add("S", (np.arange(start, start + n)).astype(str)).astype(object)
     cols["date"] = _dates(rng, n).astype(object)
@@ -95,7 +121,7 @@ def _chunk(rng: np.random.Generator, start: int, n: int, scale: float) -> pl.Dat
     in_barrels = rng.random(r.size) < 0.6
     cols["unit"][r] = np.where(in_barrels, "bbl", "t")
     # Sized so a year's deliveries come to about 95-110% of the 500,000 bbl cap.
-    barrels = rng.uniform(0.5, 1.5, r.size) * 500_000 * 1.02 / (scale * REFINED_SHARE * 365)
+    barrels = rng.uniform(0.5, 1.5, r.size) * 500_000 * 1.02 / (scale * shares.refined * 365)
     cols["quantity"][r] = np.where(in_barrels, np.round(barrels, 1),
                                    np.round(barrels / 7.5, 2)).astype(str)  # fmt: skip
     cols["origin"][r] = cols["supplier"][r] = rng.choice(np.array(["CN", "RU"], dtype=object),
@@ -107,7 +133,7 @@ def _chunk(rng: np.random.Generator, start: int, n: int, scale: float) -> pl.Dat
 
     c = np.flatnonzero(crude)
     cols["hs_code"][c], cols["commodity"][c] = "270900", "crude petroleum"
-    tonnes = rng.uniform(0.5, 1.5, c.size) * 525_000 * 0.9 / (scale * CRUDE_SHARE * 365)
+    tonnes = rng.uniform(0.5, 1.5, c.size) * 525_000 * 0.9 / (scale * shares.crude * 365)
     cols["quantity"][c] = np.round(tonnes, 1).astype(str)
     cols["unit"][c] = "t"
     cols["origin"][c] = cols["supplier"][c] = "CN"
@@ -166,12 +192,13 @@ def _duplicates_and_corrections(rng: np.random.Generator, frame: pl.DataFrame) -
     return shuffled
 
 
-def generate(events: int, seed: int, out: Path) -> None:
+def generate(events: int, seed: int, out: Path, dprk_share: float | None = None) -> None:
+    shares = Shares.scaled(dprk_share)
     rng = np.random.default_rng(seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as handle:
         for start in range(0, events, CHUNK):
-            frame = _chunk(rng, start, min(CHUNK, events - start), events / DAYS)
+            frame = _chunk(rng, start, min(CHUNK, events - start), events / DAYS, shares)
             empty_as_null = [pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in COLUMNS]
             frame.with_columns(empty_as_null).write_csv(handle, include_header=start == 0)
 
@@ -181,8 +208,10 @@ def main() -> None:
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("benchmarks/data/events.csv"))
+    p.add_argument("--dprk-share", type=float, default=None,
+                   help="share of records that touch the DPRK (default 0.0055)")  # fmt: skip
     args = p.parse_args()
-    generate(args.events, args.seed, args.out)
+    generate(args.events, args.seed, args.out, args.dprk_share)
 
 
 if __name__ == "__main__":

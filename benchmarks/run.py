@@ -8,7 +8,12 @@ process's own maximum resident set size, from resource.getrusage):
 * columnar: `compliance evaluate LOG --engine columnar --format json` (CSV in → JSON out);
 * stream: the same command with `--engine stream` on the first --stream-events rows (the
   stream engine is far slower; events/s is compared per event);
-* hand-written: benchmarks/handwritten.py, the two oil caps in plain Polars.
+* hand-written: benchmarks/handwritten.py, the two oil caps in plain Polars;
+* JSON Lines: the columnar command on the log written as JSON Lines (benchmarks/jsonl.py);
+* pandas: benchmarks/pandas_frame.py, the log read by pandas and evaluated as a DataFrame
+  (its seconds are the evaluation's, reading the CSV into pandas not counted);
+* DPRK share 5 %: the columnar command and the hand-written query on a log generated with
+  `--dprk-share 0.05` (more findings, more candidates).
 """
 
 from __future__ import annotations
@@ -44,13 +49,24 @@ def measure(command: list[str], timeout: float | None = None) -> tuple[float, fl
     return float(wall), int(peak) / 1024, int(code)
 
 
-def ensure_log(events: int, seed: int) -> Path:
-    path = DATA / f"events-{events}-seed{seed}.csv"
+def ensure_log(events: int, seed: int, dprk_share: float | None = None) -> Path:
+    share = [] if dprk_share is None else ["--dprk-share", str(dprk_share)]
+    suffix = "" if dprk_share is None else f"-dprk{dprk_share}"
+    path = DATA / f"events-{events}-seed{seed}{suffix}.csv"
     if not path.exists():
         print(f"generating {events:,} events → {path} …", flush=True)
         subprocess.run([sys.executable, str(HERE / "generate.py"), "--events", str(events),
-                        "--seed", str(seed), "--out", str(path)], check=True)  # fmt: skip
+                        "--seed", str(seed), "--out", str(path), *share], check=True)  # fmt: skip
     return path
+
+
+def as_jsonl(path: Path) -> Path:
+    """The CSV log written as JSON Lines beside it (once)."""
+    out = path.with_suffix(".jsonl")
+    if not out.exists():
+        print(f"writing {out} …", flush=True)
+        subprocess.run([sys.executable, str(HERE / "jsonl.py"), str(path), str(out)], check=True)
+    return out
 
 
 def head(path: Path, rows: int) -> Path:
@@ -97,6 +113,20 @@ def main() -> None:
     tiny = head(log, 10)
     wall, peak, _ = measure([*cli, str(tiny)])
     results["10-row log, default engine"] = (10, wall, peak)
+    wall, peak, _ = measure([*cli, "--engine", "columnar", "--output", str(DATA / "out.json"),
+                             str(as_jsonl(log))])  # fmt: skip
+    results["columnar, JSON Lines"] = (args.events, wall, peak)
+    timing = DATA / "pandas-timing.json"
+    _, peak, _ = measure([sys.executable, str(HERE / "pandas_frame.py"), str(log),
+                          "--timing", str(timing)])  # fmt: skip
+    results["columnar, pandas DataFrame"] = (args.events, json.loads(timing.read_text())["seconds"],
+                                             peak)  # fmt: skip
+    dprk = ensure_log(args.events, args.seed, dprk_share=0.05)
+    wall, peak, _ = measure([*cli, "--engine", "columnar", "--output", str(DATA / "out.json"),
+                             str(dprk)])  # fmt: skip
+    results["columnar, DPRK share 5 %"] = (args.events, wall, peak)
+    wall, peak, _ = measure([sys.executable, str(HERE / "handwritten.py"), str(dprk)])
+    results["hand-written, DPRK share 5 %"] = (args.events, wall, peak)
 
     print(f"\n{'':38} {'events':>12} {'seconds':>9} {'events/s':>12} {'peak MiB':>9}")
     for name, (events, wall, peak) in results.items():

@@ -66,6 +66,7 @@ def _same(frame: Any, rulebook: compliance.Rulebook, tmp_path: Path) -> dict[str
     by_csv = compliance.evaluate(_as_csv(frame, tmp_path / "log.csv"), rulebook).to_dict()
     assert fast["findings"] == by_csv["findings"]
     assert fast["accounting"] == by_csv["accounting"]
+
     # Reasons name the record's place (`<dataframe>[1]`, `log.csv:3`): compared by
     # their part before it.
     def reasons(report: dict[str, Any]) -> list[list[str]]:
@@ -167,7 +168,9 @@ def frames(draw: st.DrawFn) -> Any:
     return pd.DataFrame(data)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(frame=frames())
 def test_random_frames_match_the_python_path_and_csv(
     tmp_path: Path, rulebook: compliance.Rulebook, frame: Any

@@ -190,7 +190,9 @@ class NdjsonLog:
             here = pl.col("__int") & pl.col("__line").str.contains(
                 rf'"{name}":{_WS}-?[0-9]+\.0+{_WS}[,}}]'
             )
-            fixes.append(pl.when(here).then(pl.col(name) + ".0").otherwise(pl.col(name)).alias(name))
+            fixes.append(
+                pl.when(here).then(pl.col(name) + ".0").otherwise(pl.col(name)).alias(name)
+            )
             found = found + here.cast(pl.UInt32)
         count = pl.col("__line").str.count_matches(_INTEGRAL).cast(pl.UInt32)
         out = frame.with_columns(*fixes, (~pl.col("__int") | (found == count)).alias("__fixed"))
@@ -291,8 +293,9 @@ def _lines(data: bytes) -> pl.Series | None:
     if _NO_SEPARATOR.encode() in data:
         return None
     try:
-        lines = pl.read_csv(data, has_header=False, separator=_NO_SEPARATOR, quote_char=None,
-                            schema={"line": pl.String}, encoding="utf8").get_column("line")  # fmt: skip
+        frame = pl.read_csv(data, has_header=False, separator=_NO_SEPARATOR, quote_char=None,
+                            schema={"line": pl.String}, encoding="utf8")  # fmt: skip
+        lines = frame.get_column("line")
     except pl.exceptions.PolarsError:
         return None
     expected = data.count(b"\n") + (not data.endswith(b"\n"))
@@ -312,8 +315,6 @@ def _columns(path: str) -> list[str]:
     """The log's columns: id and date, and every key that plain lines of its first
     SAMPLE_BYTES have and the screen can take (stripped, not `__…`, imitating no field).
     A key first seen later only costs speed: its lines take the Python reader."""
-    import polars as pl
-
     with open(path, "rb") as handle:
         data = handle.read(SAMPLE_BYTES)
     if len(data) == SAMPLE_BYTES:

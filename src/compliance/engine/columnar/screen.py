@@ -213,7 +213,8 @@ def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
 
 
 def scan_typed(typed: TypedLog, plan: Plan, progress: Progress) -> Scan:
-    """The scan of a Parquet file, DataFrame or JSON Lines file; Fallback when it must take the Python path."""
+    """The scan of a Parquet file, DataFrame or JSON Lines file; Fallback when it must
+    take the Python path."""
     exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
     screen = Screen(exprs, plan, every_row=True)
     frames = (partial(_same, frame) for frame in typed.batches())
