@@ -259,6 +259,8 @@ def test_undecodable_bytes_and_lone_carriage_returns(
     assert [r["line"] for r in report["rejected"]] == [2]
     path.write_bytes(good + b"\r" + good + b"\n")  # a lone CR ends a line in Python
     _same(str(path), rulebook)
+    path.write_bytes(b"\xef\xbb\xbf" + good + b"\n\xef\xbb\xbf" + good + b"\n")  # BOMs
+    assert [r["line"] for r in _same(str(path), rulebook)["rejected"]] == [2]
 
 
 @pytest.mark.parametrize("chunk", [1, 100, 1 << 20])

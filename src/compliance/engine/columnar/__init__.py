@@ -15,12 +15,13 @@ Polars (`selection`):
 * caps are screened with float64 sums per (rule, group, period) or rolling window, and
   only buckets that come near a level are recomputed exactly (`caps`).
 
-CSV files are read in chunks (`csv_chunks`); Parquet files and polars DataFrames take
-the same screen on their columns cast to strings (`typed`). Logs that the fast readers
-cannot reproduce line for line (JSON arrays, JSON Lines, stdin, quoted newlines, ragged
-rows, bytes that are not UTF-8, odd headers, nested or boolean columns), iterables and
-pandas frames take the same route with every record as a Python row: slower, never
-different. `evaluation` ties the steps together.
+CSV files are read in chunks (`csv_chunks`); Parquet files and polars and pandas
+DataFrames take the same screen on their columns cast to strings (`typed`), JSON Lines
+files on their plain lines decoded as strings, every other line a row for the Python
+reader (`ndjson`). Logs that the fast readers cannot reproduce line for line (JSON arrays,
+stdin, quoted newlines, ragged rows, bytes that are not UTF-8 in a CSV file, odd headers,
+nested or boolean columns) and iterables take the same route with every record as a
+Python row: slower, never different. `evaluation` ties the steps together.
 """
 
 from compliance.engine.columnar.evaluation import evaluate_columnar

@@ -92,7 +92,10 @@ class NdjsonLog:
             return None
         if display_name(name) != name:
             return None  # the Python reader escapes the name
-        return NdjsonLog(name, _columns(name))
+        try:
+            return NdjsonLog(name, _columns(name))
+        except OSError:
+            return None  # the Python reader says why it cannot be read
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """String frames of one chunk each: `__row` (the line's index), the columns and
@@ -178,25 +181,29 @@ class NdjsonLog:
         self, values: pl.DataFrame, line: pl.Series, integral: pl.Series
     ) -> tuple[pl.DataFrame, pl.Series]:
         """Floats with a zero fraction written as repr() writes them (`2.0`), and
-        whether every such float of a line was found by its key."""
+        whether every such float of a line was found by its key. Only the lines holding
+        one are searched, key by key."""
         import polars as pl
 
-        frame = values.with_columns(line.alias("__line"), integral.alias("__int"))
-        found = pl.lit(0, dtype=pl.UInt32)
-        fixes = []
+        at = integral.arg_true()
+        text = line.gather(at)
+        found = pl.zeros(at.len(), dtype=pl.UInt32, eager=True)
+        columns = []
         for name in self.columns:
             if not _NAME.fullmatch(name):
                 continue  # never found: its floats leave the line untrusted
-            here = pl.col("__int") & pl.col("__line").str.contains(
-                rf'"{name}":{_WS}-?[0-9]+\.0+{_WS}[,}}]'
-            )
-            fixes.append(
-                pl.when(here).then(pl.col(name) + ".0").otherwise(pl.col(name)).alias(name)
-            )
+            here = text.str.contains(rf'"{name}":{_WS}-?[0-9]+\.0+{_WS}[,}}]')
+            if not here.any():
+                continue
             found = found + here.cast(pl.UInt32)
-        count = pl.col("__line").str.count_matches(_INTEGRAL).cast(pl.UInt32)
-        out = frame.with_columns(*fixes, (~pl.col("__int") | (found == count)).alias("__fixed"))
-        return out.drop("__line", "__int", "__fixed"), out.get_column("__fixed")
+            column = values.get_column(name)
+            fixed = pl.select(
+                pl.when(here).then(column.gather(at) + ".0").otherwise(column.gather(at))
+            ).to_series()
+            columns.append(column.scatter(at.filter(here), fixed.filter(here)))
+        complete = found == text.str.count_matches(_INTEGRAL).cast(pl.UInt32)
+        trusted = pl.repeat(True, len(line), eager=True).scatter(at, complete)
+        return values.with_columns(columns), trusted
 
     def _untrusted(self, rows: list[int]) -> pl.DataFrame:
         """Rows for the Python reader: no columns, `__ok` false."""
