@@ -122,10 +122,15 @@ class NdjsonLog:
 
         frame = pl.DataFrame({"__row": rows.cast(pl.UInt32), "line": lines})
         text = pl.col("line")
-        plain = text.str.contains(_PLAIN) & ~text.str.contains(_INEXACT)
-        if "hs_code" in self.columns:
-            plain = plain & ~text.str.contains(_HS_NUMBER)
-        frame = frame.with_columns(plain.fill_null(False).alias("__plain"))
+        # Each test its own column: with_columns runs them in parallel, one per core.
+        tests = {"__p": text.str.contains(_PLAIN), "__x": text.str.contains(_INEXACT),
+                 "__h": text.str.contains(_HS_NUMBER) if "hs_code" in self.columns
+                 else pl.lit(False),
+                 "__k": text.str.count_matches('":', literal=True),
+                 "__n": text.str.contains(_NULL), "__i": text.str.contains(_INTEGRAL)}  # fmt: skip
+        frame = frame.with_columns(**tests).with_columns(
+            (pl.col("__p") & ~pl.col("__x") & ~pl.col("__h")).fill_null(False).alias("__plain")
+        )
         good = frame.filter(pl.col("__plain"))
         other = frame.filter(~pl.col("__plain") & pl.col("line").is_not_null())
         parts = []
@@ -157,13 +162,13 @@ class NdjsonLog:
             raise Fallback from None
         if values.height != good.height:
             raise Fallback
-        # On a plain line `":` ends each key and can appear in a string value only after
-        # a backslash: more of them than decoded values means a repeated key, a key that
-        # is not a column, or a null (checked key by key below).
-        keys = line.str.count_matches('":', literal=True)
+        # On a plain line `":` (__k counts them) ends each key and can appear in a string
+        # value only after a backslash: more of them than decoded values means a repeated
+        # key, a key that is not a column, or a null (checked key by key below).
+        keys = good.get_column("__k")
         given = values.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
         trusted = keys == given
-        with_null = line.str.contains(_NULL)
+        with_null = good.get_column("__n")
         if with_null.any():
             names = line.filter(with_null).str.extract_all(_KEY)
             names = names.list.eval(pl.element().str.slice(1).str.head(-2))
@@ -171,7 +176,7 @@ class NdjsonLog:
                 pl.element().is_in(self.columns)
             ).list.all()
             trusted = trusted.scatter(with_null.arg_true(), exact)
-        integral = line.str.contains(_INTEGRAL)
+        integral = good.get_column("__i")
         if integral.any():
             values, fixed = self._integral(values, line, integral)
             trusted = trusted & fixed
