@@ -18,7 +18,8 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -100,20 +101,26 @@ class NdjsonLog:
     def batches(self) -> Iterator[pl.DataFrame]:
         """String frames of one chunk each: `__row` (the line's index), the columns and
         `__ok`; blank lines left out."""
-        import polars as pl
+        return (make() for make in self.makers())
 
+    def makers(self) -> Iterator[Callable[[], pl.DataFrame]]:
+        """A function making each chunk's frame (the screen runs two at once); the
+        chunk is read, and its place noted, as it is handed out."""
         self.chunks.clear()
         for chunk, data in _chunks(self.path):
             self.chunks.append(chunk)
-            lines = _lines(data)
-            if lines is None:  # not UTF-8, or the separator byte: Python reads them all
-                text = _python_lines(data)
-                yield self._untrusted([chunk.first + i for i, t in enumerate(text) if t.strip()])
-                continue
-            rows = pl.int_range(chunk.first, chunk.first + chunk.lines, dtype=pl.UInt32, eager=True)
-            # A chunk of plain lines only is decoded from its bytes, without a copy.
-            whole = data if b"\r" not in data else None
-            yield self._frame(lines, rows, whole)
+            yield partial(self._chunk_frame, chunk, data)
+
+    def _chunk_frame(self, chunk: Chunk, data: bytes) -> pl.DataFrame:
+        import polars as pl
+
+        lines = _lines(data)
+        if lines is None:  # not UTF-8, or the separator byte: Python reads them all
+            text = _python_lines(data)
+            return self._untrusted([chunk.first + i for i, t in enumerate(text) if t.strip()])
+        rows = pl.int_range(chunk.first, chunk.first + chunk.lines, dtype=pl.UInt32, eager=True)
+        # A chunk of plain lines only is decoded from its bytes, without a copy.
+        return self._frame(lines, rows, data if b"\r" not in data else None)
 
     def _frame(self, lines: pl.Series, rows: pl.Series, data: bytes | None = None) -> pl.DataFrame:
         """The frame of some lines (null for empty ones) numbered `rows`; `data`: their

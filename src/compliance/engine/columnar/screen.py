@@ -217,14 +217,9 @@ def scan_typed(typed: TypedLog, plan: Plan, progress: Progress) -> Scan:
     take the Python path."""
     exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
     screen = Screen(exprs, plan, every_row=True)
-    frames = (partial(_same, frame) for frame in typed.batches())
-    scan = _screen_all(typed.name, exprs, screen, frames, progress)
+    scan = _screen_all(typed.name, exprs, screen, typed.makers(), progress)
     scan.typed = typed
     return scan
-
-
-def _same(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame
 
 
 def _screen_all(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,6 +43,7 @@ class TypedLog(Protocol):
     @property
     def columns(self) -> list[str]: ...
     def batches(self) -> Iterator[pl.DataFrame]: ...
+    def makers(self) -> Iterator[Callable[[], pl.DataFrame]]: ...
     def rows(self, rows: pl.Series) -> pl.DataFrame: ...
     def strings(self, typed: pl.DataFrame) -> pl.DataFrame: ...
     def records(self, rows: pl.Series) -> Iterator[RawRecord]: ...
@@ -105,11 +107,18 @@ class Typed:
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """String frames of TYPED_BATCH_ROWS rows."""
+        return (make() for make in self.makers())
+
+    def makers(self) -> Iterator[Callable[[], pl.DataFrame]]:
+        """A function making each string frame (the screen runs two at once)."""
+        for _, query in self._slices():
+            yield partial(self._strings_of, query)
+
+    def _strings_of(self, query: pl.LazyFrame) -> pl.DataFrame:
         import polars as pl
 
         try:
-            for _, query in self._slices():
-                yield query.select(self.casts).collect()
+            return query.select(self.casts).collect()
         except pl.exceptions.PolarsError:
             raise Fallback from None
 
