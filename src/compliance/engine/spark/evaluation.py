@@ -1,26 +1,30 @@
 """The driver's side: Spark jobs for the per-row and per-id work, the ledger and findings here.
 
-1. `count_blocks`: lines per (file, block), and each file's header.
-2. `LineScreen` on the executors: keys of every row, text of the rows the screen keeps
-   (persisted; about 40 bytes a row).
-3. To the driver: the kept and odd rows, and a tally of records per file. The driver
-   screens the kept rows again (the same `Screen`, the same result) into each file's
-   `Scan`.
+1. `count_blocks`: lines per (file, block), and each CSV file's header.
+2. The screen on the executors (`LineScreen` for CSV, `JsonScreen` for JSON Lines,
+   `TypedScreen` for Parquet files and Spark DataFrames): keys of every row, text of the
+   kept rows of text files (persisted; about 40 bytes a row).
+3. To the driver: the kept and odd rows, and a tally of records per batch. The driver
+   screens kept CSV rows again (the same `Screen`, the same result) into each file's
+   `Scan`; kept JSON and typed rows go to the ledger as the Python reader reads them.
 4. Ids: which occur more than once (a Spark aggregation over the id hashes), with the
    ids the ledger's rows carry or correct; their groups (count, kept, contents) come to
    the driver, and `resolve_groups` decides them as the columnar engine does. Clean rows
    the screen did not keep and whose id is in a group to resolve are fetched by a
-   second pass over the lines.
+   second pass over the sources.
 5. The ledger (`Ledger.add` for those rows, `add_counted` for the rest) and the findings
-   (`findings_of`, the columnar engine's own).
+   (`findings_of`, the columnar engine's own; correlation rules are its Polars joins,
+   over the rows that reached the driver).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,16 +45,27 @@ from compliance.engine.columnar.typed import TYPED_BATCH_ROWS
 from compliance.engine.findings import sort_findings
 from compliance.engine.spark.executors import (
     ERROR_MARK,
+    FILE,
+    KEY,
     KEYS_SCHEMA,
     LINES_SCHEMA,
     CsvSource,
+    JsonScreen,
     LineScreen,
+    TypedScreen,
+    json_record,
     numbered_batches,
     screen_for,
 )
 from compliance.engine.spark.session import spark_session
 from compliance.errors import ComplianceError
-from compliance.io.readers import display_name, log_format, parse_stream, records_from
+from compliance.io.readers import (
+    display_name,
+    log_format,
+    parse_stream,
+    readable,
+    records_from,
+)
 from compliance.ledger import Ledger, RawRecord
 from compliance.report import Report, RulebookInfo
 from compliance.rulebook.rulebook import Rulebook
@@ -76,28 +91,30 @@ def evaluate_spark(
     conf: Mapping[str, str] | None = None, session: Any = None, run: SparkRun | None = None,
     as_of: date | None = None,
 ) -> Report:  # fmt: skip
-    """Evaluate logs with the spark engine: CSV paths and globs (any URI the session
-    reads) are screened on the executors; other logs (JSON Lines, JSON, Parquet) are
-    read by the Python reader on the driver, as the columnar engine's exact path."""
+    """Evaluate logs with the spark engine: CSV, JSON Lines and Parquet paths and globs
+    (any URI the session reads) and Spark DataFrames are screened on the executors;
+    other logs (JSON arrays, `-`, polars or pandas frames, iterables) are read by the
+    Python reader on the driver."""
+    frames = [s for s in sources if _is_spark_frame(s)]
+    if session is None and frames:
+        session = frames[0].sparkSession
     spark = session if session is not None else spark_session(master, conf)
     run = run if run is not None else SparkRun()
     plan = Plan(rulebook)
-    csv_paths = [str(s) for s in sources if isinstance(s, str | Path) and _is_csv(str(s))]
+    paths: dict[str, list[str]] = {"csv": [], "jsonl": [], "parquet": []}
     python_records: list[RawRecord] = []
     for source in sources:
-        if not (isinstance(source, str | Path) and _is_csv(str(source))):
-            if _is_spark_frame(source):
-                raise ComplianceError(
-                    "the spark engine does not take a Spark DataFrame yet: write it as CSV "
-                    "(df.write.csv(path, header=True)) and evaluate the path"
-                )
+        kind = _kind(source)
+        if kind in paths:
+            paths[kind].append(str(source))
+        elif kind is None:
             python_records.extend(records_from(source))
     # Batches of a CSV chunk's size: the screen's fixed cost per batch (its checks by
     # distinct value, stage two's plan) is amortised as on one machine. Restored after.
     previous = spark.conf.get(BATCH_ROWS, None)
     spark.conf.set(BATCH_ROWS, str(TYPED_BATCH_ROWS))
     try:
-        selection = _select(spark, plan, csv_paths, python_records, run)
+        selection = _select(spark, plan, paths, frames, python_records, run)
     except ComplianceError:
         raise
     except Exception as e:
@@ -118,12 +135,19 @@ def evaluate_spark(
     )  # fmt: skip
 
 
-def _is_csv(name: str) -> bool:
-    return name != "-" and log_format(name) == "csv"
+def _kind(source: object) -> str | None:
+    """`csv`, `jsonl` or `parquet` for a path read on Spark, `frame` for a Spark
+    DataFrame, None for what the Python reader reads on the driver."""
+    if _is_spark_frame(source):
+        return "frame"
+    if isinstance(source, str | Path) and str(source) != "-":
+        kind = log_format(str(source))
+        return kind if kind in ("csv", "jsonl", "parquet") else None
+    return None
 
 
 def _is_spark_frame(source: object) -> bool:
-    return type(source).__module__.startswith("pyspark.sql")
+    return type(source).__module__.startswith("pyspark.sql") and hasattr(source, "schema")
 
 
 def _one_line(error: Exception) -> ComplianceError:
@@ -166,73 +190,164 @@ def _header(name: str, head: str | None) -> tuple[list[str], str]:
     return header, head
 
 
-def _select(
-    spark: Any, plan: Plan, paths: list[str], python_records: list[RawRecord], run: SparkRun
-) -> Selection:
-    import polars as pl
-    from pyspark.sql import functions as F
+@dataclass
+class _Typed:
+    """A typed source (the Parquet files of a log, or one Spark DataFrame) on Spark."""
 
+    keyed: Any  # its rows with FILE and KEY
+    names: dict[int, str]  # the reader's name by source index
+    files: dict[int, str | None]  # FILE by source index
+    frame: bool  # a DataFrame: records are numbered across its partitions
+
+
+@dataclass
+class _Job:
+    """The sources of one evaluation on Spark, each with its source index."""
+
+    spark: Any
+    plan: Plan
+    keys: list[Any] = field(default_factory=list)  # Spark frames of KEYS_SCHEMA
+    csv: dict[str, CsvSource] = field(default_factory=dict)  # by file path
+    csv_text: Any = None
+    csv_starts: dict[tuple[str, int], int] = field(default_factory=dict)
+    heads: dict[int, str] = field(default_factory=dict)
+    json: dict[str, int] = field(default_factory=dict)  # source index by file path
+    json_names: dict[int, str] = field(default_factory=dict)
+    json_text: Any = None
+    json_starts: dict[tuple[str, int], int] = field(default_factory=dict)
+    typed: list[_Typed] = field(default_factory=list)
+    count: int = 0  # source indexes used
+
+    def add_csv(self, paths: list[str]) -> None:
+        import polars as pl
+
+        text, blocks, starts = self._lines(paths)
+        names = _names(paths)
+        files = sorted(set(blocks.get_column("__f").to_list()))
+        seen = {_name_of(uri, names) for uri in files}
+        for uri in text.inputFiles():  # a file without lines has no blocks
+            if (name := _name_of(uri, names)) not in seen:
+                _header(name, None)
+        for uri in files:
+            first = blocks.filter((pl.col("__f") == uri) & (pl.col("__b") == 0)).get_column("head")
+            name = _name_of(uri, names)
+            header, self.heads[self.count] = _header(name, first.item() if first.len() else None)
+            self.csv[uri] = CsvSource(self.count, name, header)
+            self.count += 1
+        self.csv_text, self.csv_starts = text, starts
+        screen = LineScreen(uuid.uuid4().hex, self.plan.rulebook, self.csv, starts)
+        self.keys.append(text.mapInArrow(screen, KEYS_SCHEMA))
+
+    def add_jsonl(self, paths: list[str]) -> None:
+        text, blocks, starts = self._lines(paths)
+        names = _names(paths)
+        for uri in sorted(set(blocks.get_column("__f").to_list())):
+            self.json[uri] = self.count
+            self.json_names[self.count] = _name_of(uri, names)
+            self.count += 1
+        self.json_text, self.json_starts = text, starts
+        by_path = {uri: self.json_names[i] for uri, i in self.json.items()}
+        screen = JsonScreen(uuid.uuid4().hex, self.plan.rulebook, self.json, by_path, starts)
+        self.keys.append(text.mapInArrow(screen, KEYS_SCHEMA))
+
+    def add_parquet(self, paths: list[str]) -> None:
+        from pyspark.sql import functions as F
+
+        keyed = self.spark.read.parquet(*paths).select(
+            "*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(KEY)
+        )
+        names = _names(paths)
+        uris = sorted(r[0] for r in keyed.select(FILE).distinct().collect())
+        indexes = {uri: self.count + n for n, uri in enumerate(uris)}
+        self.count += len(uris)
+        self._typed(keyed, {i: _name_of(u, names) for u, i in indexes.items()},
+                    dict(indexes), frame=False)  # fmt: skip
+
+    def add_frame(self, frame: Any) -> None:
+        from pyspark.sql import functions as F
+
+        keyed = frame.select(
+            "*", F.lit(None).cast("string").alias(FILE),
+            F.monotonically_increasing_id().alias(KEY),
+        )  # fmt: skip
+        self._typed(keyed, {self.count: "<dataframe>"}, {None: self.count}, frame=True)
+        self.count += 1
+
+    def _typed(
+        self, keyed: Any, names: dict[int, str], indexes: dict[str | None, int], frame: bool
+    ) -> None:
+        screen = TypedScreen(uuid.uuid4().hex, self.plan.rulebook, indexes)
+        self.keys.append(keyed.mapInArrow(screen, KEYS_SCHEMA))
+        files = {i: uri for uri, i in indexes.items()}
+        self.typed.append(_Typed(keyed, names, files, frame))
+
+    def _lines(self, paths: list[str]) -> tuple[Any, pl.DataFrame, dict[tuple[str, int], int]]:
+        """A text source's lines, its blocks, and the number of each block's first line."""
+        import polars as pl
+        from pyspark.sql import functions as F
+
+        text = self.spark.read.text(paths).select(
+            "value", F.col("_metadata.file_path").alias("__f"),
+            F.col("_metadata.file_block_start").alias("__b"),
+        )  # fmt: skip
+        blocks = _polars(count_blocks(text))
+        starts: dict[tuple[str, int], int] = {}
+        for uri in set(blocks.get_column("__f").to_list()):
+            line = 1
+            own = blocks.filter(pl.col("__f") == uri).sort("__b")
+            for b, n in own.select("__b", "n").iter_rows():
+                starts[(uri, b)] = line
+                line += n
+        return text, blocks, starts
+
+
+def _select(
+    spark: Any, plan: Plan, paths: dict[str, list[str]], frames: list[Any],
+    python_records: list[RawRecord], run: SparkRun,
+) -> Selection:  # fmt: skip
     ledger = Ledger()
-    if not paths:
+    if not any(paths.values()) and not frames:
         for record in python_records:
             ledger.add(record)
         return Selection(ledger)
-    text = spark.read.text(paths).select(
-        "value", F.col("_metadata.file_path").alias("__f"),
-        F.col("_metadata.file_block_start").alias("__b"),
-    )  # fmt: skip
-    names = _names(paths)
-    # 1. Blocks: line counts and headers.
-    blocks = _polars(count_blocks(text))
-    files = sorted(set(blocks.get_column("__f").to_list()))
-    seen = {_name_of(uri, names) for uri in files}
-    for uri in text.inputFiles():  # a file without lines has no blocks
-        if (name := _name_of(uri, names)) not in seen:
-            _header(name, None)
-    starts: dict[tuple[str, int], int] = {}
-    sources: dict[str, CsvSource] = {}
-    heads: dict[int, str] = {}
-    for index, uri in enumerate(files):
-        own = blocks.filter(pl.col("__f") == uri).sort("__b")
-        line = 1
-        for b, n in own.select("__b", "n").iter_rows():
-            starts[(uri, b)] = line
-            line += n
-        first = own.filter(pl.col("__b") == 0).get_column("head")
-        name = _name_of(uri, names)
-        header, heads[index] = _header(name, first.item() if first.len() else None)
-        sources[uri] = CsvSource(index, name, header)
-    # 2. The screen on the executors.
-    screen = LineScreen(uuid.uuid4().hex, plan.rulebook, sources, starts)
-    keys = text.mapInArrow(screen, KEYS_SCHEMA).persist()
+    job = _Job(spark, plan)
+    if paths["csv"]:
+        job.add_csv(paths["csv"])
+    if paths["jsonl"]:
+        job.add_jsonl(paths["jsonl"])
+    if paths["parquet"]:
+        job.add_parquet(paths["parquet"])
+    for frame in frames:
+        job.add_frame(frame)
+    keys = functools.reduce(lambda a, b: a.unionByName(b), job.keys).persist()
     try:
-        return _resolve(spark, plan, text, keys, sources, starts, heads, python_records, run)
+        return _resolve(job, keys, python_records, run)
     finally:
         keys.unpersist()
 
 
-def _resolve(
-    spark: Any, plan: Plan, text: Any, keys: Any, sources: dict[str, CsvSource],
-    starts: dict[tuple[str, int], int], heads: dict[int, str],
-    python_records: list[RawRecord], run: SparkRun,
-) -> Selection:  # fmt: skip
+def _resolve(job: _Job, keys: Any, python_records: list[RawRecord], run: SparkRun) -> Selection:
     import polars as pl
     from pyspark.sql import functions as F
 
+    spark, plan = job.spark, job.plan
     # 3. What reaches the driver: kept and odd rows, tallies.
-    small = _polars(keys.filter(F.col("__line").isNotNull() | F.col("__count").isNotNull()))
+    wanted = (F.coalesce(F.col("__rel"), F.lit(False)) | F.coalesce(F.col("__odd"), F.lit(False))
+              | F.col("__count").isNotNull() | F.col("__rows").isNotNull())  # fmt: skip
+    small = _polars(keys.filter(wanted))
     tallies = small.filter(pl.col("__count").is_not_null())
-    lines = small.filter(pl.col("__line").is_not_null())
-    by_index = {s.index: s for s in sources.values()}
+    parts = small.filter(pl.col("__rows").is_not_null())
+    lines = small.filter(pl.col("__rel").fill_null(False) | pl.col("__odd").fill_null(False))
     ledger = Ledger()
     records = list(python_records)
     scans: list[Scan] = []
     counted = 0
+    by_index = {s.index: s for s in job.csv.values()}
     for index, source in sorted(by_index.items()):
         own = lines.filter(pl.col("__s") == index).sort("__row")
         odd = own.filter(pl.col("__odd"))
         for row, line in odd.select("__row", "__line").iter_rows():
-            for record in parse_stream([heads[index] + "\n", line + "\n"], source.name, "csv"):
+            for record in parse_stream([job.heads[index] + "\n", line + "\n"], source.name, "csv"):
                 records.append(RawRecord(record.data, source.name, line=row + 2,
                                          problems=record.problems))  # fmt: skip
         scan = _scan(plan, source, own.filter(~pl.col("__odd")))
@@ -245,6 +360,15 @@ def _resolve(
         records.extend(python_rows(scan, flagged))
         counted += scan.records - flagged.height
         scans.append(scan)
+    # JSON Lines and typed sources: their kept and odd rows go to the ledger whole.
+    whole = lines.filter(~pl.col("__s").is_in(list(by_index)))
+    records.extend(_json_records(job, whole))
+    records.extend(_typed_records(job, whole, parts))
+    screened = tallies.filter(~pl.col("__s").is_in(list(by_index)))
+    records_there = int(screened.get_column("__count").sum() or 0)
+    kept_there = whole.filter(~pl.col("__odd")).height
+    counted += records_there - kept_there
+    run.rows += records_there + whole.filter(pl.col("__odd")).height
     run.to_driver += lines.height
     involved = involved_ids(records)
     for record in records:
@@ -270,16 +394,20 @@ def _resolve(
                    pl.col("contents").cast(pl.UInt32))  # fmt: skip
     simple, copies, to_fetch = resolve_groups(groups, involved)
     hot_ids = pl.concat([groups.get_column("__h"), involved]).unique()
-    wanted = pl.DataFrame(schema={"__s": pl.Int32, "__row": pl.Int64})
+    rows = pl.DataFrame(schema={"__s": pl.Int32, "__row": pl.Int64, "__odd": pl.Boolean})
     if to_fetch.height:
         fetch_h = to_fetch.select(pl.col("__h").reinterpret(signed=True)).get_column("__h")
         fetch_df = spark.createDataFrame([(h,) for h in fetch_h.to_list()], "__h long")
-        wanted = _polars(
+        rows = _polars(
             hot_keys.filter(~F.col("__rel")).join(F.broadcast(fetch_df), on="__h", how="left_semi")
-            .select("__s", "__row")
+            .select("__s", "__row", F.lit(False).alias("__odd"))
         )  # fmt: skip
-    fetched = _fetch(spark, text, sources, starts, wanted)
-    run.to_driver += fetched.height
+    fetched = _fetch(spark, job.csv_text, job.csv, job.csv_starts, rows, offset=2)
+    run.to_driver += rows.height
+    second = list(_json_records(job, rows)) + list(_typed_records(job, rows, parts))
+    for record in second:
+        ledger.add(record)
+    counted -= len(second)
 
     # 5. Clean rows sharing one of those ids go to the ledger; the rest are counted.
     selection = Selection(ledger)
@@ -291,15 +419,81 @@ def _resolve(
         plain = plain.filter(~is_hot)
         own = fetched.filter(pl.col("__s") == index)
         if own.height:
-            second = _parse_lines(source, own.get_column("__row"), own.get_column("__line"))
-            joined = pl.concat([joined.select(second.columns), second])
+            again = _parse_lines(source, own.get_column("__row"), own.get_column("__line"))
+            joined = pl.concat([joined.select(again.columns), again])
         for record in python_rows(scan, joined):
             ledger.add(record)
         counted -= joined.height
         selection.clean.append((scan, plain))
     dates = [s.latest for s in scans if s.latest is not None]
+    latest = screened.get_column("__latest").max()
+    if latest:
+        dates.append(date.fromisoformat(str(latest)))
     ledger.add_counted(read=counted, duplicates=copies, latest=max(dates, default=None))
     return selection
+
+
+def _json_records(job: _Job, rows: pl.DataFrame) -> Iterator[RawRecord]:
+    """Records of some rows (`__s`, `__row`: the line, `__line` when known) of JSON
+    Lines files, as the Python reader reads them; lines not known are fetched."""
+    import polars as pl
+
+    own = rows.filter(pl.col("__s").is_in(list(job.json_names)))
+    if not own.height:
+        return
+    if "__line" not in own.columns or own.get_column("__line").null_count():
+        need = own.select("__s", "__row")
+        own = _fetch(job.spark, job.json_text, job.json, job.json_starts, need, offset=0)
+    for index, number, line in (
+        own.select("__s", "__row", "__line").sort("__s", "__row").iter_rows()
+    ):
+        record = json_record(line, job.json_names[index], number)
+        if record is not None:
+            yield record
+
+
+def _typed_records(job: _Job, rows: pl.DataFrame, parts: pl.DataFrame) -> Iterator[RawRecord]:
+    """Records of some rows (`__s`, `__row`: their KEY) of typed sources, as the Python
+    reader reads them, fetched from the source by a second pass."""
+    import polars as pl
+    from pyspark.sql import functions as F
+
+    for source in job.typed:
+        own = rows.filter(pl.col("__s").is_in(list(source.names)))
+        if not own.height:
+            continue
+        files = source.files
+        pairs = [(files[s], k) for s, k in own.select("__s", "__row").iter_rows()]
+        want = job.spark.createDataFrame(pairs, f"{FILE} string, {KEY} long")
+        on = [KEY] if source.frame else [FILE, KEY]
+        got = _polars(source.keyed.join(F.broadcast(want.select(*on)), on=on, how="left_semi"))
+        index_of = {uri: i for i, uri in files.items()}
+        offsets = _offsets(parts, next(iter(source.names))) if source.frame else {}
+        mask = (1 << 33) - 1
+        for values in got.sort(FILE, KEY, nulls_last=True).iter_rows(named=True):
+            uri, key = values.pop(FILE), values.pop(KEY)
+            index = index_of[uri]
+            if source.frame:
+                record = RawRecord(values, source.names[index],
+                                   index=offsets[key & ~mask] + (key & mask))  # fmt: skip
+                yield readable(record)
+            else:
+                yield RawRecord(values, source.names[index], index=key)
+
+
+def _offsets(parts: pl.DataFrame, index: int) -> dict[int, int]:
+    """A DataFrame's first record index in each partition (by the partition's KEY base),
+    from the rows per batch its screen counted: records are numbered in partition order,
+    as the DataFrame collected is."""
+    import polars as pl
+
+    own = parts.filter(pl.col("__s") == index).group_by("__row").agg(pl.col("__rows").sum())
+    offsets: dict[int, int] = {}
+    total = 0
+    for base, n in own.sort("__row").iter_rows():
+        offsets[base] = total
+        total += n
+    return offsets
 
 
 def count_blocks(text: Any) -> Any:
@@ -354,16 +548,19 @@ def _driver_screen(plan: Plan, header: list[str]) -> tuple[FieldExprs, Any]:
 
 
 def _fetch(
-    spark: Any, text: Any, sources: dict[str, CsvSource], starts: dict[tuple[str, int], int],
-    wanted: pl.DataFrame,
+    spark: Any, text: Any, sources: Mapping[str, CsvSource | int],
+    starts: dict[tuple[str, int], int], wanted: pl.DataFrame, offset: int,
 ) -> pl.DataFrame:  # fmt: skip
-    """The lines of some rows (`__s`, `__row`), by a second pass over the files."""
+    """The lines of some rows (`__s`, `__row`: the line - `offset`) of text files, by a
+    second pass over the files."""
     import polars as pl
 
+    index = {uri: s if isinstance(s, int) else s.index for uri, s in sources.items()}
+    wanted = wanted.filter(pl.col("__s").is_in(list(index.values())))
     if not wanted.height:
         return pl.DataFrame(schema={"__s": pl.Int32, "__row": pl.Int64, "__line": pl.String})
-    uris = {s.index: uri for uri, s in sources.items()}
-    pairs = [(uris[s], row + 2) for s, row in wanted.iter_rows()]
+    uris = {i: uri for uri, i in index.items()}
+    pairs = [(uris[s], row + offset) for s, row in wanted.select("__s", "__row").iter_rows()]
     want = spark.createDataFrame(pairs, "__f string, __no long")
 
     def numbered(batches: Iterator[Any]) -> Iterator[Any]:
@@ -372,8 +569,7 @@ def _fetch(
     lines = _polars(
         text.mapInArrow(numbered, LINES_SCHEMA).join(want, on=["__f", "__no"], how="left_semi")
     )
-    index = {uri: s.index for uri, s in sources.items()}
     return lines.select(
         pl.col("__f").replace_strict(index, return_dtype=pl.Int32).alias("__s"),
-        (pl.col("__no") - 2).alias("__row"), pl.col("value").alias("__line"),
+        (pl.col("__no") - offset).alias("__row"), pl.col("value").alias("__line"),
     )  # fmt: skip

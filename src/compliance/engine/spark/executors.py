@@ -21,7 +21,10 @@ from compliance.engine.columnar.csv_chunks import parse_chunk
 from compliance.engine.columnar.expressions import FieldExprs
 from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.screen import Screen
-from compliance.io.readers import FIELD_LIMIT
+from compliance.engine.columnar.typed import TRUSTED, Typed
+from compliance.events import MAX_FIELDS, imitated_field
+from compliance.io.readers import FIELD_LIMIT, REQUIRED, parse_stream
+from compliance.ledger import RawRecord
 from compliance.rulebook.rulebook import Rulebook
 
 if TYPE_CHECKING:
@@ -30,10 +33,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ERROR_MARK",
+    "FILE",
+    "KEY",
     "KEYS_SCHEMA",
     "LINES_SCHEMA",
     "CsvSource",
+    "JsonScreen",
     "LineScreen",
+    "TypedScreen",
+    "json_record",
     "number_lines",
     "odd_line",
     "screen_for",
@@ -44,9 +52,10 @@ LINES_SCHEMA = "__f string, __no long, value string"
 # id is valid (a key), kept by the screen (__rel), a line the screen cannot take (__odd);
 # __line: the text of kept and odd rows; __count, __latest: a tally row per batch (its
 # records, the latest delivery or reporting date of a clean row).
+# __rows: a typed source's rows in one batch (its tally row's __row: the partition's base).
 KEYS_SCHEMA = (
     "__s int, __row long, __h long, __c long, __idok boolean, __rel boolean, "
-    "__odd boolean, __line string, __count long, __latest string"
+    "__odd boolean, __line string, __count long, __latest string, __rows long"
 )
 ERROR_MARK = "compliance-spark: "  # marks an executor's error meant for the user
 
@@ -114,17 +123,74 @@ def odd_line(line: str, width: int) -> str:
     return "ok" if len(row) == width and len(line) <= FIELD_LIMIT else "odd"
 
 
-_SCREENS: dict[tuple[str, tuple[str, ...]], tuple[FieldExprs, Screen]] = {}
+_SCREENS: dict[tuple[str, tuple[str, ...], bool], tuple[FieldExprs, Screen]] = {}
 
 
-def screen_for(token: str, rulebook: Rulebook, header: list[str]) -> tuple[FieldExprs, Screen]:
-    """The columnar screen of a CSV header, built once per worker process."""
-    key = (token, tuple(header))
+def screen_for(
+    token: str, rulebook: Rulebook, header: list[str], typed: bool = False
+) -> tuple[FieldExprs, Screen]:
+    """The columnar screen of a CSV header (or, `typed`, of the string columns of typed
+    or JSON records, where every row is a record), built once per worker process."""
+    key = (token, tuple(header), typed)
     if key not in _SCREENS:
         plan = Plan(rulebook)
-        exprs = FieldExprs(header, plan.conditions, plan.group_by, empty_is_null=True)
-        _SCREENS[key] = (exprs, Screen(exprs, plan))
+        exprs = FieldExprs(header, plan.conditions, plan.group_by, empty_is_null=not typed)
+        _SCREENS[key] = (exprs, Screen(exprs, plan, every_row=typed))
     return _SCREENS[key]
+
+
+def screened_keys(
+    screen: Screen, frame: pl.DataFrame, where: pl.DataFrame, source: int
+) -> pl.DataFrame:
+    """The KEYS_SCHEMA rows of one screened frame (`__row`: its positions) and a tally
+    row. `where` maps each `__row` to the row's key (`__key`: its line - 2, its row in a
+    Parquet file, ...) and, for text sources, its line (`__line`), kept for the rows
+    the screen keeps."""
+    import polars as pl
+
+    keys, candidates, records, latest = screen.run(frame)
+    kept = screen.relevant(candidates).select("__row", pl.lit(True).alias("__rel"))
+    # Kept rows whose id is not valid are no keys: they come with __idok false.
+    out = keys.join(kept, on="__row", how="full", coalesce=True).join(where, on="__row", how="left")
+    out = out.with_columns(
+        pl.col("__h").is_not_null().alias("__idok"), pl.col("__rel").fill_null(False),
+        pl.col("__h").reinterpret(signed=True), pl.col("__c").reinterpret(signed=True),
+        pl.lit(source, dtype=pl.Int32).alias("__s"), pl.lit(False).alias("__odd"),
+        pl.col("__key").alias("__row"),
+    ).drop("__key")  # fmt: skip
+    if "__line" in out.columns:
+        out = out.with_columns(pl.when(pl.col("__rel")).then(pl.col("__line")).alias("__line"))
+    tally = pl.DataFrame({
+        "__s": pl.Series([source], dtype=pl.Int32),
+        "__count": pl.Series([records], dtype=pl.Int64),
+        "__latest": pl.Series([latest], dtype=pl.String),
+    })  # fmt: skip
+    return pl.concat([out, tally], how="diagonal")
+
+
+def _as_keys(parts: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """Frames with some KEYS_SCHEMA columns as one frame of all of them."""
+    import polars as pl
+
+    if not parts:
+        return None
+    out = pl.concat(parts, how="diagonal")
+    return out.select(
+        pl.col(n).cast(t) if n in out.columns else pl.lit(None, dtype=t).alias(n)
+        for n, t in _keys_types().items()
+    )
+
+
+def _odd_rows(source: int, keys: list[int], lines: list[str] | None) -> pl.DataFrame:
+    """Rows that go to the driver whole, to be read there as the Python reader reads them."""
+    import polars as pl
+
+    return pl.DataFrame({
+        "__s": pl.Series([source] * len(keys), dtype=pl.Int32),
+        "__row": pl.Series(keys, dtype=pl.Int64),
+        "__odd": pl.Series([True] * len(keys)),
+        "__line": pl.Series(lines if lines is not None else [None] * len(keys), dtype=pl.String),
+    })  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -181,21 +247,10 @@ class LineScreen:
             (odd_texts if kind == "odd" else texts).append(text)
         parts = []
         if odd_numbers:
-            parts.append(pl.DataFrame({
-                "__s": pl.Series([source.index] * len(odd_numbers), dtype=pl.Int32),
-                "__row": pl.Series(odd_numbers, dtype=pl.Int64) - 2,
-                "__odd": pl.Series([True] * len(odd_numbers)),
-                "__line": pl.Series(odd_texts, dtype=pl.String),
-            }))  # fmt: skip
+            parts.append(_odd_rows(source.index, [n - 2 for n in odd_numbers], odd_texts))
         if numbers:
             parts.append(self.keys(source, numbers, texts))
-        if not parts:
-            return None
-        out = pl.concat(parts, how="diagonal")
-        return out.select(
-            pl.col(n).cast(t) if n in out.columns else pl.lit(None, dtype=t).alias(n)
-            for n, t in _keys_types().items()
-        )
+        return _as_keys(parts)
 
     def keys(self, source: CsvSource, numbers: list[int], texts: list[str]) -> pl.DataFrame:
         import polars as pl
@@ -210,24 +265,8 @@ class LineScreen:
                              "do not parse one row per line")  # fmt: skip
         rows = pl.Series("__row", numbers, dtype=pl.Int64) - 2
         frame = frame.with_columns(rows.cast(pl.UInt32)).select("__row", *source.header)
-        keys, candidates, records, latest = screen.run(frame)
-        kept = screen.relevant(candidates).get_column("__row")
-        line_of = pl.DataFrame({"__row": rows.cast(pl.UInt32), "__line": texts})
-        kept_lines = line_of.filter(pl.col("__row").is_in(kept.implode()))
-        # Kept rows whose id is not valid are no keys: they come as lines only.
-        out = keys.join(kept_lines, on="__row", how="full", coalesce=True).with_columns(
-            pl.col("__h").is_not_null().alias("__idok"),
-            pl.col("__line").is_not_null().alias("__rel"),
-            pl.col("__h").reinterpret(signed=True), pl.col("__c").reinterpret(signed=True),
-            pl.lit(source.index, dtype=pl.Int32).alias("__s"), pl.lit(False).alias("__odd"),
-            pl.col("__row").cast(pl.Int64),
-        )  # fmt: skip
-        tally = pl.DataFrame({
-            "__s": pl.Series([source.index], dtype=pl.Int32),
-            "__count": pl.Series([records], dtype=pl.Int64),
-            "__latest": pl.Series([latest], dtype=pl.String),
-        })  # fmt: skip
-        return pl.concat([out, tally], how="diagonal")
+        where = pl.DataFrame({"__row": rows.cast(pl.UInt32), "__key": rows, "__line": texts})
+        return screened_keys(screen, frame, where, source.index)
 
 
 def _keys_types() -> dict[str, Any]:
@@ -236,5 +275,146 @@ def _keys_types() -> dict[str, Any]:
     return {
         "__s": pl.Int32, "__row": pl.Int64, "__h": pl.Int64, "__c": pl.Int64,
         "__idok": pl.Boolean, "__rel": pl.Boolean, "__odd": pl.Boolean,
-        "__line": pl.String, "__count": pl.Int64, "__latest": pl.String,
+        "__line": pl.String, "__count": pl.Int64, "__latest": pl.String, "__rows": pl.Int64,
     }  # fmt: skip
+
+
+def json_record(text: str, name: str, number: int) -> RawRecord | None:
+    """The Python reader's record of line `number` of a JSON Lines file (None: blank)."""
+    if number == 1:
+        text = text.removeprefix("\ufeff")  # the reader opens files as utf-8-sig
+    for record in parse_stream([text], name, "jsonl"):
+        return RawRecord(record.data, name, line=number, problems=record.problems)
+    return None
+
+
+def _json_text(value: object) -> tuple[bool, str | None]:
+    """(whether the screen can take the value, its text as `events._validate` makes it:
+    str() of an int, repr() of a float, as the typed columns' casts)."""
+    kind = type(value)
+    if value is None or kind is str:
+        return True, value  # type: ignore[return-value]
+    if kind is int:
+        return abs(value) < 1 << 63, str(value)  # type: ignore[arg-type]
+    if kind is float:
+        return 1e-4 <= abs(value) < 1e16, repr(value)  # type: ignore[arg-type]
+    return False, None  # booleans, nested values: the Python path decides
+
+
+def _plain_key(key: object) -> bool:
+    return (
+        isinstance(key, str) and bool(key) and key == key.strip()
+        and not key.startswith("__") and imitated_field(key) is None
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JsonScreen:
+    """The screen of the JSON Lines files of a log, as a `mapInArrow` function: each
+    line parsed as the Python reader parses it; records whose values all have a text
+    the screen takes are screened as string columns, the others go to the driver."""
+
+    token: str
+    rulebook: Rulebook
+    sources: dict[str, int]  # source index by file path as Spark names it
+    names: dict[str, str]  # the reader's name of each file
+    starts: dict[tuple[str, int], int]
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for lines in number_lines(batches, self.starts):
+            for (path,), part in lines.partition_by("__f", as_dict=True).items():
+                out = self.screen(self.sources[str(path)], self.names[str(path)], part)
+                if out is not None:
+                    yield from out.to_arrow().to_batches()
+
+    def screen(self, index: int, name: str, part: pl.DataFrame) -> pl.DataFrame | None:
+        import polars as pl
+
+        odd_keys: list[int] = []
+        odd_lines: list[str] = []
+        plain: list[tuple[int, str, dict[str, str | None], bool]] = []
+        for number, text in part.select("__no", "value").iter_rows():
+            record = json_record(text, name, number)
+            if record is None:
+                continue
+            data = record.data
+            texts: dict[str, str | None] = {}
+            trusted = not record.problems and len(data) <= MAX_FIELDS
+            for key, value in data.items() if trusted else ():
+                ok, texts[key] = _json_text(value)
+                if not (ok and _plain_key(key)):
+                    trusted = False
+                    break
+            if trusted:
+                plain.append((number, text, texts, True))
+            else:
+                odd_keys.append(number)
+                odd_lines.append(text)
+        parts = [_odd_rows(index, odd_keys, odd_lines)] if odd_keys else []
+        if plain:
+            columns = sorted({k for _, _, t, _ in plain for k in t} | set(REQUIRED))
+            frame = pl.DataFrame(
+                {c: [t.get(c) for _, _, t, _ in plain] for c in columns},
+                schema=dict.fromkeys(columns, pl.String),
+            ).with_columns(pl.lit(True).alias(TRUSTED))
+            frame = frame.with_row_index("__row").select("__row", *columns, TRUSTED)
+            where = pl.DataFrame({
+                "__row": pl.Series(range(len(plain)), dtype=pl.UInt32),
+                "__key": pl.Series([n for n, _, _, _ in plain], dtype=pl.Int64),
+                "__line": pl.Series([t for _, t, _, _ in plain], dtype=pl.String),
+            })  # fmt: skip
+            _, screen = screen_for(self.token, self.rulebook, columns, typed=True)
+            parts.append(screened_keys(screen, frame, where, index))
+        return _as_keys(parts)
+
+
+KEY = "__key"  # a typed source's row key: its row in its Parquet file, or
+# (partition << 33) + row in the partition, as monotonically_increasing_id makes it
+FILE = "__f"  # a typed source's file, as Spark names it (null for a DataFrame)
+
+
+@dataclass(frozen=True)
+class TypedScreen:
+    """The screen of typed rows (Parquet files, a Spark DataFrame) as a `mapInArrow`
+    function: the columnar engine's casts of typed columns to text, then its screen.
+    Rows whose types have no faithful cast go to the driver (their keys only)."""
+
+    token: str
+    rulebook: Rulebook
+    sources: dict[str | None, int]  # source index by file path (None: a DataFrame)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import polars as pl
+
+        for batch in batches:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            if not frame.height:
+                continue
+            for (path,), part in frame.partition_by(FILE, as_dict=True).items():
+                out = self.screen(self.sources[path], part)
+                if out is not None:
+                    yield from out.to_arrow().to_batches()
+
+    def screen(self, index: int, part: pl.DataFrame) -> pl.DataFrame | None:
+        import polars as pl
+
+        keys = part.get_column(KEY)
+        # A tally row per batch says how many rows its partition holds (a DataFrame's
+        # rows are numbered by partition on the driver): in __row, the partition's base.
+        first: int = keys.cast(pl.Int64).min()  # type: ignore[assignment]
+        base = pl.DataFrame({"__s": pl.Series([index], dtype=pl.Int32),
+                             "__row": pl.Series([first >> 33 << 33], dtype=pl.Int64),
+                             "__rows": pl.Series([part.height], dtype=pl.Int64)})  # fmt: skip
+        try:
+            typed = Typed.of(part.drop(FILE, KEY))
+            if typed is None:
+                raise Fallback
+            frames = list(typed.batches())
+        except Fallback:
+            return _as_keys([_odd_rows(index, keys.to_list(), None), base])
+        _, screen = screen_for(self.token, self.rulebook, typed.columns, typed=True)
+        where = pl.DataFrame({"__row": pl.Series(range(part.height), dtype=pl.UInt32),
+                              "__key": keys.cast(pl.Int64)})  # fmt: skip
+        out = [screened_keys(screen, frame, where, index) for frame in frames]
+        return _as_keys([*out, base])
