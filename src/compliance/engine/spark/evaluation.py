@@ -253,7 +253,10 @@ class _Job:
     def add_parquet(self, paths: list[str]) -> None:
         from pyspark.sql import functions as F
 
-        keyed = self.spark.read.parquet(*paths).select(
+        # The union of the files' columns (a column a file lacks is null there, as
+        # missing is to the Python reader, which reads each file with its own).
+        reader = self.spark.read.option("mergeSchema", "true")
+        keyed = reader.parquet(*paths).select(
             "*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(KEY)
         )
         names = _names(paths)
