@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 
 import compliance
+from compliance.engine.spark import evaluate_spark
 from compliance.errors import ComplianceError, EngineUnavailableError
 from test_engines_agree import COLUMNS, logs, rulebook_texts
 
@@ -181,3 +185,94 @@ def test_correlation_rules_run_on_the_driver(spark: Any, tmp_path: Path) -> None
     assert on_spark == columnar
     report = compliance.evaluate(str(log), rulebook(tmp_path), engine="spark", spark=spark)
     assert inferred(report) == ["inferred:delivery:t1:c1"]
+
+
+def _as_jsonl(rows: list[dict[str, str]], path: Path, bad_at: int | None = None) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for n, row in enumerate(rows):
+            if n == bad_at:
+                handle.write('{"id": "x", "date": \n\n')  # an invalid line, then a blank one
+            handle.write(json.dumps({k: v for k, v in row.items() if v != ""}) + "\n")
+
+
+def _example_frames() -> list[pl.DataFrame]:
+    return [pl.read_csv(p, infer_schema=False) for p in EXAMPLES]
+
+
+def test_the_examples_as_json_lines_and_parquet_evaluate_identically(
+    spark: Any, tmp_path: Path
+) -> None:
+    rulebook = compliance.load_rulebook()
+    jsonl, parquet = [], []
+    for n, frame in enumerate(_example_frames()):
+        _as_jsonl(list(frame.fill_null("").iter_rows(named=True)), tmp_path / f"{n}.jsonl", 3)
+        frame.write_parquet(tmp_path / f"{n}.parquet")
+        jsonl.append(str(tmp_path / f"{n}.jsonl"))
+        parquet.append(str(tmp_path / f"{n}.parquet"))
+    for logs_ in (jsonl, parquet):
+        columnar, on_spark = _columnar_and_spark(logs_, rulebook, spark)
+        assert on_spark == columnar
+        assert on_spark["superseded"]  # a correction in one file: its column is in no other
+    rejected = compliance.evaluate(jsonl, rulebook, engine="spark", spark=spark).rejected
+    assert [(r.source, r.line) for r in rejected][:1] == [(jsonl[0], 5)]
+    assert "invalid JSON" in rejected[0].reasons[0]
+
+
+@settings(max_examples=4)
+@given(rulebook_texts(), logs())
+def test_spark_agrees_with_columnar_on_random_json_lines_parquet_and_frames(
+    spark: Any, rulebook_text: str, log: list[dict[str, str]]
+) -> None:
+    """The differential test's logs as JSON Lines, Parquet and a Spark DataFrame (in
+    three partitions): the columnar engine's report (for the DataFrame: on the frame
+    collected, which numbers its rows in partition order)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(rulebook_text, encoding="utf-8")
+        rulebook = compliance.load_rulebook(rules)
+        jsonl, parquet = Path(tmp) / "log.jsonl", Path(tmp) / "log.parquet"
+        _as_jsonl(log, jsonl, bad_at=len(log) // 2)
+        frame = pl.DataFrame(log, schema=dict.fromkeys(COLUMNS, pl.String))
+        frame.write_parquet(parquet)
+        for path in (jsonl, parquet):
+            columnar, on_spark = _columnar_and_spark(str(path), rulebook, spark)
+            assert on_spark == columnar
+            accounting = on_spark["accounting"]
+            assert accounting["read"] == sum(v for k, v in accounting.items() if k != "read")
+        distributed = spark.read.parquet(str(parquet)).repartition(3)
+        collected = pl.from_arrow(distributed.toArrow())
+        columnar = compliance.evaluate(collected, rulebook, engine="columnar").to_dict()
+        on_spark = compliance.evaluate(distributed, rulebook, engine="spark").to_dict()
+        assert on_spark == columnar
+
+
+def test_typed_parquet_columns_and_types_without_a_cast(spark: Any, tmp_path: Path) -> None:
+    """Dates, integers and floats are cast on the executors as the columnar engine casts
+    them; a boolean column has no faithful cast: its rows go to the driver whole."""
+    rulebook = compliance.load_rulebook()
+    frame = pl.DataFrame({
+        "id": ["a1", "a2", "a3", "a1"],
+        "date": [date(2018, 1, 2), date(2018, 1, 3), None, date(2018, 1, 2)],
+        "hs_code": [2710, 2709, 2710, 2710],
+        "quantity": [600_000.5, 100.0, 1.0, 600_000.5],
+        "unit": ["bbl"] * 4,
+        "destination": ["KP"] * 4,
+    })  # fmt: skip
+    frame.write_parquet(tmp_path / "typed.parquet")
+    frame.with_columns(pl.lit(True).alias("flag")).write_parquet(tmp_path / "flag.parquet")
+    for name in ("typed.parquet", "flag.parquet"):
+        columnar, on_spark = _columnar_and_spark(str(tmp_path / name), rulebook, spark)
+        assert on_spark == columnar
+        assert on_spark["accounting"]["duplicates"] == 1
+        assert [r["index"] for r in on_spark["rejected"]] == [2]
+
+
+def test_a_spark_dataframe_runs_on_spark_by_default(spark: Any) -> None:
+    frame = spark.createDataFrame(
+        [("a1", "2018-01-02", "2710", "600000", "bbl", "KP")],
+        "id string, date string, hs_code string, quantity string, unit string, destination string",
+    )
+    with patch("compliance.engine.spark.evaluate_spark", wraps=evaluate_spark) as on_spark:
+        report = compliance.evaluate(frame)
+    assert on_spark.called
+    assert report.accounting.evaluated == 1

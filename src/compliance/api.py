@@ -68,14 +68,14 @@ def evaluate(
             rulebook.
         engine: `stream` (one event at a time), `columnar` (Polars), `spark` (the
             columnar plan on Apache Spark: `pip install 'compliance[spark]'`) or `auto`
-            (columnar for paths and DataFrames, stream for iterables — columnar for
-            them too when the rulebook has correlation rules and durable_rules does
-            not import here).
+            (spark for a Spark DataFrame, columnar for paths and other DataFrames,
+            stream for iterables — columnar for them too when the rulebook has
+            correlation rules and durable_rules does not import here).
         as_of: the evaluation date: a report not yet due on it is `pending`, neither
             late nor unreported. Default: the latest date in the log (a delivery or a
             reporting date); `Report.as_of` says which date was used.
-        spark: the SparkSession the spark engine runs on (default: the active one,
-            else a new local one).
+        spark: the SparkSession the spark engine runs on (default: a Spark
+            DataFrame's own, else the active one, else a new local one).
 
     Raises:
         RuleFileError: the rulebook does not load.
@@ -88,6 +88,8 @@ def evaluate(
     if not isinstance(rulebook, Rulebook):
         rulebook = load_rulebook(rulebook) if rulebook is not None else load_rulebook()
     sources = _sources(source)
+    if engine == "auto" and any(_spark_frame(s) for s in sources):
+        engine = "spark"  # a Spark DataFrame is evaluated where it lives
     if engine == "auto":
         # DESIGN §7: files and DataFrames go columnar, iterables (live feeds) stream.
         columnar = all(isinstance(s, str | Path) or is_frame(s) for s in sources)
@@ -104,6 +106,10 @@ def evaluate(
         return evaluate_spark(sources, rulebook, session=spark, as_of=as_of)
     records = itertools.chain.from_iterable(records_from(s) for s in sources)
     return evaluate_stream(records, rulebook, as_of=as_of)
+
+
+def _spark_frame(source: object) -> bool:
+    return type(source).__module__.startswith("pyspark.sql") and hasattr(source, "schema")
 
 
 _ENGINES: tuple[Literal["stream", "columnar"], ...] = ("stream", "columnar")

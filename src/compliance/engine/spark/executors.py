@@ -283,7 +283,10 @@ def json_record(text: str, name: str, number: int) -> RawRecord | None:
     """The Python reader's record of line `number` of a JSON Lines file (None: blank)."""
     if number == 1:
         text = text.removeprefix("\ufeff")  # the reader opens files as utf-8-sig
-    for record in parse_stream([text], name, "jsonl"):
+    # Spark's lines lose their terminator; the reader's keep it (a JSON error's column
+    # counts it). A file's last line without one is the exception: its error column
+    # can differ from the reader's by the newline.
+    for record in parse_stream([text + "\n"], name, "jsonl"):
         return RawRecord(record.data, name, line=number, problems=record.problems)
     return None
 
