@@ -214,7 +214,7 @@ def test_the_examples_as_json_lines_and_parquet_evaluate_identically(
         assert on_spark == columnar
         assert on_spark["superseded"]  # a correction in one file: its column is in no other
     rejected = compliance.evaluate(jsonl, rulebook, engine="spark", spark=spark).rejected
-    assert [(r.source, r.line) for r in rejected][:1] == [(jsonl[0], 5)]
+    assert [(r.source, r.line) for r in rejected][:1] == [(jsonl[0], 4)]
     assert "invalid JSON" in rejected[0].reasons[0]
 
 
