@@ -169,6 +169,31 @@ def test_an_executor_failure_is_one_clear_error(spark: Any, tmp_path: Path) -> N
     assert "\n" not in str(caught.value)
 
 
+def test_a_python_worker_failure_is_one_clear_error(spark: Any, tmp_path: Path) -> None:
+    """An exception raised in a Python worker (here: the screen is given no line
+    numbers for the file's block) ends the evaluation with its last line, not Spark's
+    Java and Python tracebacks."""
+    from compliance.engine.spark import evaluation
+
+    log = tmp_path / "log.csv"
+    log.write_text("id,date\na1,2018-01-02\n", encoding="utf-8")
+    lines = evaluation._Job._lines
+
+    def unnumbered(job: Any, paths: list[str]) -> Any:
+        text, blocks, _ = lines(job, paths)
+        return text, blocks, {}
+
+    with (
+        patch.object(evaluation._Job, "_lines", unnumbered),
+        pytest.raises(
+            ComplianceError, match=r"^spark engine: a Spark job failed: KeyError: "
+        ) as caught,
+    ):
+        compliance.evaluate(str(log), engine="spark", spark=spark)
+    assert "\n" not in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
 def test_correlation_rules_run_on_the_driver(spark: Any, tmp_path: Path) -> None:
     """A transfer then a port call infer one delivery: the rows of both steps reach the
     driver (the screen keeps them) and the columnar engine's join runs there."""
