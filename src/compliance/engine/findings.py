@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from compliance.engine.price_caps import price_cap_findings
 from compliance.events import IMO_FIELDS, Shipment, imo_check_digit_ok
@@ -734,19 +734,15 @@ def _cap_finding(
         certainty = "certain" if certain else "possible"
     unquantified = shared.unquantified
     at_least = "at least " if unquantified else ""
+    # Both kinds report the same figures; a breach adds its excess, a notice its threshold.
+    figures_of: dict[str, Any] = {
+        "unit": unit, "limit": measure.amount, "running": at, "total": total,
+        "basis": basis, "on_notifications": notified, **ranges,
+    }  # fmt: skip
     if threshold is None:
         kind: FindingKind = "cap_exceeded"
         excess = CONTEXT.subtract(total, measure.amount)
-        figures = Measurement(
-            unit=unit,
-            limit=measure.amount,
-            running=at,
-            total=total,
-            excess=excess,
-            basis=basis,
-            on_notifications=notified,
-            **ranges,  # type: ignore[arg-type]
-        )
+        figures = Measurement(**figures_of, excess=excess)
         places = figures.places()
         message = (
             f"{at_least}{for_people(total, places)} {unit} {when}{whom} exceeds the "
@@ -756,16 +752,7 @@ def _cap_finding(
         )
     else:
         kind = "threshold_reached"
-        figures = Measurement(
-            unit=unit,
-            limit=measure.amount,
-            running=at,
-            total=total,
-            threshold=threshold,
-            basis=basis,
-            on_notifications=notified,
-            **ranges,  # type: ignore[arg-type]
-        )
+        figures = Measurement(**figures_of, threshold=threshold)
         places = figures.places()
         percent = format_amount(threshold * 100)
         message = (
