@@ -28,6 +28,7 @@ __all__ = [
     "SeriesPoint",
     "Severity",
     "Supersession",
+    "finding_json",
 ]
 
 FindingKind = Literal[
@@ -546,22 +547,165 @@ class Report(_Frozen):
             **({"as_of": self.as_of.isoformat()} if self.as_of is not None else {}),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
+    def to_json(self, indent: int | None = 2, *, end: str = "") -> str:
         """The JSON document of DESIGN §4: `to_dict()` as text, indented like
-        `json.dumps(..., indent=indent)` but for a finding's series, one event a line."""
+        `json.dumps(..., indent=indent)` but for a finding's series, one event a line;
+        `end` is appended (the document is not copied again to add a newline)."""
         if indent is None:
-            return json.dumps(self.to_dict(), ensure_ascii=False)
-        document = {
-            "findings": [f._document() for f in self.findings],
+            return json.dumps(self.to_dict(), ensure_ascii=False) + end
+        step = " " * indent
+        rest = {
             "accounting": self.accounting.model_dump(),
             "rejected": [r.to_dict() for r in self.rejected],
             "superseded": [s.to_dict() for s in self.superseded],
             "rulebook": self.rulebook.model_dump(),
             **({"as_of": self.as_of.isoformat()} if self.as_of is not None else {}),
         }
-        parts: list[str] = []
-        _indented(document, parts, "\n", " " * indent, {})
+        tail: list[str] = []
+        _indented(rest, tail, "\n", step, {})
+        # One string per finding, not a part per value: a report of half a million
+        # findings would otherwise hold tens of millions of small strings at once.
+        at = "\n" + step * 2
+        series: dict[int, list[str]] = {}
+        findings = [finding_json(f, at, step, series) for f in self.findings]
+        parts = ["{\n" + step + '"findings": ']
+        if findings:
+            # Every finding after "," and its indentation; the text is joined once.
+            parts += ["[" + at, ("," + at).join(findings), "\n" + step + "]"]
+        else:
+            parts.append("[]")
+        parts += [",", tail[0][1:], *tail[1:], end]
         return "".join(parts)
+
+
+def finding_json(
+    finding: Finding, newline: str, step: str, series: dict[int, list[str]] | None = None
+) -> str:
+    """`Report.to_json`'s text of one finding (what `_indented` writes for its
+    `_document()`), written from its fields: `newline` is a line break and the finding's
+    indentation, `series` the lines of series already written (by identity).
+
+    The fields a finding holds are known, so each is written as its type says, without
+    building the document and walking it; a value of another type than its field's
+    (a model built without validation) takes the general writer.
+    """
+    f = finding
+    inner = newline + step
+    deeper = inner + step
+    comma = "," + inner
+    parts = [
+        "{" + inner + '"rule": ' + _string(f.rule),
+        '"kind": ' + _string(f.kind),
+        '"severity": ' + _string(f.severity),
+        '"title": ' + _string(f.title),
+        '"citation": ' + _string(f.citation),
+        '"verified": ' + _LITERALS[f.verified],
+        '"date": "' + f.date.isoformat() + '"',
+        '"trigger": ' + _string(f.trigger),
+        '"events": ' + _list_text(f.events, inner, step),
+    ]
+    if f.period is not None:
+        parts.append(
+            '"period": {' + deeper + '"start": "' + f.period.start.isoformat() + '",'
+            + deeper + '"end": "' + f.period.end.isoformat() + '"' + inner + "}"
+        )  # fmt: skip
+    parts.append('"group": ' + _dict_text(f.group, inner, step))
+    if f.measure is not None:
+        m = f.measure
+        figures: dict[str, Any] = {
+            "unit": m.unit,
+            "limit": format_amount(m.limit),
+            "running": format_amount(m.running),
+            "total": format_amount(m.total),
+        }
+        if m.excess is not None:
+            figures["excess"] = format_amount(m.excess)
+        if m.threshold is not None:
+            figures["threshold"] = format_amount(m.threshold)
+        if m.running_min is not None:
+            figures["running_min"] = format_amount(m.running_min)
+        if m.total_min is not None:
+            figures["total_min"] = format_amount(m.total_min)
+        if m.basis is not None:
+            figures["basis"] = {k: format_amount(v) for k, v in m.basis.items()}
+        if m.on_notifications is not None:
+            figures["on_notifications"] = m.on_notifications
+        parts.append('"measure": ' + _general(figures, inner, step, series))
+    if f.certainty is not None:
+        parts.append('"certainty": ' + _string(f.certainty))
+    if f.unquantified is not None:
+        parts.append('"unquantified": ' + _list_text(f.unquantified, inner, step))
+    if f.reached_with is not None:
+        parts.append('"reached_with": ' + _list_text(f.reached_with, inner, step))
+    if f.series is not None:
+        parts.append('"series": ' + _general(f.series, inner, step, series))
+    if f.match is not None:
+        parts.append('"match": ' + _dict_text(f.match, inner, step))
+    if f.days_late is not None:
+        parts.append('"days_late": ' + _number(f.days_late))
+    if f.due is not None:
+        parts.append('"due": "' + f.due.isoformat() + '"')
+    if f.price is not None:
+        parts.append('"price": ' + _dict_text(f.price, inner, step))
+    if f.inferred:
+        parts.append('"inferred": ' + _list_text(f.inferred, inner, step))
+    if f.chain is not None:
+        parts.append('"chain": ' + _chain_text(f.chain, inner, step))
+    parts.append('"message": ' + _string(f.message) + newline + "}")
+    return comma.join(parts)
+
+
+def _general(value: Any, newline: str, step: str, series: dict[int, list[str]] | None) -> str:
+    parts: list[str] = []
+    _indented(value, parts, newline, step, series)
+    return "".join(parts)
+
+
+def _number(value: int) -> str:
+    return int.__repr__(value) if type(value) is int else _general(value, "", "", None)
+
+
+def _list_text(items: list[str], newline: str, step: str) -> str:
+    """A list of strings as `_indented` writes it at `newline`."""
+    if not items:
+        return "[]"
+    if type(items) is list:
+        text = _strings(items, newline + step)
+        if text is not None:
+            return text + newline + "]"
+    return _general(list(items), newline, step, None)
+
+
+def _dict_text(values: dict[str, str], newline: str, step: str) -> str:
+    """A dict of strings as `_indented` writes it at `newline`."""
+    if not values:
+        return "{}"
+    inner = newline + step
+    try:
+        return (
+            "{" + inner
+            + ("," + inner).join(_string(k) + ": " + _string(v) for k, v in values.items())
+            + newline + "}"
+        )  # fmt: skip
+    except TypeError:  # a value that is not a string: the general writer says what it is
+        return _general(dict(values), newline, step, None)
+
+
+def _chain_text(chain: list[ChainLink], newline: str, step: str) -> str:
+    if not chain:
+        return "[]"
+    inner = newline + step
+    deeper = inner + step
+    links = []
+    for link in chain:
+        text = (
+            "{" + deeper + '"step": ' + _string(link.step) + "," + deeper + '"event": '
+            + _string(link.event) + "," + deeper + '"date": "' + link.date.isoformat() + '"'
+        )  # fmt: skip
+        if link.days_after is not None:
+            text += "," + deeper + '"days_after": ' + _number(link.days_after)
+        links.append(text + inner + "}")
+    return "[" + inner + ("," + inner).join(links) + newline + "]"
 
 
 _LITERALS = {None: "null", True: "true", False: "false"}

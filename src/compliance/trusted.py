@@ -39,10 +39,31 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
             fields[name] = kind()
     instance = cls.__new__(cls)
     object.__setattr__(instance, "__dict__", fields)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_fields_set__", _fields_set(cls, values))
     object.__setattr__(instance, "__pydantic_extra__", None)
     object.__setattr__(instance, "__pydantic_private__", None)
     return instance
+
+
+# Per frozen class, one `__pydantic_fields_set__` per tuple of fields given: a set costs as
+# much memory as the instance's values (a third of what the findings of a large log
+# hold), and the instances built at one place give the same fields. Only frozen models
+# share: pydantic adds to the set in place on assignment, which they refuse, and copies
+# it before `model_copy` updates it.
+_SHARED: dict[tuple[type[BaseModel], tuple[str, ...]], set[str]] = {}
+_SHARED_LIMIT = 4096
+
+
+def _fields_set(cls: type[BaseModel], values: dict[str, Any]) -> set[str]:
+    if not cls.model_config.get("frozen"):
+        return set(values)
+    key = (cls, tuple(values))
+    shared = _SHARED.get(key)
+    if shared is None:
+        shared = set(values)
+        if len(_SHARED) < _SHARED_LIMIT:
+            _SHARED[key] = shared
+    return shared
 
 
 def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, type], ...]]:

@@ -33,7 +33,8 @@ def infer_columnar(
     rules: Sequence[Rule], step_events: Callable[[int], list[Shipment]]
 ) -> tuple[list[Finding], list[Shipment]]:
     """The `inferred` findings and inferred events of every correlation rule, given the
-    accepted events matching some step of the rule at an index."""
+    accepted events that may match some step of the rule at an index (a superset: each
+    is tested against the steps)."""
     findings: list[Finding] = []
     inferred: list[Shipment] = []
     for index, rule in correlation_rules(rules):
@@ -66,8 +67,8 @@ def _step_frame(
 
 
 def infer_polars(compiled: CompiledCorrelation, events: Sequence[Shipment]) -> list[Chain]:
-    """The first chain of each first-step event among `events` (accepted events
-    matching some step of the rule), in (date, id) order of the chains."""
+    """The first chain of each first-step event among `events` (accepted events, those
+    matching no step of the rule taking no part), in (date, id) order of the chains."""
     import polars as pl
 
     steps = len(compiled.rule.steps)

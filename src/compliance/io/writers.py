@@ -33,7 +33,7 @@ def render(report: Report, rulebook: Rulebook, fmt: str) -> str:
 
 def _json(report: Report, rulebook: Rulebook) -> str:
     with paused():
-        return report.to_json() + "\n"
+        return report.to_json(end="\n")
 
 
 def _table(report: Report, rulebook: Rulebook) -> str:

@@ -102,18 +102,20 @@ def findings_of(plan: Plan, selection: Selection, as_of: date | None) -> list[Fi
     accepted = selection.ledger.accepted
 
     def step_events(index: int) -> list[Shipment]:
-        """A correlation's events: accepted ones matching some step, Python and clean."""
-        exact = plan.exact[index]
-        events = [e for e in accepted if exact(e)]
+        """A correlation's candidates: the accepted Python events and the clean rows its
+        screen passed (`infer_polars` tests each against the rule's steps, once)."""
+        events = list(accepted)
         for scan, frame in selection.clean:
             rows = frame.get_column("__row").filter(frame.get_column(f"__m{index}")).to_list()
-            events.extend(e for e in shipments(scan, frame, rows) if exact(e))
+            events.extend(shipments(scan, frame, rows))
         return events
 
     findings, inferred = infer_columnar(plan.rules, step_events)
     from_python = python_events(plan, accepted, inferred)
     for index, rule in enumerate(plan.rules):
         mask = f"__m{index}"
+        if isinstance(rule, CorrelationRule):
+            continue  # its findings are its inferences', made above
         if isinstance(rule, CapRule):
             parts = [(n, scan, frame.filter(pl.col(mask)))
                      for n, (scan, frame) in enumerate(selection.clean)]  # fmt: skip
