@@ -94,13 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(args.profile))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.output:
         args.output.write_bytes(text.encode("utf-8", "backslashreplace"))
     print(f"tail: findings+sort+Report {middle - start:.2f} CPU-s, JSON {end - middle:.2f} "
           f"CPU-s, total {end - start:.2f} CPU-s ({wall:.2f} s wall), "
           f"{len(findings):,} findings; RSS {rss[0]:,.0f} MiB with the Selection, "
           f"{rss[1]:,.0f} with the Report, {rss[2]:,.0f} with the JSON text, peak "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f}", file=sys.stderr)  # fmt: skip
+          f"{peak:,.0f}", file=sys.stderr)  # fmt: skip
     return 0
 
 

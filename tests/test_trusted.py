@@ -102,3 +102,27 @@ def test_findings_built_without_validation_are_what_validation_builds(
         _same(trusted(Finding, _given(finding)), finding)
         for link in finding.chain or ():
             _same(ChainLink(**_given(link)), link)
+
+
+def test_frozen_models_share_a_fields_set_that_nothing_changes_in_place() -> None:
+    """Instances given the same fields share one fields-set (its memory is as much as
+    their values'); `model_copy` with an update and assignment leave the others' alone,
+    and a model that is not frozen gets a set of its own."""
+    a = trusted(Shipment, {"id": "a", "date": date.min})
+    b = trusted(Shipment, {"id": "b", "date": date.min})
+    assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__
+    copied = a.model_copy(update={"quantity": Decimal(1)})
+    assert copied.model_fields_set == {"id", "date", "quantity"}
+    assert a.model_fields_set == b.model_fields_set == {"id", "date"}
+    with pytest.raises(ValueError):
+        a.quantity = Decimal(2)
+    assert b.model_fields_set == {"id", "date"}
+
+    class Open(BaseModel):
+        x: int = 0
+        y: int = 0
+
+    one, two = trusted(Open, {"x": 1}), trusted(Open, {"x": 2})
+    assert one.__pydantic_fields_set__ is not two.__pydantic_fields_set__
+    one.y = 3
+    assert one.model_fields_set == {"x", "y"} and two.model_fields_set == {"x"}

@@ -297,6 +297,12 @@ class CompiledCorrelation:
         if isinstance(literal, list):  # the loader reports these
             raise ValueError("; ".join(str(p) for p in literal))
         self.literals = {f: literal.get(f) for f in rule.infer.set}
+        # What `infer` copies, split once: fields, and extra columns (kept as text).
+        self._copied = [(f[6:] if f.startswith("extra.") else f, step, source,
+                         f.startswith("extra.")) for f, step, source in self.copies]  # fmt: skip
+        self._set = {f: v for f, v in self.literals.items() if not f.startswith("extra.")}
+        self._set_extra = {f[6:]: str(v) for f, v in self.literals.items()
+                           if f.startswith("extra.")}  # fmt: skip
 
     def steps_of(self, event: Shipment) -> list[int]:
         """The steps an event can take part in: it matches them and has their fields."""
@@ -309,15 +315,19 @@ class CompiledCorrelation:
     def infer(self, chain: Chain) -> Inference:
         """The event a chain infers."""
         values: dict[str, Any] = {}
-        for field, step, source in self.copies:
+        extras: dict[str, str] = {}
+        for field, step, source, is_extra in self._copied:
             value = chain[step].get(source)
             if value is not None:
-                values[field] = value
-        values.update(self.literals)
+                if is_extra:
+                    extras[field] = str(value)
+                else:
+                    values[field] = value
+        values.update(self._set)
+        extras.update(self._set_extra)
         values["id"] = inferred_id(self.rule.id, chain)
         values["date"] = chain[self.date_step].date
         values["source"] = "inferred"
-        extras = {f[6:]: str(values.pop(f)) for f in list(values) if f.startswith("extra.")}
         # Every value is a validated event's or a literal validated at load, and the
         # loader keeps pairs (quantity and unit) together: no validation to repeat.
         values["extra"] = extras
