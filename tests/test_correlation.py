@@ -14,12 +14,14 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import compliance
+from compliance.engine import correlate
 from compliance.engine._durable import durable_available
 
 AS_OF = date(2030, 1, 1)  # a live monitor's evaluation date, given to evaluate too
@@ -434,3 +436,19 @@ def test_each_first_step_event_infers_at_most_once_from_its_first_call(
         )
     }  # fmt: skip
     assert {c[0] for c in chains} == expected
+
+
+@given(rulebook_texts(), evidence())
+def test_the_last_step_joined_a_slice_at_a_time_finds_the_same_chains(
+    rule: tuple[str, int], log: list[dict[str, str]]
+) -> None:
+    """The columnar engine joins the last step with a few thousand first-step chains at
+    a time and keeps each one's first chain at once (its pairs are quadratic where a few
+    vessels make many transfers): slices of one chain give the same report as one slice."""
+    text, window = rule
+    with tempfile.TemporaryDirectory() as tmp:
+        rb = rulebook(Path(tmp), window, text)
+        whole = compliance.evaluate(log, rb, engine="columnar")
+        with mock.patch.object(correlate, "SLICE", 1):
+            sliced = compliance.evaluate(log, rb, engine="columnar")
+    assert sliced == whole
