@@ -15,7 +15,6 @@ lone carriage return) raises `Fallback`.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -62,6 +61,18 @@ _NAME = re.compile(r"[A-Za-z0-9_]+")  # keys written into a pattern as they are
 _HS_NUMBER = rf'"hs_code":{_WS}[-0-9]'  # events._hs rejects numbers that str() alone hides
 _NULL = rf":{_WS}null"
 _KEY = r'"[^"\\]*":'
+# A JSON number whose Polars text is its repr() (or str() of an int), once a zero
+# fraction gets its ".0" back: what _NUMBER allows and _INEXACT does not, i.e. no
+# exponent, at most fifteen digits and dots, not below 1e-4 ("0.0000…").
+_EXACT = (
+    r"-?(?:0|[1-9][0-9]{0,14}"
+    r"|0\.(?:[0-9]{1,3}|[1-9][0-9]{3,12}|0[1-9][0-9]{2,11}|00[1-9][0-9]{1,10}|000[1-9][0-9]{0,9})"
+    + "".join(rf"|[1-9][0-9]{{{k}}}\.[0-9]{{1,{13 - k}}}" for k in range(13))
+    + ")"
+)
+# Lines per entry of a chunk's line index (`NdjsonLog.index`): a row read again costs
+# reading at most this many lines.
+INDEX_STEP = 64
 
 
 class Chunk(NamedTuple):
@@ -77,11 +88,17 @@ class Chunk(NamedTuple):
 class NdjsonLog:
     """A JSON Lines file read in chunks, as the typed screen reads a Parquet file."""
 
-    def __init__(self, path: str, columns: list[str]) -> None:
+    def __init__(self, path: str, columns: list[str], order: list[str] | None = None) -> None:
+        """`order`: the keys in the order the file's lines write them (default
+        `columns`); lines that keep it take the one-test path."""
         self.name = path  # as the Python reader names its records (display_name is path)
         self.path = path
         self.columns = columns
         self.chunks: list[Chunk] = []
+        # Per chunk (by its first line), the offset in the chunk of every INDEX_STEP-th
+        # line: rows are read again from there, not from the whole chunk.
+        self.index: dict[int, list[int]] = {}
+        self.ordered = _ordered(columns if order is None else order)
 
     @staticmethod
     def of(source: object) -> NdjsonLog | None:
@@ -94,7 +111,7 @@ class NdjsonLog:
         if display_name(name) != name:
             return None  # the Python reader escapes the name
         try:
-            return NdjsonLog(name, _columns(name))
+            return NdjsonLog(name, *_columns(name))
         except OSError:
             return None  # the Python reader says why it cannot be read
 
@@ -107,6 +124,7 @@ class NdjsonLog:
         """A function making each chunk's frame (the screen runs two at once); the
         chunk is read, and its place noted, as it is handed out."""
         self.chunks.clear()
+        self.index.clear()
         for chunk, data in _chunks(self.path):
             self.chunks.append(chunk)
             yield partial(self._chunk_frame, chunk, data)
@@ -119,8 +137,14 @@ class NdjsonLog:
             text = _python_lines(data)
             return self._untrusted([chunk.first + i for i, t in enumerate(text) if t.strip()])
         rows = pl.int_range(chunk.first, chunk.first + chunk.lines, dtype=pl.UInt32, eager=True)
+        if b"\r" in data:
+            return self._frame(lines, rows)
+        # Each line's length and its newline: where every INDEX_STEP-th line starts.
+        ends = (lines.str.len_bytes().fill_null(0).cast(pl.UInt32) + 1).cum_sum()
+        starts = pl.concat([pl.Series([0], dtype=pl.UInt32), ends.head(-1)])
+        self.index[chunk.first] = starts.gather_every(INDEX_STEP).to_list()
         # A chunk of plain lines only is decoded from its bytes, without a copy.
-        return self._frame(lines, rows, data if b"\r" not in data else None)
+        return self._frame(lines, rows, data)
 
     def _frame(self, lines: pl.Series, rows: pl.Series, data: bytes | None = None) -> pl.DataFrame:
         """The frame of some lines (null for empty ones) numbered `rows`; `data`: their
@@ -129,17 +153,30 @@ class NdjsonLog:
 
         frame = pl.DataFrame({"__row": rows.cast(pl.UInt32), "line": lines})
         text = pl.col("line")
-        # Each test its own column: with_columns runs them in parallel, one per core.
-        tests = {"__p": text.str.contains(_PLAIN), "__x": text.str.contains(_INEXACT),
-                 "__h": text.str.contains(_HS_NUMBER) if "hs_code" in self.columns
-                 else pl.lit(False),
-                 "__k": text.str.count_matches('":', literal=True),
-                 "__n": text.str.contains(_NULL), "__i": text.str.contains(_INTEGRAL)}  # fmt: skip
-        frame = frame.with_columns(**tests).with_columns(
-            (pl.col("__p") & ~pl.col("__x") & ~pl.col("__h")).fill_null(False).alias("__plain")
-        )
-        good = frame.filter(pl.col("__plain"))
-        other = frame.filter(~pl.col("__plain") & pl.col("line").is_not_null())
+        frame = frame.with_columns(
+            (text.str.contains(self.ordered) & text.str.ends_with("}")).fill_null(False)
+            .alias("__o"), text.str.contains(_INTEGRAL).alias("__i"),
+        )  # fmt: skip
+        if frame.get_column("__o").all():  # the usual chunk: no other test
+            good = frame.with_columns(__k=pl.lit(None, pl.UInt32), __n=pl.lit(False))
+            other = frame.clear()
+        else:
+            rest = frame.filter(~pl.col("__o"))
+            # Each test its own column: with_columns runs them in parallel, one per core.
+            tests = {"__p": text.str.contains(_PLAIN), "__x": text.str.contains(_INEXACT),
+                     "__h": text.str.contains(_HS_NUMBER) if "hs_code" in self.columns
+                     else pl.lit(False),
+                     "__k": text.str.count_matches('":', literal=True),
+                     "__n": text.str.contains(_NULL)}  # fmt: skip
+            rest = rest.with_columns(**tests).with_columns(
+                (pl.col("__p") & ~pl.col("__x") & ~pl.col("__h")).fill_null(False).alias("__plain")
+            )
+            kept = ["__row", "line", "__o", "__i", "__k", "__n"]
+            ordered = frame.filter(pl.col("__o"))
+            ordered = ordered.with_columns(__k=pl.lit(None, pl.UInt32), __n=pl.lit(False))
+            good = pl.concat([ordered, rest.filter(pl.col("__plain")).select(kept)])
+            good = good.sort("__row")
+            other = rest.filter(~pl.col("__plain") & pl.col("line").is_not_null())
         parts = []
         if good.height:
             parts.append(self._decoded(good, data if good.height == frame.height else None))
@@ -164,17 +201,22 @@ class NdjsonLog:
         body = data if data is not None else ("\n".join(line.to_list()) + "\n").encode()
         schema = dict.fromkeys(self.columns, pl.String)
         try:
-            values = pl.read_ndjson(io.BytesIO(body), schema=schema)
+            values = pl.read_ndjson(body, schema=schema)
         except pl.exceptions.PolarsError:
             raise Fallback from None
         if values.height != good.height:
             raise Fallback
-        # On a plain line `":` (__k counts them) ends each key and can appear in a string
-        # value only after a backslash: more of them than decoded values means a repeated
-        # key, a key that is not a column, or a null (checked key by key below).
-        keys = good.get_column("__k")
-        given = values.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
-        trusted = keys == given
+        ordered = good.get_column("__o")
+        if ordered.all():  # every key once, every one a column: nothing to count
+            trusted = ordered
+        else:
+            # On a plain line `":` (__k counts them) ends each key and can appear in a
+            # string value only after a backslash: more of them than decoded values
+            # means a repeated key, a key that is not a column, or a null (checked key
+            # by key below).
+            keys = good.get_column("__k")
+            given = values.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
+            trusted = ordered | (keys == given)
         with_null = good.get_column("__n")
         if with_null.any():
             names = line.filter(with_null).str.extract_all(_KEY)
@@ -225,8 +267,10 @@ class NdjsonLog:
         nulls = [pl.lit(None, dtype=pl.String).alias(c) for c in self.columns]
         return frame.with_columns(*nulls, pl.lit(False).alias(TRUSTED))
 
-    def _picked(self, rows: pl.Series) -> Iterator[tuple[Chunk, pl.Series, bytes]]:
-        """(chunk, its wanted rows, its bytes) of each chunk holding some of `rows`."""
+    def _picked(self, rows: pl.Series) -> Iterator[tuple[Chunk, pl.Series, list[str] | None]]:
+        """(chunk, its wanted rows, their lines) of each chunk holding some of `rows`.
+        The lines are as the Python reader reads them (each with its end), read from
+        the chunk's index; None for a chunk without one (its bytes are `_chunk`)."""
         import polars as pl
 
         wanted = rows.cast(pl.UInt32).unique().sort()
@@ -235,9 +279,28 @@ class NdjsonLog:
                 inside = wanted.filter(
                     (wanted >= chunk.first) & (wanted < chunk.first + chunk.lines)
                 )
-                if inside.len():
-                    handle.seek(chunk.start)
-                    yield chunk, inside, handle.read(chunk.end - chunk.start)
+                if not inside.len():
+                    continue
+                index = self.index.get(chunk.first)
+                if index is None:
+                    yield chunk, inside, None
+                    continue
+                texts, block, lines = [], -1, []
+                for row in inside.to_list():
+                    at = (row - chunk.first) // INDEX_STEP
+                    if at != block:  # rows come sorted: each block is read once
+                        block = at
+                        end = index[at + 1] if at + 1 < len(index) else chunk.end - chunk.start
+                        handle.seek(chunk.start + index[at])
+                        lines = _python_lines(handle.read(end - index[at]))
+                    texts.append(lines[(row - chunk.first) % INDEX_STEP])
+                yield chunk, inside, texts
+
+    def _chunk(self, chunk: Chunk) -> bytes:
+        """A chunk's bytes, read again."""
+        with open(self.path, "rb") as handle:
+            handle.seek(chunk.start)
+            return handle.read(chunk.end - chunk.start)
 
     def rows(self, rows: pl.Series) -> pl.DataFrame:
         """`__row`, the columns and `__ok` of some rows (line indexes), read again from
@@ -245,12 +308,14 @@ class NdjsonLog:
         import polars as pl
 
         parts = []
-        for chunk, inside, data in self._picked(rows):
-            lines = _lines(data)
-            if lines is None:
+        for chunk, inside, texts in self._picked(rows):
+            if texts is not None:
+                lines = pl.Series([t.removesuffix("\n") for t in texts], dtype=pl.String)
+                parts.append(self._frame(lines, inside))
+            elif (whole := _lines(self._chunk(chunk))) is None:
                 parts.append(self._untrusted(inside.to_list()))
             else:
-                parts.append(self._frame(lines.gather(inside - chunk.first), inside))
+                parts.append(self._frame(whole.gather(inside - chunk.first), inside))
         if not parts:
             return self._untrusted([])
         return pl.concat(parts)
@@ -261,16 +326,11 @@ class NdjsonLog:
 
     def records(self, rows: pl.Series) -> Iterator[RawRecord]:
         """Records of some rows, as `readers.records_from` yields them."""
-        for chunk, inside, data in self._picked(rows):
-            lines = _lines(data) if b"\r" not in data else None
-            if lines is None:
-                text = _python_lines(data)
-                picked = [text[row - chunk.first] for row in inside.to_list()]
-            else:  # each line with the end reading the file gives it
-                picked = [(t or "") + "\n" for t in lines.gather(inside - chunk.first).to_list()]
-                if not data.endswith(b"\n") and inside[-1] == chunk.first + chunk.lines - 1:
-                    picked[-1] = picked[-1][:-1]
-            for row, text_line in zip(inside.to_list(), picked, strict=True):
+        for chunk, inside, texts in self._picked(rows):
+            if texts is None:  # a chunk with carriage returns or bytes that are not UTF-8
+                text = _python_lines(self._chunk(chunk))
+                texts = [text[row - chunk.first] for row in inside.to_list()]
+            for row, text_line in zip(inside.to_list(), texts, strict=True):
                 record = jsonl_record(text_line, self.name, row + 1)
                 if record is not None:
                     yield readable(record)
@@ -330,22 +390,53 @@ def _python_lines(data: bytes) -> list[str]:
     return lines
 
 
-def _columns(path: str) -> list[str]:
-    """The log's columns: id and date, and every key that plain lines of its first
-    SAMPLE_BYTES have and the screen can take (stripped, not `__…`, imitating no field).
-    A key first seen later only costs speed: its lines take the Python reader."""
+def _ordered(order: list[str]) -> str:
+    """The pattern of a line that `_PLAIN` and no other test would pass, written as
+    most files write their lines: compact (no whitespace), keys of `order` in that order,
+    each at most once, values strings, null, or numbers whose text Polars gives exactly
+    (`_EXACT`; an HS code never a number). Keys that cannot be written into a pattern
+    as they are leave their lines to the other tests."""
+    pairs = []
+    for key in order:
+        if not _NAME.fullmatch(key):
+            continue
+        value = f"{_STRING}|null" if key == "hs_code" else f"{_STRING}|{_EXACT}|null"
+        # The pair ends in a comma or the object's end: a line that ends with a comma
+        # is left out by the `}` the line must end with (tested beside it).
+        pairs.append(rf'(?:"{key}":(?:{value})(?:,|\}}$))?')
+    return r"^\{" + "".join(pairs) + "$"
+
+
+def _columns(path: str) -> tuple[list[str], list[str]]:
+    """The log's columns and the order its lines write their keys in.
+
+    The columns: id and date, and every key that plain lines of its first SAMPLE_BYTES
+    have and the screen can take (stripped, not `__…`, imitating no field). A key first
+    seen later only costs speed: its lines take the Python reader. The order: each
+    distinct order of the sample's lines merged into one (a key after the one before it
+    where it is first seen); a line that breaks it takes the slower tests."""
     with open(path, "rb") as handle:
         data = handle.read(SAMPLE_BYTES)
     if len(data) == SAMPLE_BYTES:
         data = data[: data.rfind(b"\n") + 1]
     lines = _lines(data.removeprefix(_BOM))
-    keys: set[str] = set()
+    sequences: list[list[str]] = []
     if lines is not None:
         plain = lines.filter(lines.str.contains(_PLAIN).fill_null(False))
-        found = plain.str.extract_all(_KEY).explode().drop_nulls().unique()
-        keys = {k[1:-2] for k in found.to_list()}
+        found = plain.str.extract_all(_KEY).unique(maintain_order=True).to_list()
+        sequences = [[k[1:-2] for k in keys] for keys in found]
+    keys = {k for keys in sequences for k in keys}
     keys = {k for k in keys if k and k == k.strip() and not k.startswith("__")
             and not imitated_field(k)} | set(REQUIRED)  # fmt: skip
     if len(keys) > MAX_FIELDS:
         raise Fallback
-    return [f for f in FIELDS if f in keys] + sorted(keys - set(FIELDS))
+    order: list[str] = []
+    for sequence in sequences:
+        before = -1
+        for key in sequence:
+            if key not in keys:
+                continue
+            if key not in order:
+                order.insert(before + 1, key)
+            before = order.index(key)
+    return [f for f in FIELDS if f in keys] + sorted(keys - set(FIELDS)), order
