@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from compliance.engine.columnar.csv_chunks import LINE_SEED
 from compliance.engine.columnar.plan import Fallback
 from compliance.engine.columnar.typed import TRUSTED
 from compliance.events import FIELDS, MAX_FIELDS, imitated_field
@@ -144,7 +145,12 @@ class NdjsonLog:
         starts = pl.concat([pl.Series([0], dtype=pl.UInt32), ends.head(-1)])
         self.index[chunk.first] = starts.gather_every(INDEX_STEP).to_list()
         # A chunk of plain lines only is decoded from its bytes, without a copy.
-        return self._frame(lines, rows, data)
+        frame = self._frame(lines, rows, data)
+        # `__c`, the row's content hash, as a CSV chunk gives it: its line's hash, a tenth
+        # of hashing its columns. Rows written differently hash apart, which only sends
+        # them to the ledger (it finds them duplicates).
+        hashes = lines.hash(LINE_SEED).gather(frame.get_column("__row") - chunk.first)
+        return frame.with_columns(hashes.alias("__c"))
 
     def _frame(self, lines: pl.Series, rows: pl.Series, data: bytes | None = None) -> pl.DataFrame:
         """The frame of some lines (null for empty ones) numbered `rows`; `data`: their
