@@ -55,7 +55,7 @@ def _faithful(path: str) -> None:
     if log is None:
         return
     try:
-        frame = pl.concat([log._untrusted([]), *log.batches()])
+        frame = pl.concat([log._untrusted([]), *log.batches()], how="diagonal")
     except Fallback:
         return
     records = {r.line or 0: r.data for r in records_from(path)}

@@ -136,16 +136,18 @@ class NdjsonLog:
         lines = _lines(data)
         if lines is None:  # not UTF-8, or the separator byte: Python reads them all
             text = _python_lines(data)
-            return self._untrusted([chunk.first + i for i, t in enumerate(text) if t.strip()])
+            rows = [chunk.first + i for i, t in enumerate(text) if t.strip()]
+            return self._untrusted(rows).with_columns(pl.lit(None, pl.UInt64).alias("__c"))
         rows = pl.int_range(chunk.first, chunk.first + chunk.lines, dtype=pl.UInt32, eager=True)
         if b"\r" in data:
-            return self._frame(lines, rows)
-        # Each line's length and its newline: where every INDEX_STEP-th line starts.
-        ends = (lines.str.len_bytes().fill_null(0).cast(pl.UInt32) + 1).cum_sum()
-        starts = pl.concat([pl.Series([0], dtype=pl.UInt32), ends.head(-1)])
-        self.index[chunk.first] = starts.gather_every(INDEX_STEP).to_list()
-        # A chunk of plain lines only is decoded from its bytes, without a copy.
-        frame = self._frame(lines, rows, data)
+            frame = self._frame(lines, rows)
+        else:
+            # Each line's length and its newline: where every INDEX_STEP-th line starts.
+            ends = (lines.str.len_bytes().fill_null(0).cast(pl.UInt32) + 1).cum_sum()
+            starts = pl.concat([pl.Series([0], dtype=pl.UInt32), ends.head(-1)])
+            self.index[chunk.first] = starts.gather_every(INDEX_STEP).to_list()
+            # A chunk of plain lines only is decoded from its bytes, without a copy.
+            frame = self._frame(lines, rows, data)
         # `__c`, the row's content hash, as a CSV chunk gives it: its line's hash, a tenth
         # of hashing its columns. Rows written differently hash apart, which only sends
         # them to the ledger (it finds them duplicates).
