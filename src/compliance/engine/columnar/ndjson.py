@@ -133,7 +133,7 @@ class NdjsonLog:
     def _chunk_frame(self, chunk: Chunk, data: bytes) -> pl.DataFrame:
         import polars as pl
 
-        lines = _lines(data)
+        lines = _lines(data, chunk.lines)
         if lines is None:  # not UTF-8, or the separator byte: Python reads them all
             text = _python_lines(data)
             rows = [chunk.first + i for i, t in enumerate(text) if t.strip()]
@@ -364,7 +364,7 @@ def _chunks(path: str) -> Iterator[tuple[Chunk, bytes]]:
                     cut = len(data) - 1 if found >= 0 else -1
                 if cut >= 0:
                     data = data[: cut + 1]
-            if data.count(b"\r") != data.count(b"\r\n"):
+            if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
                 raise Fallback  # Python ends a line at a lone carriage return
             lines = data.count(b"\n") + (not data.endswith(b"\n"))
             yield Chunk(start, start + len(data), first, lines), data
@@ -372,9 +372,10 @@ def _chunks(path: str) -> Iterator[tuple[Chunk, bytes]]:
             start += len(data)
 
 
-def _lines(data: bytes) -> pl.Series | None:
+def _lines(data: bytes, count: int | None = None) -> pl.Series | None:
     """A chunk's lines as Polars reads them (null for empty ones); None when they must
-    be read by Python (bytes that are not UTF-8, the separator byte)."""
+    be read by Python (bytes that are not UTF-8, the separator byte). `count`: how many
+    lines it has, if known."""
     import polars as pl
 
     if _NO_SEPARATOR.encode() in data:
@@ -385,7 +386,7 @@ def _lines(data: bytes) -> pl.Series | None:
         lines = frame.get_column("line")
     except pl.exceptions.PolarsError:
         return None
-    expected = data.count(b"\n") + (not data.endswith(b"\n"))
+    expected = data.count(b"\n") + (not data.endswith(b"\n")) if count is None else count
     return lines if lines.len() == expected else None
 
 
@@ -438,13 +439,23 @@ def _columns(path: str) -> tuple[list[str], list[str]]:
             and not imitated_field(k)} | set(REQUIRED)  # fmt: skip
     if len(keys) > MAX_FIELDS:
         raise Fallback
-    order: list[str] = []
+    columns = [f for f in FIELDS if f in keys] + sorted(keys - set(FIELDS))
+    return columns, _merged([[k for k in seq if k in keys] for seq in sequences], columns)
+
+
+def _merged(sequences: list[list[str]], keys: list[str]) -> list[str]:
+    """One order of `keys` that keeps, where they agree, the order of every sequence: a
+    key comes after the keys before it in some sequence; among keys free to come next,
+    the first of `keys`; a cycle (lines that disagree) is broken in the same way."""
+    after: dict[str, set[str]] = {k: set() for k in keys}  # key -> keys it must follow
     for sequence in sequences:
-        before = -1
-        for key in sequence:
-            if key not in keys:
-                continue
-            if key not in order:
-                order.insert(before + 1, key)
-            before = order.index(key)
-    return [f for f in FIELDS if f in keys] + sorted(keys - set(FIELDS)), order
+        for before, key in zip(sequence, sequence[1:], strict=False):
+            after[key].add(before)
+    order: list[str] = []
+    left = list(keys)
+    while left:
+        placed = set(order)
+        key = next((k for k in left if after[k] <= placed), left[0])
+        order.append(key)
+        left.remove(key)
+    return order
