@@ -22,8 +22,7 @@ from compliance.engine.columnar import ndjson
 from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback
 from compliance.io.readers import records_from
-
-RULES = Path(__file__).parent / "data" / "design-example.yaml"
+from fast_paths import RULES, columnar_report, python_path
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +30,9 @@ def rulebook() -> compliance.Rulebook:
     return compliance.load_rulebook(RULES)
 
 
-def _python_path(source: Any, rulebook: compliance.Rulebook) -> dict[str, Any]:
-    real = NdjsonLog.of
-    NdjsonLog.of = staticmethod(lambda source: None)  # type: ignore[method-assign]
-    try:
-        return compliance.evaluate(source, rulebook, engine="columnar").to_dict()
-    finally:
-        NdjsonLog.of = real  # type: ignore[method-assign]
-
-
 def _same(source: Any, rulebook: compliance.Rulebook) -> dict[str, Any]:
-    fast = compliance.evaluate(source, rulebook, engine="columnar").to_dict()
-    assert fast == _python_path(source, rulebook)
+    fast = columnar_report(source, rulebook)
+    assert fast == python_path(NdjsonLog, source, rulebook)
     for path in [source] if isinstance(source, str) else source:
         _faithful(path)
     return fast
@@ -146,11 +136,90 @@ def test_numbers_keep_the_python_readers_text(
 def test_plain_floats_decode_as_repr(number: float) -> None:
     log = NdjsonLog("<test>", ["id", "date", "quantity"])
     literal = repr(number)
-    for text in {literal, f"{number:.6f}", f"{number:.1f}"}:
-        line = f'{{"id": "a", "date": "2019-06-10", "quantity": {text}}}'
-        frame = log._frame(pl.Series([line]), pl.Series([0]))
-        if frame.get_column("__ok").item():
-            assert frame.get_column("quantity").item() == repr(float(text))
+    for text in {literal, f"{number:.6f}", f"{number:.1f}", f"{number:.2f}", f"{number:.0f}"}:
+        for colon in (": ", ":"):  # the general tests, and the one for ordered lines
+            line = f'{{"id"{colon}"a","date"{colon}"2019-06-10","quantity"{colon}{text}}}'
+            frame = log._frame(pl.Series([line]), pl.Series([0]))
+            if frame.get_column("__ok").item():
+                value = json.loads(text)
+                want = repr(value) if isinstance(value, float) else str(value)
+                assert frame.get_column("quantity").item() == want
+
+
+NUMBER_TEXT = st.from_regex(r"\A-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,3})?\Z")
+
+
+@settings(max_examples=300, deadline=None)
+@given(NUMBER_TEXT)
+def test_exact_numbers_are_what_the_general_tests_trust(text: str) -> None:
+    # The ordered lines' number pattern takes no number the general tests would not.
+    exact = pl.Series([text]).str.contains(f"^(?:{ndjson._EXACT})$").item()
+    general = pl.Series([f":{text},"]).str.contains(ndjson._INEXACT).item()
+    assert not (exact and general), text
+    if exact:
+        log = NdjsonLog("<test>", ["id", "quantity"])
+        frame = log._frame(pl.Series([f'{{"id":"a","quantity":{text}}}']), pl.Series([0]))
+        assert frame.get_column("__ok").item()
+        value = json.loads(text)
+        want = repr(value) if isinstance(value, float) else str(value)
+        assert frame.get_column("quantity").item() == want
+
+
+def test_key_order_is_merged_from_the_samples_lines() -> None:
+    # Lines leave out different keys; the order keeps every line's (a, b, c, d, e).
+    merged = ndjson._merged([["a", "c", "e"], ["a", "b", "c"], ["d", "e"], ["c", "d"]],
+                            ["e", "d", "c", "b", "a"])  # fmt: skip
+    assert merged == ["a", "b", "c", "d", "e"]
+    # Lines that disagree (a before b, b before a): every key once all the same.
+    assert sorted(ndjson._merged([["a", "b"], ["b", "a"]], ["a", "b"])) == ["a", "b"]
+
+
+def test_compact_lines_in_one_order_take_the_one_test_path(
+    tmp_path: Path, rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[pl.DataFrame] = []
+    real = NdjsonLog._decoded
+
+    def spy(self: NdjsonLog, good: pl.DataFrame, data: bytes | None) -> pl.DataFrame:
+        seen.append(good)
+        return real(self, good, data)
+
+    monkeypatch.setattr(NdjsonLog, "_decoded", spy)
+    compact = {"separators": (",", ":"), "ensure_ascii": False}
+    lines = [json.dumps({**GOOD, "id": f"c{i}", "quantity": 2.0 + i}, **compact)
+             for i in range(5)]  # fmt: skip
+    lines.append(json.dumps({"id": "sts", "date": "2019-06-10", "vessel_imo": "9191773"},
+                            **compact))  # fmt: skip
+    lines.append(json.dumps({"date": "2019-06-10", "id": "swapped"}, **compact))
+    lines.append(json.dumps({**GOOD, "id": "comma", "product": "a, b} c"}, **compact))
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    _same(str(path), rulebook)
+    ordered = pl.concat(seen).select("__row", "__o").unique("__row").sort("__row")
+    assert ordered.get_column("__o").to_list() == [True] * 6 + [False, True]
+
+
+@pytest.mark.parametrize("final", ["\n", ""])
+def test_rows_read_again_from_the_line_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, final: str
+) -> None:
+    monkeypatch.setattr(ndjson, "INDEX_STEP", 3)
+    monkeypatch.setattr(ndjson, "CHUNK_BYTES", 700)
+    lines = [_line(id=f"r{i}", vessel_name="é" * (i % 4)) if i % 5 else "" for i in range(40)]
+    lines[7] = "not json"
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines) + final, encoding="utf-8")
+    log = NdjsonLog.of(str(path))
+    assert log is not None
+    frames = pl.concat(list(log.batches()), how="diagonal")
+    assert len(log.chunks) > 3 and len(log.index) == len(log.chunks)
+    wanted = pl.Series([0, 2, 3, 7, 8, 21, 22, 38, 39])
+    expected = {r.line: r for r in records_from(str(path))}
+    got = list(log.records(wanted))
+    assert got == [expected[row + 1] for row in wanted.to_list() if row + 1 in expected]
+    again = log.rows(wanted).sort("__row")
+    first = frames.filter(pl.col("__row").is_in(wanted.implode())).drop("__c").sort("__row")
+    assert again.equals(first)
 
 
 # Hostile lines: every kind the Python reader rejects or reads differently.
@@ -217,17 +286,18 @@ def record_lines(draw: st.DrawFn) -> str:
     for key in draw(st.lists(st.sampled_from(KEYS), max_size=6)):
         fields[key] = draw(st.one_of(TEXT, NUMBER.map(lambda n: ("num", n)), st.none()))
     parts = []
+    colon = draw(st.sampled_from([":", ": "]))  # compact lines take the one-test path
     for key, value in fields.items():
         if isinstance(value, tuple):
-            parts.append(f'"{key}": {value[1]}')
+            parts.append(f'"{key}"{colon}{value[1]}')
         else:
             parts.append(
-                f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=draw(st.booleans()))}"
+                f"{json.dumps(key)}{colon}{json.dumps(value, ensure_ascii=draw(st.booleans()))}"
             )
     if draw(st.integers(0, 4)) == 0:  # a key written twice: the Python reader rejects it
         key = draw(st.sampled_from(list(fields)))
         parts.append(f'"{key}": {json.dumps(draw(TEXT))}')
-    separator = draw(st.sampled_from([", ", ",", " , "]))
+    separator = draw(st.sampled_from([",", ",", ", ", " , "]))
     return "{" + separator.join(parts) + "}"
 
 
@@ -260,6 +330,18 @@ def test_undecodable_bytes_and_lone_carriage_returns(
     path.write_bytes(good + b"\r" + good + b"\n")  # a lone CR ends a line in Python
     _same(str(path), rulebook)
     path.write_bytes(b"\xef\xbb\xbf" + good + b"\n\xef\xbb\xbf" + good + b"\n")  # BOMs
+    assert [r["line"] for r in _same(str(path), rulebook)["rejected"]] == [2]
+
+
+def test_a_byte_order_mark_starting_a_chunk_is_rejected(
+    tmp_path: Path, rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polars drops a BOM that starts what it reads; in the middle of a file it starts a
+    # line, which the Python reader rejects (found by test_random_logs_…).
+    monkeypatch.setattr(ndjson, "CHUNK_BYTES", 1)  # a chunk per line
+    good = _line(id="a").encode()
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(good + b"\n\xef\xbb\xbf" + _line(id="b").encode() + b"\n" + good)
     assert [r["line"] for r in _same(str(path), rulebook)["rejected"]] == [2]
 
 

@@ -19,11 +19,10 @@ from hypothesis import strategies as st
 
 import compliance
 from compliance.engine.columnar.typed import Typed
+from fast_paths import RULES, columnar_report, python_path
 
 pd = pytest.importorskip("pandas", reason="pandas is optional")
 pytest.importorskip("pyarrow", reason="pandas frames reach Polars through Arrow")
-
-RULES = Path(__file__).parent / "data" / "design-example.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +31,7 @@ def rulebook() -> compliance.Rulebook:
 
 
 def _python_path(frame: Any, rulebook: compliance.Rulebook) -> dict[str, Any]:
-    real = Typed.of
-    Typed.of = staticmethod(lambda source: None)  # type: ignore[method-assign]
-    try:
-        return compliance.evaluate(frame, rulebook, engine="columnar").to_dict()
-    finally:
-        Typed.of = real  # type: ignore[method-assign]
+    return python_path(Typed, frame, rulebook)
 
 
 def _text(value: Any) -> str:
@@ -61,7 +55,7 @@ def _as_csv(frame: Any, path: Path) -> str:
 
 
 def _same(frame: Any, rulebook: compliance.Rulebook, tmp_path: Path) -> dict[str, Any]:
-    fast = compliance.evaluate(frame, rulebook, engine="columnar").to_dict()
+    fast = columnar_report(frame, rulebook)
     assert fast == _python_path(frame, rulebook)
     by_csv = compliance.evaluate(_as_csv(frame, tmp_path / "log.csv"), rulebook).to_dict()
     assert fast["findings"] == by_csv["findings"]
@@ -131,7 +125,7 @@ def test_columns_without_a_faithful_cast_take_the_python_path(
     frame = _frame().assign(hs_code=column) if isinstance(column, pd.Categorical) else (
         _frame().assign(extra=column)
     )  # fmt: skip
-    fast = compliance.evaluate(frame, rulebook, engine="columnar").to_dict()
+    fast = columnar_report(frame, rulebook)
     assert fast == _python_path(frame, rulebook)
 
 

@@ -378,8 +378,8 @@ def _lines(data: bytes, count: int | None = None) -> pl.Series | None:
     lines it has, if known."""
     import polars as pl
 
-    if _NO_SEPARATOR.encode() in data:
-        return None
+    if _NO_SEPARATOR.encode() in data or data.startswith(_BOM):
+        return None  # Polars drops a byte order mark that starts the data (Python does not)
     try:
         frame = pl.read_csv(data, has_header=False, separator=_NO_SEPARATOR, quote_char=None,
                             schema={"line": pl.String}, encoding="utf8")  # fmt: skip
