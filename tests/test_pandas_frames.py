@@ -170,3 +170,42 @@ def test_random_frames_match_the_python_path_and_csv(
     tmp_path: Path, rulebook: compliance.Rulebook, frame: Any
 ) -> None:
     _same(frame, rulebook, tmp_path)
+
+
+FRAMES = [_frame(), _frame().assign(extra=pd.array([1, "x", None, 2.5, "y"], dtype=object)),
+          _frame().assign(when=pd.to_datetime(["2019-01-01"] * 5).tz_localize("UTC")),
+          _frame().assign(day=[date(2019, 1, d) for d in range(1, 6)]),
+          _frame().assign(codes=pd.Categorical([1, 22, None, 3, 4])),
+          _frame().assign(flag=pd.array([True, None, False, True, False], dtype="boolean")),
+          _frame().iloc[[4, 0, 2]]]  # fmt: skip
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_the_whole_table_through_arrow_is_what_polars_converts(frame: Any) -> None:
+    # typed._from_pandas converts the table at once (pyarrow), not column by column
+    # (pl.from_pandas): the same frame, or both refuse.
+    import polars as pl
+
+    from compliance.engine.columnar.plan import Fallback
+    from compliance.engine.columnar.typed import _from_pandas
+
+    try:
+        expected = pl.from_pandas(frame)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        with pytest.raises(Fallback):
+            _from_pandas(frame)
+        return
+    converted = _from_pandas(frame)
+    # A column of nothing but None is Arrow's null type, which the screen casts to text
+    # as polars' own String: all null either way.
+    nulls = [
+        pl.col(c).cast(t) for c, t in expected.schema.items() if converted.schema[c] == pl.Null
+    ]
+    assert converted.with_columns(nulls).schema == expected.schema
+    assert converted.with_columns(nulls).equals(expected)
+
+
+@settings(max_examples=20, deadline=None)
+@given(frame=frames())
+def test_random_tables_through_arrow_are_what_polars_converts(frame: Any) -> None:
+    test_the_whole_table_through_arrow_is_what_polars_converts(frame)
