@@ -185,13 +185,14 @@ def test_compact_lines_in_one_order_take_the_one_test_path(
         return real(self, good, data)
 
     monkeypatch.setattr(NdjsonLog, "_decoded", spy)
-    compact = {"separators": (",", ":"), "ensure_ascii": False}
-    lines = [json.dumps({**GOOD, "id": f"c{i}", "quantity": 2.0 + i}, **compact)
-             for i in range(5)]  # fmt: skip
-    lines.append(json.dumps({"id": "sts", "date": "2019-06-10", "vessel_imo": "9191773"},
-                            **compact))  # fmt: skip
-    lines.append(json.dumps({"date": "2019-06-10", "id": "swapped"}, **compact))
-    lines.append(json.dumps({**GOOD, "id": "comma", "product": "a, b} c"}, **compact))
+
+    def compact(fields: dict[str, Any]) -> str:
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+    lines = [compact({**GOOD, "id": f"c{i}", "quantity": 2.0 + i}) for i in range(5)]
+    lines.append(compact({"id": "sts", "date": "2019-06-10", "vessel_imo": "9191773"}))
+    lines.append(compact({"date": "2019-06-10", "id": "swapped"}))
+    lines.append(compact({**GOOD, "id": "comma", "product": "a, b} c"}))
     path = tmp_path / "log.jsonl"
     path.write_text("\n".join(lines) + "\n")
     _same(str(path), rulebook)

@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -136,8 +137,8 @@ class NdjsonLog:
         lines = _lines(data, chunk.lines)
         if lines is None:  # not UTF-8, or the separator byte: Python reads them all
             text = _python_lines(data)
-            rows = [chunk.first + i for i, t in enumerate(text) if t.strip()]
-            return self._untrusted(rows).with_columns(pl.lit(None, pl.UInt64).alias("__c"))
+            numbers = [chunk.first + i for i, t in enumerate(text) if t.strip()]
+            return self._untrusted(numbers).with_columns(pl.lit(None, pl.UInt64).alias("__c"))
         rows = pl.int_range(chunk.first, chunk.first + chunk.lines, dtype=pl.UInt32, eager=True)
         if b"\r" in data:
             frame = self._frame(lines, rows)
@@ -179,10 +180,10 @@ class NdjsonLog:
             rest = rest.with_columns(**tests).with_columns(
                 (pl.col("__p") & ~pl.col("__x") & ~pl.col("__h")).fill_null(False).alias("__plain")
             )
-            kept = ["__row", "line", "__o", "__i", "__k", "__n"]
+            shared = ["__row", "line", "__o", "__i", "__k", "__n"]
             ordered = frame.filter(pl.col("__o"))
             ordered = ordered.with_columns(__k=pl.lit(None, pl.UInt32), __n=pl.lit(False))
-            good = pl.concat([ordered, rest.filter(pl.col("__plain")).select(kept)])
+            good = pl.concat([ordered, rest.filter(pl.col("__plain")).select(shared)])
             good = good.sort("__row")
             other = rest.filter(~pl.col("__plain") & pl.col("line").is_not_null())
         parts = []
@@ -449,7 +450,7 @@ def _merged(sequences: list[list[str]], keys: list[str]) -> list[str]:
     the first of `keys`; a cycle (lines that disagree) is broken in the same way."""
     after: dict[str, set[str]] = {k: set() for k in keys}  # key -> keys it must follow
     for sequence in sequences:
-        for before, key in zip(sequence, sequence[1:], strict=False):
+        for before, key in pairwise(sequence):
             after[key].add(before)
     order: list[str] = []
     left = list(keys)
