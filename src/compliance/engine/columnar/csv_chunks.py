@@ -135,6 +135,8 @@ def csv_frames(
             data = handle.read(end - start)
             if len(data) != end - start or not _whole_lines(data):
                 raise Fallback
+            if data.startswith(_BOM):
+                raise Fallback  # Polars drops it; the csv module keeps it in the first field
             chunk = Chunk(start, end, offset, data.count(b"\n") + (data[-1:] != b"\n"))
             if chunks is not None:
                 chunks.append(chunk)
@@ -174,6 +176,8 @@ def _whole_lines(chunk: bytes) -> bool:
         return False
     return chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].count(b'"') % 2 == 0
 
+
+_BOM = "\ufeff".encode()
 
 # A byte that splits no line: reading a chunk with it as the separator (and no quoting)
 # gives its lines, at an eighth of the cost of parsing its fields.
