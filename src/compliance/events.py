@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -605,14 +606,17 @@ def _field(
         out[key] = value
 
 
-def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
-    problems: list[Problem] = []
-    out: dict[str, Any] = {}
-    extra: dict[str, str] = {}
-    if len(raw) > MAX_FIELDS:
-        return [Problem("record", f"has {len(raw)} fields; at most {MAX_FIELDS} are read")]
+def _fields(
+    raw: Mapping[str, Any],
+    keys: Iterable[Any],
+    problems: list[Problem],
+    out: dict[str, Any],
+    extra: dict[str, str],
+) -> None:
+    """Validate the fields `keys` of a raw record into `out` and `extra`, or `problems`."""
     memo = _MEMO
-    for key, v in raw.items():
+    for key in keys:
+        v = raw[key]
         if type(v) is str:
             if not v:
                 continue  # a blank field is absent (as `_field` would find, sooner)
@@ -633,6 +637,75 @@ def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
                     out[key] = hit[1]
                 continue
         _field(key, v, problems, out, extra)
+
+
+# Rows of a log repeat their codes together (a trade lane: commodity, HS code, unit,
+# countries, transfer, source), so the code fields of a record, as one tuple of texts,
+# are remembered with their stored forms when all were valid. Per layout of keys (a CSV
+# file has one): which keys are code fields and the getter of their values.
+_COMBINED = frozenset(_MEMO) - DATE_FIELDS  # dates take too many values to combine
+_COMBO_SIZE = 1 << 14
+_LAYOUT_SIZE = 64
+_STR_ONLY = frozenset({str})
+_Layout = tuple[Callable[[Mapping[str, Any]], tuple[Any, ...]], tuple[Any, ...], dict[Any, Any]]
+_LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
+
+
+def _layout(keys: tuple[Any, ...]) -> _Layout | None:
+    combined = [k for k in keys if k in _COMBINED]
+    if len(combined) < 2:
+        return None  # itemgetter of one key gives a value, not a tuple; nothing to gain
+    rest = tuple(k for k in keys if k not in _COMBINED)
+    return (operator.itemgetter(*combined), rest, {})
+
+
+def _combined(raw: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]] | None:
+    """The stored forms of a record's code fields (when all are valid) and its other
+    keys, or None when the record is not of a kind remembered."""
+    keys = tuple(raw)
+    if keys in _LAYOUTS:
+        layout = _LAYOUTS[keys]
+    else:
+        if len(_LAYOUTS) >= _LAYOUT_SIZE:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[keys] = _layout(keys)
+    if layout is None:
+        return None
+    values_of, rest, combos = layout
+    values = values_of(raw)
+    # Texts only (a str subclass or a number is validated field by field, as written).
+    if set(map(type, values)) != _STR_ONLY:
+        return None
+    known = combos.get(values)
+    if known is None:
+        if max(map(len, values)) > _MEMO_TEXT:
+            return None
+        problems: list[Problem] = []
+        known = {}
+        _fields(raw, [k for k in keys if k in _COMBINED], problems, known, known)
+        if problems:
+            return None
+        if len(combos) >= _COMBO_SIZE:
+            combos.clear()
+        combos[values] = known
+    return known, rest
+
+
+def _validate(raw: Mapping[str, Any]) -> dict[str, Any] | list[Problem]:
+    problems: list[Problem] = []
+    extra: dict[str, str] = {}
+    if len(raw) > MAX_FIELDS:
+        return [Problem("record", f"has {len(raw)} fields; at most {MAX_FIELDS} are read")]
+    combined = _combined(raw) if isinstance(raw, dict) else None
+    if combined is not None:
+        out = dict(combined[0])
+        _fields(raw, combined[1], problems, out, extra)
+        if problems:  # found again field by field, in the record's order
+            problems, out, extra = [], {}, {}
+            _fields(raw, raw, problems, out, extra)
+    else:
+        out = {}
+        _fields(raw, raw, problems, out, extra)
     if (
         not problems
         and "id" in out

@@ -208,7 +208,16 @@ class RulebookEvaluator:
     that memo, whose races only recompute an answer: one evaluator may serve several
     threads."""
 
-    __slots__ = ("_always", "_bounds", "_index", "_key", "_memo", "_tests", "memo_size")
+    __slots__ = (
+        "_always",
+        "_bounds",
+        "_conditions",
+        "_index",
+        "_memo",
+        "_readers",
+        "_tests",
+        "memo_size",
+    )
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self._tests = tuple(compile_rule(r) for r in rules)
@@ -227,11 +236,13 @@ class RulebookEvaluator:
                     continue
                 for value in values:
                     by_value.setdefault(value, []).append(i)
+        self._conditions = tuple(conditions)
         self._always = tuple(always)
         self._index = tuple(
             (_getter(f), by_value, tuple(present)) for f, (by_value, present) in index.items()
         )
-        self._key = reading(conditions)
+        # Per set of candidate rules, the key of an event their tests depend on alone.
+        self._readers: dict[tuple[int, ...], Callable[[Shipment], object]] = {}
         # Days on which some rule comes into or goes out of force: between two of them,
         # every rule is in force on all days or on none.
         bounds = {r.effective.from_ for r in rules} | {
@@ -243,29 +254,42 @@ class RulebookEvaluator:
 
     def rules_for(self, event: Shipment) -> list[int]:
         """Indices (in rulebook order) of the rules this event reaches."""
-        key = (bisect_right(self._bounds, event.date), self._key(event))
+        # The index names the rules the event can reach (most events: none); the answer
+        # depends only on what those rules read, so that is the memo's key.
+        candidates = self._candidates(event)
+        if not candidates:
+            return []
+        reader = self._readers.get(candidates)
+        if reader is None:
+            if len(self._readers) >= self.memo_size:
+                self._readers.clear()
+            reader = self._readers[candidates] = reading(
+                [self._conditions[i] for i in candidates]
+            )
+        key = (candidates, bisect_right(self._bounds, event.date), reader(event))
         found = self._memo.get(key)
         if found is None:
             if len(self._memo) >= self.memo_size:
                 self._memo.clear()
-            found = self._memo[key] = tuple(self._evaluate(event))
+            tests = self._tests
+            found = self._memo[key] = tuple(i for i in candidates if tests[i](event))
         return list(found)
 
-    def _evaluate(self, event: Shipment) -> list[int]:
-        tests = self._tests
-        out = [i for i in self._always if tests[i](event)]
+    def _candidates(self, event: Shipment) -> tuple[int, ...]:
+        """The rules whose necessary field values the event has, in rulebook order."""
+        out = list(self._always)
         for get, by_value, present in self._index:
             value = get(event)
             if value is None:
                 continue
             if present:
-                out.extend(i for i in present if tests[i](event))
+                out.extend(present)
             candidates = by_value.get(value)
             if candidates:
-                out.extend(i for i in candidates if tests[i](event))
+                out.extend(candidates)
         if len(out) > 1:
-            out = sorted(set(out))
-        return out
+            return tuple(sorted(set(out)))
+        return tuple(out)
 
 
 def reading(selectors: Sequence[Selector]) -> Callable[[Shipment], object]:
