@@ -620,6 +620,19 @@ def _fields(
         if type(v) is str:
             if not v:
                 continue  # a blank field is absent (as `_field` would find, sooner)
+            plain = _PLAIN.get(key)
+            if plain is not None and v.isascii():
+                # The usual id and amount, in the form `_field` would store (ASCII text
+                # has no undecodable bytes; a plain decimal of at most 15 integer digits
+                # is finite, at least 0 and at most MAX_AMOUNT).
+                if plain is _plain:
+                    if len(v) <= MAX_TEXT and (text := v.strip()):
+                        out[key] = text
+                        continue
+                elif _PLAIN_AMOUNT.match(v):
+                    amount = Decimal(v)
+                    out[key] = amount if amount else Decimal(0)
+                    continue
             known = memo.get(key)
             if known is not None and len(v) <= _MEMO_TEXT:
                 hit = known.get(v)
@@ -637,6 +650,13 @@ def _fields(
                     out[key] = hit[1]
                 continue
         _field(key, v, problems, out, extra)
+
+
+_PLAIN: dict[str, Parser] = {
+    **dict.fromkeys(TEXT_FIELDS - set(_MEMO), _plain),
+    **dict.fromkeys((*NUMERIC_FIELDS, *RANGE_FIELDS), _decimal),
+}
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,30})?\Z")
 
 
 # Rows of a log repeat their codes together (a trade lane: commodity, HS code, unit,

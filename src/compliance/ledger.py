@@ -29,6 +29,7 @@ shipment only when the caller says it will need it back (`add(..., keep=True)`).
 from __future__ import annotations
 
 import marshal
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -165,6 +166,120 @@ class _Copies:
         self.conflict = False
 
 
+class _PlainIds:
+    """Ids seen once, correcting nothing, named by no correction: each one's content,
+    where it was read and its shipment if held."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Content, Place, Shipment | None]] = {}
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, ident: str, content: Content, record: RawRecord, held: Shipment | None) -> None:
+        self._entries[ident] = (content, record.place(), held)
+
+    def pop(self, ident: str) -> tuple[Content, Place, Shipment | None]:
+        return self._entries.pop(ident)
+
+    def held(self) -> list[Shipment]:
+        return [s for _, _, s in self._entries.values() if s is not None]
+
+
+_NO_NUMBER = -(2**63)  # a line or index that is None, in the arrays below
+_NUMBERS = range(_NO_NUMBER + 1, 2**63)  # what the arrays hold (a place outside: apart)
+
+
+class _CompactIds(_PlainIds):
+    """The same, for a ledger without end: per id one int (its slot) in a dict, and in
+    flat arrays the slot's 16-byte digest, source, line and index, so an id costs its
+    text, a dict entry and about 40 bytes, and nothing the garbage collector walks. The
+    id as written is kept apart only when it differs from the stored id (stripped, or not
+    text)."""
+
+    __slots__ = (
+        "_digests",
+        "_held",
+        "_indices",
+        "_lines",
+        "_odd",
+        "_shown",
+        "_slots",
+        "_source_of",
+        "_sources",
+        "_sources_at",
+    )
+
+    def __init__(self) -> None:
+        self._slots: dict[str, int] = {}
+        self._digests = bytearray()
+        self._sources = array("I")
+        self._lines = array("q")
+        self._indices = array("q")
+        self._source_of: dict[str, int] = {}
+        self._sources_at: list[str] = []
+        self._shown: dict[int, str | None] = {}
+        self._held: dict[int, Shipment] = {}
+        self._odd: dict[int, Place] = {}  # places with a number the arrays cannot hold
+
+    def __contains__(self, ident: object) -> bool:
+        return ident in self._slots
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def put(self, ident: str, content: Content, record: RawRecord, held: Shipment | None) -> None:
+        assert isinstance(content, bytes) and len(content) == 16
+        slot = len(self._lines)
+        self._slots[ident] = slot
+        self._digests += content
+        source = self._source_of.get(record.source)
+        if source is None:
+            source = self._source_of[record.source] = len(self._sources_at)
+            self._sources_at.append(record.source)
+        self._sources.append(source)
+        line, index = record.line, record.index
+        if (line is None or line in _NUMBERS) and (index is None or index in _NUMBERS):
+            self._lines.append(_NO_NUMBER if line is None else line)
+            self._indices.append(_NO_NUMBER if index is None else index)
+            if record.data.get("id") is not ident:
+                shown = record.place()[3]
+                if shown != ident:
+                    self._shown[slot] = shown
+        else:
+            self._lines.append(_NO_NUMBER)
+            self._indices.append(_NO_NUMBER)
+            self._odd[slot] = record.place()
+        if held is not None:
+            self._held[slot] = held
+
+    def pop(self, ident: str) -> tuple[Content, Place, Shipment | None]:
+        # The slot's array entries stay (a hole): an id leaves this set only when another
+        # copy or a correction names it, which is rare.
+        slot = self._slots.pop(ident)
+        content = bytes(self._digests[16 * slot : 16 * slot + 16])
+        held = self._held.pop(slot, None)
+        odd = self._odd.pop(slot, None)
+        if odd is not None:
+            return content, odd, held
+        line, index = self._lines[slot], self._indices[slot]
+        place = (
+            self._sources_at[self._sources[slot]],
+            None if line == _NO_NUMBER else line,
+            None if index == _NO_NUMBER else index,
+            self._shown.pop(slot, ident),
+        )
+        return content, place, held
+
+    def held(self) -> list[Shipment]:
+        return list(self._held.values())
+
+
 # A kept id's resolved outcome.
 _ACCEPTED, _SUPERSEDED, _REJECTED = 0, 1, 2
 
@@ -186,7 +301,7 @@ class Ledger:
         self._invalid: list[Rejection] = []
         # Ids seen once, correcting nothing, named by no correction: accepted, outside the
         # graph (content, where read, the shipment if held).
-        self._plain: dict[str, tuple[Content, Place, Shipment | None]] = {}
+        self._plain: _PlainIds = _CompactIds() if compact else _PlainIds()
         self._ids: dict[str, _Copies] = {}
         self._duplicates = 0  # extra copies of ids without a conflict
         self._conflicted = 0  # records of ids with a conflict
@@ -226,19 +341,25 @@ class Ledger:
             shipment = result
         self._note_dates(shipment.date, shipment.reported_on)
         ident = shipment.id
-        place = record.place()
         held = shipment if keep else None
         content = content_digest(shipment) if self._compact else shipment
-        if ident in self._plain:
+        plain = self._plain
+        if ident in plain:
             self._promote(ident)
         copies = self._ids.get(ident)
+        target = shipment.supersedes
+        if (
+            copies is None
+            and target is None
+            and ident not in self._parent
+            and ident not in self._members
+        ):
+            plain.put(ident, content, record, held)
+            if held is not None:
+                self._delta[ident] = (None, held)
+            return True
+        place = record.place()
         if copies is None:
-            target = shipment.supersedes
-            if target is None and ident not in self._parent and ident not in self._members:
-                self._plain[ident] = (content, place, held)
-                if held is not None:
-                    self._delta[ident] = (None, held)
-                return True
             self._ids[ident] = _Copies(place, content, held, target)
             if target is not None:
                 if target in self._plain:
@@ -307,7 +428,7 @@ class Ledger:
         """The shipments evaluated, in (date, id) order."""
         self._resolve()
         held = [s for s in self._accepted.values() if s is not None]
-        held += [s for _, _, s in self._plain.values() if s is not None]
+        held += self._plain.held()
         return sorted(held, key=_order)
 
     @property

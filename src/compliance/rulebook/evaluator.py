@@ -263,9 +263,7 @@ class RulebookEvaluator:
         if reader is None:
             if len(self._readers) >= self.memo_size:
                 self._readers.clear()
-            reader = self._readers[candidates] = reading(
-                [self._conditions[i] for i in candidates]
-            )
+            reader = self._readers[candidates] = reading([self._conditions[i] for i in candidates])
         key = (candidates, bisect_right(self._bounds, event.date), reader(event))
         found = self._memo.get(key)
         if found is None:
