@@ -116,10 +116,13 @@ class LedgerChanges:
 
 
 _CONTENT = (*FIELDS, "extra", "inferred_from")
-_VALUES = itemgetter(*_CONTENT)
-_DATES_AT = tuple(i for i, f in enumerate(_CONTENT) if f in DATE_FIELDS)
-_AMOUNTS_AT = tuple(i for i, f in enumerate(_CONTENT) if f in ("quantity", "value", *RANGE_FIELDS))
-_EXTRA_AT = _CONTENT.index("extra")
+_AMOUNT_FIELDS = ("quantity", "value", *RANGE_FIELDS)
+_DATE_FIELDS = tuple(f for f in FIELDS if f in DATE_FIELDS)
+_OTHER_FIELDS = tuple(f for f in _CONTENT if f not in (*_AMOUNT_FIELDS, *_DATE_FIELDS))
+_OTHERS = itemgetter(*_OTHER_FIELDS)
+_DATES = itemgetter(*_DATE_FIELDS)
+_AMOUNTS = itemgetter(*_AMOUNT_FIELDS)
+_EXTRA_AT = _OTHER_FIELDS.index("extra")
 # Enough precision that normalising never rounds: equal amounts, one spelling.
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
@@ -128,23 +131,21 @@ def content_digest(shipment: Shipment) -> bytes:
     """128 bits that are equal for two shipments exactly when they are equal (amounts
     compared by value, as `==` does: `Decimal('1.0') == Decimal('1')`).
 
-    The values, in field order, as marshal writes them (version 2: no references, so the
-    bytes never depend on which objects are shared), dates as day numbers and amounts
-    normalised; hashed with BLAKE2b."""
+    The values as marshal writes them (version 2: no references, so the bytes never
+    depend on which objects are shared) — the text fields in field order, then the dates
+    as day numbers, then the amounts normalised — hashed with BLAKE2b."""
     values = shipment.__dict__
-    if len(values) >= len(_CONTENT):
-        parts = list(_VALUES(values))
+    if len(values) < len(_CONTENT):
+        values = {n: values.get(n) for n in _CONTENT}
+    others = _OTHERS(values)
+    extra = others[_EXTRA_AT]
+    if extra:
+        others = (*others[:_EXTRA_AT], tuple(sorted(extra.items())), *others[_EXTRA_AT + 1 :])
     else:
-        parts = [values.get(n) for n in _CONTENT]
-    for i in _DATES_AT:
-        if (day := parts[i]) is not None:
-            parts[i] = day.toordinal()
-    for i in _AMOUNTS_AT:
-        if (amount := parts[i]) is not None:
-            parts[i] = str(amount.normalize(_EXACT))
-    extra = parts[_EXTRA_AT]
-    parts[_EXTRA_AT] = tuple(sorted(extra.items())) if extra else None
-    return blake2b(marshal.dumps(tuple(parts), 2), digest_size=16).digest()
+        others = (*others[:_EXTRA_AT], None, *others[_EXTRA_AT + 1 :])
+    dates = tuple([None if d is None else d.toordinal() for d in _DATES(values)])
+    amounts = tuple([None if a is None else str(a.normalize(_EXACT)) for a in _AMOUNTS(values)])
+    return blake2b(marshal.dumps((others, dates, amounts), 2), digest_size=16).digest()
 
 
 Content = Shipment | bytes  # a shipment, or its digest in a compact ledger

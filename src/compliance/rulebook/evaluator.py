@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -213,6 +213,8 @@ class RulebookEvaluator:
         "_bounds",
         "_conditions",
         "_index",
+        "_index_key",
+        "_index_memo",
         "_memo",
         "_readers",
         "_tests",
@@ -241,6 +243,9 @@ class RulebookEvaluator:
         self._index = tuple(
             (_getter(f), by_value, tuple(present)) for f, (by_value, present) in index.items()
         )
+        # The candidates depend on the values of the indexed fields alone.
+        self._index_key = reading_fields(list(index))
+        self._index_memo: dict[object, tuple[int, ...]] = {}
         # Per set of candidate rules, the key of an event their tests depend on alone.
         self._readers: dict[tuple[int, ...], Callable[[Shipment], object]] = {}
         # Days on which some rule comes into or goes out of force: between two of them,
@@ -275,6 +280,15 @@ class RulebookEvaluator:
 
     def _candidates(self, event: Shipment) -> tuple[int, ...]:
         """The rules whose necessary field values the event has, in rulebook order."""
+        values = self._index_key(event)
+        found = self._index_memo.get(values)
+        if found is None:
+            if len(self._index_memo) >= self.memo_size:
+                self._index_memo.clear()
+            found = self._index_memo[values] = self._look_up(event)
+        return found
+
+    def _look_up(self, event: Shipment) -> tuple[int, ...]:
         out = list(self._always)
         for get, by_value, present in self._index:
             value = get(event)
@@ -299,6 +313,12 @@ def reading(selectors: Sequence[Selector]) -> Callable[[Shipment], object]:
     for s in selectors:
         read |= fields_of(s)
         texts |= _prefixed_numbers(s)
+    return reading_fields(read, texts)
+
+
+def reading_fields(read: Iterable[str], texts: Iterable[str] = ()) -> Callable[[Shipment], object]:
+    """A key of an event's values of the fields `read` (and of the text of the numeric
+    fields `texts`)."""
     own = sorted(f for f in read if not f.startswith("extra."))
     values = operator.attrgetter(*own) if own else (lambda e: ())
     extras = tuple(sorted(f[6:] for f in read if f.startswith("extra.")))
