@@ -452,3 +452,78 @@ def test_the_last_step_joined_a_slice_at_a_time_finds_the_same_chains(
         with mock.patch.object(correlate, "SLICE", 1):
             sliced = compliance.evaluate(log, rb, engine="columnar")
     assert sliced == whole
+
+
+@st.composite
+def late_feeds(draw: st.DrawFn) -> list[dict[str, str]]:
+    """Evidence over 200 days fed in any order, with corrections: many events arrive
+    after the monitor's watermark (the latest step event's date less a chain's span)."""
+    rows = draw(evidence_over(200))
+    for n in range(draw(st.integers(0, 3))):
+        if rows:
+            target = draw(st.sampled_from(rows))
+            moved = START + timedelta(days=draw(st.integers(0, 200)))
+            rows.append({**target, "id": f"fix{n}", "supersedes": target["id"],
+                         "date": moved.isoformat()})  # fmt: skip
+    return draw(st.permutations(rows))
+
+
+@st.composite
+def evidence_over(draw: st.DrawFn, days: int) -> list[dict[str, str]]:
+    out = []
+    for i in range(draw(st.integers(0, 16))):
+        day = (START + timedelta(days=draw(st.integers(0, days)))).isoformat()
+        if draw(st.booleans()):
+            out.append(sts(f"e{i}", day, receiver=draw(st.sampled_from(VESSELS))))
+        else:
+            out.append(call(f"e{i}", day, vessel=draw(st.sampled_from(VESSELS))))
+    return out
+
+
+@needs_durable
+@given(st.sampled_from([0, 7, 30]), late_feeds())
+def test_the_monitor_retracts_facts_behind_its_watermark_and_stays_exact(
+    window: int, feed: list[dict[str, str]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        rb = rulebook(Path(tmp), window)
+    with compliance.Monitor(rb, as_of=AS_OF) as monitor:
+        announced: list[compliance.Finding] = []
+        for n, record in enumerate(feed):
+            changes = monitor.feed(record)
+            for finding in changes.withdrawn:
+                announced.remove(finding)
+            announced += changes
+            expected = compliance.evaluate(feed[: n + 1], rb, engine="columnar", as_of=AS_OF)
+            assert sorted_dicts(announced) == sorted_dicts(expected.findings)
+
+
+@needs_durable
+def test_facts_behind_the_watermark_are_retracted_and_a_late_transfer_still_infers(
+    tmp_path: Path,
+) -> None:
+    rb = rulebook(tmp_path, 7)
+    with compliance.Monitor(rb, as_of=AS_OF) as monitor:
+        for n in range(100):  # a transfer and a call every day, in date order
+            day = (START + timedelta(days=n)).isoformat()
+            monitor.feed(sts(f"t{n}", day, receiver=OTHER))
+            monitor.feed(call(f"c{n}", day, vessel=GIVER))
+        # A transfer's fact is needed 7 days, the watermark is 7 days behind: 15 days
+        # of transfers and 8 of calls are facts, not 200 events.
+        assert monitor.holding()["facts"] == 15 + 8
+        # A transfer reported 90 days late, to a vessel that called 3 days after it.
+        changes = monitor.feed(sts("late", (START + timedelta(days=2)).isoformat(),
+                                   receiver=GIVER))  # fmt: skip
+        assert [f.kind for f in changes] == ["inferred"]
+        assert [f.events for f in changes if f.kind == "inferred"] == [["late", "c2"]]
+        assert monitor.holding()["facts"] == 15 + 8
+        log = [*(sts(f"t{n}", (START + timedelta(days=n)).isoformat(), receiver=OTHER)
+                 for n in range(100)),
+               *(call(f"c{n}", (START + timedelta(days=n)).isoformat(), vessel=GIVER)
+                 for n in range(100)),
+               sts("late", (START + timedelta(days=2)).isoformat(), receiver=GIVER)]  # fmt: skip
+        assert monitor.report() == compliance.evaluate(log, rb, engine="columnar", as_of=AS_OF)
+
+
+def sorted_dicts(findings: list[compliance.Finding]) -> list[dict[str, Any]]:
+    return sorted((f.to_dict() for f in findings), key=repr)

@@ -458,6 +458,16 @@ class Ledger:
         return out
 
     @property
+    def ids(self) -> int:
+        """How many distinct ids of valid records the ledger knows."""
+        return len(self._plain) + len(self._ids)
+
+    @property
+    def held(self) -> int:
+        """How many shipments the ledger holds (a compact one: those kept)."""
+        return len(self._plain.held()) + sum(c.shipment is not None for c in self._ids.values())
+
+    @property
     def rejected_count(self) -> int:
         """How many records are rejected now (what `accounting.rejected` says, cheaply)."""
         self._resolve()

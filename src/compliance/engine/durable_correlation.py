@@ -22,6 +22,7 @@ so every call holds a lock; native rulesets are freed on `close()`.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import threading
@@ -101,6 +102,12 @@ class DurableCorrelator:
         self._lock = threading.Lock()
         self._found: list[tuple[int, tuple[str, ...]]] = []  # (rule n, event ids)
         self._events: dict[str, Shipment] = {}
+        self._order: list[tuple[int, str]] = []  # (day, id) of the events, sorted
+        # Facts of events dated before this day number may be retracted (see expire).
+        self._watermark = -1
+        # The most days between two events of one chain: a step's window tree is at most
+        # this deep. A fact is needed no longer than this after the latest event.
+        self.span = max((max(c.reach) for _, c in self.compiled), default=0)
         self._facts: dict[str, list[dict[str, Any]]] = {}  # event id -> its facts
         self._by_day: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         self._chains: list[dict[str, set[tuple[str, ...]]]] = [{} for _ in self.compiled]
@@ -141,9 +148,8 @@ class DurableCorrelator:
 
         return action
 
-    def add(self, event: Shipment) -> set[tuple[int, str]]:
-        """Assert an accepted event's facts; the (rule n, first-step event id) whose
-        chains it changed."""
+    def _facts_of(self, event: Shipment) -> list[tuple[int, dict[str, Any]]]:
+        """(reach, fact) of each step the event can take part in."""
         facts = []
         for n, (_, compiled) in enumerate(self.compiled):
             for k in compiled.steps_of(event):
@@ -156,20 +162,54 @@ class DurableCorrelator:
                 for field in compiled.needs[k]:
                     fact[_key(field)] = str(event.get(field))
                 facts.append((compiled.reach[k], fact))
+        return facts
+
+    def add(self, event: Shipment) -> set[tuple[int, str]]:
+        """Assert an accepted event's facts; the (rule n, first-step event id) whose
+        chains it changed.
+
+        An event dated before the watermark (`expire`) is *late*: some facts it could
+        join are retracted. The facts of the events within `span` days of it (the only
+        ones a chain through it can hold) are asserted again from the shipments kept,
+        the event's with them, the chains collected, and all of them retracted again:
+        the chains found are those every fact being present would give."""
+        facts = self._facts_of(event)
         if not facts:
             return set()
         with self._lock:
-            if event.id in self._facts:
+            if event.id in self._events:
                 raise ValueError(f"event {event.id!r} is already a fact")
             self._events[event.id] = event
-            self._facts[event.id] = [f for _, f in facts]
-            for reach, fact in facts:
-                self._by_day[fact["day"] + reach].append((event.id, fact))
-                try:
-                    self._host.assert_fact(self._name, fact)
-                except self._not_handled:
-                    pass  # no rule's condition on one fact holds: cannot happen, harmless
-            return self._collect()
+            day = event.date.toordinal()
+            bisect.insort(self._order, (day, event.id))
+            if day >= self._watermark:
+                self._facts[event.id] = [f for _, f in facts]
+                for reach, fact in facts:
+                    self._by_day[fact["day"] + reach].append((event.id, fact))
+                    self._assert(fact)
+                return self._collect()
+            revived = [f for _, f in facts]
+            lo = bisect.bisect_left(self._order, (day - self.span, ""))
+            hi = bisect.bisect_right(self._order, (day + self.span, "\U0010ffff"))
+            for _, other in self._order[lo:hi]:
+                if other == event.id:
+                    continue
+                live = {f["id"] for f in self._facts.get(other, ())}
+                revived += [
+                    f for _, f in self._facts_of(self._events[other]) if f["id"] not in live
+                ]
+            for fact in revived:
+                self._assert(fact)
+            changed = self._collect()
+            for fact in revived:
+                self._retract(fact)
+            return changed
+
+    def _assert(self, fact: dict[str, Any]) -> None:
+        try:
+            self._host.assert_fact(self._name, fact)
+        except self._not_handled:
+            pass  # no rule's condition on one fact holds: cannot happen, harmless
 
     def _collect(self) -> set[tuple[int, str]]:
         changed = set()
@@ -188,7 +228,9 @@ class DurableCorrelator:
         with self._lock:
             for fact in self._facts.pop(event_id, []):
                 self._retract(fact)
-            self._events.pop(event_id, None)
+            event = self._events.pop(event_id, None)
+            if event is not None:
+                self._order.remove((event.date.toordinal(), event_id))
             changed = self._involved.pop(event_id, set())
             for n, head in changed:
                 chains = self._chains[n].get(head, set())
@@ -197,11 +239,15 @@ class DurableCorrelator:
                     self._chains[n].pop(head, None)
             return changed
 
-    def expire(self, today: date) -> None:
-        """Retract the facts no window can need if no later event is dated before
-        `today` (the events they rest on stay known to the chains found)."""
-        limit = today.toordinal()
+    def expire(self, watermark: date) -> None:
+        """Retract the facts no window can need for events dated on or after
+        `watermark`; an event dated before it is late (see `add`). The events stay
+        known (their shipments), to the chains found and to late events."""
+        limit = watermark.toordinal()
         with self._lock:
+            if limit <= self._watermark:
+                return
+            self._watermark = limit
             for day in [d for d in self._by_day if d < limit]:
                 for event_id, fact in self._by_day.pop(day):
                     facts = self._facts.get(event_id)
@@ -210,6 +256,12 @@ class DurableCorrelator:
                         self._retract(fact)
                         if not facts:
                             del self._facts[event_id]
+
+    @property
+    def live_facts(self) -> int:
+        """How many facts durable_rules holds now."""
+        with self._lock:
+            return sum(map(len, self._facts.values()))
 
     def _retract(self, fact: dict[str, Any]) -> None:
         try:

@@ -224,6 +224,7 @@ class Monitor:
         has_correlation = bool(correlation_rules(self.rulebook.rules))
         self._correlator = DurableCorrelator(self.rulebook.rules) if has_correlation else None
         self._inferred: dict[tuple[int, str], Inference] = {}  # (rule n, first id) -> live
+        self._latest_step = 0  # day number of the latest event given to the correlator
 
     def __enter__(self) -> Monitor:
         return self
@@ -291,6 +292,20 @@ class Monitor:
                 ),
                 as_of=self.as_of,
             )
+
+    def holding(self) -> dict[str, int]:
+        """What the monitor holds now, by kind: `ids` (one compact ledger entry per
+        record id, to recognise a late duplicate or correction), `shipments` (the
+        ledger's, of the events some rule reaches), `members` (of the rules' buckets)
+        and `facts` (durable_rules facts of correlation steps, behind the watermark
+        retracted)."""
+        with self._lock:
+            return {
+                "ids": self._ledger.ids,
+                "shipments": self._ledger.held,
+                "members": sum(len(b.events) for b in self._buckets.values()),
+                "facts": 0 if self._correlator is None else self._correlator.live_facts,
+            }
 
     def close(self) -> None:
         """Release what the monitor holds."""
@@ -453,9 +468,17 @@ class Monitor:
         changed: set[tuple[int, str]] = set()
         for event in withdrawn:
             changed |= correlator.remove(event.id)
+        latest = self._latest_step
         for event in accepted:
             if any(i not in self._plain for i in self._rules_for(event, reach)):
                 changed |= correlator.add(event)
+                latest = max(latest, event.date.toordinal())
+        if latest > self._latest_step:
+            # The watermark: facts of events more than a chain's span before the latest
+            # step event are retracted; an event older than it is joined from the kept
+            # shipments (DurableCorrelator.add), so nothing announced changes.
+            self._latest_step = latest
+            correlator.expire(date.fromordinal(max(1, latest - correlator.span)))
         if not changed:
             return [], []
         names = {c.rule.id: n for n, (_, c) in enumerate(correlator.compiled)}
