@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import itertools
 import resource
 import shutil
@@ -61,6 +62,13 @@ def main() -> None:
     parser.add_argument("log", type=Path, help="a CSV log from benchmarks/generate.py")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rolling", type=int, default=None, metavar="DAYS")
+    parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="leave the objects made before the feed to the garbage collector (gc.freeze "
+        "is what compliance watch does)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rulebook = _rulebook(args.rolling, Path(tmp))
@@ -70,8 +78,14 @@ def main() -> None:
     wall = [0.0, 0.0]
     cpu = [0.0, 0.0]
     peaks: list[str] = []
+    holdings: list[str] = []
     with args.log.open(newline="") as handle, compliance.Monitor(rulebook) as monitor:
         rows = csv.DictReader(handle)
+        if args.freeze:
+            # What `compliance watch` does once its monitor is made: the objects of the
+            # imports and the rulebook are never garbage, so the collector need not walk
+            # them at every full collection.
+            gc.freeze()
         while fed < args.events:
             # A block never straddles the middle, so each half is timed on its own.
             size = min(BLOCK, args.events - fed, half - fed if fed < half else BLOCK)
@@ -88,7 +102,9 @@ def main() -> None:
             fed += len(block)
             if any(fed - len(block) < q <= fed for q in quarters):
                 peaks.append(f"{_rss_mib():,.0f} MiB at {fed:,}")
+                holdings.append(_holding(fed, monitor.holding()))
         standing = len(monitor.findings())
+        holdings.append(_holding(fed, monitor.holding()))
     peaks.append(f"{_rss_mib():,.0f} MiB at {fed:,}")
     elapsed = sum(wall)
     print(
@@ -98,6 +114,11 @@ def main() -> None:
         f"wall, {cpu[1] / cpu[0]:.2f}× CPU); {changes:,} announcements and withdrawals, "
         f"{standing:,} findings standing; peak RSS {', '.join(peaks)}"
     )
+    print("held:", "; ".join(holdings))
+
+
+def _holding(fed: int, held: dict[str, int]) -> str:
+    return f"at {fed:,}: " + ", ".join(f"{v:,} {k}" for k, v in held.items())
 
 
 if __name__ == "__main__":
