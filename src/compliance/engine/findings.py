@@ -569,6 +569,10 @@ def _crossing(running: Running, levels: Sequence[Decimal], strict: bool) -> tupl
     return None
 
 
+_LABELS: dict[tuple[object, ...], tuple[CapRule, Rulebook, str | None]] = {}
+_LABELS_SIZE = 1 << 14
+
+
 def _series(
     rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running, rulebook: Rulebook
 ) -> Series:
@@ -585,17 +589,23 @@ def _series(
         amounts = [tuple(a[j] for j in first) for a in amounts]
         totals = [tuple(t[j] for j in first) for t in totals]
     factors = []
-    # The factor depends on what conversion_in reads: the unit, product, HS code and date.
-    labels: dict[tuple[object, ...], str | None] = {}
+    # The factor depends on what conversion_in reads: the unit, product, HS code and date
+    # (and the rule's measures and the rulebook's conversions). Kept across calls: a
+    # monitor builds a period's series again whenever its totals change.
+    labels = _LABELS
     for i in kept:
         e = bucket[i][0]
-        key = (e.unit, e.product, e.hs_code, e.date)
-        if key in labels:
-            factors.append(labels[key])
+        key = (id(rule), id(rulebook), e.unit, e.product, e.hs_code, e.date)
+        known = labels.get(key)
+        if known is not None and known[0] is rule and known[1] is rulebook:
+            factors.append(known[2])
             continue
         used = [conversion_in(e, m, rulebook) for m in rule.limit]
         label = next((factor_label(c) for c in used if c is not None), None)
-        factors.append(labels.setdefault(key, label))
+        if len(labels) >= _LABELS_SIZE:
+            labels.clear()
+        labels[key] = (rule, rulebook, label)
+        factors.append(label)
     return Series(
         units,
         [bucket[i][0].id for i in kept],
