@@ -669,6 +669,7 @@ _LAYOUT_SIZE = 64
 _STR_ONLY = frozenset({str})
 _Layout = tuple[Callable[[Mapping[str, Any]], tuple[Any, ...]], tuple[Any, ...], dict[Any, Any]]
 _LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
+_UNKNOWN: Any = object()
 
 
 def _layout(keys: tuple[Any, ...]) -> _Layout | None:
@@ -683,9 +684,8 @@ def _combined(raw: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]] 
     """The stored forms of a record's code fields (when all are valid) and its other
     keys, or None when the record is not of a kind remembered."""
     keys = tuple(raw)
-    if keys in _LAYOUTS:
-        layout = _LAYOUTS[keys]
-    else:
+    layout = _LAYOUTS.get(keys, _UNKNOWN)
+    if layout is _UNKNOWN:
         if len(_LAYOUTS) >= _LAYOUT_SIZE:
             _LAYOUTS.clear()
         layout = _LAYOUTS[keys] = _layout(keys)

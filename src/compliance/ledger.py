@@ -117,12 +117,12 @@ class LedgerChanges:
 
 _CONTENT = (*FIELDS, "extra", "inferred_from")
 _AMOUNT_FIELDS = ("quantity", "value", *RANGE_FIELDS)
-_DATE_FIELDS = tuple(f for f in FIELDS if f in DATE_FIELDS)
-_OTHER_FIELDS = tuple(f for f in _CONTENT if f not in (*_AMOUNT_FIELDS, *_DATE_FIELDS))
+_DATE_FIELDS = ("date", "reported_on", "contract_date", "unloaded_on")
+assert set(_DATE_FIELDS) == DATE_FIELDS
+_OTHER_FIELDS = tuple(f for f in _CONTENT if f not in (*_AMOUNT_FIELDS, *_DATE_FIELDS, "extra"))
 _OTHERS = itemgetter(*_OTHER_FIELDS)
 _DATES = itemgetter(*_DATE_FIELDS)
 _AMOUNTS = itemgetter(*_AMOUNT_FIELDS)
-_EXTRA_AT = _OTHER_FIELDS.index("extra")
 # Enough precision that normalising never rounds: equal amounts, one spelling.
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
@@ -132,20 +132,29 @@ def content_digest(shipment: Shipment) -> bytes:
     compared by value, as `==` does: `Decimal('1.0') == Decimal('1')`).
 
     The values as marshal writes them (version 2: no references, so the bytes never
-    depend on which objects are shared) — the text fields in field order, then the dates
-    as day numbers, then the amounts normalised — hashed with BLAKE2b."""
+    depend on which objects are shared) — the other fields in field order, the extra
+    columns sorted, the dates as day numbers, the amounts normalised — hashed with
+    BLAKE2b."""
     values = shipment.__dict__
     if len(values) < len(_CONTENT):
         values = {n: values.get(n) for n in _CONTENT}
-    others = _OTHERS(values)
-    extra = others[_EXTRA_AT]
-    if extra:
-        others = (*others[:_EXTRA_AT], tuple(sorted(extra.items())), *others[_EXTRA_AT + 1 :])
-    else:
-        others = (*others[:_EXTRA_AT], None, *others[_EXTRA_AT + 1 :])
-    dates = tuple([None if d is None else d.toordinal() for d in _DATES(values)])
-    amounts = tuple([None if a is None else str(a.normalize(_EXACT)) for a in _AMOUNTS(values)])
-    return blake2b(marshal.dumps((others, dates, amounts), 2), digest_size=16).digest()
+    extra = values["extra"]
+    day, reported, contract, unloaded = _DATES(values)
+    quantity, value, low, high = _AMOUNTS(values)
+    exact = _EXACT
+    parts = (
+        _OTHERS(values),
+        tuple(sorted(extra.items())) if extra else None,
+        day.toordinal(),
+        None if reported is None else reported.toordinal(),
+        None if contract is None else contract.toordinal(),
+        None if unloaded is None else unloaded.toordinal(),
+        None if quantity is None else str(quantity.normalize(exact)),
+        None if value is None else str(value.normalize(exact)),
+        None if low is None else str(low.normalize(exact)),
+        None if high is None else str(high.normalize(exact)),
+    )
+    return blake2b(marshal.dumps(parts, 2), digest_size=16).digest()
 
 
 Content = Shipment | bytes  # a shipment, or its digest in a compact ledger
@@ -169,18 +178,16 @@ class _Copies:
 
 class _PlainIds:
     """Ids seen once, correcting nothing, named by no correction: each one's content,
-    where it was read and its shipment if held."""
+    where it was read and its shipment if held. `ids` answers whether an id is one."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "ids")
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Content, Place, Shipment | None]] = {}
-
-    def __contains__(self, ident: object) -> bool:
-        return ident in self._entries
+        self.ids: dict[str, Any] = self._entries
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.ids)
 
     def put(self, ident: str, content: Content, record: RawRecord, held: Shipment | None) -> None:
         self._entries[ident] = (content, record.place(), held)
@@ -198,63 +205,65 @@ _NUMBERS = range(_NO_NUMBER + 1, 2**63)  # what the arrays hold (a place outside
 
 class _CompactIds(_PlainIds):
     """The same, for a ledger without end: per id one int (its slot) in a dict, and in
-    flat arrays the slot's 16-byte digest, source, line and index, so an id costs its
-    text, a dict entry and about 40 bytes, and nothing the garbage collector walks. The
-    id as written is kept apart only when it differs from the stored id (stripped, or not
-    text)."""
+    flat arrays the slot's 16-byte digest and its source, line and index as three
+    64-bit numbers, so an id costs its text, a dict entry, an int and 40 bytes, and
+    nothing the garbage collector walks. The id as written is kept apart only when it
+    differs from the stored id (stripped, or not text)."""
 
     __slots__ = (
         "_digests",
         "_held",
-        "_indices",
-        "_lines",
+        "_last",
+        "_numbers",
         "_odd",
         "_shown",
         "_slots",
         "_source_of",
-        "_sources",
         "_sources_at",
     )
 
     def __init__(self) -> None:
         self._slots: dict[str, int] = {}
+        self.ids = self._slots
         self._digests = bytearray()
-        self._sources = array("I")
-        self._lines = array("q")
-        self._indices = array("q")
+        self._numbers = array("q")  # per slot: source, line, index
         self._source_of: dict[str, int] = {}
         self._sources_at: list[str] = []
+        self._last: tuple[str, int] = ("", -1)  # the source of the last put, and its number
         self._shown: dict[int, str | None] = {}
         self._held: dict[int, Shipment] = {}
         self._odd: dict[int, Place] = {}  # places with a number the arrays cannot hold
 
-    def __contains__(self, ident: object) -> bool:
-        return ident in self._slots
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
     def put(self, ident: str, content: Content, record: RawRecord, held: Shipment | None) -> None:
         assert isinstance(content, bytes) and len(content) == 16
-        slot = len(self._lines)
+        numbers = self._numbers
+        slot = len(numbers) // 3
         self._slots[ident] = slot
         self._digests += content
-        source = self._source_of.get(record.source)
-        if source is None:
-            source = self._source_of[record.source] = len(self._sources_at)
-            self._sources_at.append(record.source)
-        self._sources.append(source)
+        name, source = self._last
+        if record.source is not name:
+            name = record.source
+            found = self._source_of.get(name)
+            if found is None:
+                found = self._source_of[name] = len(self._sources_at)
+                self._sources_at.append(name)
+            source = found
+            self._last = (name, source)
         line, index = record.line, record.index
         if (line is None or line in _NUMBERS) and (index is None or index in _NUMBERS):
-            self._lines.append(_NO_NUMBER if line is None else line)
-            self._indices.append(_NO_NUMBER if index is None else index)
+            numbers.extend(
+                (
+                    source,
+                    _NO_NUMBER if line is None else line,
+                    _NO_NUMBER if index is None else index,
+                )
+            )
             if record.data.get("id") is not ident:
                 shown = record.place()[3]
                 if shown != ident:
                     self._shown[slot] = shown
         else:
-            self._lines.append(_NO_NUMBER)
-            self._indices.append(_NO_NUMBER)
+            numbers.extend((source, _NO_NUMBER, _NO_NUMBER))
             self._odd[slot] = record.place()
         if held is not None:
             self._held[slot] = held
@@ -268,9 +277,9 @@ class _CompactIds(_PlainIds):
         odd = self._odd.pop(slot, None)
         if odd is not None:
             return content, odd, held
-        line, index = self._lines[slot], self._indices[slot]
+        source, line, index = self._numbers[3 * slot : 3 * slot + 3]
         place = (
-            self._sources_at[self._sources[slot]],
+            self._sources_at[source],
             None if line == _NO_NUMBER else line,
             None if index == _NO_NUMBER else index,
             self._shown.pop(slot, ident),
@@ -340,12 +349,17 @@ class Ledger:
                 self._invalid.append(record.rejection(result))
                 return False
             shipment = result
-        self._note_dates(shipment.date, shipment.reported_on)
+        latest = self._latest
+        if latest is None or shipment.date > latest:
+            self._latest = latest = shipment.date
+        reported = shipment.reported_on
+        if reported is not None and reported > latest:
+            self._latest = reported
         ident = shipment.id
         held = shipment if keep else None
         content = content_digest(shipment) if self._compact else shipment
         plain = self._plain
-        if ident in plain:
+        if ident in plain.ids:
             self._promote(ident)
         copies = self._ids.get(ident)
         target = shipment.supersedes
@@ -363,7 +377,7 @@ class Ledger:
         if copies is None:
             self._ids[ident] = _Copies(place, content, held, target)
             if target is not None:
-                if target in self._plain:
+                if target in self._plain.ids:
                     self._promote(target)
                 self._union(ident, target)
         else:

@@ -241,8 +241,11 @@ class Monitor:
     ) -> Changes:
         """Take one event (a mapping of field to value, or a `Shipment`); return what it
         changed."""
-        if isinstance(event, Shipment):
-            data: Mapping[str, Any] = event.to_record()
+        shipment = None
+        if type(event) is dict:  # the usual event, before the (slower) ABC checks
+            data: Mapping[str, Any] = event
+        elif isinstance(event, Shipment):
+            data, shipment = event.to_record(), event
         elif isinstance(event, Mapping):
             data = event
         else:
@@ -259,7 +262,7 @@ class Monitor:
             )
             record = readable(record)  # undecodable text escaped, huge ints as Decimal
             self._count += 1
-            return self._take(record, event if isinstance(event, Shipment) else None)
+            return self._take(record, shipment)
 
     def feed_record(self, record: RawRecord) -> Changes:
         """Take one record as a reader gave it (with its place and reading problems)."""
