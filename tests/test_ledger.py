@@ -383,3 +383,11 @@ def test_a_compact_ledger_entry_is_a_slot_in_flat_arrays() -> None:
         ("feed", None, 7, "S0000007"),
         ("other", 3, None, "S0000007"),
     ]
+
+
+def test_a_record_made_at_a_place_is_the_record_the_constructor_makes() -> None:
+    made = RawRecord.at({"id": "a", "date": "2019-01-01"}, "feed", None, 7)
+    assert made == RawRecord({"id": "a", "date": "2019-01-01"}, "feed", index=7)
+    assert made.place() == ("feed", None, 7, "a") and made.problems == ()
+    with pytest.raises(AttributeError):
+        made.line = 3  # type: ignore[misc]

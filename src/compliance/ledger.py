@@ -64,6 +64,17 @@ class RawRecord:
     index: int | None = None
     problems: tuple[str, ...] = ()
 
+    @classmethod
+    def at(
+        cls, data: Mapping[str, Any], source: str, line: int | None, index: int | None
+    ) -> RawRecord:
+        """`RawRecord(data, source, line, index)` with no reading problems, made without
+        the frozen dataclass's `__init__` (one attribute set at a time): a live feed
+        makes one per event."""
+        record = object.__new__(cls)
+        record.__dict__.update(data=data, source=source, line=line, index=index, problems=())
+        return record
+
     def where(self) -> str:
         return located(self.source, self.line, self.index)
 

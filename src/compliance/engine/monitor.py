@@ -89,6 +89,14 @@ class Changes(list[Finding]):
         self.withdrawn: list[Finding] = list(withdrawn)
         self.rejected: list[Rejection] = list(rejected)
 
+    @classmethod
+    def none(cls) -> Changes:
+        """No change (what nearly every feed returns), made without `__init__`."""
+        changes = list.__new__(cls)
+        changes.withdrawn = []
+        changes.rejected = []
+        return changes
+
     def __repr__(self) -> str:
         return (
             f"Changes(raised={list(self)!r}, withdrawn={self.withdrawn!r}, "
@@ -254,12 +262,7 @@ class Monitor:
                 f"compliance.Shipment (got {type(event).__name__})"
             )
         with self._lock:
-            record = RawRecord(
-                data=data,
-                source=source,
-                line=line,
-                index=None if line is not None else self._count,
-            )
+            record = RawRecord.at(data, source, line, None if line is not None else self._count)
             record = readable(record)  # undecodable text escaped, huge ints as Decimal
             self._count += 1
             return self._take(record, shipment)
@@ -336,7 +339,7 @@ class Monitor:
             reach[result.id] = reached = self._evaluator.rules_for(result)
             if self._ledger.add(record, result, keep=bool(reached)):
                 # Accepted at once, nothing else moved (nearly every event).
-                return self._settle([], reach) if reached else Changes()
+                return self._settle([], reach) if reached else Changes.none()
             rejected = []
         count = self._ledger.rejected_count
         rejected_before, self._rejected_count = self._rejected_count, count
