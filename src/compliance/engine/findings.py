@@ -549,8 +549,20 @@ def _product_words(e: Shipment) -> str:
 Running = list[tuple[Decimal, ...]]  # the totals in every measure after each event
 
 
+_ZERO = Decimal(0)
+
+
 def _cumulative(bucket: list[tuple[Shipment, Amounts]]) -> Running:
-    totals = [Decimal(0)] * (len(bucket[0][1]) if bucket else 0)
+    if bucket and len(bucket[0][1]) == 1:  # one measure (most caps): one total
+        add = CONTEXT.add
+        total = _ZERO
+        out = []
+        for _, (a,) in bucket:
+            if a is not None:
+                total = add(total, a)
+            out.append((total,))
+        return out
+    totals = [_ZERO] * (len(bucket[0][1]) if bucket else 0)
     out = []
     for _, amounts in bucket:
         for j, a in enumerate(amounts):
@@ -569,7 +581,8 @@ def _crossing(running: Running, levels: Sequence[Decimal], strict: bool) -> tupl
     return None
 
 
-_LABELS: dict[tuple[object, ...], tuple[CapRule, Rulebook, str | None]] = {}
+# Per (rule, rulebook), by what the factor depends on, the factor label of a series point.
+_LABELS: dict[tuple[int, int], tuple[CapRule, Rulebook, dict[tuple[object, ...], str | None]]] = {}
 _LABELS_SIZE = 1 << 14
 
 
@@ -579,7 +592,8 @@ def _series(
     """The evidence of a cap finding: every event that counts in some measure, with its
     amounts and the running totals after it (the tuples already computed, not copies)."""
     units = tuple(m.unit for m in rule.limit)
-    kept = [i for i, (_, amounts) in enumerate(bucket) if any(a is not None for a in amounts)]
+    nothing = (None,) * len(units)  # an event that counts in no measure
+    kept = [i for i, (_, amounts) in enumerate(bucket) if amounts != nothing]
     amounts = [bucket[i][1] for i in kept]
     totals = [running[i] for i in kept]
     if len(set(units)) < len(units):
@@ -592,19 +606,22 @@ def _series(
     # The factor depends on what conversion_in reads: the unit, product, HS code and date
     # (and the rule's measures and the rulebook's conversions). Kept across calls: a
     # monitor builds a period's series again whenever its totals change.
-    labels = _LABELS
+    known = _LABELS.get((id(rule), id(rulebook)))
+    if known is None or known[0] is not rule or known[1] is not rulebook:
+        if len(_LABELS) >= _LABELS_SIZE:
+            _LABELS.clear()
+        known = _LABELS[(id(rule), id(rulebook))] = (rule, rulebook, {})
+    labels = known[2]
+    if len(labels) >= _LABELS_SIZE:
+        labels.clear()
     for i in kept:
         e = bucket[i][0]
-        key = (id(rule), id(rulebook), e.unit, e.product, e.hs_code, e.date)
-        known = labels.get(key)
-        if known is not None and known[0] is rule and known[1] is rulebook:
-            factors.append(known[2])
+        key = (e.unit, e.product, e.hs_code, e.date)
+        if key in labels:
+            factors.append(labels[key])
             continue
         used = [conversion_in(e, m, rulebook) for m in rule.limit]
-        label = next((factor_label(c) for c in used if c is not None), None)
-        if len(labels) >= _LABELS_SIZE:
-            labels.clear()
-        labels[key] = (rule, rulebook, label)
+        label = labels[key] = next((factor_label(c) for c in used if c is not None), None)
         factors.append(label)
     return Series(
         units,
@@ -697,6 +714,7 @@ class _Bucket:
             counted: list[str] = []
             inferred: list[str] = []
             basis: dict[str, Decimal] = {}
+            add = CONTEXT.add
             for e, amounts in self.events:
                 a = amounts[j]
                 if a is None:
@@ -705,7 +723,7 @@ class _Bucket:
                 if e.inferred_from:
                     inferred.append(e.id)
                 key = e.source or "unspecified"
-                basis[key] = CONTEXT.add(basis.get(key, Decimal(0)), a)
+                basis[key] = add(basis[key], a) if key in basis else add(_ZERO, a)
             found = self._measures[j] = (counted, inferred, dict(sorted(basis.items())))
         return found
 
