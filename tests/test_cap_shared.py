@@ -9,9 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import compliance
+from compliance.engine.findings import (
+    Amounts,
+    PeriodTally,
+    cap_amounts,
+    cap_period_findings,
+    span_of,
+)
 from compliance.events import Shipment
+from compliance.rulebook.evaluator import compile_rule
 from compliance.rulebook.rulebook import Rulebook
-from compliance.rulebook.schema import CapRule
+from compliance.rulebook.schema import CapRule, RollingPeriod
 from compliance.testing import strategies
 from compliance.testing.strategies import NoMatchingEvent
 from compliance.units import CONTEXT
@@ -50,3 +58,33 @@ def test_each_cap_finding_is_what_its_series_says(case: tuple[Rulebook, list[Shi
         assert f.measure.basis == dict(sorted(basis.items()))
         assert f.measure.total == (counted[-1].running[unit] if counted else Decimal(0))
         assert f.inferred == [i for i in f.events if by_id[i].inferred_from]
+
+
+@given(_cases(), st.data())
+def test_a_period_tally_kept_up_to_date_finds_what_its_members_give(
+    case: tuple[Rulebook, list[Shipment]], data: st.DataObject
+) -> None:
+    # A monitor adds and removes a period's members in any order; the tally's findings
+    # after each change are those of the members, found from scratch.
+    rulebook, events = case
+    for rule in rulebook.rules:
+        if not isinstance(rule, CapRule) or isinstance(rule.period, RollingPeriod):
+            continue
+        tallies: dict[tuple[object, ...], PeriodTally] = {}
+        members: dict[tuple[object, ...], dict[str, tuple[Shipment, Amounts]]] = {}
+        for event in data.draw(st.permutations(events + events)):  # second time: may leave
+            span = span_of(rule, event.date)
+            if span is None or not compile_rule(rule)(event):
+                continue
+            key = (tuple(event.get(f) for f in rule.group_by), span)
+            tally = tallies.setdefault(key, PeriodTally(rule, key[0], span, rulebook))
+            held = members.setdefault(key, {})
+            if event.id in held and data.draw(st.booleans()):
+                tally.remove(event)
+                del held[event.id]
+            elif event.id not in held:
+                amounts = cap_amounts(rule, event, rulebook)
+                tally.add(event, amounts)
+                held[event.id] = (event, amounts)
+            ordered = sorted(held.values(), key=lambda m: (m[0].date, m[0].id))
+            assert tally.findings() == cap_period_findings(rule, key[0], span, ordered, rulebook)

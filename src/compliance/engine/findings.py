@@ -9,6 +9,7 @@ decide it, so every report draws what the findings say.
 
 from __future__ import annotations
 
+import bisect
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -55,6 +56,7 @@ from compliance.units import CONTEXT, convert, dimension, for_people, format_amo
 __all__ = [
     "EVENT_KINDS",
     "Amounts",
+    "PeriodTally",
     "amount_in",
     "cap_amounts",
     "cap_event_findings",
@@ -496,6 +498,103 @@ def cap_rolling_findings(
     return _rolling(rule, members, _group(rule, key), rule.period.days, rulebook)
 
 
+class PeriodTally:
+    """The members of one period of a calendar, months or fixed cap, in (date, id) order,
+    as a monitor adds and removes them, with what the period's findings share kept up to
+    date instead of derived again from every member: the running totals after each member
+    (computed again from the first member changed on, in order, so each is the total
+    `cap_period_findings` computes) and the series columns. `findings()` is
+    `cap_period_findings` of the members."""
+
+    def __init__(self, rule: CapRule, key: tuple[object, ...], span: Span, rulebook: Rulebook):
+        self.rule, self.key, self.span, self.rulebook = rule, key, span, rulebook
+        self.members: list[tuple[Shipment, Amounts]] = []
+        self.running: Running = []
+        self._order: list[tuple[date, str]] = []
+        self._stale = 0  # the running totals from this member on are computed again
+        self._units = tuple(m.unit for m in rule.limit)
+        self._nothing = (None,) * len(self._units)  # the amounts of a member counting nowhere
+        # The series columns (of the members counting in some measure), but for a rule
+        # with two measures in one unit, whose series `_series` builds.
+        self._columns = len(set(self._units)) == len(self._units)
+        self._kept: list[tuple[date, str]] = []
+        self._ids: list[str] = []
+        self._dates: list[date] = []
+        self._amounts: list[Amounts] = []
+        self._sources: list[str | None] = []
+        self._factors: list[str | None] = []
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def add(self, e: Shipment, amounts: Amounts) -> None:
+        key = (e.date, e.id)
+        i = bisect.bisect_left(self._order, key)
+        self._order.insert(i, key)
+        self.members.insert(i, (e, amounts))
+        self.running.insert(i, ())
+        self._stale = min(self._stale, i)
+        if self._columns and amounts != self._nothing:
+            k = bisect.bisect_left(self._kept, key)
+            labels = _labels(self.rule, self.rulebook)
+            at = (e.unit, e.product, e.hs_code, e.date)
+            label = labels[at] if at in labels else _label(self.rule, e, self.rulebook, labels)
+            self._kept.insert(k, key)
+            self._ids.insert(k, e.id)
+            self._dates.insert(k, e.date)
+            self._amounts.insert(k, amounts)
+            self._sources.insert(k, e.source)
+            self._factors.insert(k, label)
+
+    def remove(self, e: Shipment) -> None:
+        key = (e.date, e.id)
+        i = bisect.bisect_left(self._order, key)
+        del self._order[i], self.members[i], self.running[i]
+        self._stale = min(self._stale, i)
+        if self._columns:
+            k = bisect.bisect_left(self._kept, key)
+            if k < len(self._kept) and self._kept[k] == key:
+                for column in (
+                    self._kept, self._ids, self._dates, self._amounts, self._sources,
+                    self._factors,
+                ):  # fmt: skip
+                    del column[k]
+
+    def _refresh(self) -> None:
+        start, members, running = self._stale, self.members, self.running
+        totals = list(running[start - 1]) if start else [_ZERO] * len(self._units)
+        add = CONTEXT.add
+        for i in range(start, len(members)):
+            for j, a in enumerate(members[i][1]):
+                if a is not None:
+                    totals[j] = add(totals[j], a)
+            running[i] = tuple(totals)
+        self._stale = len(members)
+
+    def series(self) -> Series:
+        self._refresh()
+        if not self._columns:
+            return _series(self.rule, self.members, self.running, self.rulebook)
+        nothing = self._nothing
+        totals = [t for t, (_, a) in zip(self.running, self.members, strict=True) if a != nothing]
+        return Series(
+            self._units,
+            self._ids,
+            self._dates,
+            self._amounts,
+            totals,
+            self._sources,
+            self._factors,
+        )
+
+    def findings(self) -> list[Finding]:
+        """`cap_period_findings(rule, key, span, members, rulebook)`."""
+        self._refresh()
+        return _period(
+            self.rule, self.span, self.members, _group(self.rule, self.key), self.rulebook, self
+        )
+
+
 def span_of(rule: CapRule | UnnotifiedRule, day: date) -> Span | None:
     """The period of a calendar, months or fixed cap that holds `day` (None: outside a
     fixed period); rolling caps have no fixed periods."""
@@ -556,7 +655,7 @@ def _cumulative(bucket: list[tuple[Shipment, Amounts]]) -> Running:
     if bucket and len(bucket[0][1]) == 1:  # one measure (most caps): one total
         add = CONTEXT.add
         total = _ZERO
-        out = []
+        out: Running = []
         for _, (a,) in bucket:
             if a is not None:
                 total = add(total, a)
@@ -586,6 +685,29 @@ _LABELS: dict[tuple[int, int], tuple[CapRule, Rulebook, dict[tuple[object, ...],
 _LABELS_SIZE = 1 << 14
 
 
+def _labels(rule: CapRule, rulebook: Rulebook) -> dict[tuple[object, ...], str | None]:
+    known = _LABELS.get((id(rule), id(rulebook)))
+    if known is None or known[0] is not rule or known[1] is not rulebook:
+        if len(_LABELS) >= _LABELS_SIZE:
+            _LABELS.clear()
+        known = _LABELS[(id(rule), id(rulebook))] = (rule, rulebook, {})
+    labels = known[2]
+    if len(labels) >= _LABELS_SIZE:
+        labels.clear()
+    return labels
+
+
+def _label(
+    rule: CapRule, e: Shipment, rulebook: Rulebook, labels: dict[tuple[object, ...], str | None]
+) -> str | None:
+    """The factor label of the event's series point (remembered in `labels`)."""
+    used = [conversion_in(e, m, rulebook) for m in rule.limit]
+    label = labels[(e.unit, e.product, e.hs_code, e.date)] = next(
+        (factor_label(c) for c in used if c is not None), None
+    )
+    return label
+
+
 def _series(
     rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running, rulebook: Rulebook
 ) -> Series:
@@ -606,23 +728,11 @@ def _series(
     # The factor depends on what conversion_in reads: the unit, product, HS code and date
     # (and the rule's measures and the rulebook's conversions). Kept across calls: a
     # monitor builds a period's series again whenever its totals change.
-    known = _LABELS.get((id(rule), id(rulebook)))
-    if known is None or known[0] is not rule or known[1] is not rulebook:
-        if len(_LABELS) >= _LABELS_SIZE:
-            _LABELS.clear()
-        known = _LABELS[(id(rule), id(rulebook))] = (rule, rulebook, {})
-    labels = known[2]
-    if len(labels) >= _LABELS_SIZE:
-        labels.clear()
+    labels = _labels(rule, rulebook)
     for i in kept:
         e = bucket[i][0]
         key = (e.unit, e.product, e.hs_code, e.date)
-        if key in labels:
-            factors.append(labels[key])
-            continue
-        used = [conversion_in(e, m, rulebook) for m in rule.limit]
-        label = labels[key] = next((factor_label(c) for c in used if c is not None), None)
-        factors.append(label)
+        factors.append(labels[key] if key in labels else _label(rule, e, rulebook, labels))
     return Series(
         units,
         [bucket[i][0].id for i in kept],
@@ -640,9 +750,10 @@ def _period(
     bucket: list[tuple[Shipment, Amounts]],
     group: dict[str, str],
     rulebook: Rulebook,
+    tally: PeriodTally | None = None,
 ) -> list[Finding]:
     out = []
-    shared = _Bucket(rule, bucket, rulebook)
+    shared = _Bucket(rule, bucket, rulebook, tally)
     running = shared.running
     limits = [m.amount for m in rule.limit]
     hit = _crossing(running, limits, strict=True)
@@ -665,12 +776,17 @@ class _Bucket:
     once, on first use, however many findings (the cap's and each threshold's) use it."""
 
     def __init__(
-        self, rule: CapRule, events: list[tuple[Shipment, Amounts]], rulebook: Rulebook
+        self,
+        rule: CapRule,
+        events: list[tuple[Shipment, Amounts]],
+        rulebook: Rulebook,
+        tally: PeriodTally | None = None,
     ) -> None:
         self.rule = rule
         self.events = events
         self.rulebook = rulebook
-        self.running = _cumulative(events)
+        self._tally = tally  # the events' running totals and series, kept up to date
+        self.running = tally.running if tally is not None else _cumulative(events)
         self._series: Series | None = None
         self._lows: Running | None = None
         self._ranged: bool | None = None
@@ -680,7 +796,11 @@ class _Bucket:
     @property
     def series(self) -> Series:
         if self._series is None:
-            self._series = _series(self.rule, self.events, self.running, self.rulebook)
+            self._series = (
+                self._tally.series()
+                if self._tally is not None
+                else _series(self.rule, self.events, self.running, self.rulebook)
+            )
         return self._series
 
     @property

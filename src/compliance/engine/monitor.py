@@ -35,9 +35,9 @@ from typing import Any
 from compliance.engine.durable_correlation import DurableCorrelator
 from compliance.engine.findings import (
     Amounts,
+    PeriodTally,
     cap_amounts,
     cap_event_findings,
-    cap_period_findings,
     cap_rolling_findings,
     findings_for_rule,
     inference_finding,
@@ -143,16 +143,21 @@ class _Bucket:
 class _CapBucket(_Bucket):
     """A cap's bucket: each member's amounts and own findings, and the exact totals."""
 
-    __slots__ = ("amounts", "own", "total")
+    __slots__ = ("amounts", "own", "tally", "total")
 
-    def __init__(self, measures: int) -> None:
+    def __init__(self, measures: int, tally: PeriodTally | None = None) -> None:
         super().__init__()
         self.amounts: dict[str, Amounts] = {}
         self.own: dict[str, list[Finding]] = {}
         self.total = [Decimal(0)] * measures
+        # A fixed period's members with its running totals and series kept up to date:
+        # a breach's findings list every member, and are built again at every change.
+        self.tally = tally
 
     def add_member(self, event: Shipment, amounts: Amounts, own: list[Finding]) -> None:
         self.add(event)
+        if self.tally is not None:
+            self.tally.add(event, amounts)
         self.amounts[event.id] = amounts
         self.own[event.id] = own
         self.total = [
@@ -161,6 +166,8 @@ class _CapBucket(_Bucket):
 
     def remove(self, event: Shipment) -> None:
         super().remove(event)
+        if self.tally is not None:
+            self.tally.remove(event)
         del self.own[event.id]
         amounts = self.amounts.pop(event.id)
         self.total = [
@@ -386,7 +393,14 @@ class Monitor:
                 if isinstance(rule, CapRule):
                     cap = self._buckets.get(key)
                     if cap is None:
-                        cap = self._buckets[key] = _CapBucket(len(rule.limit))
+                        where = key[1]
+                        assert isinstance(where, tuple)
+                        tally = None
+                        if not isinstance(rule.period, RollingPeriod) and len(where) == 2:
+                            group, span = where
+                            assert isinstance(span, Span)
+                            tally = PeriodTally(rule, group, span, self.rulebook)
+                        cap = self._buckets[key] = _CapBucket(len(rule.limit), tally)
                     assert isinstance(cap, _CapBucket)
                     amounts = cap_amounts(rule, event, self.rulebook)
                     cap.add_member(event, amounts, cap_event_findings(rule, event, amounts))
@@ -440,12 +454,10 @@ class Monitor:
         where = key[1]
         assert isinstance(where, tuple)
         if not isinstance(rule.period, RollingPeriod):
-            members = bucket.members()
-            after = bucket.own_findings(e for e, _ in members)
-            span = where[1]
-            if isinstance(span, Span):
-                after += cap_period_findings(rule, where[0], span, members, self.rulebook)
-            return [], after
+            tally = bucket.tally
+            if tally is None:  # an event outside every fixed period: its own findings
+                return [], bucket.own_findings(bucket.events.values())
+            return [], bucket.own_findings(e for e, _ in tally.members) + tally.findings()
         first, last = touched.first, touched.last
         reach = timedelta(days=rule.period.days)
         # Findings on days first..last+reach rest on events from first-reach on.
