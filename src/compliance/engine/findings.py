@@ -523,6 +523,7 @@ class PeriodTally:
         self._amounts: list[Amounts] = []
         self._sources: list[str | None] = []
         self._factors: list[str | None] = []
+        self._labels: dict[tuple[object, ...], str | None] = {}  # see _series
 
     def __len__(self) -> int:
         return len(self.members)
@@ -536,7 +537,7 @@ class PeriodTally:
         self._stale = min(self._stale, i)
         if self._columns and amounts != self._nothing:
             k = bisect.bisect_left(self._kept, key)
-            labels = _labels(self.rule, self.rulebook)
+            labels = self._labels
             at = (e.unit, e.product, e.hs_code, e.date)
             label = labels[at] if at in labels else _label(self.rule, e, self.rulebook, labels)
             self._kept.insert(k, key)
@@ -680,23 +681,6 @@ def _crossing(running: Running, levels: Sequence[Decimal], strict: bool) -> tupl
     return None
 
 
-# Per (rule, rulebook), by what the factor depends on, the factor label of a series point.
-_LABELS: dict[tuple[int, int], tuple[CapRule, Rulebook, dict[tuple[object, ...], str | None]]] = {}
-_LABELS_SIZE = 1 << 14
-
-
-def _labels(rule: CapRule, rulebook: Rulebook) -> dict[tuple[object, ...], str | None]:
-    known = _LABELS.get((id(rule), id(rulebook)))
-    if known is None or known[0] is not rule or known[1] is not rulebook:
-        if len(_LABELS) >= _LABELS_SIZE:
-            _LABELS.clear()
-        known = _LABELS[(id(rule), id(rulebook))] = (rule, rulebook, {})
-    labels = known[2]
-    if len(labels) >= _LABELS_SIZE:
-        labels.clear()
-    return labels
-
-
 def _label(
     rule: CapRule, e: Shipment, rulebook: Rulebook, labels: dict[tuple[object, ...], str | None]
 ) -> str | None:
@@ -725,10 +709,8 @@ def _series(
         amounts = [tuple(a[j] for j in first) for a in amounts]
         totals = [tuple(t[j] for j in first) for t in totals]
     factors = []
-    # The factor depends on what conversion_in reads: the unit, product, HS code and date
-    # (and the rule's measures and the rulebook's conversions). Kept across calls: a
-    # monitor builds a period's series again whenever its totals change.
-    labels = _labels(rule, rulebook)
+    # The factor depends on what conversion_in reads: the unit, product, HS code and date.
+    labels: dict[tuple[object, ...], str | None] = {}
     for i in kept:
         e = bucket[i][0]
         key = (e.unit, e.product, e.hs_code, e.date)
