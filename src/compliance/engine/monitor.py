@@ -18,9 +18,12 @@ unquantified) and its exact totals: while events only arrive and the totals stay
 the lowest threshold, nothing but the new members' own findings can change, and the
 period is not evaluated again.
 
-How it stays small: the ledger is compact (a digest of each record's content and where it
-was read) and holds the shipments of the events that reach some rule only; the others
-cannot change a finding, now or after a correction.
+How it stays small: the ledger is compact (per id a slot in flat arrays: a digest of the
+record's content and where it was read) and holds the shipments of the events that reach
+some rule only; the others cannot change a finding, now or after a correction.
+durable_rules holds the facts of correlation steps behind a watermark (the latest step
+event's date less a chain's span) no longer: a late event is joined with facts asserted
+again from the shipments kept (`DurableCorrelator.add`).
 """
 
 from __future__ import annotations
