@@ -18,7 +18,7 @@ from compliance import __version__
 from compliance.errors import ComplianceError, RuleFileError
 from compliance.io._common import printable
 
-__all__ = ["main"]
+__all__ = ["PIECE", "encoded", "main", "write_report"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -224,12 +224,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     with _rare_collections():
         report = evaluate(args.logs, rulebook, engine=args.engine, as_of=args.as_of)
         text = render(report, rulebook, fmt)
-    # Valid UTF-8 whatever a log held: anything unencodable is written as an escape.
-    data = text.encode("utf-8", "backslashreplace")
     if args.output:
-        write_report(args.output, data)
+        write_report(args.output, text)
     else:
-        _stdout(data)
+        _stdout(text)
     for r in report.rejected:
         line = f"{r.location()}: rejected: {'; '.join(r.reasons)}"
         print(printable(line), file=sys.stderr)
@@ -264,7 +262,7 @@ def _watch(args: argparse.Namespace) -> int:
     if args.report:
         report = report_from_state(args.state, rulebook, as_of=args.as_of)
         fmt = args.format or ("table" if sys.stdout.isatty() else "json")
-        _stdout(render(report, rulebook, fmt).encode("utf-8", "backslashreplace"))
+        _stdout(render(report, rulebook, fmt))
         return report.exit_code()
     if args.log is None:
         raise ComplianceError("watch needs a feed (a file, or - for stdin), or --report")
@@ -280,13 +278,26 @@ def _watch(args: argparse.Namespace) -> int:
     )
 
 
-def _stdout(data: bytes) -> None:
+PIECE = 1 << 20  # characters encoded at a time: the text is never copied whole to bytes
+
+
+def encoded(text: str, piece: int = PIECE) -> Iterator[bytes]:
+    """`text` as UTF-8 in pieces of `piece` characters, valid whatever a log held:
+    anything unencodable (a lone surrogate) is written as an escape. The pieces joined
+    are `text.encode("utf-8", "backslashreplace")`; a report of a gigabyte is not
+    copied once more to write it."""
+    for start in range(0, len(text), piece):
+        yield text[start : start + piece].encode("utf-8", "backslashreplace")
+
+
+def _stdout(text: str) -> None:
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # a text-only stream (tests, embedding): it takes str
-        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.write(b"".join(encoded(text)).decode("utf-8"))
         return
-    buffer.write(data)
+    for data in encoded(text):
+        buffer.write(data)
     buffer.flush()
 
 
@@ -305,8 +316,8 @@ def _refuse_input_as_output(output: Path, logs: Sequence[str]) -> None:
             )
 
 
-def write_report(target: Path, data: bytes) -> None:
-    """Write `data` to `target` whole or not at all; ComplianceError naming the file
+def write_report(target: Path, text: str) -> None:
+    """Write `text` (as `encoded` pieces) to `target` whole or not at all; ComplianceError naming the file
     and the reason.
 
     A regular file (or a new one) is written to a temporary file beside it, then
@@ -324,7 +335,7 @@ def write_report(target: Path, data: bytes) -> None:
             raise IsADirectoryError(21, "Is a directory")
         if mode is not None and not stat.S_ISREG(mode):
             with open(target, "wb") as handle:
-                handle.write(data)
+                handle.writelines(encoded(text))
             return
         if mode is not None and (not os.access(target, os.W_OK) or not mode & 0o222):
             raise PermissionError(13, "Permission denied (a read-only file)")
@@ -334,7 +345,7 @@ def write_report(target: Path, data: bytes) -> None:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.writelines(encoded(text))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, final)
@@ -438,11 +449,10 @@ def _convert(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     text = conversion.to_jsonl() if args.format == "jsonl" else conversion.to_csv()
-    data = text.encode("utf-8", "backslashreplace")
     if args.output:
-        write_report(args.output, data)
+        write_report(args.output, text)
     else:
-        _stdout(data)
+        _stdout(text)
     for note in notes + conversion.warnings:
         print(f"{note.location()}: warning: {note.message}", file=sys.stderr)
     for note in conversion.unmapped:
