@@ -2,13 +2,15 @@
 
 Clean rows add float64 amounts in Polars; Python rows add theirs too. Only buckets whose
 float total comes within MARGIN of their lowest level (smallest threshold or limit) are
-recomputed in `Decimal` by `findings_for_rule`, on their members confirmed by the exact
-evaluator (the selection screen may pass a row whose number is within float rounding of a
+recomputed in `Decimal` by the shared cap code (`cap_period_findings`,
+`cap_rolling_findings`), on their members confirmed by the exact evaluator, ordered, grouped
+and put in their periods here in Polars (the selection screen may pass a row whose number is within float rounding of a
 bound; amounts are never negative, so extra rows only make more buckets hot).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,7 +20,14 @@ from compliance.engine.columnar.expressions import FieldExprs
 from compliance.engine.columnar.plan import Plan
 from compliance.engine.columnar.screen import Scan
 from compliance.engine.columnar.shipments import shipments
-from compliance.engine.findings import EVENT_KINDS, amount_in, findings_for_rule, span_of
+from compliance.engine.findings import (
+    Amounts,
+    cap_amounts,
+    cap_event_findings,
+    cap_period_findings,
+    cap_rolling_findings,
+    span_of,
+)
 from compliance.events import DATE_FIELDS, NUMERIC_FIELDS, Shipment
 from compliance.report import Finding
 from compliance.rulebook.rulebook import Rulebook
@@ -129,6 +138,7 @@ def cap_findings(
     exact = plan.exact[index]
     rulebook = plan.rulebook
     out: list[Finding] = []
+    sources: dict[int, tuple[Scan, pl.DataFrame]] = {}
     measures = len(rule.limit)
     groups = _group_columns(rule)
     numeric_group = any(g in NUMERIC_FIELDS for g in rule.group_by)
@@ -141,38 +151,37 @@ def cap_findings(
 
     # Python rows: exact amounts, unconvertible findings.
     python_events = [e for e in from_python if e.date in rule.effective]
-    rows: list[dict[str, Any]] = []
-    unconvertible: list[Shipment] = []
-    for pos, e in enumerate(python_events):
-        amounts = [amount_in(e, m, rulebook) for m in rule.limit]
-        if any(a is None for a in amounts):
-            unconvertible.append(e)
-        row: dict[str, Any] = {"__src": -1, "__pos": pos, "__date": e.date, "__id": e.id}
-        for k, g in enumerate(rule.group_by):
-            row[groups[k]] = _python_group_value(e, g)
-        for j, a in enumerate(amounts):
-            row[f"__a{j}"] = float(a) if a is not None else None
-        rows.append(row)
-    frames = [pl.DataFrame(rows, schema=schema)]
+    python_amounts = [cap_amounts(rule, e, rulebook) for e in python_events]
+    # Events that add nothing in some measure raise their own findings (EVENT_KINDS).
+    for e, amounts in zip(python_events, python_amounts, strict=True):
+        out.extend(cap_event_findings(rule, e, amounts))
+    columns: dict[str, list[Any]] = {
+        "__src": [-1] * len(python_events), "__pos": list(range(len(python_events))),
+        "__date": [e.date for e in python_events], "__id": [e.id for e in python_events],
+    }  # fmt: skip
+    for k, g in enumerate(rule.group_by):
+        columns[groups[k]] = [_python_group_value(e, g) for e in python_events]
+    for j in range(measures):
+        columns[f"__a{j}"] = [None if (x := a[j]) is None else float(x) for a in python_amounts]
+    frames = [pl.DataFrame(columns, schema=schema)]
+    members = _Members(rule, python_events, python_amounts, sources, exact, rulebook)
 
     # Clean rows: float amounts in Polars.
-    sources: dict[int, tuple[Scan, pl.DataFrame]] = {}
     for n, scan, part in clean_parts:
         if part.height == 0:
             continue
         part = _clean_amounts(rule, scan.exprs, part, rulebook).with_row_index("__pos")
         sources[n] = (scan, part)
         bad = part.filter(pl.any_horizontal(pl.col(f"__a{j}").is_null() for j in range(measures)))
-        unconvertible.extend(e for e in shipments(scan, bad) if exact(e))
+        for e in shipments(scan, bad):
+            if e.date in rule.effective and exact(e):
+                out.extend(cap_event_findings(rule, e, cap_amounts(rule, e, rulebook)))
         frames.append(part.select(
             pl.lit(n, dtype=pl.Int32).alias("__src"), pl.col("__pos").cast(pl.Int64),
             scan.exprs.norm("date").alias("__date"), scan.exprs.raw("id").alias("__id"),
             *(_group_value(scan.exprs, g).alias(groups[k]) for k, g in enumerate(rule.group_by)),
             *(pl.col(f"__a{j}") for j in range(measures)),
         ))  # fmt: skip
-    if unconvertible:
-        out.extend(f for f in findings_for_rule(rule, unconvertible, rulebook)
-                   if f.kind in EVENT_KINDS)  # fmt: skip
     events = pl.concat(frames).with_columns(
         pl.col(f"__a{j}").fill_null(0.0) for j in range(measures)
     )
@@ -183,9 +192,8 @@ def cap_findings(
     if isinstance(rule.period, RollingPeriod):
         hot = _rolling_hot(events, groups, levels, rule.period.days, numeric_group)
         for segment in hot:
-            members = _materialise(segment, python_events, sources, exact)
-            out.extend(f for f in findings_for_rule(rule, members, rulebook)
-                       if f.kind not in EVENT_KINDS)  # fmt: skip
+            for key, bucket in members.groups(segment).items():
+                out.extend(cap_rolling_findings(rule, key, bucket, rulebook))
         return out
 
     dates = events.get_column("__date").unique().to_list()
@@ -202,28 +210,66 @@ def cap_findings(
     if hot_keys.height == 0:
         return out
     members_frame = events.join(hot_keys, on=keys, nulls_equal=True)
-    members = _materialise(members_frame, python_events, sources, exact)
-    out.extend(f for f in findings_for_rule(rule, members, rulebook) if f.kind not in EVENT_KINDS)
+    for part in members_frame.partition_by(keys):
+        span = spans[part.get_column("__date")[0]]
+        assert span is not None
+        for key, bucket in members.groups(part).items():
+            out.extend(cap_period_findings(rule, key, span, bucket, rulebook))
     return out
 
 
-def _materialise(
-    frame: pl.DataFrame,
-    python_events: list[Shipment],
-    sources: dict[int, tuple[Scan, pl.DataFrame]],
-    exact: Callable[[Shipment], bool],
-) -> list[Shipment]:
-    """The events of some rows: Python events as they are, clean rows built and
-    confirmed by the exact evaluator."""
-    import polars as pl
+class _Members:
+    """The members of hot buckets as the shared cap code takes them: events in (date, id)
+    order with their exact amounts, split by their `group_by` values (Polars groups
+    float values, which may merge groups), clean rows built and confirmed by the exact
+    evaluator; Python events keep the amounts computed for the screen."""
 
-    out = [python_events[p] for p in frame.filter(pl.col("__src") == -1).get_column("__pos")]
-    for n, (scan, part) in sources.items():
-        positions = frame.filter(pl.col("__src") == n).get_column("__pos")
-        if positions.len():
-            chosen = part.filter(pl.col("__pos").cast(pl.Int64).is_in(positions.implode()))
-            out.extend(e for e in shipments(scan, chosen) if exact(e))
-    return out
+    def __init__(
+        self,
+        rule: CapRule,
+        python_events: list[Shipment],
+        python_amounts: list[Amounts],
+        sources: dict[int, tuple[Scan, pl.DataFrame]],
+        exact: Callable[[Shipment], bool],
+        rulebook: Rulebook,
+    ) -> None:
+        self.rule = rule
+        self.python = python_events
+        self.python_amounts = python_amounts
+        self.sources = sources
+        self.exact = exact
+        self.rulebook = rulebook
+
+    def groups(
+        self, frame: pl.DataFrame
+    ) -> dict[tuple[object, ...], list[tuple[Shipment, Amounts]]]:
+        """The events of `frame`'s rows by group, each group in (date, id) order (ties
+        in the order the rule's events were given: Python events, then each source's
+        rows), as `findings_for_rule` orders and groups them."""
+        import polars as pl
+
+        frame = frame.sort(["__date", "__id", "__src", "__pos"])
+        built: dict[int, dict[int, Shipment]] = {}
+        for n, (scan, part) in self.sources.items():
+            positions = frame.filter(pl.col("__src") == n).get_column("__pos")
+            if positions.len():
+                chosen = part.filter(pl.col("__pos").cast(pl.Int64).is_in(positions.implode()))
+                row_of = dict(zip(chosen.get_column("__pos").to_list(), shipments(scan, chosen),
+                                  strict=True))  # fmt: skip
+                built[n] = row_of
+        rule, rulebook, exact, effective = self.rule, self.rulebook, self.exact, self.rule.effective
+        fields = rule.group_by
+        out: dict[tuple[object, ...], list[tuple[Shipment, Amounts]]] = defaultdict(list)
+        for src, pos in frame.select("__src", "__pos").iter_rows():
+            if src == -1:
+                e, amounts = self.python[pos], self.python_amounts[pos]
+            else:
+                e = built[src][pos]
+                if not (e.date in effective and exact(e)):
+                    continue
+                amounts = cap_amounts(rule, e, rulebook)
+            out[tuple(e.get(f) for f in fields)].append((e, amounts))
+        return out
 
 
 def _rolling_hot(
