@@ -317,8 +317,8 @@ def _refuse_input_as_output(output: Path, logs: Sequence[str]) -> None:
 
 
 def write_report(target: Path, text: str) -> None:
-    """Write `text` (as `encoded` pieces) to `target` whole or not at all; ComplianceError naming the file
-    and the reason.
+    """Write `text` (as `encoded` pieces) to `target` whole or not at all;
+    ComplianceError naming the file and the reason.
 
     A regular file (or a new one) is written to a temporary file beside it, then
     renamed over it: a full disk, a file-size limit or an interruption leaves the old

@@ -699,31 +699,32 @@ def _series(
     amounts and the running totals after it (the tuples already computed, not copies)."""
     units = tuple(m.unit for m in rule.limit)
     nothing = (None,) * len(units)  # an event that counts in no measure
-    kept = [i for i, (_, amounts) in enumerate(bucket) if amounts != nothing]
-    amounts = [bucket[i][1] for i in kept]
-    totals = [running[i] for i in kept]
+    ids: list[str] = []
+    dates: list[date] = []
+    amounts: list[Amounts] = []
+    totals: list[tuple[Decimal, ...]] = []
+    sources: list[str | None] = []
+    factors: list[str | None] = []
+    # The factor depends on what conversion_in reads: the unit, product, HS code and date.
+    labels: dict[tuple[object, ...], str | None] = {}
+    # One pass over the events (a period may hold a year's deliveries), not one per column.
+    for (e, counts), total in zip(bucket, running, strict=True):
+        if counts == nothing:
+            continue
+        ids.append(e.id)
+        dates.append(e.date)
+        amounts.append(counts)
+        totals.append(total)
+        sources.append(e.source)
+        key = (e.unit, e.product, e.hs_code, e.date)
+        factors.append(labels[key] if key in labels else _label(rule, e, rulebook, labels))
     if len(set(units)) < len(units):
         # Two measures in one unit have the same amounts and totals: one key for both.
         first = [units.index(u) for u in dict.fromkeys(units)]
         units = tuple(units[j] for j in first)
         amounts = [tuple(a[j] for j in first) for a in amounts]
         totals = [tuple(t[j] for j in first) for t in totals]
-    factors = []
-    # The factor depends on what conversion_in reads: the unit, product, HS code and date.
-    labels: dict[tuple[object, ...], str | None] = {}
-    for i in kept:
-        e = bucket[i][0]
-        key = (e.unit, e.product, e.hs_code, e.date)
-        factors.append(labels[key] if key in labels else _label(rule, e, rulebook, labels))
-    return Series(
-        units,
-        [bucket[i][0].id for i in kept],
-        [bucket[i][0].date for i in kept],
-        amounts,
-        totals,
-        [bucket[i][0].source for i in kept],
-        factors,
-    )
+    return Series(units, ids, dates, amounts, totals, sources, factors)
 
 
 def _period(
@@ -788,8 +789,19 @@ class _Bucket:
     @property
     def ranged(self) -> bool:
         if self._ranged is None:
-            self._ranged = any(is_ranged(e) for e, _ in self.events)
+            self._event_facts()
+        assert self._ranged is not None
         return self._ranged
+
+    def _event_facts(self) -> None:
+        """Whether any event is ranged, and the unquantified ones: one pass for both."""
+        ranged = False
+        unquantified = []
+        for e, _ in self.events:
+            ranged = ranged or is_ranged(e)
+            if is_unquantified(e):
+                unquantified.append(e.id)
+        self._ranged, self._unquantified = ranged, unquantified
 
     @property
     def low_running(self) -> Running:
@@ -806,7 +818,8 @@ class _Bucket:
     @property
     def unquantified(self) -> list[str]:
         if self._unquantified is None:
-            self._unquantified = [e.id for e, _ in self.events if is_unquantified(e)]
+            self._event_facts()
+        assert self._unquantified is not None
         return self._unquantified
 
     def counted(self, j: int) -> tuple[list[str], list[str], dict[str, Decimal]]:

@@ -3,9 +3,10 @@
 Clean rows add float64 amounts in Polars; Python rows add theirs too. Only buckets whose
 float total comes within MARGIN of their lowest level (smallest threshold or limit) are
 recomputed in `Decimal` by the shared cap code (`cap_period_findings`,
-`cap_rolling_findings`), on their members confirmed by the exact evaluator, ordered, grouped
-and put in their periods here in Polars (the selection screen may pass a row whose number is within float rounding of a
-bound; amounts are never negative, so extra rows only make more buckets hot).
+`cap_rolling_findings`), on their members confirmed by the exact evaluator (the selection
+screen may pass a row whose number is within float rounding of a bound; amounts are never
+negative, so extra rows only make more buckets hot), ordered, grouped and put in their
+periods here in Polars.
 """
 
 from __future__ import annotations
