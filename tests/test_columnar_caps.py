@@ -34,7 +34,8 @@ def _cases(draw: st.DrawFn) -> tuple[Rulebook, list[Shipment]]:
             continue
         source = draw(st.sampled_from([None, "notification", "panel-report"]))
         # Ids that sort unlike the events' order, and some sharing a day with the last.
-        day = events[-1].date if events and draw(st.booleans()) else event.date
+        same_day: bool = draw(st.booleans())
+        day = events[-1].date if events and same_day else event.date
         events.append(event.model_copy(update={"id": f"e{(k * 7) % 41:02d}-{k}",
                                                "source": source, "date": day}))  # fmt: skip
     return rulebook, events
