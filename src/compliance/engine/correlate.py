@@ -1,11 +1,16 @@
-"""Correlation rules on the columnar engine: chains found by Polars joins.
+"""Correlation rules as joins: one plan (`JoinPlan`), executed by Polars and by Spark.
 
 The same rule as the stream engine's durable_rules network (rulebook/correlation.py
-says what it means): each step's events are a frame; the chain grows one step at a
-time by equi-joins on the step's join fields and on buckets of days (an event in the
-window is in the earlier event's bucket or the next), filtered to its window and to
-events not already in the chain; then each first-step
-event keeps its first chain in (date, id) order of the later steps.
+says what it means). Each accepted event matching some step of a rule is a row of the
+rule's *step table* (`step_row`: its steps as a bit mask, its day number, its id and
+the text of the fields the joins read); step k's frame is the rows with bit k, every
+column suffixed `@k`. The chain grows one step at a time by equi-joins on the step's
+join fields and on buckets of days (an event in the window is in the earlier event's
+bucket or the next), filtered to its window and to events not already in the chain;
+then each first-step event keeps its first chain in (date, id) order of the later
+steps. `JoinPlan` says all of that once, as column names and windows; `infer_polars`
+runs it in Polars (the columnar engine) and `engine.spark.correlate` in Spark, each a
+line-by-line translation of the same operations.
 """
 
 from __future__ import annotations
@@ -27,117 +32,182 @@ from compliance.rulebook.schema import Rule
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["SLICE", "infer_columnar", "infer_polars"]
+__all__ = [
+    "ChainFinder",
+    "JoinPlan",
+    "StepJoin",
+    "StepRow",
+    "infer_columnar",
+    "infer_polars",
+    "polars_chains",
+    "step_row",
+    "step_table",
+]
+
+StepRow = tuple[int, int, str, list[str | None]]
+"""(steps as a bit mask, day number, id, text of each of `JoinPlan.fields`)."""
+
+ChainFinder = Callable[[int, CompiledCorrelation, list[Shipment]], list[Chain]]
+"""The first chains of a rule (by its rulebook index) among some accepted events."""
+
+
+def step_row(
+    compiled: CompiledCorrelation, fields: Sequence[str], event: Shipment
+) -> StepRow | None:
+    """An event's row of a rule's step table; None when it takes part in no step."""
+    steps = compiled.steps_of(event)
+    if not steps:
+        return None
+    # Joins compare values as text, as the stream engine's facts carry them.
+    values = [None if (v := event.get(f)) is None else str(v) for f in fields]
+    return sum(1 << k for k in steps), event.date.toordinal(), event.id, values
+
+
+@dataclass(frozen=True)
+class StepJoin:
+    """How step `step` joins the chain of the steps before it."""
+
+    step: int
+    left: tuple[str, ...]  # chain columns (an earlier step's fields)
+    right: tuple[str, ...]  # this step's columns, equal to `left` one by one
+    after: int  # the step whose date the window is after
+    days: int  # the window: 0 to `days` days after
+
+    @property
+    def size(self) -> int:
+        """Days per bucket: an event 0..days after another is in its bucket or the
+        next, so two equi-joins (with the join fields) find every pair in the window
+        without pairing every event with every other."""
+        return self.days + 1
+
+
+@dataclass(frozen=True)
+class JoinPlan:
+    """A correlation rule's joins, by column name."""
+
+    steps: int
+    fields: tuple[str, ...]  # the fields the joins read (step table columns __v0, __v1, …)
+    joins: tuple[StepJoin, ...]
+
+    @classmethod
+    def of(cls, compiled: CompiledCorrelation) -> JoinPlan:
+        fields = tuple(sorted(set().union(*compiled.needs)))
+        # Columns are named by position: field names (`extra.x`) are not column names
+        # every engine takes.
+        name = {f: f"__v{n}" for n, f in enumerate(fields)}
+        joins = []
+        for k in range(1, len(compiled.rule.steps)):
+            window = compiled.windows[k]
+            assert window is not None  # the loader requires a window after the first step
+            joins.append(StepJoin(
+                k, tuple(f"{name[j.other_field]}@{j.other}" for j in compiled.joins[k]),
+                tuple(f"{name[j.field]}@{k}" for j in compiled.joins[k]), *window,
+            ))  # fmt: skip
+        return cls(len(compiled.rule.steps), fields, tuple(joins))
+
+    def columns(self) -> list[str]:
+        """The step table's columns of `fields`, in their order."""
+        return [f"__v{n}" for n in range(len(self.fields))]
+
+    @staticmethod
+    def day(k: int) -> str:
+        return f"__d@{k}"
+
+    @staticmethod
+    def ident(k: int) -> str:
+        return f"__e@{k}"
+
+    def step_columns(self, k: int, columns: Sequence[str]) -> dict[str, str]:
+        """Step table column -> step k's frame column (the bit mask is dropped)."""
+        return {c: f"{c}@{k}" for c in columns if c != "__m"}
+
+    def choice(self) -> list[str]:
+        """Within a first-step event's chains, the first is first in this order."""
+        return [c for k in range(1, self.steps) for c in (self.day(k), self.ident(k))]
+
+    def order(self) -> list[str]:
+        """The order of the first chains (of every first-step event)."""
+        return [c for k in range(self.steps) for c in (self.day(k), self.ident(k))]
+
+
+def polars_chains(plan: JoinPlan, table: pl.DataFrame) -> pl.DataFrame:
+    """The first chains of a step table, one row each, in `plan.order()`."""
+    import polars as pl
+
+    def frame(k: int) -> pl.DataFrame:
+        own = table.filter((pl.col("__m") // (1 << k)) % 2 == 1)
+        return own.select(
+            pl.col(c).alias(n) for c, n in plan.step_columns(k, table.columns).items()
+        )
+
+    chains = frame(0)
+    for join in plan.joins:
+        k, size = join.step, join.size
+        step = frame(k).with_columns((pl.col(plan.day(k)) // size).alias("__b"))
+        parts = [
+            chains.with_columns((pl.col(plan.day(join.after)) // size + shift).alias("__b"))
+            .join(step, left_on=[*join.left, "__b"], right_on=[*join.right, "__b"],
+                  how="inner", coalesce=False)
+            .drop("__b", "__b_right")
+            for shift in (0, 1)
+        ]  # fmt: skip
+        chains = pl.concat(parts)
+        gap = pl.col(plan.day(k)) - pl.col(plan.day(join.after))
+        distinct = [pl.col(plan.ident(k)) != pl.col(plan.ident(j)) for j in range(k)]
+        chains = chains.filter((gap >= 0) & (gap <= join.days), *distinct)
+    first = chains.sort([plan.ident(0), *plan.choice()]).unique(
+        subset=[plan.ident(0)], keep="first"
+    )
+    return first.sort(plan.order())
+
+
+def step_table(
+    compiled: CompiledCorrelation, plan: JoinPlan, events: Sequence[Shipment]
+) -> tuple[pl.DataFrame, list[int]]:
+    """The step table of some events (`__i`: the event's position) and the positions."""
+    import polars as pl
+
+    rows: list[tuple[int, StepRow]] = []
+    for i, event in enumerate(events):
+        if (row := step_row(compiled, plan.fields, event)) is not None:
+            rows.append((i, row))
+    columns: dict[str, Any] = {
+        "__i": pl.Series([i for i, _ in rows], dtype=pl.Int64),
+        "__m": pl.Series([r[0] for _, r in rows], dtype=pl.Int64),
+        "__d": pl.Series([r[1] for _, r in rows], dtype=pl.Int64),
+        "__e": pl.Series([r[2] for _, r in rows], dtype=pl.String),
+    }
+    for n, column in enumerate(plan.columns()):
+        columns[column] = pl.Series([r[3][n] for _, r in rows], dtype=pl.String)
+    return pl.DataFrame(columns), [i for i, _ in rows]
+
+
+def infer_polars(compiled: CompiledCorrelation, events: Sequence[Shipment]) -> list[Chain]:
+    """The first chain of each first-step event among `events` (accepted events
+    matching some step of the rule), in (date, id) order of the chains."""
+    plan = JoinPlan.of(compiled)
+    table, _ = step_table(compiled, plan, events)
+    first = polars_chains(plan, table)
+    indices = first.select(f"__i@{k}" for k in range(plan.steps)).iter_rows()
+    return [tuple(events[i] for i in row) for row in indices]
 
 
 def infer_columnar(
-    rules: Sequence[Rule], step_events: Callable[[int], list[Shipment]]
+    rules: Sequence[Rule],
+    step_events: Callable[[int], list[Shipment]],
+    chains: ChainFinder | None = None,
 ) -> tuple[list[Finding], list[Shipment]]:
     """The `inferred` findings and inferred events of every correlation rule, given the
-    accepted events that may match some step of the rule at an index (a superset: each
-    is tested against the steps)."""
+    accepted events matching some step of the rule at an index; `chains` finds the
+    chains (default: `infer_polars` over those events)."""
     findings: list[Finding] = []
     inferred: list[Shipment] = []
     for index, rule in correlation_rules(rules):
         compiled = CompiledCorrelation(rule)
-        for chain in infer_polars(compiled, step_events(index)):
+        events = step_events(index)
+        found = chains(index, compiled, events) if chains else infer_polars(compiled, events)
+        for chain in found:
             inference = compiled.infer(chain)
             findings.append(inference_finding(compiled, inference))
             inferred.append(inference.event)
     return findings, inferred
-
-
-def _step_frame(
-    compiled: CompiledCorrelation, k: int, events: Sequence[Shipment], steps: list[list[int]]
-) -> pl.DataFrame:
-    import polars as pl
-
-    fields = sorted(compiled.needs[k])
-    rows = [i for i, of in enumerate(steps) if k in of]
-    columns: dict[str, list[Any]] = {
-        f"__i{k}": rows,
-        f"__d{k}": [events[i].date.toordinal() for i in rows],
-        f"__e{k}": [events[i].id for i in rows],
-    }
-    for f in fields:
-        # Joins compare values as text, as the stream engine's facts carry them.
-        columns[f"{f}@{k}"] = [str(events[i].get(f)) for i in rows]
-    schema = {f"__i{k}": pl.Int64, f"__d{k}": pl.Int64, f"__e{k}": pl.String}
-    schema |= {f"{f}@{k}": pl.String for f in fields}
-    return pl.DataFrame(columns, schema=schema)
-
-
-SLICE = 5_000  # first-step chains joined with the last step at a time
-
-
-@dataclass(frozen=True)
-class _Join:
-    """Chains grown by step `k`: its events `after` the event of step `after` by 0 to
-    `days` days, on the join fields (`left` of the chain, `right` of the step, the day
-    bucket last)."""
-
-    k: int
-    after: int
-    days: int
-    left: list[str]
-    right: list[str]
-
-    def grown(self, chains: pl.DataFrame, step: pl.DataFrame) -> pl.DataFrame:
-        import polars as pl
-
-        k, after, size = self.k, self.after, self.days + 1
-        pairs = [
-            chains.with_columns((pl.col(f"__d{after}") // size + shift).alias("__b"))
-            .join(step, left_on=self.left, right_on=self.right, how="inner", coalesce=False)
-            .drop("__b", "__b_right")
-            for shift in (0, 1)
-        ]
-        gap = pl.col(f"__d{k}") - pl.col(f"__d{after}")
-        distinct = [pl.col(f"__e{k}") != pl.col(f"__e{j}") for j in range(k)]
-        return pl.concat(pairs).filter((gap >= 0) & (gap <= self.days), *distinct)
-
-
-def _firsts(chains: pl.DataFrame, steps: int) -> pl.DataFrame:
-    """Each first-step event's first chain among `chains` (in (date, id) order of its
-    later steps): of the first chains of several parts, the first of all."""
-    order = [c for k in range(1, steps) for c in (f"__d{k}", f"__e{k}")]
-    return chains.sort(["__e0", *order]).unique(subset=["__e0"], keep="first")
-
-
-def infer_polars(compiled: CompiledCorrelation, events: Sequence[Shipment]) -> list[Chain]:
-    """The first chain of each first-step event among `events` (accepted events, those
-    matching no step of the rule taking no part), in (date, id) order of the chains."""
-    import polars as pl
-
-    steps = len(compiled.rule.steps)
-    taking_part = [compiled.steps_of(e) for e in events]
-    chains = _step_frame(compiled, 0, events, taking_part)
-    for k in range(1, steps):
-        step = _step_frame(compiled, k, events, taking_part)
-        window = compiled.windows[k]
-        assert window is not None  # the loader requires a window after the first step
-        after, days = window
-        # Days cut into buckets of days + 1: an event 0..days after another is in its
-        # bucket or the next, so two equi-joins (with the step's join fields) find every
-        # pair in the window without pairing every event with every other.
-        size = days + 1
-        left = [f"{j.other_field}@{j.other}" for j in compiled.joins[k]] + ["__b"]
-        right = [f"{j.field}@{k}" for j in compiled.joins[k]] + ["__b"]
-        step = step.with_columns((pl.col(f"__d{k}") // size).alias("__b"))
-        join = _Join(k, after, days, left, right)
-        if k < steps - 1:
-            chains = join.grown(chains, step)
-            continue
-        # The last step: each slice's chains are cut to each first event's first at once.
-        # Where a few vessels make many transfers and calls, the pairs in a window grow
-        # with the square of the log's density (534,000 for 18,209 chains in the first
-        # 1 M rows of the log with a 5 % DPRK share; the whole log peaked at 14 GB),
-        # while the first chains are one per first-step event.
-        slices = range(0, max(chains.height, 1), SLICE)
-        chains = pl.concat(
-            [_firsts(join.grown(chains.slice(at, SLICE), step), steps) for at in slices]
-        )
-    first = _firsts(chains, steps)
-    first = first.sort([c for k in range(steps) for c in (f"__d{k}", f"__e{k}")])
-    indices = first.select([f"__i{k}" for k in range(steps)]).iter_rows()
-    return [tuple(events[i] for i in row) for row in indices]

@@ -18,7 +18,7 @@ from compliance.engine.columnar.screen import Scan, scan_csv, scan_typed
 from compliance.engine.columnar.selection import Selection, select_rows
 from compliance.engine.columnar.shipments import shipments
 from compliance.engine.columnar.typed import Typed
-from compliance.engine.correlate import infer_columnar
+from compliance.engine.correlate import ChainFinder, infer_columnar
 from compliance.engine.findings import findings_for_rule, sort_findings
 from compliance.events import Shipment
 from compliance.io.readers import records_from
@@ -94,9 +94,12 @@ def python_events(
     return by_rule
 
 
-def findings_of(plan: Plan, selection: Selection, as_of: date | None) -> list[Finding]:
+def findings_of(
+    plan: Plan, selection: Selection, as_of: date | None, chains: ChainFinder | None = None
+) -> list[Finding]:
     """Every rule's findings: its Python events, and its clean rows in bulk (each one that
-    reaches a finding confirmed by the exact evaluator)."""
+    reaches a finding confirmed by the exact evaluator). `chains` finds correlation
+    chains where not all step events are here (the spark engine's join)."""
     import polars as pl
 
     accepted = selection.ledger.accepted
@@ -110,7 +113,7 @@ def findings_of(plan: Plan, selection: Selection, as_of: date | None) -> list[Fi
             events.extend(shipments(scan, frame, rows))
         return events
 
-    findings, inferred = infer_columnar(plan.rules, step_events)
+    findings, inferred = infer_columnar(plan.rules, step_events, chains)
     from_python = python_events(plan, accepted, inferred)
     for index, rule in enumerate(plan.rules):
         mask = f"__m{index}"

@@ -42,7 +42,9 @@ from compliance.engine.columnar.selection import (
     resolve_groups,
 )
 from compliance.engine.columnar.typed import TYPED_BATCH_ROWS
+from compliance.engine.correlate import JoinPlan, step_table
 from compliance.engine.findings import sort_findings
+from compliance.engine.spark.correlate import spark_chains
 from compliance.engine.spark.executors import (
     ERROR_MARK,
     FILE,
@@ -59,6 +61,7 @@ from compliance.engine.spark.executors import (
 )
 from compliance.engine.spark.session import spark_session
 from compliance.errors import ComplianceError
+from compliance.events import Shipment, parse_shipment
 from compliance.io.readers import (
     display_name,
     log_format,
@@ -68,6 +71,7 @@ from compliance.io.readers import (
 )
 from compliance.ledger import Ledger, RawRecord
 from compliance.report import Report, RulebookInfo
+from compliance.rulebook.correlation import Chain, CompiledCorrelation
 from compliance.rulebook.rulebook import Rulebook
 
 if TYPE_CHECKING:
@@ -113,11 +117,15 @@ def evaluate_spark(
     # distinct value, stage two's plan) is amortised as on one machine. Restored after.
     previous = spark.conf.get(BATCH_ROWS, None)
     spark.conf.set(BATCH_ROWS, str(TYPED_BATCH_ROWS))
+    job: _Job | None = None
     try:
-        selection = _select(spark, plan, paths, frames, python_records, run)
+        job = _start(spark, plan, paths, frames)
+        selection = _resolve(job, python_records, run) if job else _python_only(python_records)
     except ComplianceError:
+        _stop(job)
         raise
     except Exception as e:
+        _stop(job)
         raise _one_line(e) from None
     finally:
         if previous is None:
@@ -126,7 +134,11 @@ def evaluate_spark(
             spark.conf.set(BATCH_ROWS, previous)
     ledger = selection.ledger
     day = as_of if as_of is not None else ledger.latest_date
-    findings = findings_of(plan, selection, day)
+    try:
+        chains = _Chains(job, run) if job is not None else None
+        findings = findings_of(plan, selection, day, chains)
+    finally:
+        _stop(job)
     return Report(
         findings=sort_findings(findings), accounting=ledger.accounting, rejected=ledger.rejected,
         superseded=ledger.superseded,
@@ -217,6 +229,9 @@ class _Job:
     json_starts: dict[tuple[str, int], int] = field(default_factory=dict)
     typed: list[_Typed] = field(default_factory=list)
     count: int = 0  # source indexes used
+    all_keys: Any = None  # the union of `keys`, persisted while the evaluation runs
+    hot: Any = None  # id hashes whose rows the ledger sees (a Spark frame of __h)
+    parts: Any = None  # typed sources' rows per batch (the tallies' __rows)
 
     def add_csv(self, paths: list[str]) -> None:
         import polars as pl
@@ -304,15 +319,17 @@ class _Job:
         return text, blocks, starts
 
 
-def _select(
-    spark: Any, plan: Plan, paths: dict[str, list[str]], frames: list[Any],
-    python_records: list[RawRecord], run: SparkRun,
-) -> Selection:  # fmt: skip
+def _python_only(python_records: list[RawRecord]) -> Selection:
     ledger = Ledger()
+    for record in python_records:
+        ledger.add(record)
+    return Selection(ledger)
+
+
+def _start(spark: Any, plan: Plan, paths: dict[str, list[str]], frames: list[Any]) -> _Job | None:
+    """The job of the sources read on Spark, their keys persisted (None: no such source)."""
     if not any(paths.values()) and not frames:
-        for record in python_records:
-            ledger.add(record)
-        return Selection(ledger)
+        return None
     job = _Job(spark, plan)
     if paths["csv"]:
         job.add_csv(paths["csv"])
@@ -322,18 +339,21 @@ def _select(
         job.add_parquet(paths["parquet"])
     for frame in frames:
         job.add_frame(frame)
-    keys = functools.reduce(lambda a, b: a.unionByName(b), job.keys).persist()
-    try:
-        return _resolve(job, keys, python_records, run)
-    finally:
-        keys.unpersist()
+    job.all_keys = functools.reduce(lambda a, b: a.unionByName(b), job.keys).persist()
+    return job
 
 
-def _resolve(job: _Job, keys: Any, python_records: list[RawRecord], run: SparkRun) -> Selection:
+def _stop(job: _Job | None) -> None:
+    if job is not None and job.all_keys is not None:
+        job.all_keys.unpersist()
+        job.all_keys = None
+
+
+def _resolve(job: _Job, python_records: list[RawRecord], run: SparkRun) -> Selection:
     import polars as pl
     from pyspark.sql import functions as F
 
-    spark, plan = job.spark, job.plan
+    spark, plan, keys = job.spark, job.plan, job.all_keys
     # 3. What reaches the driver: kept and odd rows, tallies.
     wanted = (F.coalesce(F.col("__rel"), F.lit(False)) | F.coalesce(F.col("__odd"), F.lit(False))
               | F.col("__count").isNotNull() | F.col("__rows").isNotNull())  # fmt: skip
@@ -385,10 +405,14 @@ def _resolve(job: _Job, keys: Any, python_records: list[RawRecord], run: SparkRu
     if involved_signed:
         hot = hot.union(spark.createDataFrame([(h,) for h in involved_signed], "__h long"))
     hot = hot.distinct()
+    job.hot, job.parts = hot, parts
     hot_keys = valid.join(F.broadcast(hot), on="__h", how="left_semi")
+    # A row kept for correlation steps (__cor) is a rule's as much as a kept one: its
+    # group is not plain copies, and (not on the driver) it is fetched like plain rows.
     groups = _polars(
         hot_keys.groupBy("__h").agg(
-            F.count(F.lit(1)).alias("n"), F.max("__rel").alias("rel"),
+            F.count(F.lit(1)).alias("n"),
+            F.max(F.col("__rel") | F.coalesce(F.col("__cor"), F.lit(False))).alias("rel"),
             F.sum(F.when(~F.col("__rel"), 1).otherwise(0)).alias("plain"),
             F.countDistinct("__c").alias("contents"),
         )
@@ -458,6 +482,14 @@ def _json_records(job: _Job, rows: pl.DataFrame) -> Iterator[RawRecord]:
 def _typed_records(job: _Job, rows: pl.DataFrame, parts: pl.DataFrame) -> Iterator[RawRecord]:
     """Records of some rows (`__s`, `__row`: their KEY) of typed sources, as the Python
     reader reads them, fetched from the source by a second pass."""
+    for _, record in _typed_keyed(job, rows, parts):
+        yield record
+
+
+def _typed_keyed(
+    job: _Job, rows: pl.DataFrame, parts: pl.DataFrame
+) -> Iterator[tuple[tuple[int, int], RawRecord]]:
+    """`_typed_records` with the (`__s`, `__row`) of each."""
     import polars as pl
     from pyspark.sql import functions as F
 
@@ -479,9 +511,100 @@ def _typed_records(job: _Job, rows: pl.DataFrame, parts: pl.DataFrame) -> Iterat
             if source.frame:
                 record = RawRecord(values, source.names[index],
                                    index=offsets[key & ~mask] + (key & mask))  # fmt: skip
-                yield readable(record)
+                yield (index, key), readable(record)
             else:
-                yield RawRecord(values, source.names[index], index=key)
+                yield (index, key), RawRecord(values, source.names[index], index=key)
+
+
+class _Chains:
+    """Correlation chains found by Spark (`spark_chains`): the step rows the executors
+    kept (those of ids the ledger saw are the driver's) with the driver's step events;
+    the chains' rows from the executors are read here as the Python reader reads them."""
+
+    def __init__(self, job: _Job, run: SparkRun) -> None:
+        self.job, self.run = job, run
+
+    def __call__(
+        self, index: int, compiled: CompiledCorrelation, events: list[Shipment]
+    ) -> list[Chain]:
+        try:
+            return self._chains(index, compiled, events)
+        except ComplianceError:
+            raise
+        except Exception as e:
+            raise _one_line(e) from None
+
+    def _chains(
+        self, index: int, compiled: CompiledCorrelation, events: list[Shipment]
+    ) -> list[Chain]:
+        import polars as pl
+        from pyspark.sql import functions as F
+
+        job, plan = self.job, JoinPlan.of(compiled)
+        columns = ["__x", "__s", "__row", "__line", "__m", "__d", "__e", *plan.columns()]
+        table = (
+            job.all_keys.filter(F.col("__r") == index)
+            .join(F.broadcast(job.hot), on="__h", how="left_anti")
+            .select(F.lit(None).cast("long").alias("__x"), "__s", "__row", "__line", "__m",
+                    "__d", "__e", *(F.col("__v")[n].alias(c)
+                                    for n, c in enumerate(plan.columns())))
+        )  # fmt: skip
+        here, _ = step_table(compiled, plan, events)
+        if here.height:
+            schema = ", ".join(
+                f"{c} {t}" for c, t in zip(columns, ["long", "int", "long", "string", "long",
+                                                      "long", "string"], strict=False)
+            )  # fmt: skip
+            schema += "".join(f", {c} string" for c in plan.columns())
+            driver = here.select(
+                pl.col("__i").alias("__x"), pl.lit(None, pl.Int32).alias("__s"),
+                pl.lit(None, pl.Int64).alias("__row"), pl.lit(None, pl.String).alias("__line"),
+                "__m", "__d", "__e", *plan.columns(),
+            )  # fmt: skip
+            table = table.unionByName(job.spark.createDataFrame(driver.rows(), schema))
+        first = spark_chains(plan, table)
+        there = pl.concat(
+            [first.select(pl.col(f"{c}@{k}").alias(c) for c in ("__x", "__s", "__row", "__line"))
+             for k in range(plan.steps)]
+        ).filter(pl.col("__x").is_null()).unique(["__s", "__row"])  # fmt: skip
+        self.run.to_driver += there.height
+        fetched = self._events(there)
+        out = []
+        for row in first.iter_rows(named=True):
+            chain = []
+            for k in range(plan.steps):
+                x = row[f"__x@{k}"]
+                chain.append(
+                    events[x] if x is not None else fetched[(row[f"__s@{k}"], row[f"__row@{k}"])]
+                )
+            out.append(tuple(chain))
+        return out
+
+    def _events(self, rows: pl.DataFrame) -> dict[tuple[int, int], Shipment]:
+        """The shipments of some rows of the executors (`__s`, `__row`, `__line`)."""
+        job = self.job
+        by_index = {s.index: s for s in job.csv.values()}
+        records: list[tuple[tuple[int, int], RawRecord]] = []
+        for s, row, line in rows.select("__s", "__row", "__line").iter_rows():
+            if s in by_index:
+                source = by_index[s]
+                for record in parse_stream([job.heads[s] + "\n", line + "\n"], source.name,
+                                           "csv"):  # fmt: skip
+                    records.append(((s, row), record))
+            elif (
+                s in job.json_names
+                and (json := json_record(line, job.json_names[s], row)) is not None
+            ):
+                records.append(((s, row), json))
+        records.extend(_typed_keyed(job, rows, job.parts))
+        out: dict[tuple[int, int], Shipment] = {}
+        for key, record in records:
+            event = parse_shipment(record.data)
+            if not isinstance(event, Shipment):  # the screen found it clean
+                raise ComplianceError(f"{record.source}: a row of a chain is not valid: "
+                                      f"{'; '.join(str(p) for p in event)}")  # fmt: skip
+            out[key] = event
+        return out
 
 
 def _offsets(parts: pl.DataFrame, index: int) -> dict[int, int]:

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 from compliance.engine.columnar.csv_chunks import parse_chunk
 from compliance.engine.columnar.expressions import FieldExprs
 from compliance.engine.columnar.plan import Fallback, Plan
-from compliance.engine.columnar.screen import Screen
+from compliance.engine.columnar.screen import Scan, Screen
+from compliance.engine.columnar.shipments import shipments
 from compliance.engine.columnar.typed import TRUSTED, Typed
+from compliance.engine.correlate import JoinPlan, step_row
 from compliance.events import MAX_FIELDS, imitated_field
 from compliance.io.readers import FIELD_LIMIT, REQUIRED, parse_stream
 from compliance.ledger import RawRecord
+from compliance.rulebook.correlation import CompiledCorrelation, correlation_rules
 from compliance.rulebook.rulebook import Rulebook
 
 if TYPE_CHECKING:
@@ -37,10 +40,12 @@ __all__ = [
     "KEY",
     "KEYS_SCHEMA",
     "LINES_SCHEMA",
+    "Correlations",
     "CsvSource",
     "JsonScreen",
     "LineScreen",
     "TypedScreen",
+    "correlations_for",
     "json_record",
     "number_lines",
     "odd_line",
@@ -53,9 +58,13 @@ LINES_SCHEMA = "__f string, __no long, value string"
 # __line: the text of kept and odd rows; __count, __latest: a tally row per batch (its
 # records, the latest delivery or reporting date of a clean row).
 # __rows: a typed source's rows in one batch (its tally row's __row: the partition's base).
+# __cor: a clean row that may match correlation steps only; it stays here, and a step
+# row (__r: the rule's index, __m, __d, __e, __v: its row of the rule's step table, with
+# its __s, __row, __h and __line) per correlation rule whose steps it takes part in.
 KEYS_SCHEMA = (
     "__s int, __row long, __h long, __c long, __idok boolean, __rel boolean, "
-    "__odd boolean, __line string, __count long, __latest string, __rows long"
+    "__odd boolean, __line string, __count long, __latest string, __rows long, "
+    "__cor boolean, __r int, __m long, __d long, __e string, __v array<string>"
 )
 ERROR_MARK = "compliance-spark: "  # marks an executor's error meant for the user
 
@@ -139,21 +148,61 @@ def screen_for(
     return _SCREENS[key]
 
 
+@dataclass(frozen=True)
+class Correlations:
+    """A rulebook's correlation rules as the executors join them: (index, compiled
+    rule, join plan) of each, and the indexes of the other rules."""
+
+    rules: list[tuple[int, CompiledCorrelation, JoinPlan]]
+    others: list[int]
+
+    @classmethod
+    def of(cls, rulebook: Rulebook) -> Correlations:
+        rules = []
+        for index, rule in correlation_rules(rulebook.rules):
+            compiled = CompiledCorrelation(rule)
+            rules.append((index, compiled, JoinPlan.of(compiled)))
+        taken = {i for i, _, _ in rules}
+        return cls(rules, [i for i in range(len(rulebook.rules)) if i not in taken])
+
+
+_CORRELATIONS: dict[str, Correlations] = {}
+
+
+def correlations_for(token: str, rulebook: Rulebook) -> Correlations:
+    """The rulebook's `Correlations`, built once per worker process."""
+    if token not in _CORRELATIONS:
+        _CORRELATIONS[token] = Correlations.of(rulebook)
+    return _CORRELATIONS[token]
+
+
 def screened_keys(
-    screen: Screen, frame: pl.DataFrame, where: pl.DataFrame, source: int
-) -> pl.DataFrame:
-    """The KEYS_SCHEMA rows of one screened frame (`__row`: its positions) and a tally
-    row. `where` maps each `__row` to the row's key (`__key`: its line - 2, its row in a
-    Parquet file, ...) and, for text sources, its line (`__line`), kept for the rows
-    the screen keeps."""
+    screen: Screen, exprs: FieldExprs, correlations: Correlations, frame: pl.DataFrame,
+    where: pl.DataFrame, source: int,
+) -> pl.DataFrame:  # fmt: skip
+    """The KEYS_SCHEMA rows of one screened frame (`__row`: its positions), its step
+    rows and a tally row. `where` maps each `__row` to the row's key (`__key`: its line
+    - 2, its row in a Parquet file, ...) and, for text sources, its line (`__line`),
+    kept for the rows the screen keeps and for step rows."""
     import polars as pl
 
     keys, candidates, records, latest = screen.run(frame)
-    kept = screen.relevant(candidates).select("__row", pl.lit(True).alias("__rel"))
+    relevant = screen.relevant(candidates)
+    # Rows only correlation steps may want stay on the executors: the join runs here.
+    only = pl.lit(False)
+    if correlations.rules:
+        steps = pl.any_horizontal([pl.col(f"__m{i}") for i, _, _ in correlations.rules])
+        other = [pl.col(f"__m{i}") for i in correlations.others]
+        only = (
+            pl.col("__clean") & ~exprs.has("supersedes") & steps
+            & (~pl.any_horizontal(other) if other else pl.lit(True))
+        )  # fmt: skip
+    kept = relevant.select("__row", (~only).alias("__rel"), only.alias("__cor"))
     # Kept rows whose id is not valid are no keys: they come with __idok false.
     out = keys.join(kept, on="__row", how="full", coalesce=True).join(where, on="__row", how="left")
     out = out.with_columns(
         pl.col("__h").is_not_null().alias("__idok"), pl.col("__rel").fill_null(False),
+        pl.col("__cor").fill_null(False),
         pl.col("__h").reinterpret(signed=True), pl.col("__c").reinterpret(signed=True),
         pl.lit(source, dtype=pl.Int32).alias("__s"), pl.lit(False).alias("__odd"),
         pl.col("__key").alias("__row"),
@@ -165,7 +214,41 @@ def screened_keys(
         "__count": pl.Series([records], dtype=pl.Int64),
         "__latest": pl.Series([latest], dtype=pl.String),
     })  # fmt: skip
-    return pl.concat([out, tally], how="diagonal")
+    parts = [out, tally]
+    cor = relevant.filter(only)
+    if cor.height:
+        parts.append(_step_rows(exprs, correlations, cor, where, source))
+    return pl.concat(parts, how="diagonal")
+
+
+def _step_rows(
+    exprs: FieldExprs, correlations: Correlations, cor: pl.DataFrame, where: pl.DataFrame,
+    source: int,
+) -> pl.DataFrame:  # fmt: skip
+    """The step rows of some clean rows (the shipments the columnar engine builds of
+    them, tested exactly by each correlation rule)."""
+    import polars as pl
+
+    scan = Scan(name="", columns=exprs.columns, exprs=exprs, keys=cor.head(0),
+                relevant=cor, records=0)  # fmt: skip
+    positions: list[int] = cor.get_column("__row").to_list()
+    events = shipments(scan, cor, positions)
+    out: dict[str, list[Any]] = {c: [] for c in ("__row", "__r", "__m", "__d", "__e", "__v")}
+    for index, compiled, plan in correlations.rules:
+        for position, event in zip(positions, events, strict=True):
+            if (row := step_row(compiled, plan.fields, event)) is None:
+                continue
+            for column, value in zip(out, (position, index, *row), strict=True):
+                out[column].append(value)
+    types = {"__row": pl.UInt32, "__r": pl.Int32, "__m": pl.Int64, "__d": pl.Int64,
+             "__e": pl.String, "__v": pl.List(pl.String)}  # fmt: skip
+    rows = pl.DataFrame(out, schema=types)
+    hashes = cor.select("__row", pl.col("__h").reinterpret(signed=True))
+    return (
+        rows.join(hashes, on="__row", how="left").join(where, on="__row", how="left")
+        .with_columns(pl.lit(source, dtype=pl.Int32).alias("__s"), pl.col("__key").alias("__row"))
+        .drop("__key")
+    )  # fmt: skip
 
 
 def _as_keys(parts: list[pl.DataFrame]) -> pl.DataFrame | None:
@@ -210,7 +293,7 @@ class LineScreen:
                 source = self.sources[str(path)]
                 out = self.screen(source, part.filter(pl.col("__no") > 1))
                 if out is not None:
-                    yield from out.to_arrow().to_batches()
+                    yield from _batches(out)
 
     def screen(self, source: CsvSource, part: pl.DataFrame) -> pl.DataFrame | None:
         """The keys, kept lines and odd lines of some lines of one file."""
@@ -255,7 +338,7 @@ class LineScreen:
     def keys(self, source: CsvSource, numbers: list[int], texts: list[str]) -> pl.DataFrame:
         import polars as pl
 
-        _, screen = screen_for(self.token, self.rulebook, source.header)
+        exprs, screen = screen_for(self.token, self.rulebook, source.header)
         try:
             frame = parse_chunk(("\n".join(texts) + "\n").encode(), source.header)
         except Fallback:
@@ -266,7 +349,20 @@ class LineScreen:
         rows = pl.Series("__row", numbers, dtype=pl.Int64) - 2
         frame = frame.with_columns(rows.cast(pl.UInt32)).select("__row", *source.header)
         where = pl.DataFrame({"__row": rows.cast(pl.UInt32), "__key": rows, "__line": texts})
-        return screened_keys(screen, frame, where, source.index)
+        correlations = correlations_for(self.token, self.rulebook)
+        return screened_keys(screen, exprs, correlations, frame, where, source.index)
+
+
+def _batches(keys: pl.DataFrame) -> Iterator[pa.RecordBatch]:
+    """KEYS_SCHEMA rows as Arrow batches Spark reads (Polars' lists are large lists,
+    which it does not)."""
+    import pyarrow as pa
+
+    table = keys.to_arrow()
+    at = table.schema.get_field_index("__v")
+    field = table.schema.field(at)
+    table = table.set_column(at, field.name, table.column(at).cast(pa.list_(field.type.value_type)))
+    yield from table.to_batches()
 
 
 def _keys_types() -> dict[str, Any]:
@@ -276,6 +372,8 @@ def _keys_types() -> dict[str, Any]:
         "__s": pl.Int32, "__row": pl.Int64, "__h": pl.Int64, "__c": pl.Int64,
         "__idok": pl.Boolean, "__rel": pl.Boolean, "__odd": pl.Boolean,
         "__line": pl.String, "__count": pl.Int64, "__latest": pl.String, "__rows": pl.Int64,
+        "__cor": pl.Boolean, "__r": pl.Int32, "__m": pl.Int64, "__d": pl.Int64,
+        "__e": pl.String, "__v": pl.List(pl.String),
     }  # fmt: skip
 
 
@@ -328,7 +426,7 @@ class JsonScreen:
             for (path,), part in lines.partition_by("__f", as_dict=True).items():
                 out = self.screen(self.sources[str(path)], self.names[str(path)], part)
                 if out is not None:
-                    yield from out.to_arrow().to_batches()
+                    yield from _batches(out)
 
     def screen(self, index: int, name: str, part: pl.DataFrame) -> pl.DataFrame | None:
         import polars as pl
@@ -366,8 +464,9 @@ class JsonScreen:
                 "__key": pl.Series([n for n, _, _, _ in plain], dtype=pl.Int64),
                 "__line": pl.Series([t for _, t, _, _ in plain], dtype=pl.String),
             })  # fmt: skip
-            _, screen = screen_for(self.token, self.rulebook, columns, typed=True)
-            parts.append(screened_keys(screen, frame, where, index))
+            exprs, screen = screen_for(self.token, self.rulebook, columns, typed=True)
+            correlations = correlations_for(self.token, self.rulebook)
+            parts.append(screened_keys(screen, exprs, correlations, frame, where, index))
         return _as_keys(parts)
 
 
@@ -397,7 +496,7 @@ class TypedScreen:
             for (path,), part in frame.partition_by(FILE, as_dict=True).items():
                 out = self.screen(self.sources[path], part)
                 if out is not None:
-                    yield from out.to_arrow().to_batches()
+                    yield from _batches(out)
 
     def screen(self, index: int, part: pl.DataFrame) -> pl.DataFrame | None:
         import polars as pl
@@ -416,8 +515,9 @@ class TypedScreen:
             frames = list(typed.batches())
         except Fallback:
             return _as_keys([_odd_rows(index, keys.to_list(), None), base])
-        _, screen = screen_for(self.token, self.rulebook, typed.columns, typed=True)
+        exprs, screen = screen_for(self.token, self.rulebook, typed.columns, typed=True)
+        correlations = correlations_for(self.token, self.rulebook)
         where = pl.DataFrame({"__row": pl.Series(range(part.height), dtype=pl.UInt32),
                               "__key": keys.cast(pl.Int64)})  # fmt: skip
-        out = [screened_keys(screen, frame, where, index) for frame in frames]
+        out = [screened_keys(screen, exprs, correlations, frame, where, index) for frame in frames]
         return _as_keys([*out, base])
