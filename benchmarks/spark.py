@@ -31,24 +31,31 @@ from run import ensure_log
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu() -> float:
-    """User + system CPU seconds of this process and every live descendant (the JVM and
-    its Python workers), each with its reaped children, read from /proc."""
+def tree_cpu() -> dict[str, float]:
+    """User + system CPU seconds of this process (`driver`) and every live descendant,
+    each with its reaped children, read from /proc: the JVM (`jvm`) and its Python
+    workers (`workers`)."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
+    names: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name, rest = (entry / "stat").read_text().rsplit(")", 1)
         except OSError:
             continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = sum(int(f) for f in fields[11:15]) / TICKS
-    total, todo = 0.0, [os.getpid()]
+        fields = rest.split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = sum(int(f) for f in fields[11:15]) / TICKS
+        names[pid] = name.split("(", 1)[-1]
+    me = os.getpid()
+    total = {"driver": times.get(me, 0.0), "jvm": 0.0, "workers": 0.0}
+    todo = [p for p, parent in parents.items() if parent == me]
     while todo:
         pid = todo.pop()
-        total += times.get(pid, 0.0)
+        total["jvm" if names.get(pid) == "java" else "workers"] += times.get(pid, 0.0)
         todo.extend(p for p, parent in parents.items() if parent == pid)
     return total
 
@@ -64,11 +71,12 @@ def child(master: str, log: str, check: bool, against: str | None) -> None:
     up = time.perf_counter() - started
     rulebook = compliance.load_rulebook()
     run = SparkRun()
-    cpu = tree_cpu()
+    before = tree_cpu()
     started = time.perf_counter()
     report = evaluate_spark([log], rulebook, session=session, run=run)
     seconds = time.perf_counter() - started
-    cpu = tree_cpu() - cpu
+    parts = {k: v - before[k] for k, v in tree_cpu().items()}
+    cpu = sum(parts.values())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     same = None
     if against is not None:
@@ -78,8 +86,9 @@ def child(master: str, log: str, check: bool, against: str | None) -> None:
         columnar = compliance.evaluate(log, rulebook, engine="columnar")
         same = columnar.to_dict() == report.to_dict() and same is not False
     session.stop()
-    print(json.dumps({"session": up, "seconds": seconds, "cpu": cpu, "rows": run.rows,
-                      "to_driver": run.to_driver, "peak": peak, "same": same}))  # fmt: skip
+    print(json.dumps({"session": up, "seconds": seconds, "cpu": cpu, "parts": parts,
+                      "rows": run.rows, "to_driver": run.to_driver, "peak": peak,
+                      "same": same}))  # fmt: skip
 
 
 def main() -> None:
@@ -97,6 +106,7 @@ def main() -> None:
         return
     log = args.log or str(ensure_log(args.events, args.seed))
     print(f"{'master':9} {'events':>11} {'session s':>9} {'seconds':>8} {'CPU s':>7} "
+          f"{'driver':>7} {'JVM':>7} {'workers':>7} "
           f"{'events/s':>10} {'ev/CPU-s':>9} {'driver MiB':>10} {'to driver':>9} "
           f"{'same':>5}")  # fmt: skip
     for master in args.masters:
@@ -109,7 +119,8 @@ def main() -> None:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         share = r["to_driver"] / max(r["rows"], 1)
         print(f"{master:9} {r['rows']:>11,} {r['session']:>9.1f} {r['seconds']:>8.1f} "
-              f"{r['cpu']:>7.1f} {r['rows'] / r['seconds']:>10,.0f} "
+              f"{r['cpu']:>7.1f} {r['parts']['driver']:>7.1f} {r['parts']['jvm']:>7.1f} "
+              f"{r['parts']['workers']:>7.1f} {r['rows'] / r['seconds']:>10,.0f} "
               f"{r['rows'] / r['cpu']:>9,.0f} {r['peak']:>10.0f} {share:>9.3%} "
               f"{'' if r['same'] is None else r['same']!s:>5}", flush=True)  # fmt: skip
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,10 +23,12 @@ from unittest.mock import patch
 import polars as pl
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import compliance
-from compliance.engine.spark import evaluate_spark
+from compliance.engine.spark import SparkRun, evaluate_spark
 from compliance.errors import ComplianceError, EngineUnavailableError
+from test_correlation import rulebook_texts as rulebook_texts_correlation
 from test_engines_agree import COLUMNS, logs, rulebook_texts
 
 ROOT = Path(__file__).parent.parent
@@ -194,22 +197,91 @@ def test_a_python_worker_failure_is_one_clear_error(spark: Any, tmp_path: Path) 
     assert "Traceback" not in str(caught.value)
 
 
-def test_correlation_rules_run_on_the_driver(spark: Any, tmp_path: Path) -> None:
-    """A transfer then a port call infer one delivery: the rows of both steps reach the
-    driver (the screen keeps them) and the columnar engine's join runs there."""
-    from test_correlation import call, inferred, rulebook, sts
-
-    log = tmp_path / "log.csv"
-    rows = [call("c2", "2019-01-25"), sts("t1", "2019-01-03"), call("c1", "2019-01-20")]
-    columns = sorted({k for r in rows for k in r})
-    with log.open("w", newline="", encoding="utf-8") as handle:
+def _write_rows(path: Path, rows: list[dict[str, str]], columns: list[str]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    return path
+
+
+def test_correlation_rows_stay_on_the_executors_but_for_the_chains_found(
+    spark: Any, tmp_path: Path
+) -> None:
+    """A transfer then three port calls infer one delivery, joined on Spark: of the rows
+    only correlation steps want, the two of the chain reach the driver, not all four."""
+    from test_correlation import call, inferred, rulebook, sts
+
+    rows = [call("c2", "2019-01-25"), sts("t1", "2019-01-03"), call("c1", "2019-01-20"),
+            call("c3", "2019-02-01")]  # fmt: skip
+    log = _write_rows(tmp_path / "log.csv", rows, sorted({k for r in rows for k in r}))
     columnar, on_spark = _columnar_and_spark(str(log), rulebook(tmp_path), spark)
     assert on_spark == columnar
-    report = compliance.evaluate(str(log), rulebook(tmp_path), engine="spark", spark=spark)
+    run = SparkRun()
+    report = evaluate_spark([str(log)], rulebook(tmp_path), session=spark, run=run)
     assert inferred(report) == ["inferred:delivery:t1:c1"]
+    assert (run.rows, run.to_driver) == (4, 2)
+
+
+CORRELATION_COLUMNS = ["id", "date", "transfer", "hs_code", "quantity", "unit", "vessel_imo",
+                       "counterparty_imo", "destination", "source", "supersedes"]  # fmt: skip
+
+
+@st.composite
+def corrected_evidence(draw: st.DrawFn) -> list[dict[str, str]]:
+    """Correlation evidence with exact copies, conflicting copies and corrections."""
+    from test_correlation import VESSELS, evidence
+
+    rows = draw(evidence())
+    for row in list(rows):
+        what = draw(st.sampled_from(["", "", "", "copy", "conflict", "correct"]))
+        if what == "copy":
+            rows.append(dict(row))
+        elif what == "conflict":
+            rows.append({**row, "date": draw(st.sampled_from(["2019-01-05", "2019-02-10"]))})
+        elif what == "correct":
+            field = "vessel_imo" if row.get("transfer") == "port" else "counterparty_imo"
+            rows.append({**row, "id": f"{row['id']}-fix", "supersedes": row["id"],
+                         field: draw(st.sampled_from(VESSELS))})  # fmt: skip
+    return rows
+
+
+@settings(max_examples=3 if os.environ.get("HYPOTHESIS_PROFILE") != "thorough" else 100)
+@given(
+    rulebook_texts_correlation(), corrected_evidence(), st.randoms(use_true_random=False),
+    st.integers(0, 20), st.sampled_from(["csv", "jsonl", "parquet"]),
+)  # fmt: skip
+def test_spark_joins_give_the_columnar_chains(
+    spark: Any, rule: tuple[str, int], log: list[dict[str, str]], random: Any, cut: int,
+    kind: str,
+) -> None:  # fmt: skip
+    """Random correlation rules and evidence (copies, conflicts, corrections), in any
+    order, split across two files of one format: the Spark joins infer what the
+    columnar engine's Polars joins infer (which the stream engine's durable_rules do,
+    tests/test_correlation.py), and every report is the same."""
+    from test_correlation import rulebook
+
+    text, window = rule
+    random.shuffle(log)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        rb = rulebook(directory, window, text)
+        paths = []
+        for name, part in (("a", log[:cut]), ("b", log[cut:])):
+            if kind == "csv":
+                paths.append(_write_rows(directory / f"{name}.csv", part, CORRELATION_COLUMNS))
+            elif kind == "jsonl":
+                _as_jsonl(part, directory / f"{name}.jsonl")
+                paths.append(directory / f"{name}.jsonl")
+            else:
+                frame = pl.DataFrame(
+                    {c: [r.get(c) or None for r in part] for c in CORRELATION_COLUMNS},
+                    schema=dict.fromkeys(CORRELATION_COLUMNS, pl.String),
+                )  # fmt: skip
+                frame.write_parquet(directory / f"{name}.parquet")
+                paths.append(directory / f"{name}.parquet")
+        columnar, on_spark = _columnar_and_spark([str(p) for p in paths], rb, spark)
+        assert on_spark == columnar
 
 
 def _as_jsonl(rows: list[dict[str, str]], path: Path, bad_at: int | None = None) -> None:

@@ -10,8 +10,9 @@ with its id, or an exact copy of such a row: the ledger counts those in bulk
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 from compliance.engine.columnar.screen import HASH_SEED, Scan, fetch
@@ -28,6 +29,7 @@ __all__ = [
     "python_rows",
     "resolve_groups",
     "select_rows",
+    "settle",
 ]
 
 
@@ -75,27 +77,45 @@ def select_rows(scans: list[Scan], python_records: Iterable[RawRecord]) -> Selec
 
     # 3. Clean rows sharing one of the other ids go to the ledger too (a second pass
     #    fetches the ones the screen did not keep); the rest are evaluated in bulk.
-    selection = Selection(ledger)
-    simple_h = simple.get_column("__h").implode()
-    for n, scan in enumerate(scans):
-        plain = scan.relevant.filter(pl.col("__clean") & ~scan.exprs.has("supersedes"))
-        hot = pl.col("__h").is_in(hot_ids.implode()) & ~pl.col("__h").is_in(simple_h)
-        joined = plain.filter(hot)
-        plain = plain.filter(~hot)
+    def second(n: int, scan: Scan) -> pl.DataFrame | None:
         wanted = hot_keys.filter((pl.col("__s") == n) & ~pl.col("__rel")).join(
             to_fetch.select("__h"), on="__h", how="semi"
         )
-        if wanted.height:
-            second = fetch(scan, wanted.get_column("__row"))
-            joined = pl.concat([joined.select(second.columns), second])
+        return fetch(scan, wanted.get_column("__row")) if wanted.height else None
+
+    return settle(ledger, scans, hot_ids, simple, second, counted=counted, copies=copies)
+
+
+def settle(
+    ledger: Ledger, scans: list[Scan], hot_ids: pl.Series, simple: pl.DataFrame,
+    second: Callable[[int, Scan], pl.DataFrame | None], *, counted: int, copies: int,
+    dates: Iterable[date] = (),
+) -> Selection:  # fmt: skip
+    """The selection, once the ledger holds every row but the clean ones of the scans:
+    clean rows with an id of `hot_ids` (not of a `simple` group) go to the ledger, with
+    the rows `second(n, scan)` brings back (raw columns and `__row`: rows of those ids
+    the screen did not keep); the others are evaluated in bulk. The ledger counts the
+    rest (`counted` less the rows it took, the `copies`) as of the latest of `dates`
+    and the scans' dates."""
+    import polars as pl
+
+    selection = Selection(ledger)
+    simple_h = simple.get_column("__h").implode()
+    hot = pl.col("__h").is_in(hot_ids.implode()) & ~pl.col("__h").is_in(simple_h)
+    for n, scan in enumerate(scans):
+        plain = scan.relevant.filter(pl.col("__clean") & ~scan.exprs.has("supersedes"))
+        joined = plain.filter(hot)
+        plain = plain.filter(~hot)
+        if (again := second(n, scan)) is not None:
+            joined = pl.concat([joined.select(again.columns), again])
         for record in python_rows(scan, joined):
             ledger.add(record)
         counted -= joined.height
         selection.clean.append((scan, plain))
     # What is left: clean rows whose id no other row shares and no correction names,
     # plus exact copies (`copies`) of such rows that match no rule.
-    dates = [s.latest for s in scans if s.latest is not None]
-    ledger.add_counted(read=counted, duplicates=copies, latest=max(dates, default=None))
+    latest = [*dates, *(s.latest for s in scans if s.latest is not None)]
+    ledger.add_counted(read=counted, duplicates=copies, latest=max(latest, default=None))
     return selection
 
 

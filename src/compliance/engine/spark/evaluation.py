@@ -40,6 +40,7 @@ from compliance.engine.columnar.selection import (
     involved_ids,
     python_rows,
     resolve_groups,
+    settle,
 )
 from compliance.engine.columnar.typed import TYPED_BATCH_ROWS
 from compliance.engine.correlate import JoinPlan, step_table
@@ -437,27 +438,18 @@ def _resolve(job: _Job, python_records: list[RawRecord], run: SparkRun) -> Selec
     counted -= len(second)
 
     # 5. Clean rows sharing one of those ids go to the ledger; the rest are counted.
-    selection = Selection(ledger)
-    simple_h = simple.get_column("__h").implode()
-    for scan, (index, source) in zip(scans, sorted(by_index.items()), strict=True):
-        plain = scan.relevant.filter(pl.col("__clean") & ~scan.exprs.has("supersedes"))
-        is_hot = pl.col("__h").is_in(hot_ids.implode()) & ~pl.col("__h").is_in(simple_h)
-        joined = plain.filter(is_hot)
-        plain = plain.filter(~is_hot)
-        own = fetched.filter(pl.col("__s") == index)
-        if own.height:
-            again = _parse_lines(source, own.get_column("__row"), own.get_column("__line"))
-            joined = pl.concat([joined.select(again.columns), again])
-        for record in python_rows(scan, joined):
-            ledger.add(record)
-        counted -= joined.height
-        selection.clean.append((scan, plain))
-    dates = [s.latest for s in scans if s.latest is not None]
+    sources = [source for _, source in sorted(by_index.items())]
+
+    def again(n: int, scan: Scan) -> pl.DataFrame | None:
+        own = fetched.filter(pl.col("__s") == sources[n].index)
+        if not own.height:
+            return None
+        return _parse_lines(sources[n], own.get_column("__row"), own.get_column("__line"))
+
     latest = screened.get_column("__latest").max()
-    if latest:
-        dates.append(date.fromisoformat(str(latest)))
-    ledger.add_counted(read=counted, duplicates=copies, latest=max(dates, default=None))
-    return selection
+    dates = [date.fromisoformat(str(latest))] if latest else []
+    return settle(ledger, scans, hot_ids, simple, again, counted=counted, copies=copies,
+                  dates=dates)  # fmt: skip
 
 
 def _json_records(job: _Job, rows: pl.DataFrame) -> Iterator[RawRecord]:

@@ -240,7 +240,7 @@ def _step_rows(
                 continue
             for column, value in zip(out, (position, index, *row), strict=True):
                 out[column].append(value)
-    types = {"__row": pl.UInt32, "__r": pl.Int32, "__m": pl.Int64, "__d": pl.Int64,
+    types: dict[str, Any] = {"__row": pl.UInt32, "__r": pl.Int32, "__m": pl.Int64, "__d": pl.Int64,
              "__e": pl.String, "__v": pl.List(pl.String)}  # fmt: skip
     rows = pl.DataFrame(out, schema=types)
     hashes = cor.select("__row", pl.col("__h").reinterpret(signed=True))
