@@ -229,13 +229,16 @@ CORRELATION_COLUMNS = ["id", "date", "transfer", "hs_code", "quantity", "unit", 
 
 @st.composite
 def corrected_evidence(draw: st.DrawFn) -> list[dict[str, str]]:
-    """Correlation evidence with exact copies, conflicting copies and corrections."""
+    """Correlation evidence with exact copies, conflicting copies and corrections, and
+    transfers bound for KP (which the cap may match too: their rows reach the driver)."""
     from test_correlation import VESSELS, evidence
 
     rows = draw(evidence())
     for row in list(rows):
-        what = draw(st.sampled_from(["", "", "", "copy", "conflict", "correct"]))
-        if what == "copy":
+        what = draw(st.sampled_from(["", "", "", "copy", "conflict", "correct", "kp"]))
+        if what == "kp" and row.get("transfer") == "ship_to_ship":
+            row["destination"] = "KP"
+        elif what == "copy":
             rows.append(dict(row))
         elif what == "conflict":
             rows.append({**row, "date": draw(st.sampled_from(["2019-01-05", "2019-02-10"]))})

@@ -12,9 +12,12 @@
    the driver, and `resolve_groups` decides them as the columnar engine does. Clean rows
    the screen did not keep and whose id is in a group to resolve are fetched by a
    second pass over the sources.
-5. The ledger (`Ledger.add` for those rows, `add_counted` for the rest) and the findings
-   (`findings_of`, the columnar engine's own; correlation rules are its Polars joins,
-   over the rows that reached the driver).
+5. The ledger (`Ledger.add` for those rows, `add_counted` for the rest; `settle`, as
+   the columnar engine ends) and the findings (`findings_of`, the columnar engine's own).
+6. Correlation rules (`_Chains`): rows that only correlation steps may want stayed on
+   the executors as step rows; those of ids the ledger did not see, with the driver's
+   step events, are joined by Spark (`spark_chains`, the columnar engine's `JoinPlan`),
+   and only the first chains, and the executors' rows in them, reach the driver.
 """
 
 from __future__ import annotations

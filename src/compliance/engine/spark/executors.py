@@ -7,7 +7,10 @@ line of its block (`count_blocks`, a first cheap pass, gives each block's count)
 position in the block. Each executor parses its lines with the columnar engine's CSV
 parser and runs the columnar `Screen` on them; what it returns per row is the row's keys
 (id hash, content hash, whether it is kept) and, for the few rows the screen keeps, the
-line itself, which the driver screens again to the same result.
+line itself, which the driver screens again to the same result. A clean row that only
+correlation steps may want is not sent: the executor builds its shipment (as the
+columnar engine builds a clean row's) and its rows of the rules' step tables, which
+Spark joins (engine/spark/correlate.py).
 """
 
 from __future__ import annotations
