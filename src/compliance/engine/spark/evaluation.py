@@ -55,6 +55,7 @@ from compliance.engine.spark.executors import (
     KEY,
     KEYS_SCHEMA,
     LINES_SCHEMA,
+    STEP,
     CsvSource,
     JsonScreen,
     LineScreen,
@@ -236,6 +237,7 @@ class _Job:
     all_keys: Any = None  # the union of `keys`, persisted while the evaluation runs
     hot: Any = None  # id hashes whose rows the ledger sees (a Spark frame of __h)
     parts: Any = None  # typed sources' rows per batch (the tallies' __rows)
+    steps: Any = None  # step rows of ids the ledger did not see, persisted once read
 
     def add_csv(self, paths: list[str]) -> None:
         import polars as pl
@@ -348,9 +350,12 @@ def _start(spark: Any, plan: Plan, paths: dict[str, list[str]], frames: list[Any
 
 
 def _stop(job: _Job | None) -> None:
-    if job is not None and job.all_keys is not None:
-        job.all_keys.unpersist()
-        job.all_keys = None
+    if job is None:
+        return
+    for frame in (job.all_keys, job.steps):
+        if frame is not None:
+            frame.unpersist()
+    job.all_keys = job.steps = None
 
 
 def _resolve(job: _Job, python_records: list[RawRecord], run: SparkRun) -> Selection:
@@ -537,12 +542,18 @@ class _Chains:
 
         job, plan = self.job, JoinPlan.of(compiled)
         columns = ["__x", "__s", "__row", "__line", "__m", "__d", "__e", *plan.columns()]
+        if job.steps is None:
+            # Once for every rule, and kept: the joins read it several times, and each
+            # read of the keys would be a pass over every row.
+            rows = job.all_keys.filter(F.col("__step").isNotNull())
+            job.steps = rows.join(F.broadcast(job.hot), on="__h", how="left_anti").persist()
+        step = F.col("__step")
         table = (
-            job.all_keys.filter(F.col("__r") == index)
-            .join(F.broadcast(job.hot), on="__h", how="left_anti")
-            .select(F.lit(None).cast("long").alias("__x"), "__s", "__row", "__line", "__m",
-                    "__d", "__e", *(F.col("__v")[n].alias(c)
-                                    for n, c in enumerate(plan.columns())))
+            job.steps.filter(step[0] == str(index))
+            .select(F.lit(None).cast("long").alias("__x"), "__s", "__row", "__line",
+                    step[1].cast("long").alias("__m"), step[2].cast("long").alias("__d"),
+                    step[3].alias("__e"),
+                    *(step[len(STEP) + n].alias(c) for n, c in enumerate(plan.columns())))
         )  # fmt: skip
         here, _ = step_table(compiled, plan, events)
         if here.height:

@@ -43,6 +43,7 @@ __all__ = [
     "KEY",
     "KEYS_SCHEMA",
     "LINES_SCHEMA",
+    "STEP",
     "Correlations",
     "CsvSource",
     "JsonScreen",
@@ -62,13 +63,15 @@ LINES_SCHEMA = "__f string, __no long, value string"
 # records, the latest delivery or reporting date of a clean row).
 # __rows: a typed source's rows in one batch (its tally row's __row: the partition's base).
 # __cor: a clean row that may match correlation steps only; it stays here, and a step
-# row (__r: the rule's index, __m, __d, __e, __v: its row of the rule's step table, with
-# its __s, __row, __h and __line) per correlation rule whose steps it takes part in.
+# row (__step: the rule's index, then its row of the rule's step table, `STEP`, as text;
+# with its __s, __row, __h and __line) per correlation rule whose steps it takes part
+# in. (One column, not five: every row carries each column through the JVM.)
 KEYS_SCHEMA = (
     "__s int, __row long, __h long, __c long, __idok boolean, __rel boolean, "
     "__odd boolean, __line string, __count long, __latest string, __rows long, "
-    "__cor boolean, __r int, __m long, __d long, __e string, __v array<string>"
+    "__cor boolean, __step array<string>"
 )
+STEP = ("__r", "__m", "__d", "__e")  # __step's first items; then the join fields' texts
 ERROR_MARK = "compliance-spark: "  # marks an executor's error meant for the user
 
 
@@ -236,16 +239,17 @@ def _step_rows(
                 relevant=cor, records=0)  # fmt: skip
     positions: list[int] = cor.get_column("__row").to_list()
     events = shipments(scan, cor, positions)
-    out: dict[str, list[Any]] = {c: [] for c in ("__row", "__r", "__m", "__d", "__e", "__v")}
+    at: list[int] = []
+    steps: list[list[str | None]] = []
     for index, compiled, plan in correlations.rules:
         for position, event in zip(positions, events, strict=True):
             if (row := step_row(compiled, plan.fields, event)) is None:
                 continue
-            for column, value in zip(out, (position, index, *row), strict=True):
-                out[column].append(value)
-    types: dict[str, Any] = {"__row": pl.UInt32, "__r": pl.Int32, "__m": pl.Int64, "__d": pl.Int64,
-             "__e": pl.String, "__v": pl.List(pl.String)}  # fmt: skip
-    rows = pl.DataFrame(out, schema=types)
+            mask, day, ident, values = row
+            at.append(position)
+            steps.append([str(index), str(mask), str(day), ident, *values])
+    rows = pl.DataFrame({"__row": pl.Series(at, dtype=pl.UInt32),
+                         "__step": pl.Series(steps, dtype=pl.List(pl.String))})  # fmt: skip
     hashes = cor.select("__row", pl.col("__h").reinterpret(signed=True))
     return (
         rows.join(hashes, on="__row", how="left").join(where, on="__row", how="left")
@@ -362,7 +366,7 @@ def _batches(keys: pl.DataFrame) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
     table = keys.to_arrow()
-    at = table.schema.get_field_index("__v")
+    at = table.schema.get_field_index("__step")
     field = table.schema.field(at)
     table = table.set_column(at, field.name, table.column(at).cast(pa.list_(field.type.value_type)))
     yield from table.to_batches()
@@ -375,8 +379,7 @@ def _keys_types() -> dict[str, Any]:
         "__s": pl.Int32, "__row": pl.Int64, "__h": pl.Int64, "__c": pl.Int64,
         "__idok": pl.Boolean, "__rel": pl.Boolean, "__odd": pl.Boolean,
         "__line": pl.String, "__count": pl.Int64, "__latest": pl.String, "__rows": pl.Int64,
-        "__cor": pl.Boolean, "__r": pl.Int32, "__m": pl.Int64, "__d": pl.Int64,
-        "__e": pl.String, "__v": pl.List(pl.String),
+        "__cor": pl.Boolean, "__step": pl.List(pl.String),
     }  # fmt: skip
 
 
