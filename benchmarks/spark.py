@@ -7,10 +7,11 @@
 Each master runs in its own process (a fresh session): the seconds of `evaluate()` once
 the session is up (Python workers' start included), events/s, the CPU seconds of the
 whole process tree and of its parts (the Python driver, the JVM, the Python workers: on
-a shared machine they say more than the wall clock), the Python driver's peak RSS (the JVM is a process of its own), and the
-share of rows that reached the driver (kept by the screen, odd, or fetched for the
-ledger). With --check, the report is compared with the columnar engine's; with
---against, its JSON (as `compliance evaluate --format json` writes it) with a file's.
+a shared machine they say more than the wall clock), the Python driver's peak RSS (the
+JVM is a process of its own), and the share of rows that reached the driver (kept by
+the screen, odd, fetched for the ledger, or in a correlation chain). With --check, the
+report is compared with the columnar engine's; with --against, its JSON (as
+`compliance evaluate --format json` writes it) with a file's.
 Needs `pip install '.[spark,bench]'`.
 """
 
