@@ -152,7 +152,9 @@ def test_quoted_newline_at_a_chunk_end_falls_back(  # type: ignore[no-untyped-de
         assert [(r.line, r.id) for r in report.rejected] == [(3, "b"), (5, "c")]
 
 
-def test_auto_picks_columnar_for_files(tmp_path: Path, design_rulebook, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_auto_picks_columnar_for_files_but_small_ones(
+    tmp_path: Path, design_rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from compliance.engine import columnar
 
     calls: list[object] = []
@@ -164,10 +166,15 @@ def test_auto_picks_columnar_for_files(tmp_path: Path, design_rulebook, monkeypa
 
     monkeypatch.setattr(columnar, "evaluate_columnar", counted)
     path = _log(tmp_path, "a,2019-01-10,2710,1,bbl,KP,,,\n")
-    compliance.evaluate(str(path), design_rulebook)
-    assert len(calls) == 1
+    small = compliance.evaluate(str(path), design_rulebook)
+    assert calls == []  # a small file streams: its run would be mostly Polars' import
+    monkeypatch.setattr(compliance.api, "SMALL_LOG", path.stat().st_size)
+    assert compliance.evaluate(str(path), design_rulebook) == small
+    assert len(calls) == 1  # one of SMALL_LOG bytes or more goes columnar
+    compliance.evaluate([str(path), str(path)], design_rulebook)
+    assert len(calls) == 2  # the files' sizes add up
     compliance.evaluate([{"id": "a", "date": "2019-01-10"}], design_rulebook)
-    assert len(calls) == 1  # iterables stream
+    assert len(calls) == 2  # iterables stream
 
 
 def test_import_does_not_load_polars() -> None:
