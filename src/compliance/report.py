@@ -321,6 +321,29 @@ class ChainLink(_Frozen):
         return out
 
 
+def _measure_dict(m: Measurement) -> dict[str, Any]:
+    """A finding's figures as its JSON holds them (`Finding.to_dict`, `finding_json`)."""
+    out: dict[str, Any] = {
+        "unit": m.unit,
+        "limit": format_amount(m.limit),
+        "running": format_amount(m.running),
+        "total": format_amount(m.total),
+    }
+    if m.excess is not None:
+        out["excess"] = format_amount(m.excess)
+    if m.threshold is not None:
+        out["threshold"] = format_amount(m.threshold)
+    if m.running_min is not None:
+        out["running_min"] = format_amount(m.running_min)
+    if m.total_min is not None:
+        out["total_min"] = format_amount(m.total_min)
+    if m.basis is not None:
+        out["basis"] = {k: format_amount(v) for k, v in m.basis.items()}
+    if m.on_notifications is not None:
+        out["on_notifications"] = m.on_notifications
+    return out
+
+
 class Finding(_Frozen):
     """One breach, warning, notice or error, with everything needed to cite it.
 
@@ -399,26 +422,7 @@ class Finding(_Frozen):
             }
         out["group"] = dict(self.group)
         if self.measure is not None:
-            m = self.measure
-            measure: dict[str, Any] = {
-                "unit": m.unit,
-                "limit": format_amount(m.limit),
-                "running": format_amount(m.running),
-                "total": format_amount(m.total),
-            }
-            if m.excess is not None:
-                measure["excess"] = format_amount(m.excess)
-            if m.threshold is not None:
-                measure["threshold"] = format_amount(m.threshold)
-            if m.running_min is not None:
-                measure["running_min"] = format_amount(m.running_min)
-            if m.total_min is not None:
-                measure["total_min"] = format_amount(m.total_min)
-            if m.basis is not None:
-                measure["basis"] = {k: format_amount(v) for k, v in m.basis.items()}
-            if m.on_notifications is not None:
-                measure["on_notifications"] = m.on_notifications
-            out["measure"] = measure
+            out["measure"] = _measure_dict(self.measure)
         if self.certainty is not None:
             out["certainty"] = self.certainty
         if self.unquantified is not None:
@@ -611,26 +615,7 @@ def finding_json(
         )  # fmt: skip
     parts.append('"group": ' + _dict_text(f.group, inner, step))
     if f.measure is not None:
-        m = f.measure
-        figures: dict[str, Any] = {
-            "unit": m.unit,
-            "limit": format_amount(m.limit),
-            "running": format_amount(m.running),
-            "total": format_amount(m.total),
-        }
-        if m.excess is not None:
-            figures["excess"] = format_amount(m.excess)
-        if m.threshold is not None:
-            figures["threshold"] = format_amount(m.threshold)
-        if m.running_min is not None:
-            figures["running_min"] = format_amount(m.running_min)
-        if m.total_min is not None:
-            figures["total_min"] = format_amount(m.total_min)
-        if m.basis is not None:
-            figures["basis"] = {k: format_amount(v) for k, v in m.basis.items()}
-        if m.on_notifications is not None:
-            figures["on_notifications"] = m.on_notifications
-        parts.append('"measure": ' + _general(figures, inner, step, series))
+        parts.append('"measure": ' + _general(_measure_dict(f.measure), inner, step, series))
     if f.certainty is not None:
         parts.append('"certainty": ' + _string(f.certainty))
     if f.unquantified is not None:
