@@ -30,10 +30,12 @@ __all__ = [
     "Chunk",
     "chunk_frame",
     "chunk_lines",
+    "csv_chunks",
     "csv_frames",
     "csv_rows",
     "fast_csv",
     "parse_chunk",
+    "parse_columns",
     "read_header",
     "short_lines",
 ]
@@ -108,20 +110,31 @@ def parse_chunk(chunk: bytes, header: list[str]) -> pl.DataFrame:
         raise Fallback from None
 
 
-def csv_frames(
-    path: str, header: list[str], chunks: list[Chunk] | None = None
-) -> Iterator[Callable[[], pl.DataFrame]]:
-    """The log's rows in chunks of about CHUNK_BYTES: per chunk, a function giving its
-    string frame with `__row` and `__c` (`chunk_frame`), which may run on any thread.
-    Each chunk's place is appended to `chunks` as it is read.
+def parse_columns(chunk: bytes, header: list[str], columns: list[str]) -> pl.DataFrame:
+    """Some columns of a chunk's rows (`parse_chunk` of fewer columns: the others are
+    split but never made into strings); Fallback on a parse error."""
+    import polars as pl
 
-    Each chunk ends at a newline and is parsed on its own, so memory stays bounded
-    (a lazy scan of the whole plan kept every batch). Its end is found before it is
-    read, so it is read straight into one bytes object: cutting a larger read at its
-    last newline copied every chunk once more. Fallback (here, or from the function)
-    whenever the row count could differ from the Python reader's: quoted newlines (a
-    chunk's rows and lines disagree, or its last line leaves a quote open), lone
-    carriage returns, parse errors, short rows.
+    at = sorted(header.index(c) for c in columns)
+    try:
+        frame = pl.read_csv(chunk, has_header=False, columns=at, encoding="utf8",
+                            null_values=[""], infer_schema=False)  # fmt: skip
+    except pl.exceptions.PolarsError:
+        raise Fallback from None
+    if frame.width != len(at):
+        raise Fallback
+    frame.columns = [header[i] for i in at]  # in the file's order, whatever their names
+    return frame
+
+
+def csv_chunks(path: str, chunks: list[Chunk] | None = None) -> Iterator[tuple[bytes, Chunk]]:
+    """The log's bytes after its header in chunks of about CHUNK_BYTES, each ending at a
+    newline, with their places (appended to `chunks` as they are read).
+
+    Its end is found before it is read, so it is read straight into one bytes object:
+    cutting a larger read at its last newline copied every chunk once more. Fallback
+    when a chunk's lines could differ from the Python reader's (a lone carriage return,
+    its last line leaving a quote open, a BOM).
     """
     offset = 0
     with open(path, "rb") as handle:
@@ -140,9 +153,26 @@ def csv_frames(
             chunk = Chunk(start, end, offset, data.count(b"\n") + (data[-1:] != b"\n"))
             if chunks is not None:
                 chunks.append(chunk)
-            yield partial(chunk_frame, data, chunk, header)
+            yield data, chunk
             offset += chunk.rows
             start = end
+
+
+def csv_frames(
+    path: str, header: list[str], chunks: list[Chunk] | None = None
+) -> Iterator[Callable[[], pl.DataFrame]]:
+    """The log's rows in chunks of about CHUNK_BYTES: per chunk, a function giving its
+    string frame with `__row` and `__c` (`chunk_frame`), which may run on any thread.
+    Each chunk's place is appended to `chunks` as it is read.
+
+    Each chunk (`csv_chunks`) is parsed on its own, so memory stays bounded (a lazy
+    scan of the whole plan kept every batch). Fallback (here, or from the function)
+    whenever the row count could differ from the Python reader's: quoted newlines (a
+    chunk's rows and lines disagree, or its last line leaves a quote open), lone
+    carriage returns, parse errors, short rows.
+    """
+    for data, chunk in csv_chunks(path, chunks):
+        yield partial(chunk_frame, data, chunk, header)
 
 
 # Seed of `__c` when it hashes a row's line (not its columns): only rows of CSV chunks

@@ -53,7 +53,7 @@ from compliance.units import UNITS
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["FieldExprs", "date_in", "numeric_extras_of", "one_of"]
+__all__ = ["CODE_MAPS", "FieldExprs", "date_in", "numeric_extras_of", "one_of"]
 
 # Python's str.strip() removes Unicode whitespace plus \x1c-\x1f; flag any of them (and
 # every control character) at either end so such values take the exact Python path.
@@ -81,7 +81,7 @@ _CURRENCY_MAP = _case_variants(sorted(CURRENCIES))
 _UNIT_MAP = _case_variants(sorted(UNITS))
 
 
-_CODE_MAPS = {
+CODE_MAPS = {
     **dict.fromkeys(COUNTRY_FIELDS, _COUNTRY_MAP), "currency": _CURRENCY_MAP, "unit": _UNIT_MAP,
 }  # fmt: skip
 
@@ -202,7 +202,7 @@ class FieldExprs:
         if field in COUNTRY_FIELDS or field in ("currency", "unit"):
             # The spellings norm() maps, tested on the raw value: the screen needs no
             # normalised column, so it runs before (and without) materialise().
-            ok = raw.is_in(list(_CODE_MAPS[field]))
+            ok = raw.is_in(list(CODE_MAPS[field]))
         elif field == "transfer":
             ok = raw.is_in(list(TRANSFERS))
         elif field == "hs_code":
@@ -303,9 +303,9 @@ class FieldExprs:
         if field not in self.present_fields:
             return [pl.lit(False)]
         raw = self.raw(field)
-        if field in _CODE_MAPS:
+        if field in CODE_MAPS:
             wanted = {str(v) for v in s.values}
-            return [one_of(raw, [k for k, v in _CODE_MAPS[field].items() if v in wanted])]
+            return [one_of(raw, [k for k, v in CODE_MAPS[field].items() if v in wanted])]
         if field in ("transfer", "id", "source", "supersedes", "commodity", "vessel_name",
                      *IMO_FIELDS):  # fmt: skip
             return [one_of(raw, [str(v) for v in s.values])]

@@ -17,12 +17,24 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from compliance.engine._progress import Progress
-from compliance.engine.columnar.csv_chunks import Chunk, csv_frames, csv_rows, read_header
-from compliance.engine.columnar.expressions import FieldExprs, date_in, one_of
+from compliance.engine.columnar.clean_lines import LineScreen, line_screen
+from compliance.engine.columnar.csv_chunks import (
+    LINE_SEED,
+    Chunk,
+    chunk_frame,
+    chunk_lines,
+    csv_chunks,
+    csv_rows,
+    parse_chunk,
+    parse_columns,
+    read_header,
+    short_lines,
+)
+from compliance.engine.columnar.expressions import CODE_MAPS, FieldExprs, date_in, one_of
 from compliance.engine.columnar.frames import detached
 from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.typed import TRUSTED, TypedLog
-from compliance.events import DATE_FIELDS, IMO_FIELDS, Shipment
+from compliance.events import DATE_FIELDS, IMO_FIELDS, MAX_TEXT, Shipment
 from compliance.io.readers import FIELD_LIMIT
 
 if TYPE_CHECKING:
@@ -88,11 +100,32 @@ class Screen:
     match) — runs on the few rows that are not clean, carry `supersedes` or pass __pre.
     """
 
-    def __init__(self, exprs: FieldExprs, plan: Plan, every_row: bool = False) -> None:
+    def __init__(
+        self, exprs: FieldExprs, plan: Plan, every_row: bool = False, csv: bool = False
+    ) -> None:
         """`every_row`: the reader yields rows of blanks too (Parquet, DataFrames), so
-        they are records (rejected by the ledger) rather than skipped."""
+        they are records (rejected by the ledger) rather than skipped. `csv`: chunks of
+        a CSV file's lines are screened (`run_csv`), most lines from their text."""
         import polars as pl
 
+        self.lines: LineScreen | None = None
+        if csv:
+            self.lines = line_screen(exprs, plan.conditions, CODE_MAPS)
+            if self.lines is not None:
+                line = pl.col("__line")
+                proved = line.str.contains(self.lines.pattern) & (line.str.len_bytes() <= MAX_TEXT)
+                if self.lines.wanted is not None:
+                    proved = proved & ~line.str.contains(self.lines.wanted)
+                self.proved = proved
+                # Checks and tests of one column each, run once per distinct value.
+                self.column_ok = [(c, exprs.field_ok(c, exprs.numeric_extras))
+                                  for c in self.lines.checked]  # fmt: skip
+                tested: dict[str, tuple[str, pl.Expr]] = {}
+                for selector in self.lines.tested:
+                    found = exprs.necessary(selector)
+                    assert found is not None  # an Equals of a field that has tests
+                    tested.update((str(e), (selector.field, e)) for e in found)
+                self.column_tested = list(tested.values())
         tests = [exprs.necessary(c) for c in plan.conditions]
         if any(t is None for t in tests):
             pre: pl.Expr = pl.lit(True)
@@ -180,6 +213,63 @@ class Screen:
             candidates = detached(candidates)
         return keys, candidates, records, latest
 
+    def run_csv(self, data: bytes, chunk: Chunk, header: list[str]) -> tuple[Outcome, int]:
+        """`run` of a CSV chunk (`data`, its bytes), and its rows. The lines its line
+        screen proves clean and wanted by no rule give their keys and dates from a few
+        columns; the others (rows in doubt, corrections, rows a rule may match) are
+        parsed in full, from their lines, and screened by `run`."""
+        import polars as pl
+
+        lines = chunk_lines(data) if self.lines is not None else None
+        if self.lines is None or lines is None:
+            frame = chunk_frame(data, chunk, header)
+            return self.run(frame), frame.height
+        frame = parse_columns(data, header, list(self.lines.projected))
+        if frame.height != chunk.rows:
+            raise Fallback  # quoted newlines or skipped lines: line numbers would differ
+        frame = frame.with_row_index("__row", chunk.first).with_columns(lines.alias("__line"))
+        by_value = {c for c, _ in [*self.column_ok, *self.column_tested]}
+        distinct = frame.select(pl.col(c).drop_nulls().unique().implode() for c in by_value)
+        proved_if = [self.proved]
+        for column, check in self.column_ok:
+            bad = _values(distinct, column, ~check)
+            if bad:
+                proved_if.append(~one_of(pl.col(column), bad))
+        for column, test in self.column_tested:
+            hit = _values(distinct, column, test)
+            if hit:
+                proved_if.append(~one_of(pl.col(column), hit))
+        frame = frame.with_columns(
+            pl.all_horizontal(proved_if).fill_null(False).alias("__proved"),
+            pl.col("__line").hash(LINE_SEED).alias("__c"),
+        )
+        proved = frame.filter(pl.col("__proved"))
+        keys = proved.select(pl.col("id").hash(HASH_SEED).alias("__h"), "__c", "__row")
+        dated = [c for c in ("date", "reported_on") if c in proved.columns]
+        latest = proved.select(pl.max_horizontal(pl.col(c).max() for c in dated)).item()
+        doubt = frame.filter(~pl.col("__proved") & pl.col("__line").is_not_null())
+        records = proved.height
+        candidates = None
+        if doubt.height:
+            doubtful = doubt.get_column("__line")
+            text = ("\n".join(doubtful.to_list()) + "\n").encode()
+            if short_lines(text, doubtful, len(header)):
+                raise Fallback  # the Python reader rejects those rows
+            full = parse_chunk(text, header)
+            if full.height != doubt.height or full.width != len(header):
+                raise Fallback
+            full = full.with_columns(doubt.get_column("__row"), doubt.get_column("__c"))
+            more_keys, candidates, n, last = self.run(full.select("__row", *header, "__c"))
+            keys = pl.concat([keys, more_keys]).sort("__row")
+            records += n
+            if last is not None and (latest is None or last > latest):
+                latest = last
+        if candidates is None:  # none: the screen of no rows, for the columns' schema
+            empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(header, pl.String),
+                                         "__c": pl.UInt64})  # fmt: skip
+            candidates = self.run(empty)[1]
+        return (keys, candidates, records, latest), frame.height
+
     def relevant(self, candidates: pl.DataFrame) -> pl.DataFrame:
         """Stage two, once on the candidates of every chunk: its plan (a mask per rule)
         costs more to set up than to run on the two thousand candidates of a chunk."""
@@ -193,6 +283,13 @@ class Screen:
         )  # fmt: skip
 
 
+def _values(distinct: pl.DataFrame, column: str, test: pl.Expr) -> list[str]:
+    """The values of `column` in `distinct` (its distinct values, imploded) that pass
+    `test`, an expression of that column alone."""
+    values = distinct.get_column(column).explode().to_frame()
+    return values.filter(test).get_column(column).to_list()
+
+
 def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
     """The scan of a CSV file; Fallback when it must take the Python path."""
     import polars as pl
@@ -200,8 +297,11 @@ def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
     header = read_header(path)
     exprs = FieldExprs(header, plan.conditions, plan.group_by, empty_is_null=True)
     chunks: list[Chunk] = []
-    frames = csv_frames(path, header, chunks)
-    scan = _screen_all(path, exprs, Screen(exprs, plan), frames, progress)
+    screen = Screen(exprs, plan, csv=True)
+    jobs = (
+        partial(screen.run_csv, data, chunk, header) for data, chunk in csv_chunks(path, chunks)
+    )
+    scan = _screen_all(path, exprs, screen, jobs, progress)
     scan.chunks = chunks
     relevant = scan.relevant
     longest = relevant.select(pl.max_horizontal(
@@ -217,23 +317,28 @@ def scan_typed(typed: TypedLog, plan: Plan, progress: Progress) -> Scan:
     take the Python path."""
     exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
     screen = Screen(exprs, plan, every_row=True)
-    scan = _screen_all(typed.name, exprs, screen, typed.makers(), progress)
+
+    def job(make: Callable[[], pl.DataFrame]) -> tuple[Outcome, int]:
+        frame = make()
+        return screen.run(frame), frame.height
+
+    jobs = (partial(job, make) for make in typed.makers())
+    scan = _screen_all(typed.name, exprs, screen, jobs, progress)
     scan.typed = typed
     return scan
 
 
 def _screen_all(
-    name: str, exprs: FieldExprs, screen: Screen, frames: Iterator[Callable[[], pl.DataFrame]],
+    name: str, exprs: FieldExprs, screen: Screen, jobs: Iterator[Callable[[], tuple[Outcome, int]]],
     progress: Progress,
 ) -> Scan:  # fmt: skip
-    """Stage one on every frame of a log (each made by a function, two at once), stage
-    two on the candidates: the log's scan."""
+    """Stage one on every chunk of a log (each job reads and screens one, two at once),
+    stage two on the candidates: the log's scan."""
     import polars as pl
 
-    def screened(make: Callable[[], pl.DataFrame]) -> tuple[Outcome, int]:
+    def screened(job: Callable[[], tuple[Outcome, int]]) -> tuple[Outcome, int]:
         try:
-            frame = make()
-            return screen.run(frame), frame.height
+            return job()
         except pl.exceptions.PolarsError:
             raise Fallback from None
 
@@ -243,7 +348,7 @@ def _screen_all(
     records = 0
     latest: str | None = None
     for (chunk_keys, candidates, n, last), height in _in_order(
-        partial(screened, make) for make in frames
+        partial(screened, job) for job in jobs
     ):
         keys.append(chunk_keys)
         if candidates.height or not kept:

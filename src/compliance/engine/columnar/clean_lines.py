@@ -1,0 +1,213 @@
+"""CSV lines proved clean by their text: what lets the scan leave most columns unparsed.
+
+One regular expression per header (`LineScreen.pattern`) matches a line only when the
+csv module would read it as exactly one row of the header's width and every field it
+writes out in full passes `FieldExprs.field_ok` as written: codes from their lists of
+spellings, amounts and dates of the shapes the screen accepts, free text with no edge
+whitespace and no quote. What a regular expression cannot prove (an IMO number's check
+digit, the patterns of `events.SCREENS`, numeric extras) it lets through as any field,
+and those columns are checked as columns (`LineScreen.checked`). A second expression
+(`LineScreen.wanted`) finds, by their text, the lines some rule may match: on a clean
+line it holds wherever one of the rules' `FieldExprs.necessary` tests does.
+
+A line both prove (clean, no rule wanted) needs only its id (for its key), its dates
+(for the latest date) and the checked columns; every other line takes the screen's
+exact path, all of its columns parsed. Stricter than `field_ok` is allowed (a line
+it leaves in doubt costs a full parse), laxer never.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from compliance.events import (
+    DATE_FIELDS,
+    IMO_FIELDS,
+    NUMERIC_FIELDS,
+    RANGE_FIELDS,
+    SCREENS,
+    TRANSFERS,
+)
+from compliance.rulebook.selectors import All, AnyOf, Equals, NameIn, Selector
+
+if TYPE_CHECKING:
+    from compliance.engine.columnar.expressions import FieldExprs
+
+__all__ = ["LineScreen", "line_screen"]
+
+# A character that may start or end free text: no edge whitespace or control character
+# (`expressions._EDGE`, which str.strip() would remove), no separator, no quote.
+_END = r'[^\x00-\x20\x85\xa0\s,"]'
+_END_QUOTED = r'[^\x00-\x20\x85\xa0\s"]'
+# Inside free text: anything but the separator and the quote (and NUL, which older csv
+# modules refuse).
+_FREE = rf'{_END}(?:[^,"\x00]*{_END})?|"{_END_QUOTED}(?:[^"\x00]*{_END_QUOTED})?"'
+# Any one field as the csv module and Polars both read it: unquoted without a quote, or
+# quoted with "" for a quote.
+_ANY = r'[^,"\x00]*|"(?:[^"\x00]|"")*"'
+# ISO dates from 1900 to 2999 (`events.DATES`) that exist: the 29th of February only in
+# a leap year.
+_DAY = (
+    r"(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"|(?:0[13578]|1[02])-31"
+)
+_LEAP = r"(?:19|2[0-9])(?:0[48]|[2468][048]|[13579][26])|2[048]00"
+_DATE = rf"(?:19[0-9]{{2}}|2[0-9]{{3}})-(?:{_DAY})|(?:{_LEAP})-02-29"
+# `expressions._AMOUNT`: str(Decimal(text)) is the text.
+_AMOUNT = r"[1-9][0-9]{0,14}(?:\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*|0"
+# Two to ten digits once dots are dropped, in the usual spellings (271019, 2710.19,
+# 2710.19.10).
+_HS = r"[0-9]{2,10}|[0-9]{4}\.[0-9]{1,6}|[0-9]{4}\.[0-9]{2}\.[0-9]{1,4}"
+# `expressions._PRODUCT` (printable ASCII, no edge space) without separator or quote.
+_ASCII = r"[!#-+\--~](?:[ !#-+\--~]*[!#-+\--~])?"
+_ASCII_QUOTED = r"[!#-~](?:[ !#-~]*[!#-~])?"
+# Record checks of `FieldExprs.checks`: both of a pair present, or neither.
+_PAIRS = (("quantity", "unit"), ("value", "currency"))
+
+
+@dataclass(frozen=True)
+class LineScreen:
+    """The expressions of one header (`line_screen`)."""
+
+    pattern: str  # a clean line (the header's width, fields proved or `checked`)
+    wanted: str | None  # a line some rule may match, were it clean (None: no rule can)
+    checked: tuple[str, ...]  # columns the pattern lets through, checked as columns
+    tested: tuple[Equals, ...]  # selectors some rule needs, tested on their columns
+    projected: tuple[str, ...]  # columns a proved line is parsed for (id, dates, checked)
+
+
+def _one_of(values: Iterable[str]) -> str:
+    return (
+        "(?:"
+        + "|".join(re.escape(v) for v in sorted(set(values), key=lambda v: (-len(v), v)))
+        + ")"
+    )
+
+
+def _quotable(pattern: str) -> str:
+    """A field of a pattern without separator or quote, written bare or quoted."""
+    return f'(?:{pattern})|"(?:{pattern})"'
+
+
+def _field(column: str, exprs: FieldExprs, maps: dict[str, dict[str, str]]) -> str | None:
+    """The pattern of a present value of `column` that `field_ok` passes; None when it
+    must be checked as a column; "" when no present value is clean."""
+    if column in maps:
+        return _quotable(_one_of(maps[column]))
+    if column == "transfer":
+        return _quotable(_one_of(TRANSFERS))
+    if column == "hs_code":
+        return _quotable(_HS)
+    if column in DATE_FIELDS:
+        return _quotable(_DATE)
+    if column in NUMERIC_FIELDS:
+        return _quotable(_AMOUNT)
+    if column in RANGE_FIELDS or column == "supersedes":
+        return ""  # never clean, or always screened in full (a correction)
+    if column in ("product", "source"):
+        return f'{_ASCII}|"{_ASCII_QUOTED}"'
+    if column in SCREENS or column in IMO_FIELDS:
+        return None
+    if column not in exprs.referenced:
+        return _ANY  # only its length counts: the line's bounds it
+    if column in exprs.numeric_extras:
+        return None
+    return _FREE
+
+
+def line_screen(
+    exprs: FieldExprs, conditions: Iterable[Selector], maps: dict[str, dict[str, str]]
+) -> LineScreen | None:
+    """The line screen of a CSV header (`exprs.columns`) and a rulebook's conditions;
+    None when no line could be proved (a rule no text test covers: every line is
+    screened in full anyway). `maps`: the spellings of each code field."""
+    tests = [_necessary(c, exprs, maps) for c in conditions]
+    if any(t is None for t in tests):
+        return None
+    wanted = sorted({p for t in tests if t is not None for p in t if isinstance(p, str)})
+    columns = [p for t in tests if t is not None for p in t if not isinstance(p, str)]
+    fields: dict[str, str | None] = {c: _field(c, exprs, maps) for c in exprs.columns}
+    checked = tuple(c for c, p in fields.items() if p is None)
+    # Per pair of the record checks, both present or both absent (a pair with one
+    # column missing: both absent): one alternative of the whole line per combination.
+    pairs = [(a, b) for a, b in _PAIRS if a in fields or b in fields]
+    alternatives = []
+    for presence in itertools.product((True, False), repeat=len(pairs)):
+        if any(
+            p and not (a in fields and b in fields)
+            for (a, b), p in zip(pairs, presence, strict=True)
+        ):
+            continue
+        states = {c: p for (a, b), p in zip(pairs, presence, strict=True) for c in (a, b)}
+        parts = []
+        for column, pattern in fields.items():
+            absent = '(?:"")?'  # an empty field, bare or quoted
+            if pattern is None:  # checked as a column (never one of a pair)
+                parts.append(f"(?:{_ANY})")
+            elif column in ("id", "date") or states.get(column) is True:
+                parts.append(f"(?:{pattern})")
+            elif pattern == "" or states.get(column) is False:
+                parts.append(absent)
+            else:
+                parts.append(f'(?:{pattern}|"")?')
+        alternatives.append(",".join(parts))
+    if not alternatives:
+        return None
+    pattern = "^(?:" + "|".join(f"(?:{a})" for a in alternatives) + ")$"
+    dates = [c for c in ("date", "reported_on") if c in exprs.columns]
+    tested = [p.field for p in columns]
+    projected = tuple(dict.fromkeys(["id", *dates, *checked, *tested]))
+    return LineScreen(
+        pattern=pattern,
+        wanted="|".join(wanted) if wanted else None,
+        checked=checked,
+        tested=tuple(columns),
+        projected=projected,
+    )
+
+
+def _whole(values: Iterable[str]) -> str:
+    """One of `values` as a whole field of a line, bare or quoted. Written so that the
+    regular expression engine finds the literals first (a leading `(?:^|,)` made it
+    test every position: four times the cost)."""
+    one = _one_of(values)
+    return rf'[,"]{one}(?:[,"]|$)|^{one}(?:[,"]|$)'
+
+
+def _necessary(
+    s: Selector, exprs: FieldExprs, maps: dict[str, dict[str, str]]
+) -> list[str | Equals] | None:
+    """`FieldExprs.necessary` with the tests of codes on a line's text: patterns one of
+    which every clean line on which `s` may match contains, and selectors whose
+    `necessary` tests are run on their (projected) columns. None when there are none.
+
+    Short codes are found cheaply in a line's text; seven-digit IMO numbers are not
+    (digits are everywhere in a line) and their columns are parsed anyway for their
+    check digits, so those and text fields are tested as columns."""
+    if isinstance(s, All):
+        found = (_necessary(i, exprs, maps) for i in s.items)
+        return next((t for t in found if t is not None), None)
+    if isinstance(s, AnyOf):
+        every = [_necessary(i, exprs, maps) for i in s.items]
+        if not every or any(t is None for t in every):
+            return None
+        return [p for t in every if t is not None for p in t]
+    if not isinstance(s, Equals) or s.field.startswith("extra."):
+        return None
+    field = s.field
+    if field not in exprs.present_fields:
+        return []  # absent: never matches
+    if isinstance(s, NameIn):
+        return [s]
+    if field in maps:
+        wanted = {str(v) for v in s.values}
+        return [_whole(k for k, v in maps[field].items() if v in wanted)] if wanted else []
+    if field == "transfer":
+        return [_whole(str(v) for v in s.values)] if s.values else []
+    if field in ("id", "source", "supersedes", "commodity", "vessel_name", *IMO_FIELDS):
+        return [s]
+    return None
