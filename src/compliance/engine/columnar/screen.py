@@ -213,6 +213,24 @@ class Screen:
             candidates = detached(candidates)
         return keys, candidates, records, latest
 
+    def proved_lines(self, frame: pl.DataFrame) -> pl.Series:
+        """Which rows of a chunk (its lines as `__line`, its `LineScreen.projected`
+        columns) are proved clean and wanted by no rule: the line screen's text tests,
+        and the checks and tests of columns, each run once per distinct value."""
+        import polars as pl
+
+        assert self.lines is not None
+        by_value = {c for c, _ in [*self.column_ok, *self.column_tested]}
+        distinct = frame.select(pl.col(c).drop_nulls().unique().implode() for c in by_value)
+        proved_if = [self.proved]
+        for column, check in self.column_ok:
+            if bad := _values(distinct, column, ~check):
+                proved_if.append(~one_of(pl.col(column), bad))
+        for column, test in self.column_tested:
+            if hit := _values(distinct, column, test):
+                proved_if.append(~one_of(pl.col(column), hit))
+        return frame.select(pl.all_horizontal(proved_if).fill_null(False)).to_series()
+
     def run_csv(self, data: bytes, chunk: Chunk, header: list[str]) -> tuple[Outcome, int]:
         """`run` of a CSV chunk (`data`, its bytes), and its rows. The lines its line
         screen proves clean and wanted by no rule give their keys and dates from a few
@@ -228,19 +246,8 @@ class Screen:
         if frame.height != chunk.rows:
             raise Fallback  # quoted newlines or skipped lines: line numbers would differ
         frame = frame.with_row_index("__row", chunk.first).with_columns(lines.alias("__line"))
-        by_value = {c for c, _ in [*self.column_ok, *self.column_tested]}
-        distinct = frame.select(pl.col(c).drop_nulls().unique().implode() for c in by_value)
-        proved_if = [self.proved]
-        for column, check in self.column_ok:
-            bad = _values(distinct, column, ~check)
-            if bad:
-                proved_if.append(~one_of(pl.col(column), bad))
-        for column, test in self.column_tested:
-            hit = _values(distinct, column, test)
-            if hit:
-                proved_if.append(~one_of(pl.col(column), hit))
         frame = frame.with_columns(
-            pl.all_horizontal(proved_if).fill_null(False).alias("__proved"),
+            self.proved_lines(frame).alias("__proved"),
             pl.col("__line").hash(LINE_SEED).alias("__c"),
         )
         proved = frame.filter(pl.col("__proved"))
@@ -255,7 +262,9 @@ class Screen:
             text = ("\n".join(doubtful.to_list()) + "\n").encode()
             if short_lines(text, doubtful, len(header)):
                 raise Fallback  # the Python reader rejects those rows
-            full = parse_chunk(text, header)
+            # Behind a line of the header's width, as in the chunk: Polars refuses a
+            # first line of fewer fields (a blank one, " , ") that it reads later on.
+            full = parse_chunk(b"," * (len(header) - 1) + b"\n" + text, header).slice(1)
             if full.height != doubt.height or full.width != len(header):
                 raise Fallback
             full = full.with_columns(doubt.get_column("__row"), doubt.get_column("__c"))
