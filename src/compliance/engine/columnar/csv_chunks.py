@@ -1,7 +1,8 @@
 """Reading a CSV log in chunks of whole lines, as the Python reader would split it.
 
 The engine reads a CSV file itself, in chunks of about CHUNK_BYTES that end at a newline,
-each parsed by Polars on its own with every column as a string. Whenever the rows could
+each parsed by Polars on its own with every column as a string (or, for the lines the
+screen proves from their text, only a few columns: `parse_columns`). Whenever the rows could
 differ from the Python reader's (quoted newlines, lone carriage returns, parse errors, an
 odd header) it raises `Fallback` and the log takes the exact Python path, so line numbers
 stay right. A second pass (`csv_rows`) reads some rows again by number, reading only
@@ -13,8 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
@@ -31,7 +31,6 @@ __all__ = [
     "chunk_frame",
     "chunk_lines",
     "csv_chunks",
-    "csv_frames",
     "csv_rows",
     "fast_csv",
     "parse_chunk",
@@ -158,23 +157,6 @@ def csv_chunks(path: str, chunks: list[Chunk] | None = None) -> Iterator[tuple[b
             start = end
 
 
-def csv_frames(
-    path: str, header: list[str], chunks: list[Chunk] | None = None
-) -> Iterator[Callable[[], pl.DataFrame]]:
-    """The log's rows in chunks of about CHUNK_BYTES: per chunk, a function giving its
-    string frame with `__row` and `__c` (`chunk_frame`), which may run on any thread.
-    Each chunk's place is appended to `chunks` as it is read.
-
-    Each chunk (`csv_chunks`) is parsed on its own, so memory stays bounded (a lazy
-    scan of the whole plan kept every batch). Fallback (here, or from the function)
-    whenever the row count could differ from the Python reader's: quoted newlines (a
-    chunk's rows and lines disagree, or its last line leaves a quote open), lone
-    carriage returns, parse errors, short rows.
-    """
-    for data, chunk in csv_chunks(path, chunks):
-        yield partial(chunk_frame, data, chunk, header)
-
-
 # Seed of `__c` when it hashes a row's line (not its columns): only rows of CSV chunks
 # compare their lines' hashes, and a row hashed either way differs from one hashed the
 # other way, which only sends both to the exact path.
@@ -275,7 +257,7 @@ def _row_pattern(columns: int) -> str:
 
 
 def csv_rows(path: str, header: list[str], chunks: list[Chunk], rows: pl.Series) -> pl.DataFrame:
-    """Raw columns and `__row` of some rows (numbers as `csv_frames` gave them), read
+    """Raw columns and `__row` of some rows (numbers as `csv_chunks` counts them), read
     again from the chunks holding them: only their lines are parsed."""
     import polars as pl
 
