@@ -8,7 +8,7 @@ column suffixed `@k`. The chain grows one step at a time by equi-joins on the st
 join fields and on buckets of days (an event in the window is in the earlier event's
 bucket or the next), filtered to its window and to events not already in the chain;
 then each first-step event keeps its first chain in (date, id) order of the later
-steps. `JoinPlan` says all of that once, as column names and windows; `infer_polars`
+steps. `JoinPlan` says all of that once, as column names and windows; `polars_chains`
 runs it in Polars (the columnar engine) and `engine.spark.correlate` in Spark, each a
 line-by-line translation of the same operations.
 """
@@ -39,7 +39,6 @@ __all__ = [
     "StepJoin",
     "StepRow",
     "infer_columnar",
-    "infer_polars",
     "polars_chains",
     "step_row",
     "step_table",
@@ -202,32 +201,16 @@ def step_table(
     return pl.DataFrame(columns), [i for i, _ in rows]
 
 
-def infer_polars(compiled: CompiledCorrelation, events: Sequence[Shipment]) -> list[Chain]:
-    """The first chain of each first-step event among `events` (accepted events, those
-    matching no step of the rule taking no part), in (date, id) order of the chains."""
-    plan = JoinPlan.of(compiled)
-    table, _ = step_table(compiled, plan, events)
-    first = polars_chains(plan, table)
-    indices = first.select(f"__i@{k}" for k in range(plan.steps)).iter_rows()
-    return [tuple(events[i] for i in row) for row in indices]
-
-
 def infer_columnar(
-    rules: Sequence[Rule],
-    step_events: Callable[[int], list[Shipment]],
-    chains: ChainFinder | None = None,
+    rules: Sequence[Rule], chains: Callable[[int, CompiledCorrelation], list[Chain]]
 ) -> tuple[list[Finding], list[Shipment]]:
-    """The `inferred` findings and inferred events of every correlation rule, given the
-    accepted events that may match some step of the rule at an index (a superset: each
-    is tested against the steps); `chains` finds the chains (default: `infer_polars`
-    over those events)."""
+    """The `inferred` findings and inferred events of every correlation rule, given its
+    first chains (by its rulebook index) in (date, id) order."""
     findings: list[Finding] = []
     inferred: list[Shipment] = []
     for index, rule in correlation_rules(rules):
         compiled = CompiledCorrelation(rule)
-        events = step_events(index)
-        found = chains(index, compiled, events) if chains else infer_polars(compiled, events)
-        for chain in found:
+        for chain in chains(index, compiled):
             inference = compiled.infer(chain)
             findings.append(inference_finding(compiled, inference))
             inferred.append(inference.event)

@@ -17,6 +17,7 @@ from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.screen import Scan, scan_csv, scan_typed
 from compliance.engine.columnar.selection import Selection, select_rows
 from compliance.engine.columnar.shipments import shipments
+from compliance.engine.columnar.steps import columnar_chains
 from compliance.engine.columnar.typed import Typed
 from compliance.engine.correlate import ChainFinder, infer_columnar
 from compliance.engine.findings import findings_for_rule, sort_findings
@@ -24,6 +25,7 @@ from compliance.events import Shipment
 from compliance.io.readers import records_from
 from compliance.ledger import RawRecord
 from compliance.report import Finding, Report, RulebookInfo
+from compliance.rulebook.correlation import Chain, CompiledCorrelation
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, CorrelationRule
 
@@ -104,16 +106,20 @@ def findings_of(
 
     accepted = selection.ledger.accepted
 
-    def step_events(index: int) -> list[Shipment]:
-        """A correlation's candidates: the accepted Python events and the clean rows its
-        screen passed (`infer_polars` tests each against the rule's steps, once)."""
+    def chains_of(index: int, compiled: CompiledCorrelation) -> list[Chain]:
+        """A correlation's first chains: its step tables from the columns of the clean
+        rows the screen passed; with `chains`, among the accepted Python events and the
+        shipments of those rows."""
+        mask = f"__m{index}"
+        if chains is None:
+            return columnar_chains(compiled, accepted, selection.clean, mask)
         events = list(accepted)
         for scan, frame in selection.clean:
-            rows = frame.get_column("__row").filter(frame.get_column(f"__m{index}")).to_list()
+            rows = frame.get_column("__row").filter(frame.get_column(mask)).to_list()
             events.extend(shipments(scan, frame, rows))
-        return events
+        return chains(index, compiled, events)
 
-    findings, inferred = infer_columnar(plan.rules, step_events, chains)
+    findings, inferred = infer_columnar(plan.rules, chains_of)
     from_python = python_events(plan, accepted, inferred)
     for index, rule in enumerate(plan.rules):
         mask = f"__m{index}"
