@@ -13,6 +13,7 @@ from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import (
     CapRule,
     ConversionFactor,
+    CorrelationRule,
     DeadlineRule,
     DesignationRule,
     HsProduct,
@@ -20,7 +21,13 @@ from compliance.rulebook.schema import (
     Rule,
 )
 
-__all__ = ["imo_numbers", "rulebooks"]
+__all__ = [
+    "CORRELATION_BOUNDS",
+    "CORRELATION_DAYS",
+    "correlation_rules",
+    "imo_numbers",
+    "rulebooks",
+]
 
 _HS = ("2709", "2710", "271019", "2711", "27")
 _COUNTRIES = ("KP", "CN", "RU", "SG")
@@ -40,21 +47,26 @@ def imo_numbers(prefix: str = "") -> SearchStrategy[str]:
     return body.map(lambda rest: finish(prefix + rest))
 
 
-def _selectors(depth: int = 2) -> SearchStrategy[dict[str, Any]]:
+_BOUNDS = st.integers(1, 5000)
+
+
+def _selectors(
+    depth: int = 2, bounds: SearchStrategy[int] = _BOUNDS
+) -> SearchStrategy[dict[str, Any]]:
     leaves = st.one_of(
         st.sampled_from(_HS).map(lambda p: {"hs_code": {"prefix": [p]}}),
         st.lists(st.sampled_from(_COUNTRIES), min_size=1, max_size=2, unique=True).map(
             lambda cs: {"destination": cs if len(cs) > 1 else cs[0]}),
         st.sampled_from(_COUNTRIES).map(lambda cc: {"supplier": cc}),
         st.sampled_from(("ship_to_ship", "port", "rail")).map(lambda t: {"transfer": t}),
-        st.sampled_from(("gt", "lte")).flatmap(lambda op: st.integers(1, 5000).map(
+        st.sampled_from(("gt", "lte")).flatmap(lambda op: bounds.map(
             lambda n: {"quantity": {op: n}})),
         st.booleans().map(lambda b: {"reported_on": {"present": b}}),
         st.sampled_from(("crude", "diesel", "gasoline")).map(lambda p: {"product": p}),
     )  # fmt: skip
     if depth == 0:
         return leaves
-    inner = _selectors(depth - 1)
+    inner = _selectors(depth - 1, bounds)
     return st.one_of(
         leaves,
         st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"all": xs}),
@@ -129,3 +141,54 @@ def rulebooks(draw: st.DrawFn, min_rules: int = 1, max_rules: int = 5) -> Rulebo
     factors = {p: ConversionFactor(product=p, barrels_per_tonne=_FACTORS[p]) for p in products}
     hs = (HsProduct(hs_code="2709", product="crude"),) if "crude" in factors else ()
     return Rulebook(rules=rules, sources=("<hypothesis>",), factors=factors, hs_products=hs)
+
+
+CORRELATION_DAYS = (date(2019, 1, 1), date(2019, 1, 31))
+"""The dates `correlation_rules`' effective periods fall in: evidence dated here meets them."""
+CORRELATION_BOUNDS = (100, 1000)
+"""The quantities `correlation_rules`' selectors compare with (evidence at and near them
+meets the bounds and their float rounding)."""
+_JOINED = ("vessel_imo", "counterparty_imo", "destination", "extra.voyage")
+
+
+@st.composite
+def correlation_rules(draw: st.DrawFn, index: int = 0) -> CorrelationRule:
+    """Random valid correlation rules: two or three steps, each with random selectors
+    (and `unless`), joins on IMO numbers, countries or an extra column (`voyage`), windows
+    of 0 to 30 days after any earlier step, a rule-level `match` and an effective period
+    within `CORRELATION_DAYS` or open."""
+    lo, hi = CORRELATION_DAYS
+    bounds = st.sampled_from(CORRELATION_BOUNDS)
+    leaves = _selectors(0, bounds)
+    steps: list[dict[str, Any]] = []
+    for k in range(draw(st.integers(2, 3))):
+        # Mostly one test per step, so that chains are found often.
+        match = draw(st.one_of(st.just({"id": {"present": True}}), leaves, _selectors(1, bounds)))
+        step: dict[str, Any] = {"id": f"s{k}", "match": match}
+        if draw(st.integers(0, 3)) == 0:
+            step["unless"] = draw(leaves)
+        if k:
+            joins = draw(st.lists(st.sampled_from(_JOINED), min_size=1, max_size=2, unique=True))
+            step["join"] = {
+                f: f"s{draw(st.integers(0, k - 1))}.{draw(st.sampled_from(_JOINED))}" for f in joins
+            }
+            if draw(st.integers(0, 2)):  # the receiving vessel's next event, the usual join
+                step["join"] = {"vessel_imo": f"s{k - 1}.counterparty_imo"}
+            step["within"] = {"days": draw(st.sampled_from((0, 1, 7, 30, 30))),
+                              "after": f"s{draw(st.integers(0, k - 1))}"}  # fmt: skip
+        steps.append(step)
+    raw: dict[str, Any] = {
+        "id": f"c{index}-correlation", "kind": "correlation", "citation": f"test {index}",
+        "steps": steps,
+        "infer": {"from": {"hs_code": "s0.hs_code", "quantity": "s0.quantity",
+                           "unit": "s0.unit"}, "set": {"destination": "KP"}},
+    }  # fmt: skip
+    if draw(st.integers(0, 3)) == 0:
+        raw["match"] = draw(leaves)
+    effective: dict[str, date] = {}
+    if draw(st.integers(0, 3)) == 0:
+        effective["from"] = draw(st.dates(lo, hi))
+    if draw(st.integers(0, 3)) == 0:
+        effective["to"] = draw(st.dates(effective.get("from", lo), hi))
+    raw["effective"] = effective
+    return CorrelationRule.model_validate(raw)

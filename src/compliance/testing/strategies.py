@@ -44,12 +44,20 @@ from compliance.rulebook.selectors import (
     parse_selector,
 )
 from compliance.testing import _constraints as c
-from compliance.testing._rulebooks import rulebooks
+from compliance.testing._rulebooks import (
+    CORRELATION_BOUNDS,
+    CORRELATION_DAYS,
+    correlation_rules,
+    rulebooks,
+)
 from compliance.units import MASS_UNITS, VOLUME_UNITS, convert, dimension
 
 __all__ = [
+    "CORRELATION_BOUNDS",
+    "CORRELATION_DAYS",
     "DEFAULT_DATES",
     "NoMatchingEvent",
+    "correlation_rules",
     "event_ids",
     "events_matching",
     "events_not_matching",
