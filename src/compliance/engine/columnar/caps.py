@@ -17,10 +17,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from compliance.engine.columnar.expressions import FieldExprs
+from compliance.engine.columnar.expressions import FieldExprs, date_in
 from compliance.engine.columnar.plan import Plan
 from compliance.engine.columnar.screen import Scan
 from compliance.engine.columnar.shipments import shipments
+from compliance.engine.columnar.steps import surely
 from compliance.engine.findings import (
     Amounts,
     cap_amounts,
@@ -172,6 +173,12 @@ def cap_findings(
         if part.height == 0:
             continue
         part = _clean_amounts(rule, scan.exprs, part, rulebook).with_row_index("__pos")
+        # Rows the columns place in the rule take no exact test (`_Members.groups`).
+        part = part.with_columns(
+            (surely(scan.exprs, plan.conditions[index]) & date_in(
+                scan.exprs.norm("date"), rule.effective.from_, rule.effective.to
+            )).alias("__sure")
+        )  # fmt: skip
         sources[n] = (scan, part)
         bad = part.filter(pl.any_horizontal(pl.col(f"__a{j}").is_null() for j in range(measures)))
         for e in shipments(scan, bad):
@@ -251,6 +258,7 @@ class _Members:
 
         frame = frame.sort(["__date", "__id", "__src", "__pos"])
         built: dict[int, dict[int, Shipment]] = {}
+        sure: dict[int, set[int]] = {}  # rows certainly matching, by source
         for n, (scan, part) in self.sources.items():
             positions = frame.filter(pl.col("__src") == n).get_column("__pos")
             if positions.len():
@@ -258,6 +266,7 @@ class _Members:
                 row_of = dict(zip(chosen.get_column("__pos").to_list(), shipments(scan, chosen),
                                   strict=True))  # fmt: skip
                 built[n] = row_of
+                sure[n] = set(chosen.filter("__sure").get_column("__pos").to_list())
         rule, rulebook, exact, effective = self.rule, self.rulebook, self.exact, self.rule.effective
         fields = rule.group_by
         out: dict[tuple[object, ...], list[tuple[Shipment, Amounts]]] = defaultdict(list)
@@ -266,7 +275,7 @@ class _Members:
                 e, amounts = self.python[pos], self.python_amounts[pos]
             else:
                 e = built[src][pos]
-                if not (e.date in effective and exact(e)):
+                if pos not in sure[src] and not (e.date in effective and exact(e)):
                     continue
                 amounts = cap_amounts(rule, e, rulebook)
             out[tuple(e.get(f) for f in fields)].append((e, amounts))

@@ -17,7 +17,7 @@ from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.screen import Scan, scan_csv, scan_typed
 from compliance.engine.columnar.selection import Selection, select_rows
 from compliance.engine.columnar.shipments import shipments
-from compliance.engine.columnar.steps import columnar_chains
+from compliance.engine.columnar.steps import columnar_chains, surely
 from compliance.engine.columnar.typed import Typed
 from compliance.engine.correlate import ChainFinder, infer_columnar
 from compliance.engine.findings import findings_for_rule, sort_findings
@@ -131,9 +131,14 @@ def findings_of(
             findings.extend(cap_findings(plan, index, from_python[index], parts))
             continue
         events = list(from_python[index])
-        exact = plan.exact[index]
+        exact, condition = plan.exact[index], plan.conditions[index]
         for scan, frame in selection.clean:
-            rows = frame.get_column("__row").filter(frame.get_column(mask)).to_list()
-            events.extend(e for e in shipments(scan, frame, rows) if exact(e))
+            # The rows the columns decide take no exact test; the few others do.
+            part = frame.filter(pl.col(mask)).select(
+                "__row", surely(scan.exprs, condition).alias("__sure")
+            )
+            sure = part.get_column("__sure").to_list()
+            built = shipments(scan, frame, part.get_column("__row").to_list())
+            events.extend(e for e, s in zip(built, sure, strict=True) if s or exact(e))
         findings.extend(findings_for_rule(rule, events, plan.rulebook, as_of=as_of))
     return findings

@@ -23,17 +23,25 @@ from compliance.engine.columnar.shipments import shipments
 from compliance.engine.correlate import JoinPlan, polars_chains, step_table
 from compliance.events import DATE_FIELDS, Shipment
 from compliance.rulebook.correlation import Chain, CompiledCorrelation, step_condition
-from compliance.rulebook.selectors import Not
+from compliance.rulebook.selectors import Not, Selector
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from compliance.engine.columnar.expressions import FieldExprs
     from compliance.engine.columnar.screen import Scan
 
-__all__ = ["clean_step_table", "columnar_chains"]
+__all__ = ["clean_step_table", "columnar_chains", "surely"]
 
 _ORDINAL = date(1970, 1, 1).toordinal()  # a Polars date's day number is days since 1970
 _SCAN_BITS = 32  # a clean row's `__i`: events given + (scan << 32) + row
+
+
+def surely(exprs: FieldExprs, condition: Selector) -> pl.Expr:
+    """On clean rows, true only where `condition` holds (exactly): the lower bound of
+    `FieldExprs.may_match`, which is exact but for numbers within float rounding of a
+    bound. Where it is false and `may_match` true, only the exact evaluator can say."""
+    return ~exprs.may_match(Not(condition))
 
 
 def clean_step_table(
@@ -70,7 +78,7 @@ def clean_step_table(
         fits = pl.all_horizontal([effective, *needs])
         bit = pl.lit(1 << k, dtype=pl.Int64)
         upper.append(pl.when(exprs.may_match(condition) & fits).then(bit).otherwise(0))
-        lower.append(pl.when(~exprs.may_match(Not(condition)) & fits).then(bit).otherwise(0))
+        lower.append(pl.when(surely(exprs, condition) & fits).then(bit).otherwise(0))
     rows = frame.select(
         pl.col("__row"),
         pl.sum_horizontal(upper).alias("__m"),
