@@ -13,6 +13,7 @@ import bisect
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -135,6 +136,8 @@ def amount_in(
         quantity = high if high is not None else event.quantity_min
     if quantity is None or event.unit is None:
         return None
+    if event.unit == measure.unit:  # what convert() gives, with no factor to look up
+        return quantity
     used = conversion_in(event, measure, rulebook)
     factor = used.barrels_per_tonne if used is not None else None
     return convert(quantity, event.unit, measure.unit, factor)
@@ -259,6 +262,7 @@ def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]
             for name in entry.names:
                 by_name[name].append(entry)
     numbers = sorted(i for i in listed if len(i) == 7 and i.isdigit())
+    known: dict[tuple[int, str], _Entry] = {}
     out = []
     for e in events:
         hits: list[tuple[str, str, DesignationEntry, bool]] = []  # field, value, entry, by name
@@ -282,10 +286,42 @@ def _designation(rule: DesignationRule, events: list[Shipment]) -> list[Finding]
             if id(entry) in seen or e.date < entry.designated:
                 continue
             seen.add(id(entry))
-            finding = _designated(rule, e, field, value, entry, by_name_only)
+            finding = _designated(rule, e, field, value, entry, by_name_only, known)
             if finding is not None:
                 out.append(finding)
     return out
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What a designation finding takes of its entry and field, the same for every event
+    (a list's few entries meet tens of thousands of shipments)."""
+
+    citation: str
+    match: dict[str, str]  # the finding's `match` for a hit by identifier
+    head: dict[str, str]  # for a hit by name, its keys before `by` and `value`
+    tail: dict[str, str]  # and after them
+    label: str
+    listed: str  # the message's "designated on …" and the entry's measures
+    verified: bool
+
+    @classmethod
+    def of(cls, rule: DesignationRule, field: str, entry: DesignationEntry) -> _Entry:
+        match = {"field": field, "designated": entry.designated.isoformat(), "entry": entry.label}
+        if entry.identifier is not None:
+            match["identifier"] = entry.identifier
+        if entry.name:
+            match["name"] = entry.name
+        tail = {}
+        if len(entry.dates) > 1:
+            tail["dates"] = "; ".join(d.isoformat() for d in entry.dates)
+        if entry.measures:
+            tail["measures"] = "; ".join(entry.measures)
+        measures = f" ({', '.join(m.replace('_', ' ') for m in entry.measures)})"
+        listed = f"designated on {entry.designated}{measures if entry.measures else ''}"
+        verified = rule.verified and entry.verified
+        citation = entry.basis or rule.citation
+        return cls(citation, {**match, **tail}, match, tail, entry.label, listed, verified)
 
 
 def _designated(
@@ -295,28 +331,26 @@ def _designated(
     value: str,
     entry: DesignationEntry,
     by_name: bool,
+    known: dict[tuple[int, str], _Entry],
 ) -> Finding | None:
-    citation = entry.basis or rule.citation
-    match = {"field": field, "designated": entry.designated.isoformat(), "entry": entry.label}
-    if entry.identifier is not None:
-        match["identifier"] = entry.identifier
-    if entry.name:
-        match["name"] = entry.name
+    """The finding of one event's hit; `known` remembers each (entry, field)'s parts."""
+    key = (id(entry), field)
+    parts = known.get(key)
+    if parts is None:
+        parts = known[key] = _Entry.of(rule, field, entry)
+    citation, label = parts.citation, parts.label
     if by_name:
-        match["by"] = "name"
-        match["value"] = value
-    if len(entry.dates) > 1:
-        match["dates"] = "; ".join(d.isoformat() for d in entry.dates)
-    if entry.measures:
-        match["measures"] = "; ".join(entry.measures)
+        match = {**parts.head, "by": "name", "value": value, **parts.tail}
+    else:
+        match = parts.match.copy()
     how = f"{field} {value!r}, the name of" if by_name else f"{field} {value}:"
-    measures = f" ({', '.join(m.replace('_', ' ') for m in entry.measures)})"
-    message = (
-        f"{rule.label}: shipment {e.id} on {e.date} involves {how} {entry.label}, "
-        f"designated on {entry.designated}{measures if entry.measures else ''} ({citation})"
-    )
     kind: FindingKind = "designated"
-    if rule.associate is not None:
+    if rule.associate is None:
+        message = (
+            f"{rule.label}: shipment {e.id} on {e.date} involves {how} {label}, "
+            f"{parts.listed} ({citation})"
+        )
+    else:
         # The associated party is the finding's subject: never the listed one itself.
         other = e.get(rule.associate)
         if other is None or other == value:
@@ -325,7 +359,7 @@ def _designated(
         kind = "associated"
         message = (
             f"{rule.label}: {rule.associate} {other} of shipment {e.id} on {e.date} is "
-            f"associated with {how} {entry.label}, designated on {entry.designated} ({citation})"
+            f"associated with {how} {label}, designated on {entry.designated} ({citation})"
         )
     values = _base(rule, kind, e, message)
     values["citation"] = citation
@@ -333,7 +367,7 @@ def _designated(
     values["events"] = [e.id]
     values["inferred"] = [e.id] if e.inferred_from else []
     values["match"] = match
-    values["verified"] = rule.verified and entry.verified
+    values["verified"] = parts.verified
     return trusted(Finding, values)
 
 
