@@ -20,9 +20,10 @@ __all__ = ["trusted"]
 M = TypeVar("M", bound=BaseModel)
 
 _MUTABLE = (list, dict, set)
-# Per class: (every field in order with its default, None for a required one), and the
-# fields whose default is mutable with that default's type.
-_TEMPLATES: dict[type[BaseModel], tuple[dict[str, Any], tuple[tuple[str, type], ...]]] = {}
+# Per class: (every field in order with its default, None for a required one), the fields
+# whose default is mutable with that default's type, and whether the class is frozen.
+_TEMPLATES: dict[type[BaseModel], tuple[dict[str, Any], tuple[tuple[str, type], ...], bool]] = {}
+_set = object.__setattr__
 
 
 def trusted(cls: type[M], values: dict[str, Any]) -> M:
@@ -31,17 +32,25 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     known = _TEMPLATES.get(cls)
     if known is None:
         known = _TEMPLATES[cls] = _template(cls)
-    template, mutable = known
-    fields = template.copy()
-    fields.update(values)
+    template, mutable, frozen = known
+    fields = {**template, **values}
     for name, kind in mutable:
         if name not in values:
             fields[name] = kind()
     instance = cls.__new__(cls)
-    object.__setattr__(instance, "__dict__", fields)
-    object.__setattr__(instance, "__pydantic_fields_set__", _fields_set(cls, values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    _set(instance, "__dict__", fields)
+    if frozen:
+        key = (cls, tuple(values))
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = set(values)
+            if len(_SHARED) < _SHARED_LIMIT:
+                _SHARED[key] = shared
+    else:
+        shared = set(values)
+    _set(instance, "__pydantic_fields_set__", shared)
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
     return instance
 
 
@@ -54,19 +63,7 @@ _SHARED: dict[tuple[type[BaseModel], tuple[str, ...]], set[str]] = {}
 _SHARED_LIMIT = 4096
 
 
-def _fields_set(cls: type[BaseModel], values: dict[str, Any]) -> set[str]:
-    if not cls.model_config.get("frozen"):
-        return set(values)
-    key = (cls, tuple(values))
-    shared = _SHARED.get(key)
-    if shared is None:
-        shared = set(values)
-        if len(_SHARED) < _SHARED_LIMIT:
-            _SHARED[key] = shared
-    return shared
-
-
-def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, type], ...]]:
+def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, type], ...], bool]:
     template: dict[str, Any] = {}
     mutable: list[tuple[str, type]] = []
     for name, info in cls.model_fields.items():
@@ -79,4 +76,4 @@ def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, ty
             if default:
                 raise TypeError(f"{cls.__name__}.{name}: a non-empty mutable default")
             mutable.append((name, type(default)))
-    return template, tuple(mutable)
+    return template, tuple(mutable), bool(cls.model_config.get("frozen"))
