@@ -246,14 +246,19 @@ class Series(Sequence[SeriesPoint]):
             return text
 
         lines = []
+        one = units[0] if len(units) == 1 else None  # most caps have one measure
         for event, day, amounts, running, source, factor in zip(
             self.events, self.dates, self._amounts, self._running, self.sources, self.factors,
             strict=True,
         ):  # fmt: skip
-            given = ", ".join(f"{u}: {amount(a)}" for u, a in zip(units, amounts, strict=True))
-            totals = ", ".join(
-                f'{u}: "{format_amount(r)}"' for u, r in zip(units, running, strict=True)
-            )
+            if one is not None:
+                given = f"{one}: {amount(amounts[0])}"
+                totals = f'{one}: "{format_amount(running[0])}"'
+            else:
+                given = ", ".join(f"{u}: {amount(a)}" for u, a in zip(units, amounts, strict=True))
+                totals = ", ".join(
+                    f'{u}: "{format_amount(r)}"' for u, r in zip(units, running, strict=True)
+                )
             more = "" if source is None else f', "source": {_string(source)}'
             if factor is not None:
                 more += f', "factor": {_string(factor)}'
