@@ -39,17 +39,24 @@ def shipments(scan: Scan, frame: pl.DataFrame, rows: list[int] | None = None) ->
             *(exprs.raw(c).alias(c) for c in exprs.extras),
         )  # fmt: skip
         extras = exprs.extras
-        numeric = [f in NUMERIC_FIELDS for f in fields]
-        width = len(fields)
-        for row in normal.iter_rows():
-            data: dict[str, Any] = {}
-            for f, is_number, v in zip(fields, numeric, row[1 : width + 1], strict=True):
-                if v is not None:
-                    data[f] = Decimal(v) if is_number else v
-            if extras:
-                extra = {c: v for c, v in zip(extras, row[width + 1 :], strict=True)
+        # Column by column (the numbers' Decimals in one pass each), then a row's
+        # fields in one comprehension: the per-value work left is the null test.
+        columns = []
+        for f in fields:
+            values = normal.get_column(f).to_list()
+            if f in NUMERIC_FIELDS:
+                values = [None if v is None else Decimal(v) for v in values]
+            columns.append(values)
+        extra_rows = (
+            zip(*(normal.get_column(c).to_list() for c in extras), strict=True) if extras else None
+        )
+        for at, row in zip(normal.get_column("__row").to_list(), zip(*columns, strict=True),
+                           strict=True):  # fmt: skip
+            data: dict[str, Any] = {f: v for f, v in zip(fields, row, strict=True) if v is not None}
+            if extra_rows is not None:
+                extra = {c: v for c, v in zip(extras, next(extra_rows), strict=True)
                          if v is not None}  # fmt: skip
                 if extra:
                     data["extra"] = extra
-            built[row[0]] = trusted(Shipment, data)
+            built[at] = trusted(Shipment, data)
     return [built[r] for r in rows]
