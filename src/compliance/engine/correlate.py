@@ -10,7 +10,8 @@ bucket or the next), filtered to its window and to events not already in the cha
 then each first-step event keeps its first chain in (date, id) order of the later
 steps. `JoinPlan` says all of that once, as column names and windows; `polars_chains`
 runs it in Polars (the columnar engine) and `engine.spark.correlate` in Spark, each a
-line-by-line translation of the same operations.
+line-by-line translation of the same operations. (The columnar engine computes the rows
+of its clean rows from their columns, `engine.columnar.steps`.)
 """
 
 from __future__ import annotations
