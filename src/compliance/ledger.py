@@ -175,7 +175,15 @@ Content = Shipment | bytes  # a shipment, or its digest in a compact ledger
 class _Copies:
     """Every valid record of one id."""
 
-    __slots__ = ("best", "conflict", "content", "records", "shipment", "supersedes")
+    __slots__ = (
+        "best",
+        "conflict",
+        "content",
+        "records",
+        "released",
+        "shipment",
+        "supersedes",
+    )
 
     def __init__(
         self, place: Place, content: Content, shipment: Shipment | None, supersedes: str | None
@@ -186,6 +194,7 @@ class _Copies:
         self.shipment = shipment  # the kept copy's shipment, if held
         self.supersedes = supersedes
         self.conflict = False
+        self.released = False  # its shipment was let go (`Ledger.release`): never held again
 
 
 class _PlainIds:
@@ -209,6 +218,18 @@ class _PlainIds:
 
     def held(self) -> list[Shipment]:
         return [s for _, _, s in self._entries.values() if s is not None]
+
+    def held_by(self, ident: str) -> Shipment | None:
+        return self._entries[ident][2]
+
+    def content(self, ident: str) -> Content:
+        return self._entries[ident][0]
+
+    def released(self, ident: str) -> bool:
+        return False
+
+    def release(self, ident: str) -> None:
+        raise ValueError("only a compact ledger can let a shipment go")
 
 
 _NO_NUMBER = -(2**63)  # a line or index that is None, in the arrays below
@@ -290,6 +311,7 @@ class _CompactIds(_PlainIds):
         if odd is not None:
             return content, odd, held
         source, line, index = self._numbers[3 * slot : 3 * slot + 3]
+        source = source if source >= 0 else -1 - source  # see release
         place = (
             self._sources_at[source],
             None if line == _NO_NUMBER else line,
@@ -300,6 +322,24 @@ class _CompactIds(_PlainIds):
 
     def held(self) -> list[Shipment]:
         return list(self._held.values())
+
+    def held_by(self, ident: str) -> Shipment | None:
+        return self._held.get(self._slots[ident])
+
+    def released(self, ident: str) -> bool:
+        return self._numbers[3 * self._slots[ident]] < 0
+
+    def release(self, ident: str) -> None:
+        # Marked in the slot's source number (-1 - source): no memory beyond the entry.
+        slot = self._slots[ident]
+        self._held.pop(slot, None)
+        source = self._numbers[3 * slot]
+        if source >= 0:
+            self._numbers[3 * slot] = -1 - source
+
+    def content(self, ident: str) -> Content:
+        slot = self._slots[ident]
+        return bytes(self._digests[16 * slot : 16 * slot + 16])
 
 
 # A kept id's resolved outcome.
@@ -400,7 +440,7 @@ class Ledger:
                 self._duplicates += 1
                 if _location_key(place) < _location_key(copies.best):
                     copies.best = place
-                    if held is not None:
+                    if held is not None and not copies.released:
                         copies.shipment = held
                     if ident in self._accepted:  # the same content, now from the earlier copy
                         self._accepted[ident] = copies.shipment
@@ -414,10 +454,80 @@ class Ledger:
 
     def _promote(self, ident: str) -> None:
         """Bring a plain id into the graph (another copy or a correction names it)."""
+        released = self._plain.released(ident)
         content, place, held = self._plain.pop(ident)
-        self._ids[ident] = _Copies(place, content, held, None)
+        copies = self._ids[ident] = _Copies(place, content, held, None)
+        copies.released = released
         self._status[ident] = _ACCEPTED
         self._accepted[ident] = held
+
+    def refuse(self, record: RawRecord, reasons: list[str]) -> Rejection:
+        """Account for a valid record the caller will not evaluate (one behind a live
+        monitor's horizon): read and rejected with these reasons, and nothing else."""
+        self._read += 1
+        rejection = record.rejection(reasons)
+        self._invalid.append(rejection)
+        return rejection
+
+    def release(self, ident: str) -> None:
+        """Let go of the shipment held for an id (compact ledgers only; a live monitor's
+        horizon passed it): its entry stays, so a copy sent again is still a duplicate,
+        but the ledger never holds its shipment again and `accepted` and `changes()`
+        leave it out. Whatever would change its outcome is for the caller to refuse
+        (`reconciled_with` finds it); call it between `changes()` and the next `add`."""
+        if not self._compact:
+            raise ValueError("only a compact ledger can let a shipment go")
+        if ident in self._plain.ids:
+            self._plain.release(ident)
+            return
+        copies = self._ids.get(ident)
+        if copies is None:
+            return
+        copies.shipment = None
+        copies.released = True
+        if ident in self._accepted:
+            self._accepted[ident] = None
+
+    def known(self, ident: str) -> bool:
+        """Whether a valid record has this id, or a correction names it."""
+        return (
+            ident in self._plain.ids
+            or ident in self._ids
+            or ident in self._parent
+            or ident in self._members
+        )
+
+    def is_copy(self, shipment: Shipment) -> bool:
+        """Whether a valid record with this id and this very content was added (the
+        first copy of its id): another copy is a duplicate (or one more copy of a
+        conflict) and changes no other record's outcome."""
+        ident = shipment.id
+        content = content_digest(shipment) if self._compact else shipment
+        if ident in self._plain.ids:
+            return self._plain.content(ident) == content
+        copies = self._ids.get(ident)
+        return copies is not None and copies.content == content
+
+    def reconciled_with(self, shipment: Shipment) -> list[tuple[str, Shipment | None, bool]]:
+        """The valid records whose outcome a record with this content could change (its
+        id's and its target's, with every id joined to them by corrections): (id, the
+        shipment held or None, whether it was released)."""
+        out: list[tuple[str, Shipment | None, bool]] = []
+        seen: set[str] = set()
+        plain = self._plain
+        for start in (shipment.id, shipment.supersedes):
+            if start is None:
+                continue
+            root = self._find(start)
+            for ident in self._members.get(root) or [root]:
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                if ident in plain.ids:
+                    out.append((ident, plain.held_by(ident), plain.released(ident)))
+                elif (copies := self._ids.get(ident)) is not None:
+                    out.append((ident, copies.shipment, copies.released))
+        return out
 
     def _note_dates(self, *days: date | None) -> None:
         for day in days:

@@ -230,7 +230,9 @@ class DurableCorrelator:
                 self._retract(fact)
             event = self._events.pop(event_id, None)
             if event is not None:
-                self._order.remove((event.date.toordinal(), event_id))
+                # Found by bisection: O(log n) comparisons (and the move insort makes).
+                order = self._order
+                del order[bisect.bisect_left(order, (event.date.toordinal(), event_id))]
             changed = self._involved.pop(event_id, set())
             for n, head in changed:
                 chains = self._chains[n].get(head, set())
@@ -256,6 +258,42 @@ class DurableCorrelator:
                         self._retract(fact)
                         if not facts:
                             del self._facts[event_id]
+
+    def forget(self, before: date) -> None:
+        """Forget the events dated before `before`, their facts and the chains headed by
+        them, once no event that can still arrive or leave is dated within `span` days
+        of them (a live monitor's horizon less `span`): no chain through such an event
+        can change, nor need their facts again. The inferences already made stay the
+        caller's."""
+        limit = before.toordinal()
+        with self._lock:
+            order = self._order
+            cut = bisect.bisect_left(order, (limit, ""))
+            if not cut:
+                return
+            gone = order[:cut]
+            del order[:cut]
+            for _, event_id in gone:
+                del self._events[event_id]
+                for fact in self._facts.pop(event_id, []):
+                    self._retract(fact)
+                for n, head in self._involved.pop(event_id, set()):
+                    if head != event_id:
+                        continue
+                    # A chain is dated from its head: every other event of it is later.
+                    for chain in self._chains[n].pop(head, set()):
+                        for other in chain:
+                            involved = self._involved.get(other)
+                            if involved is not None:
+                                involved.discard((n, head))
+                                if not involved:
+                                    del self._involved[other]
+
+    @property
+    def events(self) -> int:
+        """How many events the correlator knows (their shipments, for late events)."""
+        with self._lock:
+            return len(self._events)
 
     @property
     def live_facts(self) -> int:

@@ -29,6 +29,8 @@ again from the shipments kept (`DurableCorrelator.add`).
 from __future__ import annotations
 
 import bisect
+import heapq
+import itertools
 import threading
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import date, timedelta
@@ -209,7 +211,13 @@ class Monitor:
     state after them equals a single-threaded feed of the same events in any order.
     """
 
-    def __init__(self, rulebook: Rulebook | None = None, *, as_of: date | None = None) -> None:
+    def __init__(
+        self,
+        rulebook: Rulebook | None = None,
+        *,
+        as_of: date | None = None,
+        lateness: timedelta | int | None = None,
+    ) -> None:
         from compliance.rulebook.load import load_rulebook
 
         self.rulebook = rulebook if rulebook is not None else load_rulebook()
@@ -243,6 +251,19 @@ class Monitor:
         self._correlator = DurableCorrelator(self.rulebook.rules) if has_correlation else None
         self._inferred: dict[tuple[int, str], Inference] = {}  # (rule n, first id) -> live
         self._latest_step = 0  # day number of the latest event given to the correlator
+        # Allowed lateness (docs/monitoring.md, "Lateness and the horizon"): None keeps
+        # everything, so a record of any age is evaluated exactly.
+        self.lateness = _lateness(lateness)
+        self._latest: date | None = None  # the latest date of a record taken
+        self._horizon: date | None = None  # records dated before it are refused
+        # What a change can still reach: inferences are dated from their chain's first
+        # event, which may be up to a chain's span before the event that changed it.
+        self._span = timedelta(days=self._correlator.span if self._correlator else 0)
+        self._kept_from = 0  # day number: what no change on or after it needs is let go
+        # (day number after which nothing needs it, tie-break, event, its inference)
+        self._releases: list[tuple[int, int, Shipment, Inference | None]] = []
+        self._tie = itertools.count()
+        self._frozen: list[Finding] = []  # findings nothing can change any more
 
     def __enter__(self) -> Monitor:
         return self
@@ -312,16 +333,27 @@ class Monitor:
     def holding(self) -> dict[str, int]:
         """What the monitor holds now, by kind: `ids` (one compact ledger entry per
         record id, to recognise a late duplicate or correction), `shipments` (the
-        ledger's, of the events some rule reaches), `members` (of the rules' buckets)
-        and `facts` (durable_rules facts of correlation steps, behind the watermark
-        retracted)."""
+        ledger's, of the events some rule reaches), `members` (of the rules' buckets),
+        `facts` (durable_rules facts of correlation steps, behind the watermark
+        retracted) and `steps` (the correlation step events known, for late events).
+        With a `lateness`, shipments, members and steps behind the horizon are let go."""
         with self._lock:
+            correlator = self._correlator
             return {
                 "ids": self._ledger.ids,
                 "shipments": self._ledger.held,
                 "members": sum(len(b.events) for b in self._buckets.values()),
-                "facts": 0 if self._correlator is None else self._correlator.live_facts,
+                "facts": 0 if correlator is None else correlator.live_facts,
+                "steps": 0 if correlator is None else correlator.events,
             }
+
+    @property
+    def horizon(self) -> date | None:
+        """With a `lateness`: the latest date fed less the lateness; a record dated
+        before it is refused unless it is a copy of a record known (None: no lateness,
+        or nothing fed yet)."""
+        with self._lock:
+            return self._horizon
 
     def close(self) -> None:
         """Release what the monitor holds."""
@@ -329,13 +361,16 @@ class Monitor:
             self._buckets.clear()
             self._reached.clear()
             self._rejected.clear()
+            self._frozen.clear()
+            self._releases.clear()
             if self._correlator is not None:
                 self._correlator.close()
 
     # --------------------------------------------------------------------------------
 
     def _findings(self) -> list[Finding]:
-        return sort_findings(f for b in self._buckets.values() for f in b.findings)
+        live = (f for b in self._buckets.values() for f in b.findings)
+        return sort_findings(itertools.chain(self._frozen, live))
 
     def _take(self, record: RawRecord, shipment: Shipment | None) -> Changes:
         result = shipment if shipment is not None else validate(record)
@@ -343,13 +378,20 @@ class Monitor:
         if isinstance(result, list):
             self._ledger.add(record)
             rejected = [record.rejection(result)]
+        elif self.lateness is not None and (refusal := self._refusal(result)) is not None:
+            rejected = [self._ledger.refuse(record, [refusal])]
         else:
             # An event that reaches no rule can change no finding, now or after a
             # correction: the ledger need not hold it.
             reach[result.id] = reached = self._evaluator.rules_for(result)
-            if self._ledger.add(record, result, keep=bool(reached)):
+            # A copy of a record behind the horizon adds nothing: never held again.
+            keep = bool(reached) and (self._horizon is None or result.date >= self._horizon)
+            if self._ledger.add(record, result, keep=keep):
                 # Accepted at once, nothing else moved (nearly every event).
-                return self._settle([], reach) if reached else Changes.none()
+                changes = self._settle([], reach) if reached else Changes.none()
+                if self.lateness is not None:
+                    self._taken(result, reached if keep else None)
+                return changes
             rejected = []
         count = self._ledger.rejected_count
         rejected_before, self._rejected_count = self._rejected_count, count
@@ -359,7 +401,137 @@ class Monitor:
             known = {_where(r) for r in self._rejected}
             rejected = [r for r in self._ledger.rejected if _where(r) not in known]
         self._rejected.extend(rejected)
-        return self._settle(rejected, reach)
+        changes = self._settle(rejected, reach)
+        if self.lateness is not None and not isinstance(result, list) and result.id in reach:
+            self._taken(result, reach[result.id] if keep else None)
+        return changes
+
+    # Lateness -----------------------------------------------------------------------
+
+    def _refusal(self, event: Shipment) -> str | None:
+        """Why a valid record cannot be taken with this horizon, or None: one dated
+        before it (unless a copy of a record known), or one that would change the
+        outcome of a record behind it (a correction of it, a copy with other content)."""
+        horizon = self._horizon
+        if horizon is None:
+            return None
+        ledger = self._ledger
+        if event.date < horizon:
+            if ledger.is_copy(event):
+                return None  # a duplicate (or one more copy of a conflict), as always
+            return (
+                f"date: {event.date} is behind the monitor's horizon {horizon} "
+                f"({self._why()}); evaluate it in a batch run"
+            )
+        if event.supersedes is None and not ledger.known(event.id):
+            return None  # a new id, correcting nothing: nearly every record
+        if ledger.is_copy(event):
+            return None
+        for ident, held, released in ledger.reconciled_with(event):
+            if not released and (held is None or held.date >= horizon):
+                # Held and within the horizon, or never held: it reaches no rule, so its
+                # outcome changes no finding.
+                continue
+            which = f"dated {held.date}" if held is not None else "let go"
+            if ident == event.id:
+                what = f"id: {ident!r} is a record"
+                how = "a copy with other content would reject it"
+            elif ident == event.supersedes:
+                what = f"supersedes: the record with id {ident!r} that it corrects is"
+                how = "it cannot be corrected here"
+            else:
+                what = f"supersedes: it would change the outcome of the record {ident!r},"
+                how = "corrections of one record are reconciled together"
+            return (
+                f"{what} behind the monitor's horizon {horizon} ({which}; {self._why()}): "
+                f"{how}; evaluate it in a batch run"
+            )
+        return None
+
+    def _why(self) -> str:
+        assert self.lateness is not None
+        return f"latest date fed {self._latest} less lateness {self.lateness.days} days"
+
+    def _taken(self, event: Shipment, reached: list[int] | None) -> None:
+        """A record was taken: when nothing will need its shipment and memberships any
+        more (if held), and the horizon moved on by its date."""
+        if reached is not None:
+            self._release_after(event, reached, None)
+        if self._latest is not None and event.date <= self._latest:
+            return
+        assert self.lateness is not None
+        self._latest = event.date
+        horizon = event.date - self.lateness
+        if self._horizon is not None and horizon <= self._horizon:
+            return
+        self._horizon = horizon
+        kept_from = horizon - self._span
+        self._kept_from = kept_from.toordinal()
+        self._let_go(kept_from)
+
+    def _release_after(
+        self, event: Shipment, reached: list[int], inference: Inference | None
+    ) -> None:
+        """Note the last day on which a change can still need the event: its own date
+        (per-event rules, correlation steps: the correlator keeps them a span longer,
+        as every change is), its date plus a rolling cap's days, or its period's end."""
+        last = event.date
+        for index in reached:
+            rule = self.rulebook.rules[index]
+            if isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod):
+                last = max(last, event.date + timedelta(days=rule.period.days))
+            elif isinstance(rule, CapRule | UnnotifiedRule):
+                span = span_of(rule, event.date)
+                if span is not None:
+                    last = max(last, span.end)
+        heapq.heappush(self._releases, (last.toordinal(), next(self._tie), event, inference))
+
+    def _let_go(self, kept_from: date) -> None:
+        """Let go of what no change dated on or after `kept_from` can need: shipments,
+        bucket members, correlation step events; a bucket that nothing can change any
+        more keeps its findings only (`_frozen`)."""
+        limit = kept_from.toordinal()
+        releases = self._releases
+        rolling: dict[tuple[int, Hashable], _Bucket] = {}
+        while releases and releases[0][0] < limit:
+            _, _, event, inference = heapq.heappop(releases)
+            if inference is not None:
+                assert self._correlator is not None
+                names = {c.rule.id: n for n, (_, c) in enumerate(self._correlator.compiled)}
+                head = (names[inference.rule.id], inference.chain[0].id)
+                if self._inferred.get(head) is not inference:
+                    continue  # it stopped being inferred: its buckets already left
+                del self._inferred[head]
+                self._frozen.extend(self._buckets.pop(self._inference_key(inference)).findings)
+            else:
+                self._ledger.release(event.id)
+            indices = self._reached.get(event.id)
+            if indices is None:
+                continue  # not accepted now (superseded, rejected): in no bucket
+            del self._reached[event.id]
+            for index in indices:
+                key = self._key(index, event)
+                bucket = self._buckets.get(key)
+                if bucket is None:
+                    continue  # its period was frozen with an earlier member
+                rule = self.rulebook.rules[index]
+                if isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod):
+                    bucket.remove(event)
+                    rolling[key] = bucket
+                else:
+                    # A period that ended, or one event's own findings: frozen whole.
+                    self._frozen.extend(bucket.findings)
+                    del self._buckets[key]
+        for key, bucket in rolling.items():
+            # Findings dated before the limit rest on windows no change can reach.
+            live: list[Finding] = []
+            for finding in bucket.findings:
+                (self._frozen if finding.date < kept_from else live).append(finding)
+            bucket.findings = live
+            if not bucket.events and not live:
+                del self._buckets[key]
+        if self._correlator is not None:
+            self._correlator.forget(kept_from)
 
     def _rules_for(self, event: Shipment, reach: dict[str, list[int]]) -> list[int]:
         known = reach.get(event.id)
@@ -421,6 +593,9 @@ class Monitor:
             bucket.findings = [inference_finding(compiled, inference)]
             self._buckets[self._inference_key(inference)] = bucket
             raised.extend(bucket.findings)
+            if self.lateness is not None:
+                reached = self._reached.get(inference.event.id, [])
+                self._release_after(inference.event, reached, inference)
         for key, touched in dirty.items():
             bucket = self._buckets[key]
             rule = self.rulebook.rules[key[0]]
@@ -521,6 +696,25 @@ class Monitor:
     def _key(self, index: int, event: Shipment) -> tuple[int, Hashable]:
         rule = self.rulebook.rules[index]
         return (index, _bucket_of(rule, event))
+
+
+def _lateness(lateness: timedelta | int | None) -> timedelta | None:
+    """A lateness as whole days (dates have no hours), or a clear error."""
+    if lateness is None:
+        return None
+    if isinstance(lateness, timedelta):
+        days = lateness.days
+        whole = lateness == timedelta(days=days)
+    elif isinstance(lateness, int) and not isinstance(lateness, bool):
+        days, whole = lateness, True
+    else:
+        raise TypeError(
+            "Monitor(lateness=…) takes a datetime.timedelta or a number of days "
+            f"(got {type(lateness).__name__})"
+        )
+    if not whole or days < 0:
+        raise ValueError(f"Monitor(lateness=…) must be whole days, 0 or more (got {lateness!r})")
+    return timedelta(days=days)
 
 
 def _bucket_of(rule: Rule, event: Shipment) -> Hashable:
