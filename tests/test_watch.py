@@ -215,3 +215,33 @@ def test_help_says_enough_to_start() -> None:
     text = subprocess.run([*COMMAND[:4], "--help"], capture_output=True, text=True).stdout
     for words in ("--state", "--follow", "--report", "SIGTERM", "seq"):
         assert words in text
+
+
+def test_lateness_is_kept_in_the_state_and_late_records_are_announced_as_rejected(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {"id": f"e{i}", "date": f"2019-{1 + i // 28:02d}-{1 + i % 28:02d}", "hs_code": "2710",
+         "destination": "KP", "quantity": "30000", "unit": "bbl"}
+        for i in range(84)
+    ]  # fmt: skip
+    late = {**rows[0], "id": "late"}  # 86 days behind the latest, with a lateness of 30
+    feed, state, out = tmp_path / "feed.jsonl", tmp_path / "state.db", tmp_path / "out.jsonl"
+    write_feed(feed, [*rows, late])
+    args = [str(feed), "--state", str(state), "--output", str(out)]
+    assert run([*args, "--lateness", "30"]).returncode == 0
+    (refused,) = [a for a in lines_of(out) if a["change"] == "rejected"]
+    assert refused["record"]["id"] == "late"
+    assert "behind the monitor's horizon 2019-02-26" in refused["rejection"]["reasons"][0]
+    expected = compliance.evaluate(rows, RULEBOOK, engine="stream", as_of=date.fromisoformat(AS_OF))
+    assert net_findings(lines_of(out)) == findings_of(expected)
+    # Another lateness would replay the state into other refusals: refused, and why.
+    done = run([*args, "--lateness", "60"])
+    assert done.returncode == 2 and "built with --lateness 30" in done.stderr
+    # Left out, the state's own is used: the report is what was announced.
+    report = json.loads(run(["--state", str(state), "--report", "--format", "json"]).stdout)
+    assert report["findings"] == json.loads(expected.to_json())["findings"]
+    assert report["accounting"]["rejected"] == 1
+    assert run(args).returncode == 0
+    assert "--lateness" in subprocess.run([*COMMAND[:4], "--help"], capture_output=True,
+                                          text=True).stdout  # fmt: skip

@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
         help="evaluation date of deadlines (default: today, each time it starts)",
     )  # fmt: skip
     wa.add_argument(
+        "--lateness", type=_days, default=None, metavar="DAYS",
+        help="allowed lateness: keep only what records dated up to DAYS before the latest "
+        "date fed can change, so memory stops growing with the feed's history; a record "
+        "dated before that horizon (or correcting one) is rejected, to be evaluated in a "
+        "batch run (default: none, every late record is evaluated exactly and everything "
+        "is kept). Kept in a new --state; a state is never resumed with another",
+    )  # fmt: skip
+    wa.add_argument(
         "--batch", type=int, default=1000, metavar="N",
         help="records per commit while the feed keeps coming (default 1000); a batch is "
         "also committed whenever the feed pauses",
@@ -141,6 +149,14 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD (got {text!r})") from None
+
+
+def _days(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of days, 0 or more (got {text!r})"
+        )
+    return int(text)
 
 
 def _formats() -> list[str]:
@@ -275,6 +291,7 @@ def _watch(args: argparse.Namespace) -> int:
         fmt=args.input_format,
         batch_size=max(1, args.batch),
         as_of=args.as_of,
+        lateness=args.lateness,
     )
 
 

@@ -63,8 +63,11 @@ def _digest(data: Any) -> str:
 class WatchState:
     """The SQLite state file: records read, announcements made, what was written."""
 
-    def __init__(self, path: Path, rulebook: Rulebook) -> None:
+    def __init__(self, path: Path, rulebook: Rulebook, lateness: int | None = None) -> None:
+        """`lateness` in days, for a new state; an existing one keeps its own (None:
+        whatever it has), and another is refused."""
         self.path = path
+        self.lateness = lateness
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -87,6 +90,7 @@ class WatchState:
                     ("written_by", __version__),
                     ("rulebook", fingerprint),
                     ("flushed", "0"),
+                    ("lateness", "none" if self.lateness is None else str(self.lateness)),
                 ],
             )
             db.execute(
@@ -108,6 +112,18 @@ class WatchState:
                 f"{self.path}: the state was built with other rules; its announcements would "
                 "not match these — use the same --rules, or a new --state"
             )
+        # The records behind the horizon were refused and what it passed let go: a state
+        # replayed with another lateness would not be what was announced.
+        stored = meta.get("lateness", "none")  # states from before --lateness: none
+        kept = None if stored == "none" else int(stored)
+        if self.lateness is not None and self.lateness != kept:
+            had = "no --lateness" if kept is None else f"--lateness {kept}"
+            raise ComplianceError(
+                f"{self.path}: the state was built with {had}; what it refused and let go "
+                f"would differ with --lateness {self.lateness} — use {had} (or leave "
+                "--lateness out), or a new --state"
+            )
+        self.lateness = kept
 
     def records(self) -> Iterator[RawRecord]:
         for source, line, idx, data, problems in self.db.execute(
@@ -169,7 +185,7 @@ class WatchState:
 
 
 def _resume(state: WatchState, rulebook: Rulebook, as_of: date | None) -> Monitor:
-    monitor = Monitor(rulebook, as_of=as_of)
+    monitor = Monitor(rulebook, as_of=as_of, lateness=state.lateness)
     # The process lives for the feed: what the imports, the rulebook and the monitor made
     # is never garbage, so the collector need not walk it at every full collection
     # (about a tenth of the CPU of a feed; docs/monitoring.md).
@@ -399,11 +415,13 @@ def watch(
     fmt: str | None = None,
     batch_size: int = BATCH,
     as_of: date | None = None,
+    lateness: int | None = None,
 ) -> int:
     """Run `compliance watch` until the feed ends (with `follow`: until SIGTERM/SIGINT).
 
     `fmt` is `jsonl` or `csv`; by default the file name's suffix decides (stdin: JSON
-    Lines)."""
+    Lines). `lateness` (days) is the monitor's (`Monitor(lateness=…)`), kept in a new
+    state; None: the state's own."""
     fmt = fmt or ("csv" if Path(feed).suffix.lower() == ".csv" else "jsonl")
     stop = {"now": False}
     crash = _Crash.from_environment()
@@ -412,7 +430,7 @@ def watch(
         stop["now"] = True
 
     previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    state = WatchState(state_path, rulebook)
+    state = WatchState(state_path, rulebook, lateness)
     out: _Output | None = None
     try:
         monitor = _resume(state, rulebook, as_of)
