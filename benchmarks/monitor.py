@@ -10,6 +10,17 @@ rulebook a rolling N-day cap on refined products to the DPRK (the same match as 
 yearly cap), so the figure includes a rolling window. The first and second halves of the
 feed are timed apart: the second must not be slower, as the cost of a feed must not grow
 with the history.
+
+`--ordered` feeds the log's rows in date order (the generator's dates are random over six
+years: nearly every row is late for some window otherwise), `--jitter N` with it delays
+each row by a seeded random 0..N days (it is fed among the rows dated that much later, so
+it arrives up to N days late), and `--lateness DAYS` gives the monitor an allowed
+lateness (docs/monitoring.md): what is held then should stop growing but for the per-id
+entries. The rows are sorted in a child process into a temporary file, outside the
+clock and the peak memory measured.
+
+    python benchmarks/monitor.py benchmarks/data/1m.csv --events 1000000 --rolling 30 \
+        --ordered --lateness 30
 """
 
 from __future__ import annotations
@@ -18,10 +29,14 @@ import argparse
 import csv
 import gc
 import itertools
+import random
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import compliance
@@ -51,13 +66,37 @@ def _rulebook(rolling: int | None, tmp: Path) -> compliance.Rulebook:
 
 
 BLOCK = 10_000
+_HORIZON = "behind the monitor's horizon"
 
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _sort_into(log: Path, out: Path, events: int, jitter: int, seed: int) -> None:
+    """Write the first `events` rows of the log to `out` by date (each delayed by a
+    seeded 0..jitter days), the header first (run in a child process: its memory is not
+    the monitor's)."""
+    rnd = random.Random(seed)
+    with log.open(encoding="utf-8", newline="") as handle:
+        header = handle.readline()
+        rows = list(itertools.islice(handle, events))
+    keys = []
+    for n, line in enumerate(rows):
+        # The generator's ids hold no comma: the date is the second field.
+        day = date.fromisoformat(line.split(",", 2)[1]).toordinal()
+        keys.append((day + (rnd.randint(0, jitter) if jitter else 0), n))
+    keys.sort()
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(header)
+        handle.writelines(rows[n] for _, n in keys)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--sort-into"]:
+        _, _, source, out, events, jitter, seed = sys.argv
+        _sort_into(Path(source), Path(out), int(events), int(jitter), int(seed))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("log", type=Path, help="a CSV log from benchmarks/generate.py")
     parser.add_argument("--events", type=int, default=100_000)
@@ -69,17 +108,43 @@ def main() -> None:
         help="leave the objects made before the feed to the garbage collector (gc.freeze "
         "is what compliance watch does)",
     )
+    parser.add_argument("--ordered", action="store_true", help="feed the rows in date order")
+    parser.add_argument(
+        "--jitter", type=int, default=0, metavar="N",
+        help="with --ordered: delay each row by a seeded random 0..N days",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, help="of --jitter (default 1)")
+    parser.add_argument(
+        "--lateness", type=int, default=None, metavar="DAYS",
+        help="the monitor's allowed lateness (default: none, everything kept)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.jitter and not args.ordered:
+        parser.error("--jitter goes with --ordered")
     with tempfile.TemporaryDirectory() as tmp:
         rulebook = _rulebook(args.rolling, Path(tmp))
+        if args.ordered:
+            ordered = Path(tmp) / "ordered.csv"
+            subprocess.run(
+                [sys.executable, __file__, "--sort-into", str(args.log), str(ordered),
+                 str(args.events), str(args.jitter), str(args.seed)],
+                check=True,
+            )  # fmt: skip
+            _feed(args, rulebook, ordered)
+        else:
+            _feed(args, rulebook, args.log)
+
+
+def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) -> None:
     half = args.events // 2
     quarters = {args.events * k // 4 for k in (1, 2, 3)}
-    changes = fed = 0
+    changes = fed = refused = 0
     wall = [0.0, 0.0]
     cpu = [0.0, 0.0]
     peaks: list[str] = []
     holdings: list[str] = []
-    with args.log.open(newline="") as handle, compliance.Monitor(rulebook) as monitor:
+    monitor = compliance.Monitor(rulebook, lateness=args.lateness)
+    with log.open(newline="") as handle, monitor:
         rows = csv.DictReader(handle)
         if args.freeze:
             # What `compliance watch` does once its monitor is made: the objects of the
@@ -97,6 +162,8 @@ def main() -> None:
             for row in block:
                 got = monitor.feed(row)
                 changes += len(got) + len(got.withdrawn)
+                if got.rejected:
+                    refused += sum(_HORIZON in r.reasons[0] for r in got.rejected)
             wall[part] += time.perf_counter() - started
             cpu[part] += time.process_time() - used
             fed += len(block)
@@ -112,7 +179,8 @@ def main() -> None:
         f"({fed / sum(cpu):,.0f} per CPU-second; first half {wall[0]:.2f} s, {cpu[0]:.2f} "
         f"CPU-s, second half {wall[1]:.2f} s, {cpu[1]:.2f} CPU-s: {wall[1] / wall[0]:.2f}× "
         f"wall, {cpu[1] / cpu[0]:.2f}× CPU); {changes:,} announcements and withdrawals, "
-        f"{standing:,} findings standing; peak RSS {', '.join(peaks)}"
+        f"{standing:,} findings standing; {refused:,} records refused as behind the "
+        f"horizon; peak RSS {', '.join(peaks)}"
     )
     print("held:", "; ".join(holdings))
 
