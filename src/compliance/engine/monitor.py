@@ -24,6 +24,18 @@ some rule only; the others cannot change a finding, now or after a correction.
 durable_rules holds the facts of correlation steps behind a watermark (the latest step
 event's date less a chain's span) no longer: a late event is joined with facts asserted
 again from the shipments kept (`DurableCorrelator.add`).
+
+With an allowed `lateness` L it stops growing but for the per-id entries (the model of
+Flink and Beam): the *horizon* H is the latest date fed less L, and only moves on. A
+record dated before H is refused (rejected, with why) unless it is a copy of a record
+known; so is one that would change the outcome of a record dated before H (a correction
+of it, a copy of its id with other content). Every change then happens on or after
+H less a chain's span (an inference is dated from its chain's first event), so what no
+change on or after that day can need is let go, through a heap of (last day needed,
+event): shipments (the ledger keeps the id's entry), rolling-cap members older than the
+window, fixed periods that ended (their findings kept, frozen), per-event buckets,
+correlation step events. What is announced is then `evaluate()` of the records not
+refused.
 """
 
 from __future__ import annotations
@@ -209,6 +221,12 @@ class Monitor:
 
     `feed` may be called from several threads: feeds are applied one at a time, and the
     state after them equals a single-threaded feed of the same events in any order.
+
+    `lateness` (a `timedelta` or a number of days; default None: everything is kept and
+    a record of any age is evaluated exactly) bounds what the monitor holds: a record
+    dated before `horizon` (the latest date fed less the lateness), or one that would
+    change the outcome of such a record, is rejected with why, and what is announced is
+    `evaluate()` of the records not so rejected (docs/monitoring.md).
     """
 
     def __init__(
