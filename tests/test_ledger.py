@@ -388,3 +388,37 @@ def test_a_record_made_at_a_place_is_the_record_the_constructor_makes() -> None:
     assert made.place() == ("feed", None, 7, "a") and made.problems == ()
     with pytest.raises(AttributeError):
         made.line = 3  # type: ignore[misc]
+
+
+def test_a_released_id_stays_a_duplicate_and_keeps_its_place_but_is_never_held_again() -> None:
+    ledger = Ledger(compact=True)
+    first = rec(5, id="a", quantity="1", unit="bbl")
+    assert ledger.add(first) is True
+    assert ledger.held == 1 and ledger.reconciled_with(_shipment(first)) == [
+        ("a", _shipment(first), False)
+    ]
+    ledger.changes()
+    ledger.release("a")
+    assert ledger.held == 0 and ledger.accepted == []
+    assert ledger.reconciled_with(_shipment(first)) == [("a", None, True)]
+    copy = rec(2, id="a", quantity="1.0", unit="bbl")  # the same content, read earlier in the log
+    assert ledger.is_copy(_shipment(copy)) and not ledger.is_copy(_shipment(rec(2, id="a")))
+    ledger.add(copy)
+    assert ledger.held == 0 and ledger.accounting.duplicates == 1
+    assert ledger.reconciled_with(_shipment(copy)) == [("a", None, True)]
+    # The place kept (the earliest copy's) and the source number survive the mark.
+    fix = rec(9, id="b", supersedes="a", quantity="2", unit="bbl")
+    ledger.add(fix)
+    assert [(s.id, s.source, s.line) for s in ledger.superseded] == [("a", "log.csv", 2)]
+    assert ledger.changes().withdrawn == []  # nothing held to withdraw: the caller refuses
+    refused = ledger.refuse(rec(11, id="c"), ["date: behind the horizon"])
+    assert refused.reasons == ["date: behind the horizon"] and ledger.accounting.rejected == 1
+    assert ledger.known("a") and ledger.known("b") and not ledger.known("c")
+    with pytest.raises(ValueError, match="compact"):
+        Ledger().release("a")
+
+
+def _shipment(record: RawRecord) -> Shipment:
+    result = validate(record)
+    assert isinstance(result, Shipment)
+    return result
