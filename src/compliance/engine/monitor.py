@@ -278,8 +278,9 @@ class Monitor:
         # event, which may be up to a chain's span before the event that changed it.
         self._span = timedelta(days=self._correlator.span if self._correlator else 0)
         self._kept_from = 0  # day number: what no change on or after it needs is let go
-        # (day number after which nothing needs it, tie-break, event, its inference)
-        self._releases: list[tuple[int, int, Shipment, Inference | None]] = []
+        # (day number after which nothing needs it, tie-break, event, its inference, the
+        # index of the rule whose bucket holds it, or -1: the event itself)
+        self._releases: list[tuple[int, int, Shipment, Inference | None, int]] = []
         self._tie = itertools.count()
         self._frozen: list[Finding] = []  # findings nothing can change any more
 
@@ -490,19 +491,25 @@ class Monitor:
     def _release_after(
         self, event: Shipment, reached: list[int], inference: Inference | None
     ) -> None:
-        """Note the last day on which a change can still need the event: its own date
-        (per-event rules, correlation steps: the correlator keeps them a span longer,
-        as every change is), its date plus a rolling cap's days, or its period's end."""
+        """Note the last day on which a change can still need each of the event's
+        memberships — its own date (per-event rules; correlation steps, which the
+        correlator keeps as every change is kept), its date plus a rolling cap's days,
+        its period's end — and the event itself (its shipment): the latest of them."""
         last = event.date
+        push, releases, tie = heapq.heappush, self._releases, self._tie
         for index in reached:
             rule = self.rulebook.rules[index]
+            day = event.date
             if isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod):
-                last = max(last, event.date + timedelta(days=rule.period.days))
+                day = event.date + timedelta(days=rule.period.days)
             elif isinstance(rule, CapRule | UnnotifiedRule):
                 span = span_of(rule, event.date)
                 if span is not None:
-                    last = max(last, span.end)
-        heapq.heappush(self._releases, (last.toordinal(), next(self._tie), event, inference))
+                    day = span.end
+            if index in self._plain:
+                push(releases, (day.toordinal(), next(tie), event, inference, index))
+            last = max(last, day)
+        push(releases, (last.toordinal(), next(tie), event, inference, -1))
 
     def _let_go(self, kept_from: date) -> None:
         """Let go of what no change dated on or after `kept_from` can need: shipments,
@@ -511,35 +518,41 @@ class Monitor:
         limit = kept_from.toordinal()
         releases = self._releases
         rolling: dict[tuple[int, Hashable], _Bucket] = {}
+        names = {}
+        if self._correlator is not None:
+            names = {c.rule.id: n for n, (_, c) in enumerate(self._correlator.compiled)}
         while releases and releases[0][0] < limit:
-            _, _, event, inference = heapq.heappop(releases)
+            _, _, event, inference, index = heapq.heappop(releases)
             if inference is not None:
-                assert self._correlator is not None
-                names = {c.rule.id: n for n, (_, c) in enumerate(self._correlator.compiled)}
                 head = (names[inference.rule.id], inference.chain[0].id)
                 if self._inferred.get(head) is not inference:
                     continue  # it stopped being inferred: its buckets already left
-                del self._inferred[head]
-                self._frozen.extend(self._buckets.pop(self._inference_key(inference)).findings)
-            else:
-                self._ledger.release(event.id)
-            indices = self._reached.get(event.id)
-            if indices is None:
-                continue  # not accepted now (superseded, rejected): in no bucket
-            del self._reached[event.id]
-            for index in indices:
-                key = self._key(index, event)
-                bucket = self._buckets.get(key)
-                if bucket is None:
-                    continue  # its period was frozen with an earlier member
-                rule = self.rulebook.rules[index]
-                if isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod):
-                    bucket.remove(event)
-                    rolling[key] = bucket
+            if index < 0:  # the event itself, after all its memberships
+                if inference is None:
+                    self._ledger.release(event.id)
                 else:
-                    # A period that ended, or one event's own findings: frozen whole.
-                    self._frozen.extend(bucket.findings)
-                    del self._buckets[key]
+                    del self._inferred[head]
+                    own = self._buckets.pop(self._inference_key(inference))
+                    self._frozen.extend(own.findings)
+                if self._reached.get(event.id) == []:
+                    del self._reached[event.id]
+                continue
+            indices = self._reached.get(event.id)
+            if indices is None or index not in indices:
+                continue  # not accepted now (superseded, rejected), or let go already
+            indices.remove(index)
+            key = self._key(index, event)
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                continue  # its period was frozen with an earlier member
+            rule = self.rulebook.rules[index]
+            if isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod):
+                bucket.remove(event)
+                rolling[key] = bucket
+            else:
+                # A period that ended, or one event's own findings: frozen whole.
+                self._frozen.extend(bucket.findings)
+                del self._buckets[key]
         for key, bucket in rolling.items():
             # Findings dated before the limit rest on windows no change can reach.
             live: list[Finding] = []
