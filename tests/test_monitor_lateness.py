@@ -154,6 +154,11 @@ class LateRecordsAreRefusedNeverLost(RuleBasedStateMachine):
                 re.sub(r"<records>\[(\d+)\]", lambda m: f"<records>[{moved[int(m[1])]}]", text)
                 for text in r.reasons
             ]
+            # A conflict lists its copies' places in text order.
+            reasons = [
+                re.sub(r"(?<= at )(.*)(?=; use)", lambda m: ", ".join(sorted(m[1].split(", "))), t)
+                for t in reasons
+            ]
             return r.model_copy(update={"index": moved[r.index], "reasons": reasons})
 
         assert [placed(r) for r in report.rejected if not _refused(r)] == expected.rejected
