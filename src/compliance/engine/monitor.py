@@ -269,7 +269,7 @@ class Monitor:
         self._correlator = DurableCorrelator(self.rulebook.rules) if has_correlation else None
         self._inferred: dict[tuple[int, str], Inference] = {}  # (rule n, first id) -> live
         self._latest_step = 0  # day number of the latest event given to the correlator
-        # Allowed lateness (docs/monitoring.md, "Lateness and the horizon"): None keeps
+        # Allowed lateness (docs/monitoring.md, "Allowed lateness: the horizon"): None keeps
         # everything, so a record of any age is evaluated exactly.
         self.lateness = _lateness(lateness)
         self._latest: date | None = None  # the latest date of a record taken
@@ -277,7 +277,6 @@ class Monitor:
         # What a change can still reach: inferences are dated from their chain's first
         # event, which may be up to a chain's span before the event that changed it.
         self._span = timedelta(days=self._correlator.span if self._correlator else 0)
-        self._kept_from = 0  # day number: what no change on or after it needs is let go
         # (day number after which nothing needs it, tie-break, event, its inference, the
         # index of the rule whose bucket holds it, or -1: the event itself)
         self._releases: list[tuple[int, int, Shipment, Inference | None, int]] = []
@@ -484,9 +483,7 @@ class Monitor:
         if self._horizon is not None and horizon <= self._horizon:
             return
         self._horizon = horizon
-        kept_from = horizon - self._span
-        self._kept_from = kept_from.toordinal()
-        self._let_go(kept_from)
+        self._let_go(horizon - self._span)
 
     def _release_after(
         self, event: Shipment, reached: list[int], inference: Inference | None
