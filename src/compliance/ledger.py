@@ -361,6 +361,9 @@ class Ledger:
         self._counted_read = 0
         self._counted_duplicates = 0
         self._invalid: list[Rejection] = []
+        # Valid records the caller refused (`refuse`): where read and why, as plain tuples
+        # (a live monitor may refuse many; the collector leaves tuples of text alone).
+        self._refused: list[tuple[Place, tuple[str, ...]]] = []
         # Ids seen once, correcting nothing, named by no correction: accepted, outside the
         # graph (content, where read, the shipment if held).
         self._plain: _PlainIds = _CompactIds() if compact else _PlainIds()
@@ -465,9 +468,9 @@ class Ledger:
         """Account for a valid record the caller will not evaluate (one behind a live
         monitor's horizon): read and rejected with these reasons, and nothing else."""
         self._read += 1
-        rejection = record.rejection(reasons)
-        self._invalid.append(rejection)
-        return rejection
+        place = record.place()
+        self._refused.append((place, tuple(reasons)))
+        return _rejection_at(place, reasons)
 
     def release(self, ident: str) -> None:
         """Let go of the shipment held for an id (compact ledgers only; a live monitor's
@@ -571,7 +574,7 @@ class Ledger:
     @property
     def accounting(self) -> Accounting:
         self._resolve()
-        rejected = len(self._invalid) + self._conflicted + len(self._reasons)
+        rejected = len(self._invalid) + len(self._refused) + self._conflicted + len(self._reasons)
         counted = self._counted_read - self._counted_duplicates
         return Accounting(
             read=self._read + self._counted_read,
@@ -612,13 +615,23 @@ class Ledger:
     def rejected_count(self) -> int:
         """How many records are rejected now (what `accounting.rejected` says, cheaply)."""
         self._resolve()
-        return len(self._invalid) + self._conflicted + len(self._reasons)
+        return len(self._invalid) + len(self._refused) + self._conflicted + len(self._reasons)
 
     @property
     def rejected(self) -> list[Rejection]:
         """Every rejected record with its reasons, in (source, line, index) order."""
+        out = [*self._invalid, *(_rejection_at(p, list(r)) for p, r in self._refused)]
+        out += self.reconciliation_rejected
+        out.sort(key=_rejection_order)
+        return out
+
+    @property
+    def reconciliation_rejected(self) -> list[Rejection]:
+        """The valid records rejected by reconciliation (conflicting copies of an id,
+        corrections that cannot apply), with their reasons, in (source, line, index)
+        order: the only rejections a later record can add to or change."""
         self._resolve()
-        out = list(self._invalid)
+        out: list[Rejection] = []
         for ident in self._conflicts:
             records = self._ids[ident].records
             places = ", ".join(sorted(_where(r) for r in records))
@@ -629,7 +642,7 @@ class Ledger:
             out.extend(_rejection_at(r, [reason]) for r in records)
         for ident, reason in self._reasons.items():
             out.append(_rejection_at(self._ids[ident].best, [reason]))
-        out.sort(key=lambda r: (r.source, r.line or 0, r.index or 0, r.reasons))
+        out.sort(key=_rejection_order)
         return out
 
     def changes(self) -> LedgerChanges:
@@ -818,6 +831,10 @@ class Ledger:
         if was != accepted and (before is not None or now is not None):  # held ones only
             first = self._delta[ident][0] if ident in self._delta else before
             self._delta[ident] = (first, now)
+
+
+def _rejection_order(r: Rejection) -> tuple[str, int, int, list[str]]:
+    return (r.source, r.line or 0, r.index or 0, r.reasons)
 
 
 def _missing(target: str, in_log: bool) -> str:

@@ -261,7 +261,9 @@ class Monitor:
         self._buckets: dict[tuple[int, Hashable], _Bucket] = {}
         self._lock = threading.Lock()
         self._count = 0
-        self._rejected: list[Rejection] = []  # as announced (a conflict may add to them)
+        # Rejections by reconciliation as announced (a conflict or correction may add to
+        # or change them); the others are announced once, with their record.
+        self._rejected: list[Rejection] = []
         self._rejected_count = 0  # the ledger's rejected_count after the last feed
         self._plain = plain_rules(self.rulebook.rules)
         # Correlation rules need durable_rules: without it, one clear error here.
@@ -415,10 +417,10 @@ class Monitor:
         rejected_before, self._rejected_count = self._rejected_count, count
         if count > rejected_before + len(rejected):
             # A conflict or a correction that cannot apply rejects records fed earlier:
-            # rare, so the full list is compared then.
+            # rare, so the reconciliation's rejections are compared then.
             known = {_where(r) for r in self._rejected}
-            rejected = [r for r in self._ledger.rejected if _where(r) not in known]
-        self._rejected.extend(rejected)
+            rejected = [r for r in self._ledger.reconciliation_rejected if _where(r) not in known]
+            self._rejected.extend(rejected)
         changes = self._settle(rejected, reach)
         if self.lateness is not None and not isinstance(result, list) and result.id in reach:
             self._taken(result, reach[result.id] if keep else None)
