@@ -181,8 +181,8 @@ def test_a_late_record_within_the_lateness_gives_what_evaluate_gives() -> None:
     # latest record 30 days later still: nothing a window at or after the horizon needs
     # was let go.
     start = date(2020, 1, 1)
-    log = [_oil(f"d{n}", start + timedelta(days=n), "20") for n in range(0, 120)]
-    log.insert(60, _oil("old", start + timedelta(days=31), "450"))  # in a window of d31..
+    log = [_oil(f"d{n}", start + timedelta(days=n), "5") for n in range(0, 120)]
+    log.insert(61, _oil("old", start + timedelta(days=60), "450"))  # fed on its day
     late = _oil("late", start + timedelta(days=119 - 30), "480")  # at the horizon exactly
     monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF, lateness=30)
     announced: list[compliance.Finding] = []
@@ -191,7 +191,10 @@ def test_a_late_record_within_the_lateness_gives_what_evaluate_gives() -> None:
     assert monitor.horizon == start + timedelta(days=119 - 30)
     changes = monitor.feed(late)
     assert changes.rejected == []
-    assert any(f.rule == "rolling" and f.trigger == "late" for f in changes)
+    # 30 * 5 + 450 + 480 = 1,080 bbl in the 30 days to the late record: over 1,000 only
+    # with the member 29 days older than it.
+    (breach,) = [f for f in changes if f.rule == "rolling" and f.kind == "cap_exceeded"]
+    assert breach.trigger == "late" and "old" in breach.events
     expected = compliance.evaluate([*log, late], RULEBOOK, engine="stream", as_of=AS_OF)
     assert monitor.findings() == expected.findings
     # One day older than the horizon: refused, with why, and accounted for.
