@@ -345,3 +345,17 @@ def test_correlations_with_a_lateness_give_evaluate_of_what_was_not_refused(
             announced += changes
             expected = compliance.evaluate(taken, rb, engine="columnar", as_of=AS_OF)
             assert sorted_dicts(announced) == sorted_dicts(expected.findings)
+
+
+def test_a_record_dated_after_today_moves_the_horizon_no_further_than_today() -> None:
+    # A typo in a year must not make every later record too late.
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF, lateness=30)
+    before = date.today()
+    assert monitor.feed(_oil("typo", date(2999, 1, 1), "5")).rejected == []
+    after = date.today()
+    assert monitor.horizon in {before - timedelta(days=30), after - timedelta(days=30)}
+    taken = monitor.feed(_oil("recent", before - timedelta(days=29), "5"))
+    assert taken.rejected == []
+    (refused,) = monitor.feed(_oil("old", before - timedelta(days=60), "5")).rejected
+    (reason,) = refused.reasons
+    assert HORIZON in reason and "less lateness 30 days: a later date fed counts as today" in reason

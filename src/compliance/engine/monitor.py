@@ -26,7 +26,8 @@ event's date less a chain's span) no longer: a late event is joined with facts a
 again from the shipments kept (`DurableCorrelator.add`).
 
 With an allowed `lateness` L it stops growing but for the per-id entries (the model of
-Flink and Beam): the *horizon* H is the latest date fed less L, and only moves on. A
+Flink and Beam): the *horizon* H is the latest date fed (today at the latest) less L,
+and only moves on. A
 record dated before H is refused (rejected, with why) unless it is a copy of a record
 known; so is one that would change the outcome of a record dated before H (a correction
 of it, a copy of its id with other content). Every change then happens on or after
@@ -276,6 +277,7 @@ class Monitor:
         self.lateness = _lateness(lateness)
         self._latest: date | None = None  # the latest date of a record taken
         self._horizon: date | None = None  # records dated before it are refused
+        self._future = False  # whether the horizon stands at today: a later date was fed
         # What a change can still reach: inferences are dated from their chain's first
         # event, which may be up to a chain's span before the event that changed it.
         self._span = timedelta(days=self._correlator.span if self._correlator else 0)
@@ -470,18 +472,30 @@ class Monitor:
 
     def _why(self) -> str:
         assert self.lateness is not None
-        return f"latest date fed {self._latest} less lateness {self.lateness.days} days"
+        days = self.lateness.days
+        if self._future:
+            later = "a later date fed counts as today"
+            return f"today, {self._latest}, less lateness {days} days: {later}"
+        return f"latest date fed {self._latest} less lateness {days} days"
 
     def _taken(self, event: Shipment, reached: list[int] | None) -> None:
         """A record was taken: when nothing will need its shipment and memberships any
         more (if held), and the horizon moved on by its date."""
         if reached is not None:
             self._release_after(event, reached, None)
-        if self._latest is not None and event.date <= self._latest:
+        day = event.date
+        if self._latest is not None and day <= self._latest:
+            return
+        # A record dated after today (a typo, a producer's clock ahead) moves the horizon
+        # no further than today: it cannot make every later record too late.
+        today = date.today()
+        self._future = day > today
+        day = min(day, today)
+        if self._latest is not None and day <= self._latest:
             return
         assert self.lateness is not None
-        self._latest = event.date
-        horizon = event.date - self.lateness
+        self._latest = day
+        horizon = day - self.lateness
         if self._horizon is not None and horizon <= self._horizon:
             return
         self._horizon = horizon
