@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,7 @@ from compliance.rulebook.selectors import All, AnyOf, Equals, NameIn, Selector
 if TYPE_CHECKING:
     from compliance.engine.columnar.expressions import FieldExprs
 
-__all__ = ["LineScreen", "line_screen"]
+__all__ = ["LineScreen", "json_line_screen", "line_screen"]
 
 # A character that may start or end free text: no edge whitespace or control character
 # (`expressions._EDGE`, which str.strip() would remove), no separator, no quote.
@@ -125,7 +125,7 @@ def line_screen(
     """The line screen of a CSV header (`exprs.columns`) and a rulebook's conditions;
     None when no line could be proved (a rule no text test covers: every line is
     screened in full anyway). `maps`: the spellings of each code field."""
-    tests = [_necessary(c, exprs, maps) for c in conditions]
+    tests = [_necessary(c, exprs, maps, _whole) for c in conditions]
     if any(t is None for t in tests):
         return None
     wanted = sorted({p for t in tests if t is not None for p in t if isinstance(p, str)})
@@ -179,20 +179,22 @@ def _whole(values: Iterable[str]) -> str:
 
 
 def _necessary(
-    s: Selector, exprs: FieldExprs, maps: dict[str, dict[str, str]]
-) -> list[str | Equals] | None:
+    s: Selector, exprs: FieldExprs, maps: dict[str, dict[str, str]],
+    whole: Callable[[Iterable[str]], str],
+) -> list[str | Equals] | None:  # fmt: skip
     """`FieldExprs.necessary` with the tests of codes on a line's text: patterns one of
     which every clean line on which `s` may match contains, and selectors whose
     `necessary` tests are run on their (projected) columns. None when there are none.
 
     Short codes are found cheaply in a line's text; seven-digit IMO numbers are not
     (digits are everywhere in a line) and their columns are parsed anyway for their
-    check digits, so those and text fields are tested as columns."""
+    check digits, so those and text fields are tested as columns. `whole`: the pattern
+    of one of some values as a whole field of a line."""
     if isinstance(s, All):
-        found = (_necessary(i, exprs, maps) for i in s.items)
+        found = (_necessary(i, exprs, maps, whole) for i in s.items)
         return next((t for t in found if t is not None), None)
     if isinstance(s, AnyOf):
-        every = [_necessary(i, exprs, maps) for i in s.items]
+        every = [_necessary(i, exprs, maps, whole) for i in s.items]
         if not every or any(t is None for t in every):
             return None
         return [p for t in every if t is not None for p in t]
@@ -205,9 +207,129 @@ def _necessary(
         return [s]
     if field in maps:
         wanted = {str(v) for v in s.values}
-        return [_whole(k for k, v in maps[field].items() if v in wanted)] if wanted else []
+        return [whole(k for k, v in maps[field].items() if v in wanted)] if wanted else []
     if field == "transfer":
-        return [_whole(str(v) for v in s.values)] if s.values else []
+        return [whole(str(v) for v in s.values)] if s.values else []
     if field in ("id", "source", "supersedes", "commodity", "vessel_name", *IMO_FIELDS):
         return [s]
     return None
+
+
+# JSON Lines. A proved line is compact (no whitespace), flat, its keys in the log's
+# order (`ndjson._ordered` trusts such lines), each value a string without an escape, a
+# colon or a control character (its text is then its value; a colon could imitate the
+# `.0` test `ndjson._integral` counts) or, for amounts and fields nothing reads, a number
+# whose text the Python reader's value gives back as a clean amount.
+_JSON_TEXT = r'[^"\\:\x00-\x1f]'
+_JSON_END = r'[^\x00-\x20\x85\xa0\s"\\:]'
+_JSON_FREE = rf'"{_JSON_END}(?:{_JSON_TEXT}*{_JSON_END})?"'
+_JSON_ANY = rf'"{_JSON_TEXT}*"'
+_JSON_ASCII_CHAR = r"[!#-9;-\[\]-~]"  # printable ASCII but the quote, colon, backslash
+_JSON_ASCII = rf'"{_JSON_ASCII_CHAR}(?:[ !#-9;-\[\]-~]*{_JSON_ASCII_CHAR})?"'
+# A JSON number whose str() (an int) or repr() (a float) is a clean amount (`_AMOUNT`):
+# no sign or exponent, at most fifteen digits, a float neither zero nor below 1e-4
+# (repr() writes 0.0 and 1e-05). Part of what `ndjson._EXACT` allows.
+_JSON_AMOUNT = (
+    r"0|[1-9][0-9]{0,14}"
+    r"|0\.(?:[1-9][0-9]{0,12}|0[1-9][0-9]{0,11}|00[1-9][0-9]{0,10}|000[1-9][0-9]{0,9})"
+    + "".join(rf"|[1-9][0-9]{{{k}}}\.[0-9]{{1,{13 - k}}}" for k in range(13))
+)
+_KEY_NAME = re.compile(r"[A-Za-z0-9_]+")  # keys written into a pattern as they are
+
+
+def _json_field(
+    column: str, exprs: FieldExprs, maps: dict[str, dict[str, str]], text: bool = False
+) -> str | None:
+    """`_field` of a JSON value: the pattern of a present value of `column` that
+    `field_ok` passes on the text the Python reader's value gives; None when it must be
+    checked as a column; "" when no present value is clean. `text`: strings only."""
+    if column in maps:
+        return f'"{_one_of(maps[column])}"'
+    if column == "transfer":
+        return f'"{_one_of(TRANSFERS)}"'
+    if column == "hs_code":
+        return f'"(?:{_HS})"'  # a number is never clean (events rejects what str() hides)
+    if column in DATE_FIELDS:
+        return f'"(?:{_DATE})"'
+    if column in NUMERIC_FIELDS:
+        return f'"(?:{_AMOUNT})"' if text else f'"(?:{_AMOUNT})"|{_JSON_AMOUNT}'
+    if column in RANGE_FIELDS or column == "supersedes":
+        return ""
+    if column in ("product", "source"):
+        return _JSON_ASCII
+    if column in SCREENS or column in IMO_FIELDS:
+        return None
+    if column not in exprs.referenced:
+        return _JSON_ANY if text else f"{_JSON_ANY}|{_JSON_AMOUNT}"
+    if column in exprs.numeric_extras:
+        return None
+    return _JSON_FREE
+
+
+def _json_whole(values: Iterable[str]) -> str:
+    """One of `values` as a whole string value of a proved JSON line (after its key)."""
+    return f':"{_one_of(values)}"'
+
+
+def json_line_screen(
+    exprs: FieldExprs, conditions: Iterable[Selector], maps: dict[str, dict[str, str]],
+    order: list[str],
+) -> LineScreen | None:  # fmt: skip
+    """`line_screen` of a JSON Lines log whose columns are `exprs.columns` and whose
+    lines write their keys in `order`. A projected column (id, dates, checked, tested)
+    is a string in a proved line, read back by `json_value`."""
+    tests = [_necessary(c, exprs, maps, _json_whole) for c in conditions]
+    if any(t is None for t in tests):
+        return None
+    wanted = sorted({p for t in tests if t is not None for p in t if isinstance(p, str)})
+    columns = [p for t in tests if t is not None for p in t if not isinstance(p, str)]
+    keys = [k for k in order if k in exprs.columns and _KEY_NAME.fullmatch(k)]
+    fields: dict[str, str | None] = {c: _json_field(c, exprs, maps) for c in keys}
+    checked = tuple(c for c, p in fields.items() if p is None)
+    dates = [c for c in ("date", "reported_on") if c in exprs.columns]
+    projected = tuple(dict.fromkeys(["id", *dates, *checked, *(p.field for p in columns)]))
+    if any(c not in fields for c in projected) or "id" not in fields or "date" not in fields:
+        return None
+    # A projected column is read from the line's text (`json_value`): only as a string;
+    # a checked one is any string.
+    strings = {c: _JSON_ANY if p is None else _json_field(c, exprs, maps, c in projected)
+               for c, p in fields.items()}  # fmt: skip
+    pairs = [(a, b) for a, b in _PAIRS if a in fields or b in fields]
+    alternatives = []
+    for presence in itertools.product((True, False), repeat=len(pairs)):
+        if any(
+            p and not (a in fields and b in fields)
+            for (a, b), p in zip(pairs, presence, strict=True)
+        ):
+            continue
+        states = {c: p for (a, b), p in zip(pairs, presence, strict=True) for c in (a, b)}
+        # Keys before the first required one end with a comma, those after start with
+        # one: the line is exactly an object of the present pairs.
+        parts, started = [], False
+        for column, pattern in strings.items():
+            assert pattern is not None
+            pair = f'"{column}":(?:{pattern})'
+            required = column in ("id", "date") or states.get(column) is True
+            if not required and (pattern == "" or states.get(column) is False):
+                continue  # absent
+            text = f",{pair}" if started else f"{pair},"
+            if required and not started:
+                text, started = pair, True
+            parts.append(text if required else f"(?:{text})?")
+        alternatives.append("".join(parts))
+    if not alternatives:
+        return None
+    pattern = r"^\{(?:" + "|".join(f"(?:{a})" for a in alternatives) + r")\}$"
+    return LineScreen(
+        pattern=pattern,
+        wanted="|".join(wanted) if wanted else None,
+        checked=checked,
+        tested=tuple(columns),
+        projected=projected,
+    )
+
+
+def json_value(column: str) -> str:
+    """The pattern reading a projected column's value from a proved JSON line (group 1):
+    there it is a string without an escape, after its key, which appears once."""
+    return f'"{re.escape(column)}":"({_JSON_TEXT}*)"'

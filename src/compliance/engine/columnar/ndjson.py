@@ -33,6 +33,8 @@ from compliance.ledger import RawRecord
 if TYPE_CHECKING:
     import polars as pl
 
+    from compliance.engine.columnar.screen import Outcome, Screen
+
 __all__ = ["CHUNK_BYTES", "NdjsonLog"]
 
 # 31 MiB of JSON Lines per chunk (about 130,000 generated records): as csv_chunks reads.
@@ -100,7 +102,8 @@ class NdjsonLog:
         # Per chunk (by its first line), the offset in the chunk of every INDEX_STEP-th
         # line: rows are read again from there, not from the whole chunk.
         self.index: dict[int, list[int]] = {}
-        self.ordered = _ordered(columns if order is None else order)
+        self.order = columns if order is None else order
+        self.ordered = _ordered(self.order)
 
     @staticmethod
     def of(source: object) -> NdjsonLog | None:
@@ -131,6 +134,31 @@ class NdjsonLog:
             self.chunks.append(chunk)
             yield partial(self._chunk_frame, chunk, data)
 
+    def jobs(self, screen: Screen) -> Iterator[Callable[[], tuple[Outcome, int]]]:
+        """A function screening each chunk (`Screen.run_lines`: most lines from their
+        text) and giving its outcome and rows, as `makers` hands out frames."""
+        self.chunks.clear()
+        self.index.clear()
+        for chunk, data in _chunks(self.path):
+            self.chunks.append(chunk)
+            yield partial(self._screened, screen, chunk, data)
+
+    def _screened(self, screen: Screen, chunk: Chunk, data: bytes) -> tuple[Outcome, int]:
+        lines = None if b"\r" in data else _lines(data, chunk.lines)
+        if lines is None:  # carriage returns, bytes not UTF-8: the chunk's frame, in full
+            frame = self._chunk_frame(chunk, data)
+            return screen.run(frame), frame.height
+        self._index(chunk, lines)
+        return screen.run_lines(lines, chunk.first, self._frame)
+
+    def _index(self, chunk: Chunk, lines: pl.Series) -> None:
+        """Where every INDEX_STEP-th line of a chunk without carriage returns starts."""
+        import polars as pl
+
+        ends = (lines.str.len_bytes().fill_null(0).cast(pl.UInt32) + 1).cum_sum()
+        starts = pl.concat([pl.Series([0], dtype=pl.UInt32), ends.head(-1)])
+        self.index[chunk.first] = starts.gather_every(INDEX_STEP).to_list()
+
     def _chunk_frame(self, chunk: Chunk, data: bytes) -> pl.DataFrame:
         import polars as pl
 
@@ -143,10 +171,7 @@ class NdjsonLog:
         if b"\r" in data:
             frame = self._frame(lines, rows)
         else:
-            # Each line's length and its newline: where every INDEX_STEP-th line starts.
-            ends = (lines.str.len_bytes().fill_null(0).cast(pl.UInt32) + 1).cum_sum()
-            starts = pl.concat([pl.Series([0], dtype=pl.UInt32), ends.head(-1)])
-            self.index[chunk.first] = starts.gather_every(INDEX_STEP).to_list()
+            self._index(chunk, lines)
             # A chunk of plain lines only is decoded from its bytes, without a copy.
             frame = self._frame(lines, rows, data)
         # `__c`, the row's content hash, as a CSV chunk gives it: its line's hash, a tenth

@@ -17,7 +17,12 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from compliance.engine._progress import Progress
-from compliance.engine.columnar.clean_lines import LineScreen, line_screen
+from compliance.engine.columnar.clean_lines import (
+    LineScreen,
+    json_line_screen,
+    json_value,
+    line_screen,
+)
 from compliance.engine.columnar.csv_chunks import (
     LINE_SEED,
     Chunk,
@@ -32,6 +37,7 @@ from compliance.engine.columnar.csv_chunks import (
 )
 from compliance.engine.columnar.expressions import CODE_MAPS, FieldExprs, date_in, one_of
 from compliance.engine.columnar.frames import detached
+from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.typed import TRUSTED, TypedLog
 from compliance.events import DATE_FIELDS, IMO_FIELDS, MAX_TEXT, Shipment
@@ -101,31 +107,36 @@ class Screen:
     """
 
     def __init__(
-        self, exprs: FieldExprs, plan: Plan, every_row: bool = False, csv: bool = False
-    ) -> None:
+        self, exprs: FieldExprs, plan: Plan, every_row: bool = False, csv: bool = False,
+        ndjson: list[str] | None = None,
+    ) -> None:  # fmt: skip
         """`every_row`: the reader yields rows of blanks too (Parquet, DataFrames), so
         they are records (rejected by the ledger) rather than skipped. `csv`: chunks of
-        a CSV file's lines are screened (`run_csv`), most lines from their text."""
+        a CSV file's lines are screened (`run_csv`), most lines from their text.
+        `ndjson`: the key order of a JSON Lines log whose chunks' lines are screened so
+        (`run_lines`)."""
         import polars as pl
 
         self.lines: LineScreen | None = None
         if csv:
             self.lines = line_screen(exprs, plan.conditions, CODE_MAPS)
-            if self.lines is not None:
-                line = pl.col("__line")
-                proved = line.str.contains(self.lines.pattern) & (line.str.len_bytes() <= MAX_TEXT)
-                if self.lines.wanted is not None:
-                    proved = proved & ~line.str.contains(self.lines.wanted)
-                self.proved = proved
-                # Checks and tests of one column each, run once per distinct value.
-                self.column_ok = [(c, exprs.field_ok(c, exprs.numeric_extras))
-                                  for c in self.lines.checked]  # fmt: skip
-                tested: dict[str, tuple[str, pl.Expr]] = {}
-                for selector in self.lines.tested:
-                    found = exprs.necessary(selector)
-                    assert found is not None  # an Equals of a field that has tests
-                    tested.update((str(e), (selector.field, e)) for e in found)
-                self.column_tested = list(tested.values())
+        elif ndjson is not None:
+            self.lines = json_line_screen(exprs, plan.conditions, CODE_MAPS, ndjson)
+        if self.lines is not None:
+            line = pl.col("__line")
+            proved = line.str.contains(self.lines.pattern) & (line.str.len_bytes() <= MAX_TEXT)
+            if self.lines.wanted is not None:
+                proved = proved & ~line.str.contains(self.lines.wanted)
+            self.proved = proved
+            # Checks and tests of one column each, run once per distinct value.
+            self.column_ok = [(c, exprs.field_ok(c, exprs.numeric_extras))
+                              for c in self.lines.checked]  # fmt: skip
+            tested: dict[str, tuple[str, pl.Expr]] = {}
+            for selector in self.lines.tested:
+                found = exprs.necessary(selector)
+                assert found is not None  # an Equals of a field that has tests
+                tested.update((str(e), (selector.field, e)) for e in found)
+            self.column_tested = list(tested.values())
         tests = [exprs.necessary(c) for c in plan.conditions]
         if any(t is None for t in tests):
             pre: pl.Expr = pl.lit(True)
@@ -279,6 +290,46 @@ class Screen:
             candidates = self.run(empty)[1]
         return (keys, candidates, records, latest), frame.height
 
+    def line_frame(self, lines: pl.Series, first: int) -> pl.DataFrame:
+        """A chunk of JSON Lines as `__row`, `__line`, the projected columns read from
+        the text (meaningful on proved lines), `__proved` and `__c` (the line's hash)."""
+        import polars as pl
+
+        assert self.lines is not None
+        frame = pl.DataFrame({"__line": lines}).with_row_index("__row", first)
+        line = pl.col("__line")
+        frame = frame.with_columns(line.str.extract(json_value(c), 1).alias(c)
+                                   for c in self.lines.projected)  # fmt: skip
+        return frame.with_columns(
+            self.proved_lines(frame).alias("__proved"), line.hash(LINE_SEED).alias("__c")
+        )
+
+    def run_lines(
+        self, lines: pl.Series, first: int,
+        full: Callable[[pl.Series, pl.Series], pl.DataFrame],
+    ) -> tuple[Outcome, int]:  # fmt: skip
+        """`run` of a chunk of JSON Lines (`lines`, numbered from `first`; null for an
+        empty one), and its rows. The lines the line screen proves clean and wanted by
+        no rule give their keys and dates from their text; `full` makes the frame of the
+        others (`__row`, the columns, `__ok`; blank lines left out), screened by `run`."""
+        import polars as pl
+
+        frame = self.line_frame(lines, first)
+        proved = frame.filter(pl.col("__proved"))
+        keys = proved.select(pl.col("id").hash(HASH_SEED).alias("__h"), "__c", "__row")
+        dated = [c for c in ("date", "reported_on") if c in proved.columns]
+        latest = proved.select(pl.max_horizontal(pl.col(c).max() for c in dated)).item()
+        doubt = frame.filter(~pl.col("__proved"))
+        rest = full(doubt.get_column("__line"), doubt.get_column("__row"))
+        rows = doubt.get_column("__row")
+        hashes = doubt.get_column("__c").gather(rows.search_sorted(rest.get_column("__row")))
+        more_keys, candidates, n, last = self.run(rest.with_columns(hashes.alias("__c")))
+        if more_keys.height:
+            keys = pl.concat([keys, more_keys]).sort("__row")
+        if last is not None and (latest is None or last > latest):
+            latest = last
+        return (keys, candidates, proved.height + n, latest), proved.height + rest.height
+
     def relevant(self, candidates: pl.DataFrame) -> pl.DataFrame:
         """Stage two, once on the candidates of every chunk: its plan (a mask per rule)
         costs more to set up than to run on the two thousand candidates of a chunk."""
@@ -325,13 +376,17 @@ def scan_typed(typed: TypedLog, plan: Plan, progress: Progress) -> Scan:
     """The scan of a Parquet file, DataFrame or JSON Lines file; Fallback when it must
     take the Python path."""
     exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
-    screen = Screen(exprs, plan, every_row=True)
+    order = typed.order if isinstance(typed, NdjsonLog) else None
+    screen = Screen(exprs, plan, every_row=True, ndjson=order)
 
     def job(make: Callable[[], pl.DataFrame]) -> tuple[Outcome, int]:
         frame = make()
         return screen.run(frame), frame.height
 
-    jobs = (partial(job, make) for make in typed.makers())
+    if isinstance(typed, NdjsonLog) and screen.lines is not None:
+        jobs: Iterator[Callable[[], tuple[Outcome, int]]] = typed.jobs(screen)
+    else:
+        jobs = (partial(job, make) for make in typed.makers())
     scan = _screen_all(typed.name, exprs, screen, jobs, progress)
     scan.typed = typed
     return scan
