@@ -115,6 +115,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=1, help="of --jitter (default 1)")
     parser.add_argument(
+        "--every", type=int, default=0, metavar="N",
+        help="also print, per N events, the CPU seconds, the changes announced and the "
+        "event ids the findings of those changes list",
+    )  # fmt: skip
+    parser.add_argument(
         "--lateness", type=int, default=None, metavar="DAYS",
         help="the monitor's allowed lateness (default: none, everything kept)",
     )  # fmt: skip
@@ -139,6 +144,8 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
     half = args.events // 2
     quarters = {args.events * k // 4 for k in (1, 2, 3)}
     changes = fed = refused = 0
+    # Per --every events: CPU-s, changes, event ids the changed findings list.
+    stretch = [0.0, 0, 0]
     wall = [0.0, 0.0]
     cpu = [0.0, 0.0]
     peaks: list[str] = []
@@ -162,11 +169,20 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
             for row in block:
                 got = monitor.feed(row)
                 changes += len(got) + len(got.withdrawn)
+                if args.every and (got or got.withdrawn):
+                    stretch[1] += len(got) + len(got.withdrawn)
+                    stretch[2] += sum(len(f.events) for f in [*got, *got.withdrawn])
                 if got.rejected:
                     refused += sum(_HORIZON in r.reasons[0] for r in got.rejected)
             wall[part] += time.perf_counter() - started
             cpu[part] += time.process_time() - used
             fed += len(block)
+            stretch[0] += time.process_time() - used
+            if args.every and fed % args.every == 0:
+                cpu_s, changed, listed = stretch
+                print(f"to {fed:,}: {cpu_s:.2f} CPU-s, {changed:,} changes listing "
+                      f"{listed:,} event ids")  # fmt: skip
+                stretch[:] = [0.0, 0, 0]
             if any(fed - len(block) < q <= fed for q in quarters):
                 peaks.append(f"{_rss_mib():,.0f} MiB at {fed:,}")
                 holdings.append(_holding(fed, monitor.holding()))
