@@ -257,30 +257,39 @@ def test_a_copy_behind_the_horizon_is_still_a_duplicate() -> None:
 
 
 def test_what_a_monitor_holds_stops_growing_on_a_feed_in_date_order() -> None:
-    # Five records a day that some rule reaches (a rolling cap, a yearly cap, a
-    # deadline), three that none does: after 2,000 days the monitor holds no more
-    # shipments or members than after 200 (the year's members, the window's).
-    start = date(2000, 1, 1)
+    # Three records a day that some rule reaches (a rolling cap, a yearly cap, a
+    # deadline), one that none does: after 1,200 days (three years closed) the monitor
+    # holds no more shipments or members than after 200 (the year's members, the
+    # window's).
+    start, days, reached = date(2000, 1, 1), 1200, 3
     monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF, lateness=7)
     held: dict[int, dict[str, int]] = {}
-    for day in range(2000):
+    for day in range(days):
         today = start + timedelta(days=day)
-        for n in range(5):
-            monitor.feed(_oil(f"k{day}-{n}", today, "10"))
-        for n in range(3):
-            monitor.feed({"id": f"t{day}-{n}", "date": today.isoformat(), "hs_code": "0901",
-                          "destination": "DE", "quantity": "1", "unit": "t"})  # fmt: skip
-        if day + 1 in (200, 2000):
+        for n in range(reached):
+            monitor.feed(_oil(f"k{day}-{n}", today, _amount(day, n)))
+        monitor.feed({"id": f"t{day}", "date": today.isoformat(), "hs_code": "0901",
+                      "destination": "DE", "quantity": "1", "unit": "t"})  # fmt: skip
+        if day + 1 in (200, days):
             held[day + 1] = monitor.holding()
     # Held: at most a year and a week of the yearly cap's members, whose year is open.
-    assert held[2000]["shipments"] <= held[200]["shipments"] + 5 * 200
-    assert held[2000]["shipments"] <= 5 * (366 + 8)
-    assert held[2000]["members"] <= 3 * 5 * (366 + 8)
-    assert held[2000]["ids"] == 8 * 2000
+    assert held[days]["shipments"] <= held[200]["shipments"] + reached * 200
+    assert held[days]["shipments"] <= reached * (366 + 8)
+    assert held[days]["members"] <= 3 * reached * (366 + 8)
+    assert held[days]["ids"] == (reached + 1) * days
     # Nothing was late: every finding made is still reported, as evaluate() gives it.
-    log = [_oil(f"k{day}-{n}", start + timedelta(days=day), "10")
-           for day in range(2000) for n in range(5)]  # fmt: skip
-    assert monitor.findings() == compliance.evaluate(log, RULEBOOK, as_of=AS_OF).findings
+    log = [_oil(f"k{day}-{n}", start + timedelta(days=day), _amount(day, n))
+           for day in range(days) for n in range(reached)]  # fmt: skip
+    expected = compliance.evaluate(log, RULEBOOK, as_of=AS_OF).findings
+    assert len([f for f in expected if f.kind == "cap_exceeded"]) == days // 300
+    assert monitor.findings() == expected
+
+
+def _amount(day: int, n: int) -> str:
+    """5 bbl, but one record of 1,000 every 300 days: a rolling breach (1,000 bbl in 30
+    days), then 30 days over the threshold; otherwise no period is over a level, which
+    keeps the feed cheap."""
+    return "1000" if n == 0 and day % 300 == 150 else "5"
 
 
 def test_lateness_none_keeps_everything_and_refuses_nothing() -> None:
