@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,20 @@ _ASCII = r"[!#-+\--~](?:[ !#-+\--~]*[!#-+\--~])?"
 _ASCII_QUOTED = r"[!#-~](?:[ !#-~]*[!#-~])?"
 # Record checks of `FieldExprs.checks`: both of a pair present, or neither.
 _PAIRS = (("quantity", "unit"), ("value", "currency"))
+
+
+def _pair_states(fields: Iterable[str]) -> Iterator[dict[str, bool]]:
+    """Per combination of the record checks' pairs (both present or both absent; a pair
+    with one column missing: both absent), whether each of their columns is present: one
+    alternative of the whole line each."""
+    names = set(fields)
+    pairs = [(a, b) for a, b in _PAIRS if a in names or b in names]
+    for presence in itertools.product((True, False), repeat=len(pairs)):
+        if any(
+            p and not (a in names and b in names) for (a, b), p in zip(pairs, presence, strict=True)
+        ):
+            continue
+        yield {c: p for (a, b), p in zip(pairs, presence, strict=True) for c in (a, b)}
 
 
 @dataclass(frozen=True)
@@ -132,17 +146,8 @@ def line_screen(
     columns = [p for t in tests if t is not None for p in t if not isinstance(p, str)]
     fields: dict[str, str | None] = {c: _field(c, exprs, maps) for c in exprs.columns}
     checked = tuple(c for c, p in fields.items() if p is None)
-    # Per pair of the record checks, both present or both absent (a pair with one
-    # column missing: both absent): one alternative of the whole line per combination.
-    pairs = [(a, b) for a, b in _PAIRS if a in fields or b in fields]
     alternatives = []
-    for presence in itertools.product((True, False), repeat=len(pairs)):
-        if any(
-            p and not (a in fields and b in fields)
-            for (a, b), p in zip(pairs, presence, strict=True)
-        ):
-            continue
-        states = {c: p for (a, b), p in zip(pairs, presence, strict=True) for c in (a, b)}
+    for states in _pair_states(fields):
         parts = []
         for column, pattern in fields.items():
             absent = '(?:"")?'  # an empty field, bare or quoted
@@ -294,15 +299,8 @@ def json_line_screen(
     # a checked one is any string.
     strings = {c: _JSON_ANY if p is None else _json_field(c, exprs, maps, c in projected)
                for c, p in fields.items()}  # fmt: skip
-    pairs = [(a, b) for a, b in _PAIRS if a in fields or b in fields]
     alternatives = []
-    for presence in itertools.product((True, False), repeat=len(pairs)):
-        if any(
-            p and not (a in fields and b in fields)
-            for (a, b), p in zip(pairs, presence, strict=True)
-        ):
-            continue
-        states = {c: p for (a, b), p in zip(pairs, presence, strict=True) for c in (a, b)}
+    for states in _pair_states(fields):
         # Keys before the first required one end with a comma, those after start with
         # one: the line is exactly an object of the present pairs.
         parts, started = [], False
