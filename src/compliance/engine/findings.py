@@ -532,13 +532,59 @@ def cap_rolling_findings(
     return _rolling(rule, members, _group(rule, key), rule.period.days, rulebook)
 
 
+class _Counted:
+    """The members counted in one measure of a period, in (date, id) order: what a
+    finding in that measure lists, kept as members come and go."""
+
+    __slots__ = ("amounts", "ids", "inferred", "inferred_keys", "keys", "sources")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[date, str]] = []
+        self.ids: list[str] = []
+        self.sources: list[str] = []
+        self.amounts: list[Decimal] = []
+        self.inferred_keys: list[tuple[date, str]] = []
+        self.inferred: list[str] = []
+
+    def add(self, key: tuple[date, str], e: Shipment, a: Decimal) -> None:
+        i = bisect.bisect_left(self.keys, key)
+        self.keys.insert(i, key)
+        self.ids.insert(i, e.id)
+        self.sources.insert(i, e.source or "unspecified")
+        self.amounts.insert(i, a)
+        if e.inferred_from:
+            k = bisect.bisect_left(self.inferred_keys, key)
+            self.inferred_keys.insert(k, key)
+            self.inferred.insert(k, e.id)
+
+    def remove(self, key: tuple[date, str]) -> None:
+        i = bisect.bisect_left(self.keys, key)
+        if i == len(self.keys) or self.keys[i] != key:
+            return  # not counted in this measure
+        del self.keys[i], self.ids[i], self.sources[i], self.amounts[i]
+        k = bisect.bisect_left(self.inferred_keys, key)
+        if k < len(self.inferred_keys) and self.inferred_keys[k] == key:
+            del self.inferred_keys[k], self.inferred[k]
+
+    def basis(self) -> dict[str, Decimal]:
+        """The total by source, each summed in (date, id) order as `_Bucket.counted` does
+        (an amount converted from litres has 34 digits: the order of the sums matters)."""
+        basis: dict[str, Decimal] = {}
+        add = CONTEXT.add
+        for key, a in zip(self.sources, self.amounts, strict=True):
+            basis[key] = add(basis[key], a) if key in basis else add(_ZERO, a)
+        return dict(sorted(basis.items()))
+
+
 class PeriodTally:
     """The members of one period of a calendar, months or fixed cap, in (date, id) order,
     as a monitor adds and removes them, with what the period's findings share kept up to
     date instead of derived again from every member: the running totals after each member
     (computed again from the first member changed on, in order, so each is the total
-    `cap_period_findings` computes) and the series columns. `findings()` is
-    `cap_period_findings` of the members."""
+    `cap_period_findings` computes), the series columns, per measure the members counted
+    and those inferred, the ranged and unquantified members. `findings()` is
+    `cap_period_findings` of the members; a change costs what its findings list (their
+    events are copied), not a walk over every member per finding."""
 
     def __init__(self, rule: CapRule, key: tuple[object, ...], span: Span, rulebook: Rulebook):
         self.rule, self.key, self.span, self.rulebook = rule, key, span, rulebook
@@ -558,6 +604,10 @@ class PeriodTally:
         self._sources: list[str | None] = []
         self._factors: list[str | None] = []
         self._labels: dict[tuple[object, ...], str | None] = {}  # see _series
+        self._counted = [_Counted() for _ in self._units]
+        self._ranged = 0  # members with a range
+        self._unquantified_keys: list[tuple[date, str]] = []
+        self._unquantified: list[str] = []
 
     def __len__(self) -> int:
         return len(self.members)
@@ -569,6 +619,14 @@ class PeriodTally:
         self.members.insert(i, (e, amounts))
         self.running.insert(i, ())
         self._stale = min(self._stale, i)
+        for counted, a in zip(self._counted, amounts, strict=True):
+            if a is not None:
+                counted.add(key, e, a)
+        self._ranged += is_ranged(e)
+        if is_unquantified(e):
+            k = bisect.bisect_left(self._unquantified_keys, key)
+            self._unquantified_keys.insert(k, key)
+            self._unquantified.insert(k, e.id)
         if self._columns and amounts != self._nothing:
             k = bisect.bisect_left(self._kept, key)
             labels = self._labels
@@ -586,6 +644,12 @@ class PeriodTally:
         i = bisect.bisect_left(self._order, key)
         del self._order[i], self.members[i], self.running[i]
         self._stale = min(self._stale, i)
+        for counted in self._counted:
+            counted.remove(key)
+        self._ranged -= is_ranged(e)
+        k = bisect.bisect_left(self._unquantified_keys, key)
+        if k < len(self._unquantified_keys) and self._unquantified_keys[k] == key:
+            del self._unquantified_keys[k], self._unquantified[k]
         if self._columns:
             k = bisect.bisect_left(self._kept, key)
             if k < len(self._kept) and self._kept[k] == key:
@@ -621,6 +685,36 @@ class PeriodTally:
             self._sources,
             self._factors,
         )
+
+    @property
+    def ranged(self) -> bool:
+        return self._ranged > 0
+
+    @property
+    def unquantified(self) -> list[str]:
+        return list(self._unquantified)
+
+    def counted(self, j: int) -> tuple[list[str], list[str], dict[str, Decimal]]:
+        """`_Bucket.counted(j)` of the members (lists of their own)."""
+        counted = self._counted[j]
+        return list(counted.ids), list(counted.inferred), counted.basis()
+
+    def crossing(self, levels: Sequence[Decimal], strict: bool) -> tuple[int, int] | None:
+        """`_crossing(running, levels, strict)`, by bisection: amounts are never negative,
+        so each measure's running totals never fall (rounding is monotonic too)."""
+        self._refresh()
+        running, best = self.running, None
+        for j, level in enumerate(levels):
+            find = bisect.bisect_right if strict else bisect.bisect_left
+            i = find(running, level, key=operator.itemgetter(j))
+            if i < len(running) and (best is None or i < best[0]):
+                best = (i, j)
+        return best
+
+    def reached_with(self, i: int, j: int) -> list[str]:
+        """The ids of the members up to member i counted in measure j."""
+        counted = self._counted[j]
+        return counted.ids[: bisect.bisect_right(counted.keys, self._order[i])]
 
     def findings(self) -> list[Finding]:
         """`cap_period_findings(rule, key, span, members, rulebook)`."""
@@ -771,14 +865,13 @@ def _period(
 ) -> list[Finding]:
     out = []
     shared = _Bucket(rule, bucket, rulebook, tally)
-    running = shared.running
     limits = [m.amount for m in rule.limit]
-    hit = _crossing(running, limits, strict=True)
+    hit = shared.crossing(limits, strict=True)
     if hit is not None:
         out.append(_cap_finding(rule, span, shared, group, hit, None, None))
     for threshold in rule.thresholds:
         levels = [CONTEXT.multiply(m.amount, threshold.fraction) for m in rule.limit]
-        reached = _crossing(running, levels, strict=False)
+        reached = shared.crossing(levels, strict=False)
         if reached is not None:
             finding = _cap_finding(rule, span, shared, group, reached, threshold.fraction, None)
             if not threshold.verified:
@@ -820,8 +913,21 @@ class _Bucket:
             )
         return self._series
 
+    def crossing(self, levels: Sequence[Decimal], strict: bool) -> tuple[int, int] | None:
+        if self._tally is not None:
+            return self._tally.crossing(levels, strict)
+        return _crossing(self.running, levels, strict)
+
+    def reached_with(self, i: int, j: int) -> list[str]:
+        """The ids of the events up to event i counted in measure j."""
+        if self._tally is not None:
+            return self._tally.reached_with(i, j)
+        return [e.id for e, amounts in self.events[: i + 1] if amounts[j] is not None]
+
     @property
     def ranged(self) -> bool:
+        if self._tally is not None:
+            return self._tally.ranged
         if self._ranged is None:
             self._event_facts()
         assert self._ranged is not None
@@ -851,6 +957,8 @@ class _Bucket:
 
     @property
     def unquantified(self) -> list[str]:
+        if self._tally is not None:
+            return self._tally.unquantified
         if self._unquantified is None:
             self._event_facts()
         assert self._unquantified is not None
@@ -859,6 +967,8 @@ class _Bucket:
     def counted(self, j: int) -> tuple[list[str], list[str], dict[str, Decimal]]:
         """(ids of the events counted in measure j, those inferred, the total by source)."""
         found = self._measures.get(j)
+        if found is None and self._tally is not None:
+            found = self._measures[j] = self._tally.counted(j)
         if found is None:
             counted: list[str] = []
             inferred: list[str] = []
@@ -947,9 +1057,7 @@ def _cap_finding(
         message += f"; rests on {parts}; on notifications alone it {alone}"
     if unquantified:
         message += f"; unquantified: {', '.join(unquantified)}"
-    reached_with = None
-    if threshold is not None:
-        reached_with = [e.id for e, amounts in bucket[: i + 1] if amounts[j] is not None]
+    reached_with = shared.reached_with(i, j) if threshold is not None else None
     return Finding(
         **_base(rule, kind, trigger, message),  # type: ignore[arg-type]
         events=counted,

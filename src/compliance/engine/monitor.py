@@ -134,7 +134,8 @@ class Changes(list[Finding]):
 
 
 class _Bucket:
-    """Events of one rule that are evaluated together, and their current findings."""
+    """Events of one rule that are evaluated together, and their current findings (a
+    cap's: those derived from its members together; each member's own are in `own`)."""
 
     __slots__ = ("events", "findings", "order")
 
@@ -159,7 +160,11 @@ class _Bucket:
 
 
 class _CapBucket(_Bucket):
-    """A cap's bucket: each member's amounts and own findings, and the exact totals."""
+    """A cap's bucket: each member's amounts and own findings, and the exact totals.
+
+    A member's own findings (unconvertible, unquantified) depend on it alone: they are
+    announced when it joins and withdrawn when it leaves, never derived again, so a
+    change to a period of thousands of members costs its few period findings only."""
 
     __slots__ = ("amounts", "own", "tally", "total")
 
@@ -182,16 +187,18 @@ class _CapBucket(_Bucket):
             t if a is None else _EXACT.add(t, a) for t, a in zip(self.total, amounts, strict=True)
         ]
 
-    def remove(self, event: Shipment) -> None:
-        super().remove(event)
+    def remove_member(self, event: Shipment) -> list[Finding]:
+        """Take the member out; its own findings."""
+        self.remove(event)
         if self.tally is not None:
             self.tally.remove(event)
-        del self.own[event.id]
+        own = self.own.pop(event.id)
         amounts = self.amounts.pop(event.id)
         self.total = [
             t if a is None else _EXACT.subtract(t, a)
             for t, a in zip(self.total, amounts, strict=True)
         ]
+        return own
 
     def members(
         self, first: date | None = None, last: date | None = None
@@ -204,8 +211,8 @@ class _CapBucket(_Bucket):
             order = order[lo:hi]
         return [(self.events[i], self.amounts[i]) for _, i in order]
 
-    def own_findings(self, events: Iterable[Shipment]) -> list[Finding]:
-        return [f for e in events for f in self.own[e.id]]
+    def all_findings(self) -> list[Finding]:
+        return [*self.findings, *(f for own in self.own.values() for f in own)]
 
 
 class Monitor:
@@ -391,7 +398,11 @@ class Monitor:
     # --------------------------------------------------------------------------------
 
     def _findings(self) -> list[Finding]:
-        live = (f for b in self._buckets.values() for f in b.findings)
+        live = (
+            f
+            for b in self._buckets.values()
+            for f in (b.all_findings() if isinstance(b, _CapBucket) else b.findings)
+        )
         return sort_findings(itertools.chain(self._frozen, live))
 
     def _take(self, record: RawRecord, shipment: Shipment | None) -> Changes:
@@ -560,11 +571,14 @@ class Monitor:
                 continue  # its period was frozen with an earlier member
             rule = self.rulebook.rules[index]
             if isinstance(rule, CapRule) and isinstance(rule.period, RollingPeriod):
-                bucket.remove(event)
+                assert isinstance(bucket, _CapBucket)
+                self._frozen.extend(bucket.remove_member(event))  # dated before the limit
                 rolling[key] = bucket
             else:
                 # A period that ended, or one event's own findings: frozen whole.
-                self._frozen.extend(bucket.findings)
+                self._frozen.extend(
+                    bucket.all_findings() if isinstance(bucket, _CapBucket) else bucket.findings
+                )
                 del self._buckets[key]
         for key, bucket in rolling.items():
             # Findings dated before the limit rest on windows no change can reach.
@@ -590,12 +604,17 @@ class Monitor:
         dirty: dict[tuple[int, Hashable], _Dirty] = {}
         raised: list[Finding] = []
         withdrawn: list[Finding] = []
+        own_raised: list[Finding] = []  # members' own findings (see _CapBucket)
+        own_withdrawn: list[Finding] = []
         gone, fresh = self._correlate(change.withdrawn, change.accepted, reach)
         for event in [*change.withdrawn, *(i.event for i in gone)]:
             for index in self._reached.pop(event.id, ()):
                 key = self._key(index, event)
                 bucket = self._buckets[key]
-                bucket.remove(event)
+                if isinstance(bucket, _CapBucket):
+                    own_withdrawn.extend(bucket.remove_member(event))
+                else:
+                    bucket.remove(event)
                 _widen(dirty, key, event, self.rulebook.rules[index], removed=True)
         for event in [*change.accepted, *(i.event for i in fresh)]:
             reached = [
@@ -622,7 +641,9 @@ class Monitor:
                         cap = self._buckets[key] = _CapBucket(len(rule.limit), tally)
                     assert isinstance(cap, _CapBucket)
                     amounts = cap_amounts(rule, event, self.rulebook)
-                    cap.add_member(event, amounts, cap_event_findings(rule, event, amounts))
+                    own = cap_event_findings(rule, event, amounts)
+                    cap.add_member(event, amounts, own)
+                    own_raised.extend(own)
                 else:
                     self._buckets.setdefault(key, _Bucket()).add(event)
                 _widen(dirty, key, event, rule, removed=False)
@@ -649,12 +670,7 @@ class Monitor:
                 if not touched.removed and all(
                     t < floor for t, floor in zip(bucket.total, self._floors[key[0]], strict=True)
                 ):
-                    # Below every level, and no member left: only the new members' own
-                    # findings are new (there were no period findings to change).
-                    fresh_own = bucket.own_findings(touched.added)
-                    bucket.findings = before + fresh_own
-                    raised.extend(fresh_own)
-                    continue
+                    continue  # below every level, and no member left: no period findings
                 kept, after = self._cap_findings(rule, key, bucket, touched)
             else:
                 after = findings_for_rule(
@@ -667,6 +683,10 @@ class Monitor:
             bucket.findings = new
             if not bucket.events:
                 del self._buckets[key]
+        # A member that left and came back alike in one feed changed nothing.
+        same = [f for f in own_raised if f in own_withdrawn]
+        raised += [f for f in own_raised if f not in same]
+        withdrawn += [f for f in own_withdrawn if f not in same]
         return Changes(sort_findings(raised), sort_findings(withdrawn), rejected)
 
     def _cap_findings(
@@ -677,9 +697,9 @@ class Monitor:
         assert isinstance(where, tuple)
         if not isinstance(rule.period, RollingPeriod):
             tally = bucket.tally
-            if tally is None:  # an event outside every fixed period: its own findings
-                return [], bucket.own_findings(bucket.events.values())
-            return [], bucket.own_findings(e for e, _ in tally.members) + tally.findings()
+            if tally is None:  # an event outside every fixed period: its own findings only
+                return [], []
+            return [], tally.findings()
         first, last = touched.first, touched.last
         reach = timedelta(days=rule.period.days)
         # Findings on days first..last+reach rest on events from first-reach on.
@@ -690,7 +710,6 @@ class Monitor:
             for f in cap_rolling_findings(rule, where, members, self.rulebook)
             if first <= f.date <= end
         ]
-        after += bucket.own_findings(e for e, _ in members if first <= e.date <= end)
         kept = [f for f in bucket.findings if not first <= f.date <= end]
         return kept, after
 
@@ -776,14 +795,13 @@ def _bucket_of(rule: Rule, event: Shipment) -> Hashable:
 
 
 class _Dirty:
-    """What one feed changed in a bucket: its first and last day touched, the events
-    added, whether any left."""
+    """What one feed changed in a bucket: its first and last day touched, whether any
+    member left."""
 
-    __slots__ = ("added", "first", "last", "removed")
+    __slots__ = ("first", "last", "removed")
 
     def __init__(self, day: date) -> None:
         self.first = self.last = day
-        self.added: list[Shipment] = []
         self.removed = False
 
 
@@ -803,8 +821,6 @@ def _widen(
         touched.last = max(touched.last, event.date)
     if removed:
         touched.removed = True
-    else:
-        touched.added.append(event)
 
 
 def _where(r: Rejection) -> tuple[object, ...]:
