@@ -128,7 +128,7 @@ def _proved(lines: list[str]) -> list[bool]:
     data = "".join(line + "\n" for line in lines).encode()
     frame = parse_columns(data, HEADER, list(SCREEN.lines.projected))
     frame = frame.with_columns(pl.Series("__line", lines))
-    return SCREEN.proved_lines(frame).to_list()
+    return frame.select(SCREEN.proved_lines(frame)).to_series().to_list()
 
 
 @given(st.lists(_ROW, min_size=1, max_size=20))
@@ -168,9 +168,16 @@ def _outcome(screen: Screen, data: bytes, chunk: Chunk) -> object:
     )
 
 
-def _full(data: bytes, chunk: Chunk) -> object:
+def _full(data: bytes, chunk: Chunk, padded: bool = False) -> object:
+    """The full screen of a chunk. `padded`: read behind a line of the header's width,
+    as the line screen reads the lines it leaves in doubt (Polars refuses a first line
+    of fewer fields, which it reads later on)."""
     try:
-        keys, candidates, records, latest = SCREEN.run(chunk_frame(data, chunk, HEADER))
+        if padded:
+            data = b"," * (len(HEADER) - 1) + b"\n" + data
+            chunk = Chunk(0, len(data), chunk.first - 1, chunk.rows + 1)
+        frame = chunk_frame(data, chunk, HEADER).slice(1 if padded else 0)
+        keys, candidates, records, latest = SCREEN.run(frame)
     except Fallback:
         return Fallback
     return (keys.sort("__row").rows(), candidates.sort("__row").rows(), records, latest)
@@ -182,7 +189,11 @@ def _full(data: bytes, chunk: Chunk) -> object:
 def test_a_chunk_screened_by_its_lines_is_screened_as_in_full(lines: list[str], end: str) -> None:
     data = "".join(line + end for line in lines).encode()
     chunk = Chunk(0, len(data), 7, len(lines))
-    assert _outcome(SCREEN, data, chunk) == _full(data, chunk)
+    outcome = _outcome(SCREEN, data, chunk)
+    if outcome is Fallback:  # only where the full screen takes the Python path too
+        assert _full(data, chunk) is Fallback
+    else:
+        assert outcome == _full(data, chunk, padded=True)
 
 
 def test_a_line_of_clean_fields_is_proved_and_doubtful_ones_are_not() -> None:

@@ -6,9 +6,11 @@ writes out in full passes `FieldExprs.field_ok` as written: codes from their lis
 spellings, amounts and dates of the shapes the screen accepts, free text with no edge
 whitespace and no quote. What a regular expression cannot prove (an IMO number's check
 digit, the patterns of `events.SCREENS`, numeric extras) it lets through as any field,
-and those columns are checked as columns (`LineScreen.checked`). A second expression
-(`LineScreen.wanted`) finds, by their text, the lines some rule may match: on a clean
-line it holds wherever one of the rules' `FieldExprs.necessary` tests does.
+and those columns are checked as columns (`LineScreen.checked`). The lines some
+rule may match are left out of it: where a rule's `FieldExprs.necessary` test is a code
+or a transfer kind, the pattern of that column leaves out its spellings, so one pass
+over a line proves it clean and wanted by no rule (JSON Lines find them by a second
+expression, `LineScreen.wanted`).
 
 A line both prove (clean, no rule wanted) needs only its id (for its key), its dates
 (for the latest date) and the checked columns; every other line takes the screen's
@@ -22,7 +24,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from compliance.events import (
     DATE_FIELDS,
@@ -37,7 +39,7 @@ from compliance.rulebook.selectors import All, AnyOf, Equals, NameIn, Selector
 if TYPE_CHECKING:
     from compliance.engine.columnar.expressions import FieldExprs
 
-__all__ = ["LineScreen", "json_line_screen", "line_screen"]
+__all__ = ["KEYED", "LineScreen", "json_line_screen", "line_screen"]
 
 # A character that may start or end free text: no edge whitespace or control character
 # (`expressions._EDGE`, which str.strip() would remove), no separator, no quote.
@@ -67,6 +69,8 @@ _ASCII = r"[!#-+\--~](?:[ !#-+\--~]*[!#-+\--~])?"
 _ASCII_QUOTED = r"[!#-~](?:[ !#-~]*[!#-~])?"
 # Record checks of `FieldExprs.checks`: both of a pair present, or neither.
 _PAIRS = (("quantity", "unit"), ("value", "currency"))
+KEYED = ("id", "date")  # every header has them; a clean row too
+W = TypeVar("W")
 
 
 def _pair_states(fields: Iterable[str]) -> Iterator[dict[str, bool]]:
@@ -88,10 +92,13 @@ class LineScreen:
     """The expressions of one header (`line_screen`)."""
 
     pattern: str  # a clean line (the header's width, fields proved or `checked`)
-    wanted: str | None  # a line some rule may match, were it clean (None: no rule can)
+    wanted: str | None  # a line some rule may match, were it clean (None: none, or in `pattern`)
     checked: tuple[str, ...]  # columns the pattern lets through, checked as columns
     tested: tuple[Equals, ...]  # selectors some rule needs, tested on their columns
     projected: tuple[str, ...]  # columns a proved line is parsed for (id, dates, checked)
+    # CSV: `pattern` with the projected columns but KEYED empty, as on most lines: such a
+    # line needs only its id and date.
+    plain: str | None = None
 
 
 def _one_of(values: Iterable[str]) -> str:
@@ -107,13 +114,15 @@ def _quotable(pattern: str) -> str:
     return f'(?:{pattern})|"(?:{pattern})"'
 
 
-def _field(column: str, exprs: FieldExprs, maps: dict[str, dict[str, str]]) -> str | None:
-    """The pattern of a present value of `column` that `field_ok` passes; None when it
-    must be checked as a column; "" when no present value is clean."""
-    if column in maps:
-        return _quotable(_one_of(maps[column]))
-    if column == "transfer":
-        return _quotable(_one_of(TRANSFERS))
+def _field(
+    column: str, exprs: FieldExprs, maps: dict[str, dict[str, str]], wanted: frozenset[str]
+) -> str | None:
+    """The pattern of a present value of `column` that `field_ok` passes and that is not
+    one of the spellings in `wanted` (a rule may match them); None when it must be
+    checked as a column; "" when no present value is clean."""
+    if column in maps or column == "transfer":
+        spellings = [v for v in maps.get(column, TRANSFERS) if v not in wanted]
+        return _quotable(_one_of(spellings)) if spellings else ""
     if column == "hs_code":
         return _quotable(_HS)
     if column in DATE_FIELDS:
@@ -139,62 +148,80 @@ def line_screen(
     """The line screen of a CSV header (`exprs.columns`) and a rulebook's conditions;
     None when no line could be proved (a rule no text test covers: every line is
     screened in full anyway). `maps`: the spellings of each code field."""
-    tests = [_necessary(c, exprs, maps, _whole) for c in conditions]
+    tests = [_necessary(c, exprs, maps, _spelled) for c in conditions]
     if any(t is None for t in tests):
         return None
-    wanted = sorted({p for t in tests if t is not None for p in t if isinstance(p, str)})
-    columns = [p for t in tests if t is not None for p in t if not isinstance(p, str)]
-    fields: dict[str, str | None] = {c: _field(c, exprs, maps) for c in exprs.columns}
+    # A rule may match a clean line only where one of its tests holds: where a test is
+    # a column's spelling, that column's pattern leaves it out.
+    wanted: dict[str, set[str]] = {}
+    columns: list[Equals] = []
+    for test in (p for t in tests if t is not None for p in t):
+        if isinstance(test, Equals):
+            columns.append(test)
+        else:
+            wanted.setdefault(test[0], set()).update(test[1])
+    fields: dict[str, str | None] = {
+        c: _field(c, exprs, maps, frozenset(wanted.get(c, ()))) for c in exprs.columns
+    }
     checked = tuple(c for c, p in fields.items() if p is None)
+    dates = [c for c in ("date", "reported_on") if c in exprs.columns]
+    tested = [p.field for p in columns]
+    projected = tuple(dict.fromkeys(["id", *dates, *checked, *tested]))
+    pattern = _grammar(fields, set())
+    if pattern is None:
+        return None
+    side = set(projected) - set(KEYED)
+    return LineScreen(
+        pattern=pattern, wanted=None, checked=checked, tested=tuple(columns), projected=projected,
+        plain=_grammar(fields, side) if side else pattern,
+    )  # fmt: skip
+
+
+def _grammar(fields: dict[str, str | None], absent: set[str]) -> str | None:
+    """The pattern of a line whose fields are `fields` (their patterns, as `_field`
+    gives them), the columns `absent` empty; None when no line matches it."""
     alternatives = []
     for states in _pair_states(fields):
         parts = []
         for column, pattern in fields.items():
-            absent = '(?:"")?'  # an empty field, bare or quoted
+            empty = '(?:"")?'  # an empty field, bare or quoted
+            required = column in KEYED or states.get(column) is True
+            if column in absent:
+                pattern = ""
             if pattern is None:  # checked as a column (never one of a pair)
                 parts.append(f"(?:{_ANY})")
-            elif column in ("id", "date") or states.get(column) is True:
+            elif required and pattern == "":
+                break  # no such line has this column present
+            elif required:
                 parts.append(f"(?:{pattern})")
             elif pattern == "" or states.get(column) is False:
-                parts.append(absent)
+                parts.append(empty)
             else:
                 parts.append(f'(?:{pattern}|"")?')
-        alternatives.append(",".join(parts))
+        else:
+            alternatives.append(",".join(parts))
     if not alternatives:
         return None
-    pattern = "^(?:" + "|".join(f"(?:{a})" for a in alternatives) + ")$"
-    dates = [c for c in ("date", "reported_on") if c in exprs.columns]
-    tested = [p.field for p in columns]
-    projected = tuple(dict.fromkeys(["id", *dates, *checked, *tested]))
-    return LineScreen(
-        pattern=pattern,
-        wanted="|".join(wanted) if wanted else None,
-        checked=checked,
-        tested=tuple(columns),
-        projected=projected,
-    )
+    return "^(?:" + "|".join(f"(?:{a})" for a in alternatives) + ")$"
 
 
-def _whole(values: Iterable[str]) -> str:
-    """One of `values` as a whole field of a line, bare or quoted. Written so that the
-    regular expression engine finds the literals first (a leading `(?:^|,)` made it
-    test every position: four times the cost)."""
-    one = _one_of(values)
-    return rf'[,"]{one}(?:[,"]|$)|^{one}(?:[,"]|$)'
+def _spelled(field: str, values: Iterable[str]) -> tuple[str, frozenset[str]]:
+    """The spellings of `field` a rule may match (left out of its pattern)."""
+    return field, frozenset(values)
 
 
 def _necessary(
     s: Selector, exprs: FieldExprs, maps: dict[str, dict[str, str]],
-    whole: Callable[[Iterable[str]], str],
-) -> list[str | Equals] | None:  # fmt: skip
-    """`FieldExprs.necessary` with the tests of codes on a line's text: patterns one of
-    which every clean line on which `s` may match contains, and selectors whose
-    `necessary` tests are run on their (projected) columns. None when there are none.
+    whole: Callable[[str, Iterable[str]], W],
+) -> list[W | Equals] | None:  # fmt: skip
+    """`FieldExprs.necessary` with the tests of codes on a line's text: tests (`whole`
+    of a field and the spellings it is tested for) one of which holds on every clean
+    line on which `s` may match, and selectors whose `necessary` tests are run on their
+    (projected) columns. None when there are none.
 
     Short codes are found cheaply in a line's text; seven-digit IMO numbers are not
     (digits are everywhere in a line) and their columns are parsed anyway for their
-    check digits, so those and text fields are tested as columns. `whole`: the pattern
-    of one of some values as a whole field of a line."""
+    check digits, so those and text fields are tested as columns."""
     if isinstance(s, All):
         found = (_necessary(i, exprs, maps, whole) for i in s.items)
         return next((t for t in found if t is not None), None)
@@ -212,9 +239,9 @@ def _necessary(
         return [s]
     if field in maps:
         wanted = {str(v) for v in s.values}
-        return [whole(k for k, v in maps[field].items() if v in wanted)] if wanted else []
+        return [whole(field, (k for k, v in maps[field].items() if v in wanted))] if wanted else []
     if field == "transfer":
-        return [whole(str(v) for v in s.values)] if s.values else []
+        return [whole(field, (str(v) for v in s.values))] if s.values else []
     if field in ("id", "source", "supersedes", "commodity", "vessel_name", *IMO_FIELDS):
         return [s]
     return None
@@ -271,8 +298,9 @@ def _json_field(
     return _JSON_FREE
 
 
-def _json_whole(values: Iterable[str]) -> str:
-    """One of `values` as a whole string value of a proved JSON line (after its key)."""
+def _json_whole(field: str, values: Iterable[str]) -> str:
+    """One of `values` as a whole string value of a proved JSON line (after its key;
+    the text test holds for any `field`)."""
     return f':"{_one_of(values)}"'
 
 

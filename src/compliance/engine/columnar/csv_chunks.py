@@ -168,7 +168,7 @@ def chunk_frame(data: bytes, chunk: Chunk, header: list[str]) -> pl.DataFrame:
     lines could be read (`chunk_lines`), `__c`: the hash of each row's line, which
     tells apart any two rows whose text differs, at a tenth of hashing its columns.
     Fallback when the rows could differ from the Python reader's."""
-    lines = chunk_lines(data)
+    lines = chunk_lines(data, chunk.rows)
     if short_lines(data, lines, len(header)):
         raise Fallback  # the Python reader rejects those rows
     frame = parse_chunk(data, header)
@@ -196,10 +196,11 @@ _BOM = "\ufeff".encode()
 _NO_SEPARATOR = "\x01"
 
 
-def chunk_lines(chunk: bytes) -> pl.Series | None:
+def chunk_lines(chunk: bytes, rows: int | None = None) -> pl.Series | None:
     """The lines of a chunk of whole lines, as text (a CRLF's CR dropped, an empty line
     null); None when they cannot be read so (the byte in the data, bytes that are not
-    UTF-8, a count that differs from the chunk's newlines)."""
+    UTF-8, a count that differs from the chunk's newlines). `rows`: that count, when
+    known (`Chunk.rows`: counting costs as much as reading the lines)."""
     import polars as pl
 
     if _NO_SEPARATOR.encode() in chunk:
@@ -210,7 +211,9 @@ def chunk_lines(chunk: bytes) -> pl.Series | None:
     except pl.exceptions.PolarsError:
         return None
     lines = frame.get_column("line")
-    if lines.len() != chunk.count(b"\n") + (chunk[-1:] != b"\n"):
+    if rows is None:
+        rows = chunk.count(b"\n") + (chunk[-1:] != b"\n")
+    if lines.len() != rows:
         return None
     return lines
 
@@ -270,8 +273,8 @@ def csv_rows(path: str, header: list[str], chunks: list[Chunk], rows: pl.Series)
                 continue
             handle.seek(chunk.start)
             data = handle.read(chunk.end - chunk.start)
-            lines = chunk_lines(data)
-            if lines is not None and lines.len() == chunk.rows:
+            lines = chunk_lines(data, chunk.rows)
+            if lines is not None:
                 picked = lines.gather(inside - chunk.first).fill_null("")
                 frame = parse_chunk(("\n".join(picked.to_list()) + "\n").encode(), header)
             else:  # blank lines or the byte in the data: parse the whole chunk

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from compliance.engine._progress import Progress
 from compliance.engine.columnar.clean_lines import (
+    KEYED,
     LineScreen,
     json_line_screen,
     json_value,
@@ -128,6 +129,7 @@ class Screen:
             if self.lines.wanted is not None:
                 proved = proved & ~line.str.contains(self.lines.wanted)
             self.proved = proved
+            self.plain = self.lines.plain or self.lines.pattern
             # Checks and tests of one column each, run once per distinct value.
             self.column_ok = [(c, exprs.field_ok(c, exprs.numeric_extras))
                               for c in self.lines.checked]  # fmt: skip
@@ -224,7 +226,7 @@ class Screen:
             candidates = detached(candidates)
         return keys, candidates, records, latest
 
-    def proved_lines(self, frame: pl.DataFrame) -> pl.Series:
+    def proved_lines(self, frame: pl.DataFrame) -> pl.Expr:
         """Which rows of a chunk (its lines as `__line`, its `LineScreen.projected`
         columns) are proved clean and wanted by no rule: the line screen's text tests,
         and the checks and tests of columns, each run once per distinct value."""
@@ -240,55 +242,73 @@ class Screen:
         for column, test in self.column_tested:
             if hit := _values(distinct, column, test):
                 proved_if.append(~one_of(pl.col(column), hit))
-        return frame.select(pl.all_horizontal(proved_if).fill_null(False)).to_series()
+        return pl.all_horizontal(proved_if).fill_null(False)
 
     def run_csv(self, data: bytes, chunk: Chunk, header: list[str]) -> tuple[Outcome, int]:
-        """`run` of a CSV chunk (`data`, its bytes), and its rows. The lines its line
-        screen proves clean and wanted by no rule give their keys and dates from a few
-        columns; the others (rows in doubt, corrections, rows a rule may match) are
-        parsed in full, from their lines, and screened by `run`."""
+        """`run` of a CSV chunk (`data`, its bytes), and its rows.
+
+        Three ways for a line: most are proved clean and wanted by no rule by one
+        pattern (`LineScreen.plain`), and give their keys and dates from the two
+        columns parsed for every line (`KEYED`); the few left (a vessel, a reporting
+        date) are parsed for the projected columns and proved by `proved_lines`; the
+        rest (rows in doubt, corrections, rows a rule may match) are parsed in full,
+        from their lines, and screened by `run`."""
         import polars as pl
 
-        lines = chunk_lines(data) if self.lines is not None else None
+        lines = chunk_lines(data, chunk.rows) if self.lines is not None else None
         if self.lines is None or lines is None:
             frame = chunk_frame(data, chunk, header)
             return self.run(frame), frame.height
-        frame = parse_columns(data, header, list(self.lines.projected))
-        if frame.height != chunk.rows:
+        keyed = parse_columns(data, header, list(KEYED))
+        if keyed.height != chunk.rows:
             raise Fallback  # quoted newlines or skipped lines: line numbers would differ
-        frame = frame.with_row_index("__row", chunk.first).with_columns(lines.alias("__line"))
-        frame = frame.with_columns(
-            self.proved_lines(frame).alias("__proved"),
-            pl.col("__line").hash(LINE_SEED).alias("__c"),
+        line = pl.col("__line")
+        screened = keyed.with_columns(lines.alias("__line")).with_row_index("__row", chunk.first)
+        screened = screened.with_columns(
+            (line.str.contains(self.plain) & (line.str.len_bytes() <= MAX_TEXT)).alias("__plain"),
+            line.hash(LINE_SEED).alias("__c"),
+            pl.col("id").hash(HASH_SEED).alias("__h"),
         )
-        proved = frame.filter(pl.col("__proved"))
-        keys = proved.select(pl.col("id").hash(HASH_SEED).alias("__h"), "__c", "__row")
-        dated = [c for c in ("date", "reported_on") if c in proved.columns]
-        latest = proved.select(pl.max_horizontal(pl.col(c).max() for c in dated)).item()
-        doubt = frame.filter(~pl.col("__proved") & pl.col("__line").is_not_null())
-        records = proved.height
+        # Only the few columns a proved line gives are filtered (not its line).
+        plain = screened.select("__h", "__c", "__row", "date").filter(screened["__plain"])
+        keys = [plain.select("__h", "__c", "__row")]
+        latest: str | None = plain.select(pl.col("date").max()).item()
+        rest = screened.filter(~pl.col("__plain") & line.is_not_null())
+        records = plain.height
         candidates = None
-        if doubt.height:
-            doubtful = doubt.get_column("__line")
+        if rest.height and self.lines.plain != self.lines.pattern:
+            text = _lines_text(rest.get_column("__line"), len(header))
+            more = parse_columns(text, header, list(self.lines.projected)).slice(1)
+            if more.height != rest.height:
+                raise Fallback
+            more = more.with_columns(rest.get_column("__line"), rest.get_column("__row"))
+            proof = more.select(self.proved_lines(more)).to_series()
+            proved = more.filter(proof)
+            dated = [c for c in ("date", "reported_on") if c in proved.columns]
+            last = proved.select(pl.max_horizontal(pl.col(c).max() for c in dated)).item()
+            latest = _later(latest, last)
+            keys.append(rest.filter(proof).select("__h", "__c", "__row"))
+            records += proved.height
+            rest = rest.filter(~proof)
+        if rest.height:
+            doubtful = rest.get_column("__line")
             text = ("\n".join(doubtful.to_list()) + "\n").encode()
             if short_lines(text, doubtful, len(header)):
                 raise Fallback  # the Python reader rejects those rows
-            # Behind a line of the header's width, as in the chunk: Polars refuses a
-            # first line of fewer fields (a blank one, " , ") that it reads later on.
-            full = parse_chunk(b"," * (len(header) - 1) + b"\n" + text, header).slice(1)
-            if full.height != doubt.height or full.width != len(header):
+            full = parse_chunk(_lines_text(doubtful, len(header)), header).slice(1)
+            if full.height != rest.height or full.width != len(header):
                 raise Fallback
-            full = full.with_columns(doubt.get_column("__row"), doubt.get_column("__c"))
+            full = full.with_columns(rest.get_column("__row"), rest.get_column("__c"))
             more_keys, candidates, n, last = self.run(full.select("__row", *header, "__c"))
-            keys = pl.concat([keys, more_keys]).sort("__row")
+            keys.append(more_keys)
             records += n
-            if last is not None and (latest is None or last > latest):
-                latest = last
+            latest = _later(latest, last)
         if candidates is None:  # none: the screen of no rows, for the columns' schema
             empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(header, pl.String),
                                          "__c": pl.UInt64})  # fmt: skip
             candidates = self.run(empty)[1]
-        return (keys, candidates, records, latest), frame.height
+        all_keys = pl.concat(keys).sort("__row") if len(keys) > 1 else keys[0]
+        return (all_keys, candidates, records, latest), screened.height
 
     def line_frame(self, lines: pl.Series, first: int) -> pl.DataFrame:
         """A chunk of JSON Lines as `__row`, `__line`, the projected columns read from
@@ -341,6 +361,20 @@ class Screen:
             .filter(self.interesting).with_columns(pl.lit(True).alias("__rel"))
             .collect()
         )  # fmt: skip
+
+
+def _lines_text(lines: pl.Series, width: int) -> bytes:
+    """Some lines of a chunk as CSV text to parse, behind a line of the header's width
+    (`width` fields), as in the chunk: Polars refuses a first line of fewer fields (a
+    blank one, " , ") that it reads later on, and takes a parse's width from it."""
+    return ("," * (width - 1) + "\n" + "\n".join(lines.to_list()) + "\n").encode()
+
+
+def _later(one: str | None, other: str | None) -> str | None:
+    """The later of two ISO dates, either perhaps missing."""
+    if one is None or (other is not None and other > one):
+        return other
+    return one
 
 
 def _values(distinct: pl.DataFrame, column: str, test: pl.Expr) -> list[str]:
