@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from compliance.engine.columnar.csv_chunks import Chunk, chunk_frame, parse_chunk, parse_columns
 from compliance.engine.columnar.expressions import FieldExprs
 from compliance.engine.columnar.plan import Fallback, Plan
-from compliance.engine.columnar.screen import Screen
+from compliance.engine.columnar.screen import HASH_SEED, Screen
 from compliance.events import Shipment, parse_shipment
 from compliance.rulebook.load import load_rulebook
 
@@ -109,55 +109,83 @@ def _written(column: str) -> st.SearchStrategy[tuple[str, str]]:
     return st.integers(0, 19).flatmap(lambda k: present if k < share else empty)
 
 
-_ROW = st.tuples(*(_written(c) for c in HEADER)).map(
-    lambda fields: ",".join(_field(v, how) for v, how in fields)
-)
+def _row(header: list[str]) -> st.SearchStrategy[str]:
+    return st.tuples(*(_written(c) for c in header)).map(
+        lambda fields: ",".join(_field(v, how) for v, how in fields)
+    )
 
 
-def _screen() -> Screen:
-    exprs = FieldExprs(HEADER, PLAN.conditions, PLAN.group_by, empty_is_null=True)
+_ROW = _row(HEADER)
+# The same columns, id and date not first: their values come from a parse of the
+# chunk, not from the line's text (`LineScreen.leading`).
+OTHER = [*HEADER[2:12], "date", *HEADER[12:20], "id", *HEADER[20:]]
+
+
+def _screen(header: list[str]) -> Screen:
+    exprs = FieldExprs(header, PLAN.conditions, PLAN.group_by, empty_is_null=True)
     return Screen(exprs, PLAN, csv=True)
 
 
-SCREEN = _screen()
+SCREEN = _screen(HEADER)
+SCREENS = {"leading": (HEADER, SCREEN, _ROW), "other": (OTHER, _screen(OTHER), _row(OTHER))}
 
 
-def _proved(lines: list[str]) -> list[bool]:
+def _proved(lines: list[str], how: str = "leading") -> list[bool]:
     """Which lines the line screen proves (clean, wanted by no rule)."""
-    assert SCREEN.lines is not None
+    header, screen, _ = SCREENS[how]
+    assert screen.lines is not None
     data = "".join(line + "\n" for line in lines).encode()
-    frame = parse_columns(data, HEADER, list(SCREEN.lines.projected))
+    frame = parse_columns(data, header, list(screen.lines.projected))
     frame = frame.with_columns(pl.Series("__line", lines))
-    return frame.select(SCREEN.proved_lines(frame)).to_series().to_list()
+    return frame.select(screen.proved_lines(frame)).to_series().to_list()
 
 
-@given(st.lists(_ROW, min_size=1, max_size=20))
+def _plain(lines: list[str], how: str = "leading") -> list[bool]:
+    """Which lines the line screen's plain pattern proves."""
+    _, screen, _ = SCREENS[how]
+    assert screen.lines is not None and screen.lines.plain is not None
+    return pl.Series(lines).str.contains(screen.lines.plain).to_list()
+
+
+@pytest.mark.parametrize("how", sorted(SCREENS))
+@given(data=st.data())
 @settings(max_examples=120)
 def test_a_proved_line_is_a_row_the_python_reader_reads_alike_and_accepts(
-    lines: list[str],
+    how: str, data: st.DataObject
 ) -> None:
-    exprs = FieldExprs(HEADER, PLAN.conditions, PLAN.group_by, empty_is_null=True)
+    header, screen, row = SCREENS[how]
+    lines = data.draw(st.lists(row, min_size=1, max_size=20))
+    exprs = FieldExprs(header, PLAN.conditions, PLAN.group_by, empty_is_null=True)
     try:
-        proof = _proved(lines)
+        proof = _proved(lines, how)
     except Fallback:
         return  # a line the projected parse refuses: the chunk takes the Python path
+    plain = _plain(lines, how)
     event(f"proved {sum(proof) * 4 // len(lines)}/4 of the lines or more")
-    for line, proved in zip(lines, proof, strict=True):
+    event(f"plain {sum(plain) * 4 // len(lines)}/4 of the lines or more")
+    may_match = pl.any_horizontal([exprs.may_match(c) for c in PLAN.conditions])
+    for line, proved, is_plain in zip(lines, proof, plain, strict=True):
+        assert proved or not is_plain, line  # a plain line is proved
         if not proved:
             continue
         rows = list(csv.reader(io.StringIO(line + "\n")))
-        assert len(rows) == 1 and len(rows[0]) == len(HEADER), line
-        frame = parse_chunk((line + "\n").encode(), HEADER)
+        assert len(rows) == 1 and len(rows[0]) == len(header), line
+        frame = parse_chunk((line + "\n").encode(), header)
         assert frame.height == 1
         assert frame.row(0) == tuple(v or None for v in rows[0]), line
         assert frame.select(exprs.clean()).item(), line
-        assert isinstance(parse_shipment(dict(zip(HEADER, rows[0], strict=True))), Shipment)
+        assert not frame.select(may_match).item(), line  # wanted by no rule
+        assert isinstance(parse_shipment(dict(zip(header, rows[0], strict=True))), Shipment)
+        if is_plain and screen.lines is not None and screen.lines.leading:
+            # Its id and date are the text before the first comma and the ten after.
+            ident, rest = line.split(",", 1)
+            assert (ident, rest[:10]) == (rows[0][0], rows[0][1]), line
 
 
-def _outcome(screen: Screen, data: bytes, chunk: Chunk) -> object:
+def _outcome(screen: Screen, data: bytes, chunk: Chunk, header: list[str] = HEADER) -> object:
     """A chunk's screen as comparable values, or Fallback."""
     try:
-        keys, candidates, records, latest = screen.run_csv(data, chunk, HEADER)[0]
+        keys, candidates, records, latest = screen.run_csv(data, chunk, header)[0]
     except Fallback:
         return Fallback
     return (
@@ -168,32 +196,56 @@ def _outcome(screen: Screen, data: bytes, chunk: Chunk) -> object:
     )
 
 
-def _full(data: bytes, chunk: Chunk, padded: bool = False) -> object:
+def _full(data: bytes, chunk: Chunk, padded: bool = False, how: str = "leading") -> object:
     """The full screen of a chunk. `padded`: read behind a line of the header's width,
     as the line screen reads the lines it leaves in doubt (Polars refuses a first line
     of fewer fields, which it reads later on)."""
+    header, screen, _ = SCREENS[how]
     try:
         if padded:
-            data = b"," * (len(HEADER) - 1) + b"\n" + data
+            data = b"," * (len(header) - 1) + b"\n" + data
             chunk = Chunk(0, len(data), chunk.first - 1, chunk.rows + 1)
-        frame = chunk_frame(data, chunk, HEADER).slice(1 if padded else 0)
-        keys, candidates, records, latest = SCREEN.run(frame)
+        frame = chunk_frame(data, chunk, header).slice(1 if padded else 0)
+        keys, candidates, records, latest = screen.run(frame)
     except Fallback:
         return Fallback
     return (keys.sort("__row").rows(), candidates.sort("__row").rows(), records, latest)
 
 
-@given(st.lists(st.one_of(_ROW, st.sampled_from(["", " , ", "S9,2021-01-01"])), min_size=1,
-                max_size=30), st.sampled_from(["\n", "\r\n"]))  # fmt: skip
+@pytest.mark.parametrize("how", sorted(SCREENS))
+@given(data=st.data(), end=st.sampled_from(["\n", "\r\n"]))
 @settings(max_examples=80)
-def test_a_chunk_screened_by_its_lines_is_screened_as_in_full(lines: list[str], end: str) -> None:
-    data = "".join(line + end for line in lines).encode()
-    chunk = Chunk(0, len(data), 7, len(lines))
-    outcome = _outcome(SCREEN, data, chunk)
+def test_a_chunk_screened_by_its_lines_is_screened_as_in_full(
+    how: str, data: st.DataObject, end: str
+) -> None:
+    header, screen, row = SCREENS[how]
+    odd = st.sampled_from(["", " , ", "S9,2021-01-01"])
+    lines = data.draw(st.lists(st.one_of(row, odd), min_size=1, max_size=30))
+    text = "".join(line + end for line in lines).encode()
+    chunk = Chunk(0, len(text), 7, len(lines))
+    outcome = _outcome(screen, text, chunk, header)
     if outcome is Fallback:  # only where the full screen takes the Python path too
-        assert _full(data, chunk) is Fallback
+        assert _full(text, chunk, how=how) is Fallback
     else:
-        assert outcome == _full(data, chunk, padded=True)
+        assert outcome == _full(text, chunk, padded=True, how=how)
+
+
+def test_ids_a_plain_line_cannot_show_by_its_text_come_from_a_parse() -> None:
+    # Plain: no vessel, reporting date, provider (a pattern of events.SCREENS) or
+    # purpose (compared as a number): those are checked as columns.
+    clean = "S1,2021-03-04,2710.19,gas oil,diesel,10,t,100,USD,CN,US,CN,,,,,,port,,customs,"
+    clean += ",,,,,note"
+    lines = [clean, clean.replace("S1,", "é1,"), clean.replace("S1,", '"S1",'),
+             clean.replace("S1,", '"S,1",'), clean.replace("2021-03-04", '"2021-03-04"'),
+             clean.replace(",,,,,,port,,", ",9074729,,,,,port,2021-04-01,")]  # fmt: skip
+    assert _plain(lines) == [True] + [False] * 5
+    assert _proved(lines) == [True] * 6
+    text = "".join(line + "\n" for line in lines).encode()
+    chunk = Chunk(0, len(text), 0, len(lines))
+    assert _outcome(SCREEN, text, chunk) == _full(text, chunk)
+    keys = SCREEN.run_csv(text, chunk, HEADER)[0][0]
+    ids = pl.Series(["S1", "é1", "S1", "S,1", "S1", "S1"]).hash(HASH_SEED)
+    assert keys.get_column("__h").to_list() == ids.to_list()
 
 
 def test_a_line_of_clean_fields_is_proved_and_doubtful_ones_are_not() -> None:

@@ -96,9 +96,10 @@ class LineScreen:
     checked: tuple[str, ...]  # columns the pattern lets through, checked as columns
     tested: tuple[Equals, ...]  # selectors some rule needs, tested on their columns
     projected: tuple[str, ...]  # columns a proved line is parsed for (id, dates, checked)
-    # CSV: `pattern` with the projected columns but KEYED empty, as on most lines: such a
-    # line needs only its id and date.
+    # CSV: `pattern` with the projected columns other than KEYED empty, as on most lines:
+    # such a line needs only its id and date.
     plain: str | None = None
+    leading: bool = False  # CSV: the header starts with id, date; `plain` writes them bare
 
 
 def _one_of(values: Iterable[str]) -> str:
@@ -170,10 +171,18 @@ def line_screen(
     pattern = _grammar(fields, set())
     if pattern is None:
         return None
+    # A header that starts with id and date (as `compliance convert` writes it): a
+    # plain line writes them bare and its id in ASCII, so the first comma ends the id
+    # and the date is the ten characters after it (bytes and characters alike).
+    leading = list(fields)[:2] == list(KEYED) and fields["id"] == _FREE
+    bare = {"id": _ASCII, "date": _DATE} if leading else {}
     side = set(projected) - set(KEYED)
+    plain = _grammar({**fields, **bare}, side) if side or bare else pattern
+    if plain is None:
+        return None  # never, while a side column is not one of a pair
     return LineScreen(
         pattern=pattern, wanted=None, checked=checked, tested=tuple(columns), projected=projected,
-        plain=_grammar(fields, side) if side else pattern,
+        plain=plain, leading=leading,
     )  # fmt: skip
 
 

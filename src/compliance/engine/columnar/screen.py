@@ -259,10 +259,18 @@ class Screen:
         if self.lines is None or lines is None:
             frame = chunk_frame(data, chunk, header)
             return self.run(frame), frame.height
-        keyed = parse_columns(data, header, list(KEYED))
-        if keyed.height != chunk.rows:
-            raise Fallback  # quoted newlines or skipped lines: line numbers would differ
         line = pl.col("__line")
+        if self.lines.leading:  # a plain line's id and date from its text
+            comma = line.str.find(",", literal=True)
+            id_date = [
+                line.str.head(comma).alias("id"),
+                line.str.slice(comma + 1, 10).alias("date"),
+            ]
+            keyed = lines.alias("__line").to_frame().select(id_date)
+        else:
+            keyed = parse_columns(data, header, list(KEYED))
+            if keyed.height != chunk.rows:
+                raise Fallback  # quoted newlines or skipped lines: line numbers would differ
         screened = keyed.with_columns(lines.alias("__line")).with_row_index("__row", chunk.first)
         screened = screened.with_columns(
             (line.str.contains(self.plain) & (line.str.len_bytes() <= MAX_TEXT)).alias("__plain"),
@@ -287,7 +295,8 @@ class Screen:
             dated = [c for c in ("date", "reported_on") if c in proved.columns]
             last = proved.select(pl.max_horizontal(pl.col(c).max() for c in dated)).item()
             latest = _later(latest, last)
-            keys.append(rest.filter(proof).select("__h", "__c", "__row"))
+            ids = proved.select(pl.col("id").hash(HASH_SEED).alias("__h"))  # as parsed
+            keys.append(rest.filter(proof).select("__c", "__row").with_columns(ids))
             records += proved.height
             rest = rest.filter(~proof)
         if rest.height:
@@ -307,7 +316,9 @@ class Screen:
             empty = pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(header, pl.String),
                                          "__c": pl.UInt64})  # fmt: skip
             candidates = self.run(empty)[1]
-        all_keys = pl.concat(keys).sort("__row") if len(keys) > 1 else keys[0]
+        all_keys = keys[0]  # each part in row order: merged, not sorted
+        for part in keys[1:]:
+            all_keys = all_keys.merge_sorted(part.select(all_keys.columns), "__row")
         return (all_keys, candidates, records, latest), screened.height
 
     def line_frame(self, lines: pl.Series, first: int) -> pl.DataFrame:
