@@ -101,11 +101,18 @@ def _in_order(jobs: Iterator[Callable[[], T]], workers: int = 2) -> Iterator[T]:
 class Screen:
     """The screening expressions, built once per log.
 
+    `prove_from`: the lines of a CSV chunk left after the plain pattern (`run_csv`) are
+    proved by their projected columns when there are at least this many; fewer take the
+    exact path at once (its cost is mostly fixed: a chunk of this log leaves 2,144, of
+    which 39 would be proved).
+
     Stage one (`run`, on every chunk) uses raw columns only: __nb (not blank), __clean,
     __pre (some rule could match: `FieldExprs.necessary`), __h and __c. Stage two
     (`relevant`, once at the end) — normalised columns and one __m<i> per rule (may
     match) — runs on the few rows that are not clean, carry `supersedes` or pass __pre.
     """
+
+    prove_from = 10_000
 
     def __init__(
         self, exprs: FieldExprs, plan: Plan, every_row: bool = False, csv: bool = False,
@@ -248,11 +255,12 @@ class Screen:
         """`run` of a CSV chunk (`data`, its bytes), and its rows.
 
         Three ways for a line: most are proved clean and wanted by no rule by one
-        pattern (`LineScreen.plain`), and give their keys and dates from the two
-        columns parsed for every line (`KEYED`); the few left (a vessel, a reporting
-        date) are parsed for the projected columns and proved by `proved_lines`; the
-        rest (rows in doubt, corrections, rows a rule may match) are parsed in full,
-        from their lines, and screened by `run`."""
+        pattern (`LineScreen.plain`), and give their keys and dates from their id and
+        date (`KEYED`: from the line's text or a parse of those two columns); those
+        left, when there are many (`prove_from`: a vessel, a reporting date), are
+        parsed for the projected columns and proved by `proved_lines`; the rest (rows
+        in doubt, corrections, rows a rule may match) are parsed in full, from their
+        lines, and screened by `run`."""
         import polars as pl
 
         lines = chunk_lines(data, chunk.rows) if self.lines is not None else None
@@ -261,12 +269,17 @@ class Screen:
             return self.run(frame), frame.height
         line = pl.col("__line")
         if self.lines.leading:  # a plain line's id and date from its text
-            comma = line.str.find(",", literal=True)
+            comma = pl.col("__comma")
             id_date = [
                 line.str.head(comma).alias("id"),
                 line.str.slice(comma + 1, 10).alias("date"),
             ]
-            keyed = lines.alias("__line").to_frame().select(id_date)
+            keyed = (
+                lines.alias("__line")
+                .to_frame()
+                .with_columns(line.str.find(",", literal=True).alias("__comma"))
+                .select(id_date)
+            )
         else:
             keyed = parse_columns(data, header, list(KEYED))
             if keyed.height != chunk.rows:
@@ -284,7 +297,7 @@ class Screen:
         rest = screened.filter(~pl.col("__plain") & line.is_not_null())
         records = plain.height
         candidates = None
-        if rest.height and self.lines.plain != self.lines.pattern:
+        if rest.height >= self.prove_from and self.lines.plain != self.lines.pattern:
             text = _lines_text(rest.get_column("__line"), len(header))
             more = parse_columns(text, header, list(self.lines.projected)).slice(1)
             if more.height != rest.height:
