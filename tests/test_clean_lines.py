@@ -285,3 +285,16 @@ def test_keys_and_candidates_come_in_row_order(first: int) -> None:
     assert keys.get_column("__row").to_list() == list(range(first, first + 50))
     assert candidates.get_column("__row").to_list() == [first + 7, first + 9]
     assert (records, latest, height) == (50, "2021-03-04", 50)
+
+
+def test_a_row_spanning_lines_takes_the_python_path_though_its_lines_look_plain() -> None:
+    clean = "S1,2021-03-04,2710.19,gas oil,diesel,10,t,100,USD,CN,US,CN,,,,,,port,,customs,"
+    clean += ",,,,,note"
+    inside = clean.replace("S1,", "S2,").replace("gas oil", '"coffee, not roasted"')
+    opened = clean.replace("S1,", "S0,").replace(",note", ',"open')  # closed in `inside`
+    lines = [clean, opened, inside, clean.replace("S1,", "S3,")]
+    assert _plain(lines) == [True, False, True, True]
+    text = "".join(line + "\n" for line in lines).encode()
+    chunk = Chunk(0, len(text), 0, len(lines))
+    assert len(list(csv.reader(io.StringIO(text.decode())))) == 3  # one row of two lines
+    assert _outcome(SCREEN, text, chunk) is Fallback

@@ -35,6 +35,7 @@ __all__ = [
     "fast_csv",
     "parse_chunk",
     "parse_columns",
+    "quotes_closed",
     "read_header",
     "short_lines",
 ]
@@ -252,6 +253,12 @@ def short_lines(chunk: bytes, lines: pl.Series | None, columns: int) -> bool:
     if not suspects.str.contains(f"^(?:(?:{_FIELD}),)*(?:{_FIELD})$").all():
         return short_rows(chunk, columns)  # a quote left open: rows span lines
     return short_rows(("\n".join(suspects.to_list()) + "\n").encode(), columns)
+
+
+def quotes_closed(lines: pl.Series) -> bool:
+    """Whether no line of `lines` leaves a quote open (the csv module's fields cover
+    it): then no row spans lines, and each line is a row of its own."""
+    return bool(lines.str.contains(f"^(?:(?:{_FIELD}),)*(?:{_FIELD})$").all())
 
 
 def _row_pattern(columns: int) -> str:

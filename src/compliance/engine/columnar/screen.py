@@ -33,6 +33,7 @@ from compliance.engine.columnar.csv_chunks import (
     csv_rows,
     parse_chunk,
     parse_columns,
+    quotes_closed,
     read_header,
     short_lines,
 )
@@ -295,6 +296,10 @@ class Screen:
         keys = [plain.select("__h", "__c", "__row")]
         latest: str | None = plain.select(pl.col("date").max()).item()
         rest = screened.filter(~pl.col("__plain") & line.is_not_null())
+        if not quotes_closed(rest.get_column("__line")):
+            # A row spans lines (a plain line may be inside its quoted field): no parse
+            # of the whole chunk finds that here, as when id and date are read from it.
+            raise Fallback
         records = plain.height
         candidates = None
         if rest.height >= self.prove_from and self.lines.plain != self.lines.pattern:
