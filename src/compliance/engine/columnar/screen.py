@@ -21,7 +21,7 @@ from compliance.engine.columnar.clean_lines import (
     KEYED,
     LineScreen,
     json_line_screen,
-    json_value,
+    json_reads,
     line_screen,
 )
 from compliance.engine.columnar.csv_chunks import (
@@ -131,6 +131,8 @@ class Screen:
             self.lines = line_screen(exprs, plan.conditions, CODE_MAPS)
         elif ndjson is not None:
             self.lines = json_line_screen(exprs, plan.conditions, CODE_MAPS, ndjson)
+            if self.lines is not None:
+                self.reads = json_reads(self.lines.projected, ndjson)
         if self.lines is not None:
             line = pl.col("__line")
             proved = line.str.contains(self.lines.pattern) & (line.str.len_bytes() <= MAX_TEXT)
@@ -347,8 +349,20 @@ class Screen:
         assert self.lines is not None
         frame = pl.DataFrame({"__line": lines}).with_row_index("__row", first)
         line = pl.col("__line")
-        frame = frame.with_columns(line.str.extract(json_value(c), 1).alias(c)
-                                   for c in self.lines.projected)  # fmt: skip
+        reads = self.reads
+        if reads.lead is not None:  # one search for the leading keys
+            groups = line.str.extract_groups(reads.lead).alias("__g")
+            names = {str(i + 1): c for i, c in enumerate(reads.leading)}
+            frame = frame.with_columns(groups).unnest("__g").rename(names)
+        if reads.found is not None:
+            # The rare keys, read from the few lines holding one (null elsewhere).
+            some = frame.select(line.str.contains(reads.found)).to_series().arg_true()
+            held = frame.select(line.gather(some))
+            values = held.select(line.str.extract(p, 1).alias(c) for p, c in reads.others)
+            frame = frame.with_columns(
+                pl.repeat(None, frame.height, dtype=pl.String, eager=True)
+                .scatter(some, values.get_column(c)).alias(c) for _, c in reads.others
+            )  # fmt: skip
         return frame.with_columns(
             self.proved_lines(frame).alias("__proved"), line.hash(LINE_SEED).alias("__c")
         )
