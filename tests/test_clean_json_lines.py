@@ -12,6 +12,7 @@ import polars as pl
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from compliance.engine.columnar.clean_lines import json_reads
 from compliance.engine.columnar.expressions import FieldExprs
 from compliance.engine.columnar.ndjson import Chunk, NdjsonLog
 from compliance.engine.columnar.plan import Fallback, Plan
@@ -60,10 +61,10 @@ def _pair(column: str) -> st.SearchStrategy[str | None]:
 
 
 @st.composite
-def _line(draw: st.DrawFn) -> str:
-    """An object of some of HEADER's keys, mostly compact and in order; now and then a
+def _line(draw: st.DrawFn, order: list[str] = HEADER) -> str:
+    """An object of some of HEADER's keys, mostly compact and in `order`; now and then a
     key out of order or twice, a space, or a key that is no column."""
-    pairs = [p for p in draw(st.tuples(*(_pair(c) for c in HEADER))) if p is not None]
+    pairs = [p for p in draw(st.tuples(*(_pair(c) for c in order))) if p is not None]
     twist = draw(st.integers(0, 19))
     if twist == 0 and len(pairs) > 1:
         pairs[0], pairs[-1] = pairs[-1], pairs[0]
@@ -80,29 +81,75 @@ def _proved(lines: list[str]) -> pl.DataFrame:
     return SCREEN.line_frame(pl.Series(lines, dtype=pl.String), 0)
 
 
-@given(st.lists(_line(), min_size=1, max_size=20))
-@settings(max_examples=50, deadline=None)
-def test_a_proved_line_is_one_the_python_reader_reads_alike_and_accepts(lines: list[str]) -> None:
-    assert SCREEN.lines is not None
-    frame = _proved(lines)
+def _check_proved(lines: list[str], log: NdjsonLog, screen: Screen) -> None:
+    """Every line the screen proves is read by the Python reader without a problem, its
+    projected columns are the `str()` of the reader's values, `parse_shipment` accepts
+    it, and the full path trusts it and finds it clean and wanted by no rule."""
+    assert screen.lines is not None
+    frame = screen.line_frame(pl.Series(lines, dtype=pl.String), 0)
     event(f"some line proved: {frame.get_column('__proved').any()}")
-    full = LOG._frame(pl.Series(lines, dtype=pl.String), pl.Series(range(len(lines))))
+    full = log._frame(pl.Series(lines, dtype=pl.String), pl.Series(range(len(lines))))
     for row in frame.filter(pl.col("__proved")).iter_rows(named=True):
         line = row["__line"]
         record = jsonl_record(line + "\n", "x.jsonl", 1)
         assert record is not None and not record.problems, line
         data: Mapping[str, Any] = readable(record).data
-        for column in SCREEN.lines.projected:  # read from the text as the reader's value
+        for column in screen.lines.projected:  # read from the text as the reader's value
             value = data.get(column)
             assert row[column] == (None if value is None else str(value)), (line, column)
         assert isinstance(parse_shipment(dict(data)), Shipment), line
-        # The full path trusts it, finds it clean and wanted by no rule.
         decoded = full.filter(pl.col("__row") == row["__row"])
         assert decoded.get_column("__ok").item(), line
-        keys, candidates, records, _ = SCREEN.run(
+        keys, candidates, records, _ = screen.run(
             decoded.with_columns(pl.lit(0, pl.UInt64).alias("__c"))
         )
         assert (keys.height, candidates.height, records) == (1, 0, 1), line
+
+
+@given(st.lists(_line(), min_size=1, max_size=20))
+@settings(max_examples=50, deadline=None)
+def test_a_proved_line_is_one_the_python_reader_reads_alike_and_accepts(lines: list[str]) -> None:
+    _check_proved(lines, LOG, SCREEN)
+
+
+# Logs whose lines start otherwise: date before id (the leading keys read by one
+# anchored pattern in that order), and another key first (id and date searched for).
+_ORDERS = [["date", "id", *HEADER[2:]], ["source", *(c for c in HEADER if c != "source")]]
+# Each screen its own FieldExprs: a screen materialises its normalised columns in them.
+_SCREENS = [(NdjsonLog("unused.jsonl", HEADER, order),
+             Screen(FieldExprs(HEADER, PLAN.conditions, PLAN.group_by), PLAN, every_row=True,
+                    ndjson=order)) for order in _ORDERS]  # fmt: skip
+
+
+@given(
+    st.sampled_from(range(len(_ORDERS))).flatmap(
+        lambda i: st.tuples(st.just(i), st.lists(_line(_ORDERS[i]), min_size=1, max_size=20))
+    )
+)
+@settings(max_examples=30, deadline=None)
+def test_a_proved_line_of_another_key_order_is_one_the_python_reader_reads_alike(
+    drawn: tuple[int, list[str]],
+) -> None:  # fmt: skip
+    index, lines = drawn
+    _check_proved(lines, *_SCREENS[index])
+
+
+def test_the_leading_id_and_date_are_read_by_one_anchored_pattern() -> None:
+    projected = ["id", "date", "reported_on", "vessel_imo"]
+    reads = json_reads(projected, ["id", "date", "hs_code", "vessel_imo", "reported_on"])
+    assert (reads.leading, [c for _, c in reads.others]) == (("id", "date"), projected[2:])
+    assert json_reads(projected, ["date", "id", "hs_code"]).leading == ("date", "id")
+    assert json_reads(projected, ["id", "hs_code", "date"]).leading == ("id",)
+    later = json_reads(projected, ["hs_code", "id", "date"])
+    assert later.lead is None and [c for _, c in later.others] == projected
+    # A line whose first key is not the log's first key is never proved, so the
+    # anchored pattern reads only what a proved line holds; the others are found by
+    # their keys' text wherever they are.
+    line = pl.Series(['{"id":"S1","date":"2021-03-04","vessel_imo":"9999999"}',
+                      '{"id":"S2","date":"2021-03-05"}'])  # fmt: skip
+    frame = SCREEN.line_frame(line, 0)
+    assert frame.select("id", "date", "vessel_imo", "reported_on").rows() == [
+        ("S1", "2021-03-04", "9999999", None), ("S2", "2021-03-05", None, None)]  # fmt: skip
 
 
 def _outcome(data: bytes, chunk: Chunk, lines: bool) -> object:
