@@ -11,6 +11,7 @@ with its id, or an exact copy of such a row: the ledger counts those in bulk
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -57,8 +58,6 @@ def select_rows(scans: list[Scan], python_records: Iterable[RawRecord]) -> Selec
 
     # 2. Ids those rows involve, and ids that occur more than once among clean rows.
     involved = involved_ids(records)
-    for record in records:
-        ledger.add(record)
     keys = pl.concat(
         [s.keys.with_columns(pl.lit(n, dtype=pl.Int32).alias("__s")) for n, s in enumerate(scans)]
     ) if scans else pl.DataFrame(schema={"__h": pl.UInt64, "__c": pl.UInt64, "__row": pl.UInt32,
@@ -77,11 +76,21 @@ def select_rows(scans: list[Scan], python_records: Iterable[RawRecord]) -> Selec
 
     # 3. Clean rows sharing one of the other ids go to the ledger too (a second pass
     #    fetches the ones the screen did not keep); the rest are evaluated in bulk.
-    def second(n: int, scan: Scan) -> pl.DataFrame | None:
+    def fetched(n: int, scan: Scan) -> pl.DataFrame | None:
         wanted = hot_keys.filter((pl.col("__s") == n) & ~pl.col("__rel")).join(
             to_fetch.select("__h"), on="__h", how="semi"
         )
         return fetch(scan, wanted.get_column("__row")) if wanted.height else None
+
+    # The second pass reads the log again, mostly in Polars and the kernel (the GIL
+    # released): on a thread, while the ledger takes the first rows, in Python.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        again = [pool.submit(fetched, n, scan) for n, scan in enumerate(scans)]
+        for record in records:
+            ledger.add(record)
+
+    def second(n: int, scan: Scan) -> pl.DataFrame | None:
+        return again[n].result()
 
     return settle(ledger, scans, hot_ids, simple, second, counted=counted, copies=copies)
 
