@@ -22,3 +22,27 @@ def test_paused_restores_the_collector_and_nests() -> None:
         assert not gc.isenabled()  # a caller's own pause stays
     finally:
         gc.enable()
+
+
+def test_what_is_made_inside_is_old_and_its_cycles_still_collected() -> None:
+    """After the pause, what was made inside is in the oldest generation (a young
+    collection does not walk it), and a cycle made inside is still collected."""
+    import weakref
+
+    class Node:
+        pass
+
+    gc.collect()
+    with paused():
+        kept = [[i] for i in range(1_000)]
+        cycle = Node()
+        cycle.self = cycle  # type: ignore[attr-defined]
+        alive = weakref.ref(cycle)
+        del cycle
+    young = gc.get_objects(generation=0)
+    assert not any(x is kept[0] for x in young)
+    assert any(x is kept[0] for x in gc.get_objects(generation=2))
+    gc.collect(0)
+    assert alive() is not None  # a young collection no longer sees it
+    gc.collect()
+    assert alive() is None

@@ -18,6 +18,12 @@ def paused() -> Iterator[None]:
     them again, and the passes come more often as the heap grows, which cost a quarter of
     the time after the scan (measured in docs/performance.md). Nested uses leave the
     collector as the outermost found it.
+
+    On leaving, what was made inside joins the oldest generation (`freeze` then
+    `unfreeze`: two list splices, no walk): left young, it was all walked by the first
+    young collection after the pause (0.17-0.36 s on a 10 M-row log's findings), and
+    long-lived results are what the oldest generation is for. Cycles among them are
+    still collected, by the next full collection.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -25,4 +31,6 @@ def paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
