@@ -108,7 +108,10 @@ class DurableCorrelator:
         # The most days between two events of one chain: a step's window tree is at most
         # this deep. A fact is needed no longer than this after the latest event.
         self.span = max((max(c.reach) for _, c in self.compiled), default=0)
-        self._facts: dict[str, list[dict[str, Any]]] = {}  # event id -> its facts
+        self._facts: dict[str, list[dict[str, Any]]] = {}  # event id -> its live facts
+        # event id -> (rule n, fact) of every step it can take: asserted again for a late
+        # event, so made once (the step tests are the selectors, each evaluated anew).
+        self._known: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._by_day: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         self._chains: list[dict[str, set[tuple[str, ...]]]] = [{} for _ in self.compiled]
         self._involved: dict[str, set[tuple[int, str]]] = defaultdict(set)  # id -> (n, head)
@@ -148,8 +151,8 @@ class DurableCorrelator:
 
         return action
 
-    def _facts_of(self, event: Shipment) -> list[tuple[int, dict[str, Any]]]:
-        """(reach, fact) of each step the event can take part in."""
+    def _facts_of(self, event: Shipment) -> list[tuple[int, int, dict[str, Any]]]:
+        """(rule n, reach, fact) of each step the event can take part in."""
         facts = []
         for n, (_, compiled) in enumerate(self.compiled):
             for k in compiled.steps_of(event):
@@ -161,7 +164,7 @@ class DurableCorrelator:
                 }
                 for field in compiled.needs[k]:
                     fact[_key(field)] = str(event.get(field))
-                facts.append((compiled.reach[k], fact))
+                facts.append((n, compiled.reach[k], fact))
         return facts
 
     def add(self, event: Shipment) -> set[tuple[int, str]]:
@@ -180,24 +183,25 @@ class DurableCorrelator:
             if event.id in self._events:
                 raise ValueError(f"event {event.id!r} is already a fact")
             self._events[event.id] = event
+            self._known[event.id] = [(n, f) for n, _, f in facts]
             day = event.date.toordinal()
             bisect.insort(self._order, (day, event.id))
             if day >= self._watermark:
-                self._facts[event.id] = [f for _, f in facts]
-                for reach, fact in facts:
+                self._facts[event.id] = [f for _, _, f in facts]
+                for _, reach, fact in facts:
                     self._by_day[fact["day"] + reach].append((event.id, fact))
                     self._assert(fact)
                 return self._collect()
-            revived = [f for _, f in facts]
+            revived = [f for _, _, f in facts]
+            # Only the rules the event takes a step of can have a chain through it.
+            rules = {n for n, _, _ in facts}
             lo = bisect.bisect_left(self._order, (day - self.span, ""))
             hi = bisect.bisect_right(self._order, (day + self.span, "\U0010ffff"))
             for _, other in self._order[lo:hi]:
                 if other == event.id:
                     continue
-                live = {f["id"] for f in self._facts.get(other, ())}
-                revived += [
-                    f for _, f in self._facts_of(self._events[other]) if f["id"] not in live
-                ]
+                live = self._facts.get(other, ())
+                revived += [f for n, f in self._known[other] if n in rules and f not in live]
             for fact in revived:
                 self._assert(fact)
             changed = self._collect()
@@ -229,6 +233,7 @@ class DurableCorrelator:
             for fact in self._facts.pop(event_id, []):
                 self._retract(fact)
             event = self._events.pop(event_id, None)
+            self._known.pop(event_id, None)
             if event is not None:
                 # Found by bisection: O(log n) comparisons (and the move insort makes).
                 order = self._order
@@ -275,6 +280,7 @@ class DurableCorrelator:
             del order[:cut]
             for _, event_id in gone:
                 del self._events[event_id]
+                del self._known[event_id]
                 for fact in self._facts.pop(event_id, []):
                     self._retract(fact)
                 for n, head in self._involved.pop(event_id, set()):
