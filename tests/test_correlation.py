@@ -230,6 +230,23 @@ def test_the_monitor_picks_an_earlier_call_that_arrives_later(tmp_path: Path) ->
         monitor.close()
 
 
+@needs_durable
+def test_a_late_transfer_still_joins_a_call_that_arrives_after_it(tmp_path: Path) -> None:
+    # A step event on 2019-04-10 moves the watermark (the latest step less the 30-day
+    # span) to 2019-03-11: a transfer dated 2019-03-05 is late when it arrives, yet a
+    # call within its window (2019-03-20, not late) can still arrive and must join it.
+    rb = rulebook(tmp_path)
+    log = [
+        call("c0", "2019-04-10", vessel=OTHER),
+        sts("t1", "2019-03-05"),
+        call("c1", "2019-03-20"),
+    ]
+    with compliance.Monitor(rb, as_of=AS_OF) as monitor:
+        assert inferred_of(monitor.feed_many(log[:2])) == []
+        assert inferred_of(monitor.feed(log[2])) == ["inferred:delivery:t1:c1"]
+        assert monitor.report() == compliance.evaluate(log, rb, engine="stream", as_of=AS_OF)
+
+
 # Without durable_rules ------------------------------------------------------------------
 
 

@@ -53,6 +53,35 @@ def _key(field: str) -> str:
     return "f_" + field.replace(".", "__")
 
 
+def _join_classes(compiled: CompiledCorrelation) -> dict[tuple[int, str], int] | None:
+    """The (step, field) pairs of a rule that its joins make equal, numbered by class;
+    None when the joins leave some step unjoined to the others (then any event near
+    enough can share a chain with any other)."""
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def root(x: tuple[int, str]) -> tuple[int, str]:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    steps = list(range(len(compiled.joins)))
+    linked = {k: k for k in steps}  # steps joined to each other, by union
+
+    def step_root(k: int) -> int:
+        while linked[k] != k:
+            k = linked[k]
+        return k
+
+    for k, joins in enumerate(compiled.joins):
+        for j in joins:
+            parent[root((k, j.field))] = root((j.other, j.other_field))
+            linked[step_root(k)] = step_root(j.other)
+    if len({step_root(k) for k in steps}) > 1:
+        return None
+    numbers: dict[tuple[int, str], int] = {}
+    return {x: numbers.setdefault(root(x), len(numbers)) for x in list(parent)}
+
+
 def _condition(compiled: CompiledCorrelation, n: int, k: int) -> dict[str, Any]:
     """The durable_rules condition on the fact of step k of rule n."""
     tests: list[dict[str, Any]] = [{"k": f"c{n}s{k}"}]
@@ -113,6 +142,12 @@ class DurableCorrelator:
         # event, so made once (the step tests are the selectors, each evaluated anew).
         self._known: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._by_day: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        # A late event is joined with the events near it that its joins can reach: per
+        # rule, its step fields in classes the joins make equal, and per (rule n, class,
+        # value) the (day, id) of the events holding that value, sorted (see `add`).
+        self._classes = [_join_classes(c) for _, c in self.compiled]
+        self._keyed: dict[tuple[int, int, str], list[tuple[int, str]]] = defaultdict(list)
+        self._keys_of: dict[str, set[tuple[int, int, str]]] = {}
         self._chains: list[dict[str, set[tuple[str, ...]]]] = [{} for _ in self.compiled]
         self._involved: dict[str, set[tuple[int, str]]] = defaultdict(set)  # id -> (n, head)
         conditions = {
@@ -151,8 +186,8 @@ class DurableCorrelator:
 
         return action
 
-    def _facts_of(self, event: Shipment) -> list[tuple[int, int, dict[str, Any]]]:
-        """(rule n, reach, fact) of each step the event can take part in."""
+    def _facts_of(self, event: Shipment) -> list[tuple[int, int, int, dict[str, Any]]]:
+        """(rule n, step k, reach, fact) of each step the event can take part in."""
         facts = []
         for n, (_, compiled) in enumerate(self.compiled):
             for k in compiled.steps_of(event):
@@ -164,7 +199,7 @@ class DurableCorrelator:
                 }
                 for field in compiled.needs[k]:
                     fact[_key(field)] = str(event.get(field))
-                facts.append((n, compiled.reach[k], fact))
+                facts.append((n, k, compiled.reach[k], fact))
         return facts
 
     def add(self, event: Shipment) -> set[tuple[int, str]]:
@@ -172,10 +207,11 @@ class DurableCorrelator:
         chains it changed.
 
         An event dated before the watermark (`expire`) is *late*: some facts it could
-        join are retracted. The facts of the events within `span` days of it (the only
-        ones a chain through it can hold) are asserted again from the shipments kept,
-        the event's with them, the chains collected, and all of them retracted again:
-        the chains found are those every fact being present would give."""
+        join are retracted. The facts of the events a chain through it can hold (within
+        `span` days, reached through equal join values: `_near`) are asserted again from
+        the shipments kept, the event's with them, the chains collected, and those
+        retracted again: the chains found are those every fact being present would give.
+        The late event's facts that a window can still need stay, as anyone's would."""
         facts = self._facts_of(event)
         if not facts:
             return set()
@@ -183,31 +219,85 @@ class DurableCorrelator:
             if event.id in self._events:
                 raise ValueError(f"event {event.id!r} is already a fact")
             self._events[event.id] = event
-            self._known[event.id] = [(n, f) for n, _, f in facts]
+            self._known[event.id] = [(n, f) for n, _, _, f in facts]
             day = event.date.toordinal()
             bisect.insort(self._order, (day, event.id))
-            if day >= self._watermark:
-                self._facts[event.id] = [f for _, _, f in facts]
-                for _, reach, fact in facts:
+            keys = self._keys_of[event.id] = self._join_keys(facts)
+            for key in keys:
+                bisect.insort(self._keyed[key], (day, event.id))
+            # A fact stays while a window can still need it (as `expire` retracts them):
+            # a late event's own facts too, for the events that may yet arrive after it.
+            live = [(r, f) for _, _, r, f in facts if f["day"] + r >= self._watermark]
+            if live:
+                self._facts[event.id] = [f for _, f in live]
+                for reach, fact in live:
                     self._by_day[fact["day"] + reach].append((event.id, fact))
                     self._assert(fact)
+            if day >= self._watermark:
                 return self._collect()
-            revived = [f for _, _, f in facts]
-            # Only the rules the event takes a step of can have a chain through it.
-            rules = {n for n, _, _ in facts}
-            lo = bisect.bisect_left(self._order, (day - self.span, ""))
-            hi = bisect.bisect_right(self._order, (day + self.span, "\U0010ffff"))
-            for _, other in self._order[lo:hi]:
-                if other == event.id:
-                    continue
-                live = self._facts.get(other, ())
-                revived += [f for n, f in self._known[other] if n in rules and f not in live]
+            kept = {id(f) for _, f in live}
+            revived = [f for _, _, _, f in facts if id(f) not in kept]
+            for other, rule in self._near(event.id, day, {n for n, _, _, _ in facts}):
+                held = self._facts.get(other, ())
+                revived += [f for n, f in self._known[other] if n == rule and f not in held]
             for fact in revived:
                 self._assert(fact)
             changed = self._collect()
             for fact in revived:
                 self._retract(fact)
             return changed
+
+    def _join_keys(
+        self, facts: list[tuple[int, int, int, dict[str, Any]]]
+    ) -> set[tuple[int, int, str]]:
+        """(rule n, join class, value) of each join field of the event's step facts."""
+        keys: set[tuple[int, int, str]] = set()
+        for n, k, _, fact in facts:
+            classes = self._classes[n]
+            if classes is None:
+                continue
+            keys.update(
+                (n, cls, fact[_key(field)]) for (step, field), cls in classes.items() if step == k
+            )
+        return keys
+
+    def _near(self, event_id: str, day: int, rules: set[int]) -> set[tuple[str, int]]:
+        """(event id, rule n) of the events within `span` days that a chain of rule n
+        through the event can hold: those reached from it through equal join values,
+        transitively (every event of a chain is joined to the others), or every event
+        near enough of a rule whose joins leave a step unjoined. A superset of the
+        chains' events, so a late event finds every chain that all facts present would
+        give."""
+        lo_day, hi_day = day - self.span, day + self.span
+        near: set[tuple[str, int]] = set()
+        unjoined = {n for n in rules if self._classes[n] is None}
+        if unjoined:
+            lo = bisect.bisect_left(self._order, (lo_day, ""))
+            hi = bisect.bisect_right(self._order, (hi_day, "\U0010ffff"))
+            near.update((other, n) for _, other in self._order[lo:hi] for n in unjoined)
+        todo = [key for key in self._keys_of[event_id] if key[0] in rules]
+        seen = set(todo)
+        while todo:
+            key = todo.pop()
+            keyed = self._keyed[key]
+            lo = bisect.bisect_left(keyed, (lo_day, ""))
+            hi = bisect.bisect_right(keyed, (hi_day, "\U0010ffff"))
+            for _, other in keyed[lo:hi]:
+                if (other, key[0]) in near:
+                    continue
+                near.add((other, key[0]))
+                for more in self._keys_of[other]:
+                    if more[0] == key[0] and more not in seen:
+                        seen.add(more)
+                        todo.append(more)
+        return {(other, n) for other, n in near if other != event_id}
+
+    def _unkey(self, event_id: str, day: int) -> None:
+        for key in self._keys_of.pop(event_id, ()):
+            keyed = self._keyed[key]
+            del keyed[bisect.bisect_left(keyed, (day, event_id))]
+            if not keyed:
+                del self._keyed[key]
 
     def _assert(self, fact: dict[str, Any]) -> None:
         try:
@@ -238,6 +328,7 @@ class DurableCorrelator:
                 # Found by bisection: O(log n) comparisons (and the move insort makes).
                 order = self._order
                 del order[bisect.bisect_left(order, (event.date.toordinal(), event_id))]
+                self._unkey(event_id, event.date.toordinal())
             changed = self._involved.pop(event_id, set())
             for n, head in changed:
                 chains = self._chains[n].get(head, set())
@@ -278,7 +369,8 @@ class DurableCorrelator:
                 return
             gone = order[:cut]
             del order[:cut]
-            for _, event_id in gone:
+            for day, event_id in gone:
+                self._unkey(event_id, day)
                 del self._events[event_id]
                 del self._known[event_id]
                 for fact in self._facts.pop(event_id, []):

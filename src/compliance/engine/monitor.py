@@ -677,10 +677,14 @@ class Monitor:
                     rule, list(bucket.events.values()), self.rulebook, as_of=self.as_of
                 )
                 kept = []
-            new = kept + after
-            raised.extend(f for f in after if f not in before)
-            withdrawn.extend(f for f in before if f not in new)
-            bucket.findings = new
+            # Only what was derived again is compared: a rolling cap's bucket can hold
+            # thousands of findings, and comparing each with every other (pydantic `==`)
+            # grew with the history.
+            held = {id(f) for f in kept}
+            replaced = [f for f in before if id(f) not in held]
+            raised.extend(f for f in after if f not in replaced)
+            withdrawn.extend(f for f in replaced if f not in after)
+            bucket.findings = kept + after
             if not bucket.events:
                 del self._buckets[key]
         # A member that left and came back alike in one feed changed nothing.
