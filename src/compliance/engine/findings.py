@@ -525,11 +525,13 @@ def cap_rolling_findings(
     key: tuple[object, ...],
     members: list[tuple[Shipment, Amounts]],
     rulebook: Rulebook,
+    since: date | None = None,
 ) -> list[Finding]:
     """A rolling cap's window findings on one group, from its members in (date, id)
-    order."""
+    order (those dated `since` or later only: a monitor derives again the findings a
+    change can move, the earlier windows still walked for whether they were over)."""
     assert isinstance(rule.period, RollingPeriod)
-    return _rolling(rule, members, _group(rule, key), rule.period.days, rulebook)
+    return _rolling(rule, members, _group(rule, key), rule.period.days, rulebook, since)
 
 
 class _Counted:
@@ -598,6 +600,7 @@ class PeriodTally:
         # with two measures in one unit, whose series `_series` builds.
         self._columns = len(set(self._units)) == len(self._units)
         self._kept: list[tuple[date, str]] = []
+        self._totals: Running = []  # the running totals after each kept member
         self._ids: list[str] = []
         self._dates: list[date] = []
         self._amounts: list[Amounts] = []
@@ -633,6 +636,7 @@ class PeriodTally:
             at = (e.unit, e.product, e.hs_code, e.date)
             label = labels[at] if at in labels else _label(self.rule, e, self.rulebook, labels)
             self._kept.insert(k, key)
+            self._totals.insert(k, ())
             self._ids.insert(k, e.id)
             self._dates.insert(k, e.date)
             self._amounts.insert(k, amounts)
@@ -655,7 +659,7 @@ class PeriodTally:
             if k < len(self._kept) and self._kept[k] == key:
                 for column in (
                     self._kept, self._ids, self._dates, self._amounts, self._sources,
-                    self._factors,
+                    self._factors, self._totals,
                 ):  # fmt: skip
                     del column[k]
 
@@ -663,25 +667,30 @@ class PeriodTally:
         start, members, running = self._stale, self.members, self.running
         totals = list(running[start - 1]) if start else [_ZERO] * len(self._units)
         add = CONTEXT.add
+        # The series' totals from the first kept member at or after `start` on.
+        kept_totals, nothing = self._totals, self._nothing
+        at = bisect.bisect_left(self._kept, self._order[start]) if start < len(members) else 0
         for i in range(start, len(members)):
-            for j, a in enumerate(members[i][1]):
+            amounts = members[i][1]
+            for j, a in enumerate(amounts):
                 if a is not None:
                     totals[j] = add(totals[j], a)
-            running[i] = tuple(totals)
+            running[i] = now = tuple(totals)
+            if amounts != nothing and self._columns:
+                kept_totals[at] = now
+                at += 1
         self._stale = len(members)
 
     def series(self) -> Series:
         self._refresh()
         if not self._columns:
             return _series(self.rule, self.members, self.running, self.rulebook)
-        nothing = self._nothing
-        totals = [t for t, (_, a) in zip(self.running, self.members, strict=True) if a != nothing]
         return Series(
             self._units,
             self._ids,
             self._dates,
             self._amounts,
-            totals,
+            self._totals,
             self._sources,
             self._factors,
         )
@@ -1078,8 +1087,10 @@ def _rolling(
     group: dict[str, str],
     days: int,
     rulebook: Rulebook,
+    since: date | None = None,
 ) -> list[Finding]:
-    """Windows of `days` days ending on each event's date; a finding per upward crossing."""
+    """Windows of `days` days ending on each event's date; a finding per upward crossing
+    (dated `since` or later)."""
     out: list[Finding] = []
     limits = [m.amount for m in rule.limit]
     levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
@@ -1105,7 +1116,7 @@ def _rolling(
                 if a is not None:
                     running[j] = CONTEXT.add(running[j], a)
             over = [j for j, b in enumerate(bounds) if _passes(running[j], b, strict)]
-            if over and not above:
+            if over and not above and (since is None or e.date >= since):
                 end = i
                 while end + 1 < len(members) and members[end + 1][0].date == e.date:
                     end += 1

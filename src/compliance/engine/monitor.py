@@ -711,8 +711,8 @@ class Monitor:
         end = last + reach
         after = [
             f
-            for f in cap_rolling_findings(rule, where, members, self.rulebook)
-            if first <= f.date <= end
+            for f in cap_rolling_findings(rule, where, members, self.rulebook, since=first)
+            if f.date <= end
         ]
         kept = [f for f in bucket.findings if not first <= f.date <= end]
         return kept, after
