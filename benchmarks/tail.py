@@ -114,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _caps(plan: Any, selection: Any, repeat: int) -> int:
     """The cap rules' `cap_findings` calls of one `findings_of` (which builds the clean
-    rows' shipments), made again `repeat` times: the least CPU time of a round is printed,
-    the figure least disturbed by other work on the machine."""
+    rows' shipments), made again `repeat` times, each round with amounts of its own (as
+    one evaluation has): the least CPU time of a round is printed, the figure least
+    disturbed by other work on the machine."""
     from compliance._collector import paused
     from compliance.engine.columnar import caps, evaluation
 
@@ -131,9 +132,10 @@ def _caps(plan: Any, selection: Any, repeat: int) -> int:
         evaluation.findings_of(plan, selection, selection.ledger.latest_date)
         rounds = []
         for _ in range(repeat):
+            seen = caps.CapAmounts(plan.rulebook)
             start = _cpu()
             for call in calls:
-                cap_findings(*call)
+                cap_findings(*call[:-1], seen)
             rounds.append(_cpu() - start)
     shown = ", ".join(f"{r:.2f}" for r in rounds)
     print(f"caps: {min(rounds):.2f} CPU-s at least ({shown}), {len(calls)} cap rules",

@@ -20,9 +20,14 @@ __all__ = ["trusted"]
 M = TypeVar("M", bound=BaseModel)
 
 _MUTABLE = (list, dict, set)
-# Per class: (every field in order with its default, None for a required one), the fields
-# whose default is mutable with that default's type, and whether the class is frozen.
-_TEMPLATES: dict[type[BaseModel], tuple[dict[str, Any], tuple[tuple[str, type], ...], bool]] = {}
+# Per class: every field in order with its default (None for a required one), the fields
+# whose default is mutable with that default's type, and for a frozen class its shared
+# fields-sets (None for another class).
+_Template = tuple[
+    dict[str, Any], tuple[tuple[str, type], ...], dict[tuple[str, ...], set[str]] | None
+]
+_TEMPLATES: dict[type[BaseModel], _Template] = {}
+_new = object.__new__
 _set = object.__setattr__
 
 
@@ -32,20 +37,20 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     known = _TEMPLATES.get(cls)
     if known is None:
         known = _TEMPLATES[cls] = _template(cls)
-    template, mutable, frozen = known
+    template, mutable, sets = known
     fields = {**template, **values}
     for name, kind in mutable:
         if name not in values:
             fields[name] = kind()
-    instance = cls.__new__(cls)
+    instance: M = _new(cls)
     _set(instance, "__dict__", fields)
-    if frozen:
-        key = (cls, tuple(values))
-        shared = _SHARED.get(key)
+    if sets is not None:
+        key = tuple(values)
+        shared = sets.get(key)
         if shared is None:
             shared = set(values)
-            if len(_SHARED) < _SHARED_LIMIT:
-                _SHARED[key] = shared
+            if len(sets) < _SHARED_LIMIT:
+                sets[key] = shared
     else:
         shared = set(values)
     _set(instance, "__pydantic_fields_set__", shared)
@@ -59,11 +64,10 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
 # hold), and the instances built at one place give the same fields. Only frozen models
 # share: pydantic adds to the set in place on assignment, which they refuse, and copies
 # it before `model_copy` updates it.
-_SHARED: dict[tuple[type[BaseModel], tuple[str, ...]], set[str]] = {}
-_SHARED_LIMIT = 4096
+_SHARED_LIMIT = 4096  # fields-sets kept per class
 
 
-def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, type], ...], bool]:
+def _template(cls: type[BaseModel]) -> _Template:
     template: dict[str, Any] = {}
     mutable: list[tuple[str, type]] = []
     for name, info in cls.model_fields.items():
@@ -76,4 +80,4 @@ def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, ty
             if default:
                 raise TypeError(f"{cls.__name__}.{name}: a non-empty mutable default")
             mutable.append((name, type(default)))
-    return template, tuple(mutable), bool(cls.model_config.get("frozen"))
+    return template, tuple(mutable), {} if cls.model_config.get("frozen") else None

@@ -39,7 +39,7 @@ from compliance.units import convert
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["MARGIN", "cap_findings"]
+__all__ = ["MARGIN", "CapAmounts", "cap_findings"]
 
 MARGIN = 1e-6  # relative float64 slack before a bucket is recomputed exactly
 
@@ -125,20 +125,51 @@ def _python_group_value(e: Shipment, name: str) -> object:
     return v.isoformat() if isinstance(v, date) else str(v)
 
 
+class CapAmounts:
+    """Events' exact amounts in caps' measures, each event's computed once per set of
+    measures in one evaluation: caps on the same measures share members (the rule on
+    notified supply counts a subset of the all-evidence rule's events), and an amount
+    depends on the measures' units only, not on the rule."""
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        self.rulebook = rulebook
+        self._by_units: dict[tuple[str, ...], dict[int, tuple[Shipment, Amounts]]] = {}
+
+    def of(self, rule: CapRule) -> Callable[[Shipment], Amounts]:
+        """`cap_amounts(rule, event, rulebook)`, remembered."""
+        # Keyed by identity (the engine builds each event once), the event kept with
+        # its amounts so that its id is not reused while the memo lives.
+        memo = self._by_units.setdefault(tuple(m.unit for m in rule.limit), {})
+        rulebook = self.rulebook
+
+        def amounts(e: Shipment) -> Amounts:
+            known = memo.get(id(e))
+            if known is not None and known[0] is e:
+                return known[1]
+            found = cap_amounts(rule, e, rulebook)
+            memo[id(e)] = (e, found)
+            return found
+
+        return amounts
+
+
 def cap_findings(
     plan: Plan,
     index: int,
     from_python: list[Shipment],
     clean_parts: list[tuple[int, Scan, pl.DataFrame]],
+    seen: CapAmounts,
 ) -> list[Finding]:
     """The findings of cap `index`: `from_python` are the Python events it matches,
-    `clean_parts` the clean rows of each scan that may match it."""
+    `clean_parts` the clean rows of each scan that may match it, `seen` the amounts
+    computed for the evaluation's other caps."""
     import polars as pl
 
     rule = plan.rules[index]
     assert isinstance(rule, CapRule)
     exact = plan.exact[index]
     rulebook = plan.rulebook
+    amounts_of = seen.of(rule)
     out: list[Finding] = []
     sources: dict[int, tuple[Scan, pl.DataFrame]] = {}
     measures = len(rule.limit)
@@ -153,7 +184,7 @@ def cap_findings(
 
     # Python rows: exact amounts, unconvertible findings.
     python_events = [e for e in from_python if e.date in rule.effective]
-    python_amounts = [cap_amounts(rule, e, rulebook) for e in python_events]
+    python_amounts = [amounts_of(e) for e in python_events]
     # Events that add nothing in some measure raise their own findings (EVENT_KINDS).
     for e, amounts in zip(python_events, python_amounts, strict=True):
         out.extend(cap_event_findings(rule, e, amounts))
@@ -166,7 +197,7 @@ def cap_findings(
     for j in range(measures):
         columns[f"__a{j}"] = [None if (x := a[j]) is None else float(x) for a in python_amounts]
     frames = [pl.DataFrame(columns, schema=schema)]
-    members = _Members(rule, python_events, python_amounts, sources, exact, rulebook)
+    members = _Members(rule, python_events, python_amounts, sources, exact, amounts_of)
 
     # Clean rows: float amounts in Polars.
     for n, scan, part in clean_parts:
@@ -183,7 +214,7 @@ def cap_findings(
         bad = part.filter(pl.any_horizontal(pl.col(f"__a{j}").is_null() for j in range(measures)))
         for e in shipments(scan, bad):
             if e.date in rule.effective and exact(e):
-                out.extend(cap_event_findings(rule, e, cap_amounts(rule, e, rulebook)))
+                out.extend(cap_event_findings(rule, e, amounts_of(e)))
         frames.append(part.select(
             pl.lit(n, dtype=pl.Int32).alias("__src"), pl.col("__pos").cast(pl.Int64),
             scan.exprs.norm("date").alias("__date"), scan.exprs.raw("id").alias("__id"),
@@ -239,14 +270,14 @@ class _Members:
         python_amounts: list[Amounts],
         sources: dict[int, tuple[Scan, pl.DataFrame]],
         exact: Callable[[Shipment], bool],
-        rulebook: Rulebook,
+        amounts_of: Callable[[Shipment], Amounts],
     ) -> None:
         self.rule = rule
         self.python = python_events
         self.python_amounts = python_amounts
         self.sources = sources
         self.exact = exact
-        self.rulebook = rulebook
+        self.amounts_of = amounts_of
 
     def groups(
         self, frame: pl.DataFrame
@@ -267,8 +298,8 @@ class _Members:
                                   strict=True))  # fmt: skip
                 built[n] = row_of
                 sure[n] = set(chosen.filter("__sure").get_column("__pos").to_list())
-        rule, rulebook, exact, effective = self.rule, self.rulebook, self.exact, self.rule.effective
-        fields = rule.group_by
+        exact, effective, amounts_of = self.exact, self.rule.effective, self.amounts_of
+        fields = self.rule.group_by
         out: dict[tuple[object, ...], list[tuple[Shipment, Amounts]]] = defaultdict(list)
         for src, pos in frame.select("__src", "__pos").iter_rows():
             if src == -1:
@@ -277,8 +308,8 @@ class _Members:
                 e = built[src][pos]
                 if pos not in sure[src] and not (e.date in effective and exact(e)):
                     continue
-                amounts = cap_amounts(rule, e, rulebook)
-            out[tuple(e.get(f) for f in fields)].append((e, amounts))
+                amounts = amounts_of(e)
+            out[tuple(e.get(f) for f in fields) if fields else ()].append((e, amounts))
         return out
 
 

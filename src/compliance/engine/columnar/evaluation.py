@@ -10,7 +10,7 @@ from typing import Any
 
 from compliance._collector import paused
 from compliance.engine._progress import Progress
-from compliance.engine.columnar.caps import cap_findings
+from compliance.engine.columnar.caps import CapAmounts, cap_findings
 from compliance.engine.columnar.csv_chunks import fast_csv
 from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback, Plan
@@ -121,6 +121,7 @@ def findings_of(
 
     findings, inferred = infer_columnar(plan.rules, chains_of)
     from_python = python_events(plan, accepted, inferred)
+    seen = CapAmounts(plan.rulebook)
     for index, rule in enumerate(plan.rules):
         mask = f"__m{index}"
         if isinstance(rule, CorrelationRule):
@@ -128,7 +129,7 @@ def findings_of(
         if isinstance(rule, CapRule):
             parts = [(n, scan, frame.filter(pl.col(mask)))
                      for n, (scan, frame) in enumerate(selection.clean)]  # fmt: skip
-            findings.extend(cap_findings(plan, index, from_python[index], parts))
+            findings.extend(cap_findings(plan, index, from_python[index], parts, seen))
             continue
         events = list(from_python[index])
         exact, condition = plan.exact[index], plan.conditions[index]
