@@ -138,13 +138,13 @@ class CapAmounts:
     def of(self, rule: CapRule) -> Callable[[Shipment], Amounts]:
         """`cap_amounts(rule, event, rulebook)`, remembered."""
         # Keyed by identity (the engine builds each event once), the event kept with
-        # its amounts so that its id is not reused while the memo lives.
+        # its amounts: while the memo lives, no other object can take its id.
         memo = self._by_units.setdefault(tuple(m.unit for m in rule.limit), {})
         rulebook = self.rulebook
 
         def amounts(e: Shipment) -> Amounts:
             known = memo.get(id(e))
-            if known is not None and known[0] is e:
+            if known is not None:
                 return known[1]
             found = cap_amounts(rule, e, rulebook)
             memo[id(e)] = (e, found)
