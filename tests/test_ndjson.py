@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import compliance
-from compliance.engine.columnar import ndjson
+from compliance.engine.columnar import line_index, ndjson
 from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback
 from compliance.io.readers import records_from
@@ -204,7 +204,7 @@ def test_compact_lines_in_one_order_take_the_one_test_path(
 def test_rows_read_again_from_the_line_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, final: str
 ) -> None:
-    monkeypatch.setattr(ndjson, "INDEX_STEP", 3)
+    monkeypatch.setattr(line_index, "INDEX_STEP", 3)
     monkeypatch.setattr(ndjson, "CHUNK_BYTES", 700)
     lines = [_line(id=f"r{i}", vessel_name="é" * (i % 4)) if i % 5 else "" for i in range(40)]
     lines[7] = "not json"

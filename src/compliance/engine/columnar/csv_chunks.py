@@ -6,7 +6,7 @@ screen proves from their text, only a few columns: `parse_columns`). Whenever th
 differ from the Python reader's (quoted newlines, lone carriage returns, parse errors, an
 odd header) it raises `Fallback` and the log takes the exact Python path, so line numbers
 stay right. A second pass (`csv_rows`) reads some rows again by number, reading only
-their lines.
+the blocks of lines holding them (`line_index`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
+from compliance.engine.columnar.line_index import LineIndex
 from compliance.engine.columnar.plan import Fallback
 from compliance.io.readers import check_header, display_name, log_format, short_rows
 
@@ -164,11 +165,14 @@ def csv_chunks(path: str, chunks: list[Chunk] | None = None) -> Iterator[tuple[b
 LINE_SEED = 0x11E5
 
 
-def chunk_frame(data: bytes, chunk: Chunk, header: list[str]) -> pl.DataFrame:
+def chunk_frame(
+    data: bytes, chunk: Chunk, header: list[str], index: LineIndex | None = None
+) -> pl.DataFrame:
     """The rows of one chunk (`data`, its bytes) as strings, with `__row` and, where its
     lines could be read (`chunk_lines`), `__c`: the hash of each row's line, which
     tells apart any two rows whose text differs, at a tenth of hashing its columns.
-    Fallback when the rows could differ from the Python reader's."""
+    Fallback when the rows could differ from the Python reader's. `index`: where the
+    chunk's lines are noted, for `csv_rows`."""
     lines = chunk_lines(data, chunk.rows)
     if short_lines(data, lines, len(header)):
         raise Fallback  # the Python reader rejects those rows
@@ -178,6 +182,8 @@ def chunk_frame(data: bytes, chunk: Chunk, header: list[str]) -> pl.DataFrame:
     frame = frame.with_row_index("__row", chunk.first)
     if lines is None:
         return frame
+    if index is not None:
+        index.add(chunk.first, data, lines)  # each line is a row (the parse's height)
     return frame.with_columns(lines.hash(LINE_SEED).alias("__c"))
 
 
@@ -266,9 +272,13 @@ def _row_pattern(columns: int) -> str:
     return f"^(?:(?:{_FIELD}),){{{columns - 1}}}(?:{_FIELD})$"
 
 
-def csv_rows(path: str, header: list[str], chunks: list[Chunk], rows: pl.Series) -> pl.DataFrame:
+def csv_rows(
+    path: str, header: list[str], chunks: list[Chunk], rows: pl.Series, index: LineIndex
+) -> pl.DataFrame:
     """Raw columns and `__row` of some rows (numbers as `csv_chunks` counts them), read
-    again from the chunks holding them: only their lines are parsed."""
+    again from the chunks holding them: only their lines are parsed, read from the
+    blocks holding them where `index` knows the chunk's lines (each line a row), else
+    from the whole chunk."""
     import polars as pl
 
     rows = rows.cast(pl.UInt32).unique().sort()
@@ -278,17 +288,28 @@ def csv_rows(path: str, header: list[str], chunks: list[Chunk], rows: pl.Series)
             inside = rows.filter((rows >= chunk.first) & (rows < chunk.first + chunk.rows))
             if inside.len() == 0:
                 continue
-            handle.seek(chunk.start)
-            data = handle.read(chunk.end - chunk.start)
-            lines = chunk_lines(data, chunk.rows)
-            if lines is not None:
-                picked = lines.gather(inside - chunk.first).fill_null("")
-                frame = parse_chunk(("\n".join(picked.to_list()) + "\n").encode(), header)
-            else:  # blank lines or the byte in the data: parse the whole chunk
-                frame = parse_chunk(data, header).gather(inside - chunk.first)
+            if (picked := index.read(handle, chunk.start, chunk.first, inside)) is not None:
+                text = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in picked)
+                frame = parse_chunk(text, header)
+            else:
+                frame = _whole_chunk_rows(handle, chunk, header, inside)
             if frame.height != inside.len():
                 raise Fallback
             parts.append(frame.with_columns(inside.alias("__row")).select("__row", *header))
     if not parts:
         return pl.DataFrame(schema={"__row": pl.UInt32, **dict.fromkeys(header, pl.String)})
     return pl.concat(parts)
+
+
+def _whole_chunk_rows(
+    handle: BinaryIO, chunk: Chunk, header: list[str], inside: pl.Series
+) -> pl.DataFrame:
+    """The rows `inside` (sorted, of `chunk`) from the whole chunk, read again: the lines
+    of a chunk without an index (carriage returns, the separator byte), or its parse."""
+    handle.seek(chunk.start)
+    data = handle.read(chunk.end - chunk.start)
+    lines = chunk_lines(data, chunk.rows)
+    if lines is not None:
+        picked = lines.gather(inside - chunk.first).fill_null("")
+        return parse_chunk(("\n".join(picked.to_list()) + "\n").encode(), header)
+    return parse_chunk(data, header).gather(inside - chunk.first)

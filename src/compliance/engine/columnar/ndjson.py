@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from compliance.engine.columnar.csv_chunks import LINE_SEED
+from compliance.engine.columnar.line_index import LineIndex
 from compliance.engine.columnar.plan import Fallback
 from compliance.engine.columnar.typed import TRUSTED
 from compliance.events import FIELDS, MAX_FIELDS, imitated_field
@@ -74,9 +75,6 @@ _EXACT = (
     + "".join(rf"|[1-9][0-9]{{{k}}}\.[0-9]{{1,{13 - k}}}" for k in range(13))
     + ")"
 )
-# Lines per entry of a chunk's line index (`NdjsonLog.index`): a row read again costs
-# reading at most this many lines.
-INDEX_STEP = 64
 
 
 class Chunk(NamedTuple):
@@ -99,9 +97,8 @@ class NdjsonLog:
         self.path = path
         self.columns = columns
         self.chunks: list[Chunk] = []
-        # Per chunk (by its first line), the offset in the chunk of every INDEX_STEP-th
-        # line: rows are read again from there, not from the whole chunk.
-        self.index: dict[int, list[int]] = {}
+        # Rows are read again from the blocks of lines holding them, not whole chunks.
+        self.index = LineIndex()
         self.order = columns if order is None else order
         self.ordered = _ordered(self.order)
 
@@ -148,16 +145,8 @@ class NdjsonLog:
         if lines is None:  # carriage returns, bytes not UTF-8: the chunk's frame, in full
             frame = self._chunk_frame(chunk, data)
             return screen.run(frame), frame.height
-        self._index(chunk, lines)
+        self.index.add(chunk.first, data, lines)
         return screen.run_lines(lines, chunk.first, self._frame)
-
-    def _index(self, chunk: Chunk, lines: pl.Series) -> None:
-        """Where every INDEX_STEP-th line of a chunk without carriage returns starts."""
-        import polars as pl
-
-        ends = (lines.str.len_bytes().fill_null(0).cast(pl.UInt32) + 1).cum_sum()
-        starts = pl.concat([pl.Series([0], dtype=pl.UInt32), ends.head(-1)])
-        self.index[chunk.first] = starts.gather_every(INDEX_STEP).to_list()
 
     def _chunk_frame(self, chunk: Chunk, data: bytes) -> pl.DataFrame:
         import polars as pl
@@ -171,7 +160,7 @@ class NdjsonLog:
         if b"\r" in data:
             frame = self._frame(lines, rows)
         else:
-            self._index(chunk, lines)
+            self.index.add(chunk.first, data, lines)
             # A chunk of plain lines only is decoded from its bytes, without a copy.
             frame = self._frame(lines, rows, data)
         # `__c`, the row's content hash, as a CSV chunk gives it: its line's hash, a tenth
@@ -315,20 +304,11 @@ class NdjsonLog:
                 )
                 if not inside.len():
                     continue
-                index = self.index.get(chunk.first)
-                if index is None:
+                picked = self.index.read(handle, chunk.start, chunk.first, inside)
+                if picked is None:
                     yield chunk, inside, None
-                    continue
-                texts, block, lines = [], -1, []
-                for row in inside.to_list():
-                    at = (row - chunk.first) // INDEX_STEP
-                    if at != block:  # rows come sorted: each block is read once
-                        block = at
-                        end = index[at + 1] if at + 1 < len(index) else chunk.end - chunk.start
-                        handle.seek(chunk.start + index[at])
-                        lines = _python_lines(handle.read(end - index[at]))
-                    texts.append(lines[(row - chunk.first) % INDEX_STEP])
-                yield chunk, inside, texts
+                else:
+                    yield chunk, inside, [t.decode("utf-8", "surrogateescape") for t in picked]
 
     def _chunk(self, chunk: Chunk) -> bytes:
         """A chunk's bytes, read again."""

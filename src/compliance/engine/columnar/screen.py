@@ -39,6 +39,7 @@ from compliance.engine.columnar.csv_chunks import (
 )
 from compliance.engine.columnar.expressions import CODE_MAPS, FieldExprs, date_in, one_of
 from compliance.engine.columnar.frames import detached
+from compliance.engine.columnar.line_index import LineIndex
 from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.typed import TRUSTED, TypedLog
@@ -68,6 +69,7 @@ class Scan:
     records: int  # rows the Python reader would yield
     line_offset: int = 2  # CSV: line of row 0
     chunks: list[Chunk] = field(default_factory=list)  # CSV: where its rows are
+    index: LineIndex = field(default_factory=LineIndex)  # CSV: where its chunks' lines are
     typed: TypedLog | None = None  # Parquet, DataFrame, JSON Lines: where its rows come from
     built: dict[int, Shipment] = field(default_factory=dict)  # shipments by __row
     latest: date | None = None  # the latest delivery or reporting date of a clean row
@@ -254,8 +256,11 @@ class Screen:
                 proved_if.append(~one_of(pl.col(column), hit))
         return pl.all_horizontal(proved_if).fill_null(False)
 
-    def run_csv(self, data: bytes, chunk: Chunk, header: list[str]) -> tuple[Outcome, int]:
-        """`run` of a CSV chunk (`data`, its bytes), and its rows.
+    def run_csv(
+        self, data: bytes, chunk: Chunk, header: list[str], index: LineIndex | None = None
+    ) -> tuple[Outcome, int]:
+        """`run` of a CSV chunk (`data`, its bytes), and its rows; its lines noted in
+        `index` (for `fetch`) when they are rows.
 
         Three ways for a line: most are proved clean and wanted by no rule by one
         pattern (`LineScreen.plain`), and give their keys and dates from their id and
@@ -268,7 +273,7 @@ class Screen:
 
         lines = chunk_lines(data, chunk.rows) if self.lines is not None else None
         if self.lines is None or lines is None:
-            frame = chunk_frame(data, chunk, header)
+            frame = chunk_frame(data, chunk, header, index)
             return self.run(frame), frame.height
         line = pl.col("__line")
         if self.lines.leading:  # a plain line's id and date from its text
@@ -302,6 +307,8 @@ class Screen:
             # A row spans lines (a plain line may be inside its quoted field): no parse
             # of the whole chunk finds that here, as when id and date are read from it.
             raise Fallback
+        if index is not None:
+            index.add(chunk.first, data, lines)  # no quote left open: each line is a row
         records = plain.height
         candidates = None
         if rest.height >= self.prove_from and self.lines.plain != self.lines.pattern:
@@ -434,12 +441,15 @@ def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
     header = read_header(path)
     exprs = FieldExprs(header, plan.conditions, plan.group_by, empty_is_null=True)
     chunks: list[Chunk] = []
+    index = LineIndex()
     screen = Screen(exprs, plan, csv=True)
     jobs = (
-        partial(screen.run_csv, data, chunk, header) for data, chunk in csv_chunks(path, chunks)
+        partial(screen.run_csv, data, chunk, header, index)
+        for data, chunk in csv_chunks(path, chunks)
     )
     scan = _screen_all(path, exprs, screen, jobs, progress)
     scan.chunks = chunks
+    scan.index = index
     relevant = scan.relevant
     longest = relevant.select(pl.max_horizontal(
         pl.col(c).str.len_chars().max() for c in header
@@ -521,4 +531,4 @@ def fetch(scan: Scan, rows: pl.Series) -> pl.DataFrame:
     """Raw columns and `__row` of some rows, by a second pass over the log."""
     if scan.typed is not None:
         return scan.typed.strings(scan.typed.rows(rows))
-    return csv_rows(scan.name, scan.columns, scan.chunks, rows)
+    return csv_rows(scan.name, scan.columns, scan.chunks, rows, scan.index)
