@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import compliance
-from compliance.engine.columnar import csv_chunks
+from compliance.engine._progress import Progress
+from compliance.engine.columnar import csv_chunks, line_index
 from compliance.engine.columnar.csv_chunks import chunk_lines, parse_chunk, short_lines
-from compliance.engine.columnar.plan import Fallback
+from compliance.engine.columnar.line_index import LineIndex
+from compliance.engine.columnar.plan import Fallback, Plan
+from compliance.engine.columnar.screen import Scan, fetch, scan_csv
 from compliance.io.readers import short_rows
 
 COLUMNS = ["a", "b", "c"]
@@ -205,3 +210,125 @@ def test_a_log_that_starts_with_a_byte_order_mark_is_read_in_chunks(
     header = WIDE.strip().split(",")
     frames = [csv_chunks.chunk_frame(d, c, header) for d, c in csv_chunks.csv_chunks(str(path))]
     assert [f.height for f in frames] == [1]
+
+
+# Rows of WIDE's nine fields: ids that repeat, values the rulebook tests, text with
+# multi-byte characters, quoted fields holding separators and quotes; empty lines and
+# rows of empty fields; each line ending in LF or CRLF.
+_CELL = st.one_of(
+    st.sampled_from(["8703", "2019-01-10", "cars", "5", "t", "CN", "KP", "SEA STAR", ""]),
+    st.text(alphabet="ab 1é", max_size=3),
+    st.text(alphabet='ab ,"1é', max_size=4).map(lambda t: '"' + t.replace('"', '""') + '"'),
+)
+_ROW = st.one_of(
+    st.tuples(st.sampled_from(["a", "b", "c", '"c"', "d,", "é"]), st.lists(_CELL, min_size=8,
+              max_size=8)).map(lambda r: ",".join([r[0].replace(",", ""), *r[1]])),
+    st.sampled_from(["", ",,,,,,,,"]),
+)  # fmt: skip
+_LOG = st.lists(st.tuples(_ROW, st.sampled_from(["\n", "\n", "\r\n"])), min_size=1, max_size=30)
+
+
+def _fetched(scan: Scan, rows: pl.Series) -> pl.DataFrame | None:
+    """The rows fetched again; None when the fetch sends the log to the Python path."""
+    try:
+        return fetch(scan, rows)
+    except Fallback:
+        return None
+
+
+def _alike(one: pl.DataFrame | None, other: pl.DataFrame | None) -> bool:
+    if one is None or other is None:
+        return one is other
+    return one.equals(other)  # values, dtypes and order
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(log=_LOG, final=st.booleans(), cut=st.integers(1, 1200), step=st.integers(1, 5),
+       spanning=st.integers(-1, 29), picks=st.data())  # fmt: skip
+def test_the_second_pass_from_the_line_index_reads_what_the_whole_chunk_gives(
+    tmp_path: Path, design_rulebook: compliance.Rulebook, log: list[tuple[str, str]],
+    final: bool, cut: int, step: int, spanning: int, picks: st.DataObject,
+) -> None:  # fmt: skip
+    # Chunks cut anywhere (`cut` bytes), blocks of `step` lines, wanted rows anywhere in
+    # them: the rows read from the blocks holding them are the rows of the whole chunk.
+    # A row spanning lines (a quoted newline, `spanning`) sends the log to the Python
+    # path before any index is used.
+    lines = [text for text, _ in log]
+    if 0 <= spanning < len(lines) and lines[spanning].count(",") == 8:
+        lines[spanning] = lines[spanning].rsplit(",", 1)[0] + ',"x\ny"'
+    else:
+        spanning = -1
+    body = "".join(t + e for t, (_, e) in zip(lines, log, strict=True))
+    if not final:
+        body = body.removesuffix("\n").removesuffix("\r")
+    path = tmp_path / "log.csv"
+    path.write_bytes((WIDE + body).encode())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_chunks, "CHUNK_BYTES", cut)
+        patch.setattr(line_index, "INDEX_STEP", step)
+        try:
+            scan = scan_csv(str(path), Plan(design_rulebook), Progress())
+        except Fallback:
+            assert spanning >= 0 or (not final and body.endswith("\r"))
+            event("the Python path")
+            return
+    assert spanning < 0
+    data = path.read_bytes()
+    for chunk in scan.chunks:
+        indexed = chunk.first in scan.index
+        assert indexed is (b"\r" not in data[chunk.start : chunk.end])
+        event("a chunk indexed" if indexed else "a chunk not indexed")
+    rows = sum(c.rows for c in scan.chunks)
+    if not rows:
+        return
+    wanted = picks.draw(st.sets(st.integers(0, rows - 1), min_size=1))
+    wanted_rows = pl.Series(sorted(wanted, reverse=True), dtype=pl.UInt32)  # any order
+    whole = dataclasses.replace(scan, index=LineIndex())  # no chunk has an index
+    got = _fetched(scan, wanted_rows)
+    assert got is not None or any(not lines[w].strip(",") for w in wanted)
+    event("rows read" if got is not None else "blank rows asked for")
+    again = _fetched(whole, wanted_rows)
+    assert _alike(got, again)
+    # The chunks with carriage returns, read whole, give the rows that the same log
+    # written with LF gives from its index.
+    path.write_bytes((WIDE + body.replace("\r\n", "\n")).encode())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_chunks, "CHUNK_BYTES", cut)
+        patch.setattr(line_index, "INDEX_STEP", step)
+        lf = scan_csv(str(path), Plan(design_rulebook), Progress())
+    assert len(lf.index) == len(lf.chunks)
+    assert _alike(got, _fetched(lf, wanted_rows))
+
+
+def test_rows_first_and_last_in_their_blocks_read_again(
+    tmp_path: Path, design_rulebook: compliance.Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of four lines, three chunks: every block's first and last row, the log's
+    # last line without its newline; the chunk in the middle (CRLF) has no index and
+    # reads its whole chunk.
+    monkeypatch.setattr(line_index, "INDEX_STEP", 4)
+    rows = [f"r{i:02},2019-01-10,8703,cars,{i:02},t,CN,,\n" for i in range(30)]
+    rows[12:20] = [r.replace("\n", "\r\n") for r in rows[12:20]]
+    body = "".join(rows).removesuffix("\n")
+    monkeypatch.setattr(csv_chunks, "CHUNK_BYTES", 12 * len(rows[0]))
+    path = tmp_path / "log.csv"
+    path.write_bytes((WIDE + body).encode())
+    scan = scan_csv(str(path), Plan(design_rulebook), Progress())
+    assert [c.rows for c in scan.chunks] == [12, 11, 7]
+    assert [c.first in scan.index for c in scan.chunks] == [True, False, True]
+    wanted = [0, 3, 4, 7, 11, 12, 15, 16, 19, 20, 22, 23, 24, 27, 28, 29]
+    got = fetch(scan, pl.Series(wanted))
+    assert got.get_column("__row").to_list() == wanted
+    assert got.get_column("id").to_list() == [f"r{i:02}" for i in wanted]
+    assert got.get_column("quantity").to_list() == [f"{i:02}" for i in wanted]
+    assert got.schema == {"__row": pl.UInt32, **dict.fromkeys(WIDE.strip().split(","), pl.String)}
+    assert got.equals(fetch(dataclasses.replace(scan, index=LineIndex()), pl.Series(wanted)))
+    # A rulebook without a line screen reads each chunk's frame: the same index.
+    index = LineIndex()
+    header = WIDE.strip().split(",")
+    for data, chunk in csv_chunks.csv_chunks(str(path)):
+        csv_chunks.chunk_frame(data, chunk, header, index)
+    assert index.blocks.keys() == scan.index.blocks.keys()
+    for first, (step, bounds) in index.blocks.items():
+        assert step == 4 and bounds.equals(scan.index.blocks[first][1])
