@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import compliance
@@ -385,3 +385,48 @@ def test_decimal_values_are_the_python_readers(tmp_path: Path) -> None:
     path.write_text(_line(id="a", quantity=600000.25) + "\n")
     report = compliance.evaluate(str(path), compliance.load_rulebook(RULES), engine="columnar")
     assert "600000.25" in json.dumps(report.to_dict(), default=str)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(lines=st.lists(st.tuples(st.one_of(record_lines(), HOSTILE),
+                                st.sampled_from(["\n", "\n", "\r\n"])), min_size=1, max_size=30),
+       final=st.booleans(), cut=st.integers(1, 1500), step=st.integers(1, 5),
+       picks=st.data())  # fmt: skip
+def test_rows_read_from_the_line_index_are_those_of_the_whole_chunk(
+    tmp_path: Path, lines: list[tuple[str, str]], final: bool, cut: int, step: int,
+    picks: st.DataObject,
+) -> None:  # fmt: skip
+    # Chunks cut anywhere, blocks of `step` lines, blank and hostile lines, CRLF chunks
+    # (no index): rows and records read again from the blocks are the whole chunk's.
+    body = "".join(text + end for text, end in lines)
+    if not final:
+        body = body.removesuffix("\n").removesuffix("\r")
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(body.encode("utf-8", "surrogatepass"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ndjson, "CHUNK_BYTES", cut)
+        patch.setattr(line_index, "INDEX_STEP", step)
+        log = NdjsonLog.of(str(path))
+        assert log is not None
+        try:
+            frames = pl.concat([log._untrusted([]), *log.batches()], how="diagonal")
+        except Fallback:
+            return  # a lone carriage return: the Python reader reads the log
+    data = path.read_bytes()
+    for chunk in log.chunks:
+        indexed = chunk.first in log.index
+        assert indexed is (b"\r" not in data[chunk.start : chunk.end])
+        event("a chunk indexed" if indexed else "a chunk not indexed")
+    count = sum(c.lines for c in log.chunks)
+    if not count:
+        return
+    wanted = pl.Series(sorted(picks.draw(st.sets(st.integers(0, count - 1), min_size=1))))
+    got_rows, got_records = log.rows(wanted), list(log.records(wanted))
+    log.index.clear()  # every chunk read whole
+    assert got_rows.equals(log.rows(wanted))
+    assert got_records == list(log.records(wanted))
+    expected = {r.line: r for r in records_from(str(path))}
+    assert got_records == [expected[w + 1] for w in wanted.to_list() if w + 1 in expected]
+    first = frames.filter(pl.col("__row").is_in(wanted.implode())).drop("__c")
+    assert got_rows.filter(pl.col("__ok")).equals(first.filter(pl.col("__ok")))

@@ -3,8 +3,8 @@ lines again from the blocks holding them rather than from the whole chunk.
 
 Both chunked readers (CSV, `csv_chunks`; JSON Lines, `ndjson`) read a chunk's lines as
 text for their screen; the index is taken from those lines' lengths, at the cost of a
-sum over them. A chunk with a carriage return (a CRLF, whose CR Polars drops from the
-line) has no index: its lines are read again from the whole chunk.
+sum over them. A chunk whose lines' lengths do not add up to its own (a CRLF, whose CR
+Polars drops from the line) has no index: its lines are read again from the whole chunk.
 """
 
 from __future__ import annotations
@@ -41,12 +41,10 @@ class LineIndex:
     def add(self, first: int, data: bytes, lines: pl.Series) -> bool:
         """Index the chunk `data` of whole lines whose first line is `first`; `lines`:
         its lines as Polars reads them, one per line (null for an empty one). Whether
-        it was indexed: not when `data` holds a carriage return, nor when the lines'
-        lengths do not add up to the chunk's (lines not read as they are written)."""
+        it was indexed: not when the lines' lengths do not add up to the chunk's
+        (lines not read as they are written: a CRLF, whose CR Polars drops)."""
         import polars as pl
 
-        if b"\r" in data:
-            return False
         lengths = lines.str.len_bytes().fill_null(0).cast(pl.UInt64)
         size = len(data) + (not data.endswith(b"\n"))  # a last line without its newline
         if (lengths.sum() or 0) + lengths.len() != size:
