@@ -21,7 +21,9 @@ files on their plain lines decoded as strings, every other line a row for the Py
 reader (`ndjson`). Logs that the fast readers cannot reproduce line for line (JSON arrays,
 stdin, quoted newlines, ragged rows, bytes that are not UTF-8 in a CSV file, odd headers,
 nested or boolean columns) and iterables take the same route with every record as a
-Python row: slower, never different. `evaluation` ties the steps together.
+Python row: slower, never different. Rows read again (the selection's second pass) are
+read from the blocks of lines holding them (`line_index`), in CSV and JSON Lines alike.
+`evaluation` ties the steps together.
 """
 
 from compliance.engine.columnar.evaluation import evaluate_columnar
