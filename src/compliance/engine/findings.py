@@ -670,6 +670,18 @@ class PeriodTally:
         # The series' totals from the first kept member at or after `start` on.
         kept_totals, nothing = self._totals, self._nothing
         at = bisect.bisect_left(self._kept, self._order[start]) if start < len(members) else 0
+        if len(totals) == 1 and self._columns:
+            # One measure (most caps): the same sums, without the per-measure loop.
+            now = tuple(totals)
+            for i in range(start, len(members)):
+                a = members[i][1][0]
+                if a is not None:
+                    now = (add(now[0], a),)
+                    kept_totals[at] = now
+                    at += 1
+                running[i] = now
+            self._stale = len(members)
+            return
         for i in range(start, len(members)):
             amounts = members[i][1]
             for j, a in enumerate(amounts):
