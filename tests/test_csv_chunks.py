@@ -298,7 +298,15 @@ def test_the_second_pass_from_the_line_index_reads_what_the_whole_chunk_gives(
         patch.setattr(line_index, "INDEX_STEP", step)
         lf = scan_csv(str(path), Plan(design_rulebook), Progress())
     assert len(lf.index) == len(lf.chunks)
-    assert _alike(got, _fetched(lf, wanted_rows))
+    from_lf = _fetched(lf, wanted_rows)
+    if (got is None) is not (from_lf is None):
+        # Cut elsewhere (one byte less per CR), a chunk may be asked for blank lines only,
+        # which a parse of them cannot tell from no rows: that log goes to the Python path
+        # (exact, only slower), whichever of the two reads it.
+        assert any(not lines[w].strip(",") for w in wanted)
+        event("blank rows alone in a chunk: the Python path")
+    else:
+        assert _alike(got, from_lf)
 
 
 def test_rows_first_and_last_in_their_blocks_read_again(
