@@ -1,25 +1,12 @@
-"""Hypothesis profiles: `ci` (quick, derandomised; the default) and `thorough`.
-
-Pick one with HYPOTHESIS_PROFILE=thorough.
-"""
+"""The suite's fixtures; the hypothesis profiles are loaded from tests/profiles.py."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-settings.register_profile(
-    "ci",
-    max_examples=30,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("thorough", max_examples=500, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+import profiles  # noqa: F401  (registers and loads the hypothesis profile)
 
 DATA = Path(__file__).parent / "data"
 

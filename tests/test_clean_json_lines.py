@@ -20,6 +20,7 @@ from compliance.engine.columnar.screen import Screen
 from compliance.events import Shipment, parse_shipment
 from compliance.io.readers import jsonl_record, readable
 from compliance.rulebook.load import load_rulebook
+from profiles import examples
 from test_clean_lines import _BAD, _EDGES, _GOOD, _KIND, HEADER
 
 PLAN = Plan(load_rulebook())
@@ -107,7 +108,7 @@ def _check_proved(lines: list[str], log: NdjsonLog, screen: Screen) -> None:
 
 
 @given(st.lists(_line(), min_size=1, max_size=20))
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(ci=30, thorough=50), deadline=None)
 def test_a_proved_line_is_one_the_python_reader_reads_alike_and_accepts(lines: list[str]) -> None:
     _check_proved(lines, LOG, SCREEN)
 
@@ -166,7 +167,7 @@ def _outcome(data: bytes, chunk: Chunk, lines: bool) -> object:
 
 @given(st.lists(st.one_of(_line(), st.sampled_from(["", " ", "not json", "[1]"])), min_size=1,
                 max_size=30), st.booleans())  # fmt: skip
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(ci=30, thorough=40), deadline=None)
 def test_a_chunk_screened_by_its_lines_is_screened_as_in_full(
     lines: list[str], final: bool
 ) -> None:

@@ -17,6 +17,7 @@ from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.screen import HASH_SEED, Screen
 from compliance.events import Shipment, parse_shipment
 from compliance.rulebook.load import load_rulebook
+from profiles import examples
 
 HEADER = [
     "id", "date", "hs_code", "commodity", "product", "quantity", "unit", "value", "currency",
@@ -151,7 +152,7 @@ def _plain(lines: list[str], how: str = "leading") -> list[bool]:
 
 @pytest.mark.parametrize("how", sorted(SCREENS))
 @given(data=st.data())
-@settings(max_examples=60)
+@settings(max_examples=examples(ci=30, thorough=60))
 def test_a_proved_line_is_a_row_the_python_reader_reads_alike_and_accepts(
     how: str, data: st.DataObject
 ) -> None:
@@ -216,7 +217,7 @@ def _full(data: bytes, chunk: Chunk, padded: bool = False, how: str = "leading")
 
 @pytest.mark.parametrize("how", sorted(SCREENS))
 @given(data=st.data(), end=st.sampled_from(["\n", "\r\n"]))
-@settings(max_examples=50)
+@settings(max_examples=examples(ci=30, thorough=50))
 def test_a_chunk_screened_by_its_lines_is_screened_as_in_full(
     how: str, data: st.DataObject, end: str
 ) -> None:

@@ -23,6 +23,7 @@ from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback
 from compliance.io.readers import records_from
 from fast_paths import RULES, columnar_report, python_path
+from profiles import examples
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,7 @@ def test_numbers_keep_the_python_readers_text(
     assert typed.accounting.read == len(values)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(ci=100, thorough=200), deadline=None)
 @given(st.floats(min_value=1e-4, max_value=1e16, allow_nan=False, allow_infinity=False))
 def test_plain_floats_decode_as_repr(number: float) -> None:
     log = NdjsonLog("<test>", ["id", "date", "quantity"])
@@ -149,7 +150,7 @@ def test_plain_floats_decode_as_repr(number: float) -> None:
 NUMBER_TEXT = st.from_regex(r"\A-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,3})?\Z")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(ci=100, thorough=300), deadline=None)
 @given(NUMBER_TEXT)
 def test_exact_numbers_are_what_the_general_tests_trust(text: str) -> None:
     # The ordered lines' number pattern takes no number the general tests would not.
@@ -305,7 +306,7 @@ def record_lines(draw: st.DrawFn) -> str:
 LINES = st.lists(st.one_of(record_lines(), HOSTILE), min_size=1, max_size=12)
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=examples(ci=30, thorough=60), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(lines=LINES, ending=st.sampled_from(["\n", "\r\n"]), final=st.booleans(),
        chunk=st.sampled_from([1, 64, 1 << 20]))  # fmt: skip

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from hypothesis import strategies as st
 import compliance
 from compliance.engine.spark import SparkRun, evaluate_spark
 from compliance.errors import ComplianceError, EngineUnavailableError
+from profiles import examples
 from test_correlation import rulebook_texts as rulebook_texts_correlation
 from test_engines_agree import COLUMNS, logs, rulebook_texts
 
@@ -50,7 +50,14 @@ def spark() -> Iterator[Any]:
         pytest.skip(reason)
     from compliance.engine.spark import spark_session
 
-    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    # A JVM that lives for a few minutes of small jobs spends more CPU compiling with C2
+    # than C2's code gives back: C1 alone (and the serial collector) takes a third less
+    # CPU for this file (docs/performance.md, stop 14). The JIT changes no result.
+    conf = {
+        "spark.sql.shuffle.partitions": "2",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    }
+    session = spark_session("local[2]", conf)
     yield session
     session.stop()
 
@@ -249,7 +256,7 @@ def corrected_evidence(draw: st.DrawFn) -> list[dict[str, str]]:
     return rows
 
 
-@settings(max_examples=3 if os.environ.get("HYPOTHESIS_PROFILE") != "thorough" else 100)
+@settings(max_examples=examples(ci=3, thorough=100))
 @given(
     rulebook_texts_correlation(), corrected_evidence(), st.randoms(use_true_random=False),
     st.integers(0, 20), st.sampled_from(["csv", "jsonl", "parquet"]),
