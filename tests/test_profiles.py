@@ -13,8 +13,10 @@ from profiles import PROFILE, examples
 
 def test_the_profile_is_the_one_the_environment_names() -> None:
     assert os.environ.get("HYPOTHESIS_PROFILE", "ci") == PROFILE
-    assert settings.default.max_examples == {"ci": 30, "thorough": 500}[PROFILE]
-    assert settings.default.derandomize is (PROFILE == "ci")
+    loaded = settings.default
+    assert loaded is not None
+    assert loaded.max_examples == {"ci": 30, "thorough": 500}[PROFILE]
+    assert loaded.derandomize is (PROFILE == "ci")
 
 
 def test_a_property_runs_the_count_its_profile_gives() -> None:
