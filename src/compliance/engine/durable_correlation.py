@@ -140,7 +140,7 @@ class DurableCorrelator:
         self._facts: dict[str, list[dict[str, Any]]] = {}  # event id -> its live facts
         # event id -> (rule n, fact) of every step it can take: asserted again for a late
         # event, so made once (the step tests are the selectors, each evaluated anew).
-        self._known: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._known: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
         self._by_day: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         # A late event is joined with the events near it that its joins can reach: per
         # rule, its step fields in classes the joins make equal, and per (rule n, class,
@@ -219,7 +219,7 @@ class DurableCorrelator:
             if event.id in self._events:
                 raise ValueError(f"event {event.id!r} is already a fact")
             self._events[event.id] = event
-            self._known[event.id] = [(n, f) for n, _, _, f in facts]
+            self._known[event.id] = [(n, k, f) for n, k, _, f in facts]
             day = event.date.toordinal()
             bisect.insort(self._order, (day, event.id))
             keys = self._keys_of[event.id] = self._join_keys(facts)
@@ -237,9 +237,18 @@ class DurableCorrelator:
                 return self._collect()
             kept = {id(f) for _, f in live}
             revived = [f for _, _, _, f in facts if id(f) not in kept]
-            for other, rule in self._near(event.id, day, {n for n, _, _, _ in facts}):
+            # A chain holds one event per step: another event's fact of step k can join
+            # the late event only if the late event takes some other step of the rule.
+            steps: dict[int, set[int]] = defaultdict(set)
+            for n, k, _, _ in facts:
+                steps[n].add(k)
+            for other, rule in self._near(event.id, day, set(steps)):
                 held = self._facts.get(other, ())
-                revived += [f for n, f in self._known[other] if n == rule and f not in held]
+                revived += [
+                    f
+                    for n, k, f in self._known[other]
+                    if n == rule and steps[n] - {k} and f not in held
+                ]
             for fact in revived:
                 self._assert(fact)
             changed = self._collect()
