@@ -16,6 +16,7 @@ from compliance.engine.findings import (
     PeriodTally,
     cap_amounts,
     cap_period_findings,
+    cap_rolling_findings,
     span_of,
 )
 from compliance.events import Shipment
@@ -129,3 +130,99 @@ def test_a_period_tally_kept_up_to_date_finds_what_its_members_give(
         assert found == cap_period_findings(rule, key[0], span, ordered, rulebook)
         changes += bool(found)
     hypothesis.event("findings changed" if changes else "no findings")
+
+
+@st.composite
+def _rolling_cases(draw: st.DrawFn) -> tuple[Rulebook, CapRule, list[Shipment]]:
+    """A rolling cap and events it matches over a few of its windows."""
+    rulebook = draw(strategies.rulebooks(max_rules=4))
+    caps = [r for r in rulebook.rules if isinstance(r, CapRule)]
+    assume(caps)
+    # Any cap made rolling, over a few days: its windows overlap and cross often.
+    period = RollingPeriod(days=draw(st.integers(1, 10)))
+    rule = draw(st.sampled_from(caps)).model_copy(update={"period": period})
+    first = date(2019, 1, 1).toordinal()
+    between = (date.fromordinal(first), date.fromordinal(first + 3 * period.days))
+    events = []
+    for k in range(draw(st.integers(2, 24))):
+        try:
+            event = draw(strategies.events_matching(rule, rulebook, between=between))
+        except NoMatchingEvent:
+            assume(False)
+        events.append(draw(_shaped(event, k, inferred=True)))
+    # Limits of the size of a few events' amounts, sometimes exactly a sum of them: each
+    # window crosses and falls back, and a total can equal a level.
+    limit = []
+    for j, measure in enumerate(rule.limit):
+        amounts = [a for e in events if (a := cap_amounts(rule, e, rulebook)[j])]
+        lo = draw(st.integers(0, max(0, len(amounts) - 1)))
+        size = sum(amounts[lo : lo + draw(st.integers(1, 4))], Decimal(0))
+        amount = size if size > 0 else measure.amount
+        limit.append(measure.model_copy(update={"amount": amount}))
+    return rulebook, rule.model_copy(update={"limit": limit}), events
+
+
+def _crossings(
+    rule: CapRule, members: list[tuple[Shipment, Amounts]], since: date | None
+) -> list[tuple[Decimal | None, str, date]]:
+    """(threshold, trigger, window start) of each upward crossing, level by level, from
+    each window's total summed from scratch: DESIGN's rolling cap read literally. A day's
+    crossing is new when the window of the day before (every earlier event of its
+    `days` days) is under the level."""
+    assert isinstance(rule.period, RollingPeriod)
+    days = rule.period.days
+    out = []
+    levels = [(None, [m.amount for m in rule.limit])] + [
+        (t.fraction, [CONTEXT.multiply(m.amount, t.fraction) for m in rule.limit])
+        for t in rule.thresholds
+    ]
+    for fraction, bounds in levels:
+        strict = fraction is None
+
+        def passes(total: Decimal, bound: Decimal, strict: bool = strict) -> bool:
+            return total > bound if strict else total >= bound
+
+        def over(chosen: list[tuple[Shipment, Amounts]], bounds: list[Decimal] = bounds) -> bool:
+            totals = [Decimal(0)] * len(bounds)
+            for _, amounts in chosen:
+                for j, a in enumerate(amounts):
+                    if a is not None:
+                        totals[j] = CONTEXT.add(totals[j], a)
+            return any(passes(t, b) for t, b in zip(totals, bounds, strict=True))
+
+        above = False
+        for i, (e, _) in enumerate(members):
+            start = e.date.toordinal() - (days - 1)
+            if i == 0 or members[i - 1][0].date != e.date:
+                above = over([m for m in members[:i] if m[0].date.toordinal() >= start - 1])
+            now = over([m for m in members[: i + 1] if m[0].date.toordinal() >= start])
+            if now and not above and (since is None or e.date >= since):
+                out.append((fraction, e.id, date.fromordinal(start)))
+            above = above or now
+    return out
+
+
+@given(_rolling_cases(), st.data())
+def test_a_rolling_cap_finds_each_crossing_of_each_level_once(
+    case: tuple[Rulebook, CapRule, list[Shipment]], data: st.DataObject
+) -> None:
+    # One walk serves the limit and every threshold: each level still finds exactly the
+    # crossings its windows, summed from scratch, give (on or after `since`, if given).
+    rulebook, rule, events = case
+    matched = [e for e in events if compile_rule(rule)(e)]
+    assume(matched)
+    key = tuple(matched[0].get(f) for f in rule.group_by)  # one group's members
+    members = sorted(
+        ((e, cap_amounts(rule, e, rulebook)) for e in matched
+         if tuple(e.get(f) for f in rule.group_by) == key),
+        key=lambda m: (m[0].date, m[0].id),
+    )  # fmt: skip
+    since = data.draw(st.none() | st.sampled_from([e.date for e, _ in members]))
+    found = cap_rolling_findings(rule, key, members, rulebook, since=since)
+    got = [
+        (None if f.kind == "cap_exceeded" else f.measure.threshold, f.trigger, f.period.start)
+        for f in found
+        if f.measure is not None and f.period is not None
+    ]
+    assert got == _crossings(rule, members, since)
+    hypothesis.event(f"{len(got)} crossings" if len(got) < 3 else "3+ crossings")

@@ -1102,50 +1102,64 @@ def _rolling(
     since: date | None = None,
 ) -> list[Finding]:
     """Windows of `days` days ending on each event's date; a finding per upward crossing
-    (dated `since` or later)."""
-    out: list[Finding] = []
+    of each level, the limit's and each threshold's (dated `since` or later).
+
+    One walk serves every level: the window totals are the same sums whatever the level,
+    only which of them pass it differs."""
     limits = [m.amount for m in rule.limit]
     levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
         (t.fraction, [CONTEXT.multiply(a, t.fraction) for a in limits]) for t in rule.thresholds
     ]
     verified = {t.fraction: t.verified for t in rule.thresholds}
-    for fraction, bounds in levels:
-        strict = fraction is None
-        above = False
-        start = 0
-        running = [Decimal(0)] * len(bounds)
-        for i, (e, amounts) in enumerate(members):
-            first_day = e.date - timedelta(days=days - 1)
-            if i == 0 or members[i - 1][0].date != e.date:
-                # A breach goes on while every day's window is over, idle days included.
-                # The window of the day before holds every earlier event from first_day - 1
-                # on, and no idle day's window is smaller: whether it is over decides
-                # whether this day's crossing is a new breach.
-                start = _drop(members, start, first_day - timedelta(days=1), running)
-                above = any(_passes(running[j], b, strict) for j, b in enumerate(bounds))
-                start = _drop(members, start, first_day, running)
-            for j, a in enumerate(amounts):
-                if a is not None:
-                    running[j] = CONTEXT.add(running[j], a)
+    found: list[list[Finding]] = [[] for _ in levels]
+    above = [False] * len(levels)
+    start = 0
+    running = [Decimal(0)] * len(limits)
+    span = timedelta(days=days - 1)
+    day_before = timedelta(days=1)
+    previous: date | None = None
+    for i, (e, amounts) in enumerate(members):
+        if e.date != previous:
+            previous = e.date
+            first_day = e.date - span
+            # A breach goes on while every day's window is over, idle days included.
+            # The window of the day before holds every earlier event from first_day - 1
+            # on, and no idle day's window is smaller: whether it is over decides
+            # whether this day's crossing is a new breach.
+            start = _drop(members, start, first_day - day_before, running)
+            for n, (fraction, bounds) in enumerate(levels):
+                strict = fraction is None
+                above[n] = any(_passes(running[j], b, strict) for j, b in enumerate(bounds))
+            start = _drop(members, start, first_day, running)
+        for j, a in enumerate(amounts):
+            if a is not None:
+                running[j] = CONTEXT.add(running[j], a)
+        for n, (fraction, bounds) in enumerate(levels):
+            if above[n]:
+                continue  # over already: no new crossing on this level until a day is not
+            strict = fraction is None
             over = [j for j, b in enumerate(bounds) if _passes(running[j], b, strict)]
-            if over and not above and (since is None or e.date >= since):
-                end = i
-                while end + 1 < len(members) and members[end + 1][0].date == e.date:
-                    end += 1
-                finding = _cap_finding(
-                    rule,
-                    Span(first_day, e.date),
-                    _Bucket(rule, members[start : end + 1], rulebook),
-                    group,
-                    (i - start, over[0]),
-                    fraction,
-                    f"in the {days} days to {e.date}",
-                )
-                if fraction is not None and not verified[fraction]:
-                    finding = finding.model_copy(update={"verified": False})
-                out.append(finding)
-            above = above or bool(over)
-    return out
+            if not over:
+                continue
+            above[n] = True
+            if since is not None and e.date < since:
+                continue
+            end = i
+            while end + 1 < len(members) and members[end + 1][0].date == e.date:
+                end += 1
+            finding = _cap_finding(
+                rule,
+                Span(first_day, e.date),
+                _Bucket(rule, members[start : end + 1], rulebook),
+                group,
+                (i - start, over[0]),
+                fraction,
+                f"in the {days} days to {e.date}",
+            )
+            if fraction is not None and not verified[fraction]:
+                finding = finding.model_copy(update={"verified": False})
+            found[n].append(finding)
+    return [f for level in found for f in level]
 
 
 def _passes(total: Decimal, level: Decimal, strict: bool) -> bool:
