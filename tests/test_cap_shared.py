@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import hypothesis
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import compliance
@@ -20,12 +20,14 @@ from compliance.engine.findings import (
     span_of,
 )
 from compliance.events import Shipment
+from compliance.periods import Span
 from compliance.rulebook.evaluator import compile_rule
 from compliance.rulebook.rulebook import Rulebook
 from compliance.rulebook.schema import CapRule, RollingPeriod
 from compliance.testing import strategies
 from compliance.testing.strategies import NoMatchingEvent
 from compliance.units import CONTEXT
+from profiles import examples
 
 
 @st.composite
@@ -226,3 +228,51 @@ def test_a_rolling_cap_finds_each_crossing_of_each_level_once(
     ]
     assert got == _crossings(rule, members, since)
     hypothesis.event(f"{len(got)} crossings" if len(got) < 3 else "3+ crossings")
+
+
+_AMOUNTS = st.one_of(
+    *(st.decimals(min_value=0, max_value=10**6, places=n) for n in range(4)),
+    st.integers(0, 10**6).map(Decimal),
+    st.integers(1, 999).map(lambda n: Decimal(n).scaleb(3)),  # exponent 3: '1E+3'
+    # Litres expressed in barrels: 34 digits, so a sum of them is rounded.
+    st.integers(1, 10**7).map(lambda n: CONTEXT.divide(Decimal(n), Decimal("158.987294928"))),
+    st.integers(1, 10**7).map(lambda n: CONTEXT.divide(Decimal(n), Decimal("158.987294928"))),
+)
+
+
+@settings(max_examples=examples(ci=200, thorough=2000))
+@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from([None, "a", "b"]), _AMOUNTS,
+                          st.booleans()), min_size=1, max_size=40))  # fmt: skip
+def test_a_tally_basis_kept_by_source_is_the_ordered_walk(
+    changes: list[tuple[int, str | None, Decimal, bool]],
+) -> None:
+    # A period's total by source, kept as members come and go, is the sum of each
+    # source's amounts walked in (date, id) order at the rulebook's precision, digit for
+    # digit (the exponent too: '2.00' is not '2' in a report).
+    rule = CapRule.model_validate({"id": "cap", "kind": "cap", "citation": "t",
+                                   "match": {"destination": "KP"},
+                                   "limit": [{"amount": 10, "unit": "bbl"}],
+                                   "period": {"calendar": "year"}})  # fmt: skip
+    rulebook = Rulebook(rules=(rule,), sources=("<test>",))
+    tally = PeriodTally(rule, (), Span(date(2019, 1, 1), date(2019, 12, 31)), rulebook)
+    held: dict[str, tuple[Shipment, Decimal]] = {}
+    rounded = False
+    for n, source, amount, leave in changes:
+        ident = f"e{n}"
+        if ident in held and leave:
+            tally.remove(held.pop(ident)[0])
+        elif ident not in held:
+            event = Shipment(id=ident, date=date(2019, 1, 1 + n % 28), quantity=amount,
+                             unit="bbl", source=source)  # fmt: skip
+            tally.add(event, (amount,))
+            held[ident] = (event, amount)
+        walked: dict[str, Decimal] = {}
+        for event, a in sorted(held.values(), key=lambda m: (m[0].date, m[0].id)):
+            key = event.source or "unspecified"
+            walked[key] = CONTEXT.add(walked.get(key, Decimal(0)), a)
+        basis = tally.counted(0)[2]
+        assert [(k, str(v)) for k, v in basis.items()] == sorted(
+            (k, str(v)) for k, v in walked.items()
+        )
+        rounded = rounded or any(len(v.as_tuple().digits) >= CONTEXT.prec for v in walked.values())
+    hypothesis.event("some sums of 34 digits" if rounded else "every sum short")

@@ -10,6 +10,8 @@ decide it, so every report draws what the findings say.
 from __future__ import annotations
 
 import bisect
+import decimal
+import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -536,9 +538,16 @@ def cap_rolling_findings(
 
 class _Counted:
     """The members counted in one measure of a period, in (date, id) order: what a
-    finding in that measure lists, kept as members come and go."""
+    finding in that measure lists, kept as members come and go.
 
-    __slots__ = ("amounts", "ids", "inferred", "inferred_keys", "keys", "sources")
+    Per source, the exact sum of its amounts and how many have each exponent are kept too:
+    while a source's sum has no more digits than `CONTEXT` keeps, none of the partial sums
+    of `basis`'s walk was rounded (amounts are never negative, so none has more digits
+    than the whole), and the walk's result is that exact sum at the least exponent of
+    its terms. A change then costs the source's sum, not a walk over every member."""
+
+    __slots__ = ("amounts", "exact", "exponents", "ids", "inferred", "inferred_keys", "keys",
+                 "sources")  # fmt: skip
 
     def __init__(self) -> None:
         self.keys: list[tuple[date, str]] = []
@@ -547,35 +556,69 @@ class _Counted:
         self.amounts: list[Decimal] = []
         self.inferred_keys: list[tuple[date, str]] = []
         self.inferred: list[str] = []
+        self.exact: dict[str, Decimal] = {}
+        self.exponents: dict[str, dict[int, int]] = {}
 
     def add(self, key: tuple[date, str], e: Shipment, a: Decimal) -> None:
         i = bisect.bisect_left(self.keys, key)
+        source = e.source or "unspecified"
         self.keys.insert(i, key)
         self.ids.insert(i, e.id)
-        self.sources.insert(i, e.source or "unspecified")
+        self.sources.insert(i, source)
         self.amounts.insert(i, a)
         if e.inferred_from:
             k = bisect.bisect_left(self.inferred_keys, key)
             self.inferred_keys.insert(k, key)
             self.inferred.insert(k, e.id)
+        self.exact[source] = _UNBOUNDED.add(self.exact.get(source, _ZERO), a)
+        exponents = self.exponents.setdefault(source, {})
+        exponent = _exponent(a)
+        exponents[exponent] = exponents.get(exponent, 0) + 1
 
     def remove(self, key: tuple[date, str]) -> None:
         i = bisect.bisect_left(self.keys, key)
         if i == len(self.keys) or self.keys[i] != key:
             return  # not counted in this measure
+        source, a = self.sources[i], self.amounts[i]
         del self.keys[i], self.ids[i], self.sources[i], self.amounts[i]
         k = bisect.bisect_left(self.inferred_keys, key)
         if k < len(self.inferred_keys) and self.inferred_keys[k] == key:
             del self.inferred_keys[k], self.inferred[k]
+        exponents = self.exponents[source]
+        exponent = _exponent(a)
+        exponents[exponent] -= 1
+        if not exponents[exponent]:
+            del exponents[exponent]
+        if exponents:
+            self.exact[source] = _UNBOUNDED.subtract(self.exact[source], a)
+        else:
+            del self.exact[source], self.exponents[source]
 
     def basis(self) -> dict[str, Decimal]:
         """The total by source, each summed in (date, id) order as `_Bucket.counted` does
         (an amount converted from litres has 34 digits: the order of the sums matters)."""
         basis: dict[str, Decimal] = {}
+        for source, total in self.exact.items():
+            # The walk starts from _ZERO, whose exponent is 0.
+            least = min(0, *self.exponents[source])
+            exact = total.quantize(_ONE.scaleb(least), context=_UNBOUNDED)
+            if len(exact.as_tuple().digits) > CONTEXT.prec:
+                return self._walk()
+            basis[source] = exact
+        return dict(sorted(basis.items()))
+
+    def _walk(self) -> dict[str, Decimal]:
+        basis: dict[str, Decimal] = {}
         add = CONTEXT.add
         for key, a in zip(self.sources, self.amounts, strict=True):
             basis[key] = add(basis[key], a) if key in basis else add(_ZERO, a)
         return dict(sorted(basis.items()))
+
+
+def _exponent(a: Decimal) -> int:
+    exponent = a.as_tuple().exponent
+    assert isinstance(exponent, int), a  # amounts are finite
+    return exponent
 
 
 class PeriodTally:
@@ -669,6 +712,17 @@ class PeriodTally:
         add = CONTEXT.add
         # The series' totals from the first kept member at or after `start` on.
         kept_totals, nothing = self._totals, self._nothing
+        if len(totals) == 1 and self._columns and len(self._kept) == len(members):
+            # One measure and every member counted in it (most caps): the members are the
+            # series' rows, and the same sums, in the same order, are taken in C.
+            sums = itertools.accumulate(
+                map(operator.itemgetter(0), self._amounts[start:]), add, initial=totals[0]
+            )
+            next(sums)  # the initial total itself
+            fresh = list(zip(sums))
+            running[start:] = kept_totals[start:] = fresh
+            self._stale = len(members)
+            return
         at = bisect.bisect_left(self._kept, self._order[start]) if start < len(members) else 0
         if len(totals) == 1 and self._columns:
             # One measure (most caps): the same sums, without the per-measure loop.
@@ -799,6 +853,10 @@ Running = list[tuple[Decimal, ...]]  # the totals in every measure after each ev
 
 
 _ZERO = Decimal(0)
+_ONE = Decimal(1)
+# Sums of amounts without rounding: what `_Counted` keeps to know when the rounded walk
+# was exact.
+_UNBOUNDED = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
 def _cumulative(bucket: list[tuple[Shipment, Amounts]]) -> Running:
@@ -1050,7 +1108,7 @@ def _cap_finding(
     if threshold is None:
         kind: FindingKind = "cap_exceeded"
         excess = CONTEXT.subtract(total, measure.amount)
-        figures = Measurement(**figures_of, excess=excess)
+        figures = trusted(Measurement, {**figures_of, "basis": dict(basis), "excess": excess})
         places = figures.places()
         message = (
             f"{at_least}{for_people(total, places)} {unit} {when}{whom} exceeds the "
@@ -1060,7 +1118,7 @@ def _cap_finding(
         )
     else:
         kind = "threshold_reached"
-        figures = Measurement(**figures_of, threshold=threshold)
+        figures = trusted(Measurement, {**figures_of, "basis": dict(basis), "threshold": threshold})
         places = figures.places()
         percent = format_amount(threshold * 100)
         message = (
@@ -1079,18 +1137,21 @@ def _cap_finding(
     if unquantified:
         message += f"; unquantified: {', '.join(unquantified)}"
     reached_with = shared.reached_with(i, j) if threshold is not None else None
-    return Finding(
-        **_base(rule, kind, trigger, message),  # type: ignore[arg-type]
-        events=counted,
-        inferred=inferred,
-        period=PeriodRange(start=span.start, end=span.end),
-        group=group,
+    # Built from values of the fields' types (the lists and dicts each finding's own, as
+    # validation would copy them): 4 findings a change of a breached period.
+    values = _base(rule, kind, trigger, message)
+    values.update(
+        events=list(counted),
+        inferred=list(inferred),
+        period=trusted(PeriodRange, {"start": span.start, "end": span.end}),
+        group=dict(group),
         measure=figures,
         series=shared.series,
         certainty=certainty,
         unquantified=list(unquantified) or None,
         reached_with=reached_with,
     )
+    return trusted(Finding, values)
 
 
 def _rolling(
