@@ -708,6 +708,8 @@ class PeriodTally:
 
     def _refresh(self) -> None:
         start, members, running = self._stale, self.members, self.running
+        if start == len(members):
+            return  # up to date: each finding of a change asks again
         totals = list(running[start - 1]) if start else [_ZERO] * len(self._units)
         add = CONTEXT.add
         # The series' totals from the first kept member at or after `start` on.

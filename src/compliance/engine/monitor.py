@@ -166,10 +166,11 @@ class _CapBucket(_Bucket):
     announced when it joins and withdrawn when it leaves, never derived again, so a
     change to a period of thousands of members costs its few period findings only."""
 
-    __slots__ = ("amounts", "own", "tally", "total")
+    __slots__ = ("amounts", "own", "pairs", "tally", "total")
 
     def __init__(self, measures: int, tally: PeriodTally | None = None) -> None:
         super().__init__()
+        self.pairs: list[tuple[Shipment, Amounts]] = []  # beside `order`: windows are slices
         self.amounts: dict[str, Amounts] = {}
         self.own: dict[str, list[Finding]] = {}
         self.total = [Decimal(0)] * measures
@@ -178,7 +179,11 @@ class _CapBucket(_Bucket):
         self.tally = tally
 
     def add_member(self, event: Shipment, amounts: Amounts, own: list[Finding]) -> None:
-        self.add(event)
+        self.events[event.id] = event
+        key = (event.date, event.id)
+        i = bisect.bisect_left(self.order, key)
+        self.order.insert(i, key)
+        self.pairs.insert(i, (event, amounts))
         if self.tally is not None:
             self.tally.add(event, amounts)
         self.amounts[event.id] = amounts
@@ -189,7 +194,9 @@ class _CapBucket(_Bucket):
 
     def remove_member(self, event: Shipment) -> list[Finding]:
         """Take the member out; its own findings."""
-        self.remove(event)
+        del self.events[event.id]
+        i = bisect.bisect_left(self.order, (event.date, event.id))
+        del self.order[i], self.pairs[i]
         if self.tally is not None:
             self.tally.remove(event)
         own = self.own.pop(event.id)
@@ -200,16 +207,11 @@ class _CapBucket(_Bucket):
         ]
         return own
 
-    def members(
-        self, first: date | None = None, last: date | None = None
-    ) -> list[tuple[Shipment, Amounts]]:
-        """(event, amounts) in (date, id) order, of the days first..last if given."""
-        order = self.order
-        if first is not None and last is not None:
-            lo = bisect.bisect_left(order, (first, ""))
-            hi = bisect.bisect_right(order, (last, "\U0010ffff"))
-            order = order[lo:hi]
-        return [(self.events[i], self.amounts[i]) for _, i in order]
+    def members(self, first: date, last: date) -> list[tuple[Shipment, Amounts]]:
+        """(event, amounts) of the days first..last in (date, id) order."""
+        lo = bisect.bisect_left(self.order, (first, ""))
+        hi = bisect.bisect_right(self.order, (last, "\U0010ffff"))
+        return self.pairs[lo:hi]
 
     def all_findings(self) -> list[Finding]:
         return [*self.findings, *(f for own in self.own.values() for f in own)]
