@@ -18,6 +18,7 @@ from compliance.engine.columnar.line_index import LineIndex
 from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.screen import Scan, fetch, scan_csv
 from compliance.io.readers import short_rows
+from fast_paths import assert_indexed_without_cr
 
 COLUMNS = ["a", "b", "c"]
 HEADER = "id,date,hs_code,quantity,unit,destination,source,reported_on,supersedes\n"
@@ -274,11 +275,7 @@ def test_the_second_pass_from_the_line_index_reads_what_the_whole_chunk_gives(
             event("the Python path")
             return
     assert spanning < 0
-    data = path.read_bytes()
-    for chunk in scan.chunks:
-        indexed = chunk.first in scan.index
-        assert indexed is (b"\r" not in data[chunk.start : chunk.end])
-        event("a chunk indexed" if indexed else "a chunk not indexed")
+    assert_indexed_without_cr(scan.chunks, scan.index, path.read_bytes())
     rows = sum(c.rows for c in scan.chunks)
     if not rows:
         return

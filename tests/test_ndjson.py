@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import compliance
@@ -22,7 +22,7 @@ from compliance.engine.columnar import line_index, ndjson
 from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback
 from compliance.io.readers import records_from
-from fast_paths import RULES, columnar_report, python_path
+from fast_paths import RULES, assert_indexed_without_cr, columnar_report, python_path
 from profiles import examples
 
 
@@ -414,11 +414,7 @@ def test_rows_read_from_the_line_index_are_those_of_the_whole_chunk(
             frames = pl.concat([log._untrusted([]), *log.batches()], how="diagonal")
         except Fallback:
             return  # a lone carriage return: the Python reader reads the log
-    data = path.read_bytes()
-    for chunk in log.chunks:
-        indexed = chunk.first in log.index
-        assert indexed is (b"\r" not in data[chunk.start : chunk.end])
-        event("a chunk indexed" if indexed else "a chunk not indexed")
+    assert_indexed_without_cr(log.chunks, log.index, path.read_bytes())
     count = sum(c.lines for c in log.chunks)
     if not count:
         return
