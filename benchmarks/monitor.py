@@ -143,11 +143,15 @@ def main() -> None:
 def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) -> None:
     half = args.events // 2
     quarters = {args.events * k // 4 for k in (1, 2, 3)}
-    changes = fed = refused = 0
+    fed = refused = 0
     # Per --every events: CPU-s, changes, event ids the changed findings list.
     stretch = [0.0, 0, 0]
     wall = [0.0, 0.0]
     cpu = [0.0, 0.0]
+    # Per half: announcements and withdrawals, and the event ids their findings list (a
+    # finding lists every member of its period: what a change must at least build).
+    announced = [0, 0]
+    listed = [0, 0]
     peaks: list[str] = []
     holdings: list[str] = []
     monitor = compliance.Monitor(rulebook, lateness=args.lateness)
@@ -168,10 +172,13 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
             started, used = time.perf_counter(), time.process_time()
             for row in block:
                 got = monitor.feed(row)
-                changes += len(got) + len(got.withdrawn)
-                if args.every and (got or got.withdrawn):
-                    stretch[1] += len(got) + len(got.withdrawn)
-                    stretch[2] += sum(len(f.events) for f in [*got, *got.withdrawn])
+                if got or got.withdrawn:
+                    changed = len(got) + len(got.withdrawn)
+                    ids = sum(len(f.events) for f in [*got, *got.withdrawn])
+                    announced[part] += changed
+                    listed[part] += ids
+                    stretch[1] += changed
+                    stretch[2] += ids
                 if got.rejected:
                     refused += sum(_HORIZON in r.reasons[0] for r in got.rejected)
             wall[part] += time.perf_counter() - started
@@ -194,7 +201,9 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
         f"Monitor.feed: {fed:,} events in {elapsed:.2f} s = {fed / elapsed:,.0f} events/s "
         f"({fed / sum(cpu):,.0f} per CPU-second; first half {wall[0]:.2f} s, {cpu[0]:.2f} "
         f"CPU-s, second half {wall[1]:.2f} s, {cpu[1]:.2f} CPU-s: {wall[1] / wall[0]:.2f}× "
-        f"wall, {cpu[1] / cpu[0]:.2f}× CPU); {changes:,} announcements and withdrawals, "
+        f"wall, {cpu[1] / cpu[0]:.2f}× CPU); {sum(announced):,} announcements and "
+        f"withdrawals (first half {announced[0]:,} listing {listed[0]:,} event ids, second "
+        f"half {announced[1]:,} listing {listed[1]:,}), "
         f"{standing:,} findings standing; {refused:,} records refused as behind the "
         f"horizon; peak RSS {', '.join(peaks)}"
     )
