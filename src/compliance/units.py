@@ -9,6 +9,7 @@ figure and therefore lives in the rulebook, never here.
 from __future__ import annotations
 
 import decimal
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -104,18 +105,26 @@ def format_amount(value: Decimal, grouping: bool = False, places: int | None = N
             return text
     if places is not None:
         # Precision enough for every digit kept: places_to_show may ask for 30 places.
-        exact = decimal.Context(prec=max(CONTEXT.prec, value.adjusted() + places + 2))
-        value = value.quantize(
-            Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_EVEN, context=exact
-        )
+        exact = _exact(max(CONTEXT.prec, value.adjusted() + places + 2))
+        value = value.quantize(Decimal(1).scaleb(-places), context=exact)
     # In a context as precise as the value: the default one (28 digits) would round it.
     digits = max(len(value.as_tuple().digits), value.adjusted() + 1)
-    exact = decimal.Context(prec=max(CONTEXT.prec, digits + 2))
+    exact = _exact(max(CONTEXT.prec, digits + 2))
     if value == value.to_integral_value():
-        value = value.quantize(Decimal(1), context=exact)
+        value = value.quantize(_ONE, context=exact)
     else:
         value = value.normalize(exact)
     return f"{value:,f}" if grouping else f"{value:f}"
+
+
+_ONE = Decimal(1)
+
+
+@functools.lru_cache(maxsize=64)
+def _exact(prec: int) -> decimal.Context:
+    """A context of `prec` digits, rounding half to even: one per precision, as a message
+    formats several amounts (only the flags it sets are shared, and nothing reads them)."""
+    return decimal.Context(prec=prec, rounding=decimal.ROUND_HALF_EVEN)
 
 
 def places_to_show(*differences: Decimal, least: int = 2) -> int:
