@@ -150,8 +150,8 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
     cpu = [0.0, 0.0]
     # Per half: announcements and withdrawals, and the event ids their findings list (a
     # finding lists every member of its period: what a change must at least build).
-    announced = [0, 0]
-    listed = [0, 0]
+    half_changes = [0, 0]
+    half_ids = [0, 0]
     peaks: list[str] = []
     holdings: list[str] = []
     monitor = compliance.Monitor(rulebook, lateness=args.lateness)
@@ -175,8 +175,8 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
                 if got or got.withdrawn:
                     changed = len(got) + len(got.withdrawn)
                     ids = sum(len(f.events) for f in [*got, *got.withdrawn])
-                    announced[part] += changed
-                    listed[part] += ids
+                    half_changes[part] += changed
+                    half_ids[part] += ids
                     stretch[1] += changed
                     stretch[2] += ids
                 if got.rejected:
@@ -186,9 +186,9 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
             fed += len(block)
             stretch[0] += time.process_time() - used
             if args.every and fed % args.every == 0:
-                cpu_s, changed, listed = stretch
-                print(f"to {fed:,}: {cpu_s:.2f} CPU-s, {changed:,} changes listing "
-                      f"{listed:,} event ids")  # fmt: skip
+                cpu_s, block_changes, block_ids = stretch
+                print(f"to {fed:,}: {cpu_s:.2f} CPU-s, {block_changes:,} changes listing "
+                      f"{block_ids:,} event ids")  # fmt: skip
                 stretch[:] = [0.0, 0, 0]
             if any(fed - len(block) < q <= fed for q in quarters):
                 peaks.append(f"{_rss_mib():,.0f} MiB at {fed:,}")
@@ -201,9 +201,9 @@ def _feed(args: argparse.Namespace, rulebook: compliance.Rulebook, log: Path) ->
         f"Monitor.feed: {fed:,} events in {elapsed:.2f} s = {fed / elapsed:,.0f} events/s "
         f"({fed / sum(cpu):,.0f} per CPU-second; first half {wall[0]:.2f} s, {cpu[0]:.2f} "
         f"CPU-s, second half {wall[1]:.2f} s, {cpu[1]:.2f} CPU-s: {wall[1] / wall[0]:.2f}× "
-        f"wall, {cpu[1] / cpu[0]:.2f}× CPU); {sum(announced):,} announcements and "
-        f"withdrawals (first half {announced[0]:,} listing {listed[0]:,} event ids, second "
-        f"half {announced[1]:,} listing {listed[1]:,}), "
+        f"wall, {cpu[1] / cpu[0]:.2f}× CPU); {sum(half_changes):,} announcements and "
+        f"withdrawals (first half {half_changes[0]:,} listing {half_ids[0]:,} event ids, second "
+        f"half {half_changes[1]:,} listing {half_ids[1]:,}), "
         f"{standing:,} findings standing; {refused:,} records refused as behind the "
         f"horizon; peak RSS {', '.join(peaks)}"
     )

@@ -1173,7 +1173,9 @@ def _rolling(
     levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
         (t.fraction, [CONTEXT.multiply(a, t.fraction) for a in limits]) for t in rule.thresholds
     ]
-    verified = {t.fraction: t.verified for t in rule.thresholds}
+    window = _Windows(rule, members, group, days, rulebook)
+    if len(limits) == 1:
+        return window.one_measure(levels, since)
     found: list[list[Finding]] = [[] for _ in levels]
     above = [False] * len(levels)
     start = 0
@@ -1205,24 +1207,91 @@ def _rolling(
             if not over:
                 continue
             above[n] = True
-            if since is not None and e.date < since:
-                continue
-            end = i
-            while end + 1 < len(members) and members[end + 1][0].date == e.date:
-                end += 1
-            finding = _cap_finding(
-                rule,
-                Span(first_day, e.date),
-                _Bucket(rule, members[start : end + 1], rulebook),
-                group,
-                (i - start, over[0]),
-                fraction,
-                f"in the {days} days to {e.date}",
-            )
-            if fraction is not None and not verified[fraction]:
-                finding = finding.model_copy(update={"verified": False})
-            found[n].append(finding)
+            if since is None or e.date >= since:
+                found[n].append(window.finding(start, i, over[0], fraction))
     return [f for level in found for f in level]
+
+
+class _Windows:
+    """A rolling cap's members in (date, id) order, and the finding of one window."""
+
+    def __init__(
+        self,
+        rule: CapRule,
+        members: list[tuple[Shipment, Amounts]],
+        group: dict[str, str],
+        days: int,
+        rulebook: Rulebook,
+    ) -> None:
+        self.rule, self.members, self.group, self.days = rule, members, group, days
+        self.rulebook = rulebook
+        self.verified = {t.fraction: t.verified for t in rule.thresholds}
+
+    def finding(self, start: int, i: int, j: int, fraction: Decimal | None) -> Finding:
+        """The window from member `start` to the last member of member i's day, crossed
+        by member i in measure j."""
+        members, day = self.members, self.members[i][0].date
+        end = i
+        while end + 1 < len(members) and members[end + 1][0].date == day:
+            end += 1
+        finding = _cap_finding(
+            self.rule,
+            Span(day - timedelta(days=self.days - 1), day),
+            _Bucket(self.rule, members[start : end + 1], self.rulebook),
+            self.group,
+            (i - start, j),
+            fraction,
+            f"in the {self.days} days to {day}",
+        )
+        if fraction is not None and not self.verified[fraction]:
+            finding = finding.model_copy(update={"verified": False})
+        return finding
+
+    def one_measure(
+        self, levels: list[tuple[Decimal | None, list[Decimal]]], since: date | None
+    ) -> list[Finding]:
+        """`_rolling`'s walk for a cap of one measure (most): the same sums, in the same
+        order, on one total."""
+        members = self.members
+        bounds = [(b[0], fraction is None, fraction) for fraction, b in levels]
+        found: list[list[Finding]] = [[] for _ in levels]
+        above = [False] * len(levels)
+        add, subtract = CONTEXT.add, CONTEXT.subtract
+        total = Decimal(0)
+        start = 0
+        span = timedelta(days=self.days - 1)
+        day_before = timedelta(days=1)
+        previous: date | None = None
+        for i, (e, amounts) in enumerate(members):
+            day = e.date
+            if day != previous:
+                previous = day
+                first_day = day - span
+                # As in `_rolling`: the day before's window decides whether a crossing
+                # today is a new breach.
+                cut = first_day - day_before
+                while members[start][0].date < cut:
+                    a = members[start][1][0]
+                    if a is not None:
+                        total = subtract(total, a)
+                    start += 1
+                for n, (bound, strict, _) in enumerate(bounds):
+                    above[n] = total > bound if strict else total >= bound
+                while members[start][0].date < first_day:
+                    a = members[start][1][0]
+                    if a is not None:
+                        total = subtract(total, a)
+                    start += 1
+            a = amounts[0]
+            if a is not None:
+                total = add(total, a)
+            for n, (bound, strict, fraction) in enumerate(bounds):
+                if above[n] or not (total > bound if strict else total >= bound):
+                    continue
+                above[n] = True
+                if since is None or day >= since:
+                    found[n].append(self.finding(start, i, 0, fraction))
+        return [f for level in found for f in level]
 
 
 def _passes(total: Decimal, level: Decimal, strict: bool) -> bool:
