@@ -48,6 +48,8 @@ class AnnouncementsAreTheTruth(RuleBasedStateMachine):
     def _feed(self, record: dict[str, str]) -> None:
         self.fed.append(record)
         changes = self.monitor.feed(record)
+        # A finding that is still true is not withdrawn and raised again.
+        assert not [f for f in changes if f in changes.withdrawn], "re-announced a finding"
         for finding in changes.withdrawn:
             assert finding in self.announced, "withdrew a finding never announced"
             self.announced.remove(finding)
@@ -111,6 +113,17 @@ def test_a_breach_is_raised_once_then_updated_as_the_total_grows() -> None:
     ] * 3
     assert {str(f.measure.total) for f in grown if f.measure} == {"550001"}
     assert sorted(f.kind for f in grown.withdrawn) == sorted(f.kind for f in raised)
+
+
+def test_a_record_that_adds_nothing_to_a_breach_announces_only_its_own_finding() -> None:
+    monitor = compliance.Monitor(RULEBOOK, as_of=AS_OF)
+    monitor.feed({"id": "a", "date": "2019-01-01", "quantity": "600000", **OIL})
+    # Kilograms of a product with no conversion factor: counted nowhere, so the breach and
+    # its threshold notices are what they were.
+    changes = monitor.feed({**OIL, "id": "b", "date": "2019-02-01", "quantity": "5",
+                            "unit": "kg"})  # fmt: skip
+    assert [f.kind for f in changes] == ["unconvertible"]
+    assert list(changes.withdrawn) == []
 
 
 def test_a_correction_that_removes_the_breach_withdraws_it() -> None:
