@@ -276,6 +276,43 @@ def test_trusted_floats_are_cast_as_repr(number: float) -> None:
         assert pl.Series([number]).cast(pl.String).item() == repr(number)
 
 
+def test_a_date_is_trusted_where_its_text_is_iso() -> None:
+    """`_casts` trusts a Date or Datetime by its year: exactly where Polars writes the
+    date as YYYY-MM-DD (years 0-9999; a sign or a fifth digit elsewhere)."""
+    years = pl.Series([*range(-3, 3), *range(997, 1003), *range(9997, 10003)], dtype=pl.Int32)
+    days = pl.select(pl.date(pl.lit(years), 12, 31)).to_series()
+    iso = days.cast(pl.String).str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    assert days.dt.year().is_between(0, 9999).to_list() == iso.to_list()
+
+
+@given(
+    days=st.lists(st.one_of(st.none(), st.dates()), min_size=1, max_size=40),
+    near=st.lists(st.integers(0, 3), min_size=5, max_size=40),  # written once, gathered
+    zone=st.sampled_from([None, "UTC", "Asia/Tokyo", "America/Lima"]),
+)
+def test_date_texts_written_once_a_day_are_the_casts(
+    days: list[Any], near: list[int], zone: str | None
+) -> None:
+    """`Typed._texts` writes each day of a batch once and gathers (when the days span
+    fewer days than the batch has rows): the text `_casts` writes row by row."""
+    from datetime import date, timedelta
+
+    from compliance.engine.columnar.typed import Typed
+
+    close = [date(2019, 1, 1) + timedelta(days=n) for n in near]
+    n = max(len(days), len(close))
+    frame = pl.DataFrame({
+        "id": [str(i) for i in range(n)],
+        "date": pl.Series((days * n)[:n], dtype=pl.Date),
+        "reported_on": pl.Series((close * n)[:n]).cast(pl.Datetime("us")).dt.replace_time_zone(zone),
+        "day": (close * n)[:n],
+    })  # fmt: skip
+    typed = Typed.of(frame)
+    assert typed is not None and len(typed.days) == 3
+    batch = frame.with_row_index("__row")
+    assert batch.select(typed._texts(batch)).equals(batch.select(typed.casts))
+
+
 # Numbers at a selector's bound: the columnar engine screens in float, then confirms exactly.
 
 NEAR_RULES = """

@@ -195,7 +195,9 @@ def test_the_whole_table_through_arrow_is_what_polars_converts(frame: Any) -> No
         with pytest.raises(Fallback):
             _from_pandas(frame)
         return
-    converted = _from_pandas(frame)
+    converted, values = _from_pandas(frame)
+    for column, held in values.items():  # every string the column holds, no other
+        assert sorted(held) == sorted(converted.get_column(column).drop_nulls().unique())
     # A column of nothing but None is Arrow's null type, which the screen casts to text
     # as polars' own String: all null either way.
     nulls = [
@@ -209,3 +211,99 @@ def test_the_whole_table_through_arrow_is_what_polars_converts(frame: Any) -> No
 @given(frame=frames())
 def test_random_tables_through_arrow_are_what_polars_converts(frame: Any) -> None:
     test_the_whole_table_through_arrow_is_what_polars_converts(frame)
+
+
+# Object columns of few distinct objects (`typed._repeated_strings`: the distinct objects
+# converted, then gathered), with the distinct share forced so that small frames take it.
+
+SAME = "".join(["K", "P"])  # "KP", another object: equal values of distinct objects
+OBJECTS = st.sampled_from(
+    ["KP", SAME, "CN", "", " kp", "2710.19", "é", "\ud800", None, math.nan, 1.5, 7, True,
+     pd.NA, pd.NaT, date(2019, 1, 1)]
+)  # fmt: skip
+
+
+@st.composite
+def object_frames(draw: st.DrawFn) -> Any:
+    n = draw(st.integers(1, 12))
+    data = {c: draw(st.lists(OBJECTS, min_size=n, max_size=n)) for c in ("a", "b")}
+    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in data.items()})
+    if draw(st.booleans()):  # one 2-D block of objects: strided columns
+        frame = pd.DataFrame(frame.to_numpy(dtype=object).T.copy().T, columns=["a", "b"])
+    return frame
+
+
+@pytest.fixture
+def repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compliance.engine.columnar import typed
+
+    monkeypatch.setattr(typed, "_DISTINCT_SHARE", 1.0)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(frame=object_frames())
+def test_repeated_objects_convert_as_pyarrow_converts_them(repeated: None, frame: Any) -> None:
+    import polars as pl
+    import pyarrow as pa
+
+    from compliance.engine.columnar.plan import Fallback
+    from compliance.engine.columnar.typed import _from_pandas
+
+    try:
+        expected = pl.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+    except (pa.ArrowException, TypeError, ValueError):
+        with pytest.raises(Fallback):
+            _from_pandas(frame)
+        return
+    converted, values = _from_pandas(frame)
+    assert converted.schema == expected.schema
+    assert converted.equals(expected)
+    for column, held in values.items():
+        assert converted.schema[column] == pl.String
+        assert sorted(held) == sorted(converted.get_column(column).drop_nulls().unique())
+
+
+def test_a_frame_read_by_pandas_takes_the_repeated_strings(tmp_path: Path) -> None:
+    # pandas' CSV reader gives equal cells one object: the columns of codes are
+    # converted from their distinct objects, the ids (all distinct) by pyarrow.
+    path = tmp_path / "log.csv"
+    rows = "".join(f"r{i},2019-01-0{i % 2 + 1},kg,{'' if i % 3 else 'x'}\n" for i in range(99))
+    path.write_text("id,date,unit,note\n" + rows)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    import polars as pl
+
+    from compliance.engine.columnar.typed import _from_pandas
+
+    converted, values = _from_pandas(frame)
+    assert sorted(values) == ["date", "note", "unit"]
+    assert values["unit"] == ["kg"] and sorted(values["note"]) == ["", "x"]
+    assert converted.equals(pl.from_pandas(frame))
+    typed = Typed.of(frame)
+    assert typed is not None and typed.never_empty == {"id", "date", "unit"}
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(frame=frames(), codes=st.lists(st.sampled_from(["KP", "kp", " KP", "", "XX", None]),
+                                      min_size=8, max_size=8))  # fmt: skip
+def test_frames_of_repeated_strings_match_the_python_path_and_csv(
+    tmp_path: Path, rulebook: compliance.Rulebook, repeated: None, monkeypatch: pytest.MonkeyPatch,
+    frame: Any, codes: list[Any],
+) -> None:  # fmt: skip
+    # Known values checked once (bad ones among them), columns with and without "", and
+    # batches of three rows (each a slice of the frame in memory).
+    from compliance.engine.columnar import typed
+
+    monkeypatch.setattr(typed, "TYPED_BATCH_ROWS", 3)
+    codes = codes[: len(frame)]
+    frame = frame.assign(
+        id=pd.Series(["" if c == "" else i for i, c in zip(frame["id"], codes, strict=True)],
+                     dtype=object),
+        destination=pd.Series(codes, dtype=object),
+        hs_code=frame["hs_code"].astype(object).where(frame["hs_code"].notna(), None),
+        note=pd.Series(["", "x", None, "x", "", "y", "x", None][: len(frame)], dtype=object),
+    )  # fmt: skip
+    _same(frame, rulebook, tmp_path)

@@ -95,18 +95,21 @@ class FieldExprs:
     `columns` are the log's column names (stripped); absent standard fields are null.
     `selectors` are every selector the rulebook evaluates, `group_by` the fields caps group
     on: free text that none of them reads is only checked for length (its whitespace
-    cannot change a finding). `empty_is_null`: the reader already made "" null.
+    cannot change a finding). `empty_is_null`: the reader already made "" null;
+    `never_empty`: columns that hold no "" (read as they are, as with `empty_is_null`).
     """
 
     def __init__(
         self, columns: Iterable[str], selectors: Iterable[Selector] = (),
         group_by: Iterable[str] = (), empty_is_null: bool = False,
+        never_empty: Iterable[str] = (),
     ) -> None:  # fmt: skip
         self.columns = list(columns)
         self.present_fields = {c for c in self.columns if c in FIELDS}
         self.extras = [c for c in self.columns if c not in FIELDS]
         self.materialised: set[str] = set()
         self.empty_is_null = empty_is_null
+        self.never_empty = set(never_empty)
         selectors = list(selectors)
         read = set().union(*(fields_of(x) for x in selectors)) | set(group_by)
         self.referenced = {f[6:] if f.startswith("extra.") else f for f in read}
@@ -151,7 +154,7 @@ class FieldExprs:
 
         if field in self.present_fields or field in self.extras:
             col = pl.col(field)
-            if self.empty_is_null:
+            if self.empty_is_null or field in self.never_empty:
                 return col
             # A quoted empty field is "" rather than null; both mean absent.
             return pl.when(col == "").then(None).otherwise(col)

@@ -9,7 +9,7 @@ id and the few rows that are not clean, carry `supersedes` or may match a rule.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,7 +42,7 @@ from compliance.engine.columnar.frames import detached
 from compliance.engine.columnar.line_index import LineIndex
 from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback, Plan
-from compliance.engine.columnar.typed import TRUSTED, TypedLog
+from compliance.engine.columnar.typed import TRUSTED, Typed, TypedLog
 from compliance.events import DATE_FIELDS, IMO_FIELDS, MAX_TEXT, Shipment
 from compliance.io.readers import FIELD_LIMIT
 
@@ -119,13 +119,14 @@ class Screen:
 
     def __init__(
         self, exprs: FieldExprs, plan: Plan, every_row: bool = False, csv: bool = False,
-        ndjson: list[str] | None = None,
+        ndjson: list[str] | None = None, known: Mapping[str, list[str]] | None = None,
     ) -> None:  # fmt: skip
         """`every_row`: the reader yields rows of blanks too (Parquet, DataFrames), so
         they are records (rejected by the ledger) rather than skipped. `csv`: chunks of
         a CSV file's lines are screened (`run_csv`), most lines from their text.
         `ndjson`: the key order of a JSON Lines log whose chunks' lines are screened so
-        (`run_lines`)."""
+        (`run_lines`). `known`: string columns and every value they hold (a pandas
+        frame's), whose checks are run on those values once."""
         import polars as pl
 
         self.lines: LineScreen | None = None
@@ -158,9 +159,15 @@ class Screen:
             unique = {str(e): e for t in tests if t is not None for e in t}  # rules share tests
             pre = pl.any_horizontal(list(unique.values())) if unique else pl.lit(False)
         checks, record_checks = exprs.checks()
+        for column, values in (known or {}).items():
+            if column in checks:  # a check of the column's value alone: by value, once
+                held = pl.DataFrame({column: values}, schema={column: pl.String})
+                bad = _values(held.select(pl.col(column).implode()), column, ~checks[column])
+                checks[column] = ~one_of(pl.col(column), bad) if bad else pl.lit(True)
         # Columns whose values repeat and whose checks cost most: checked once per
         # distinct value in a chunk, then looked up.
-        self.by_value = {c: checks.pop(c) for c in exprs.columns if c in _BY_VALUE}
+        self.by_value = {c: checks.pop(c) for c in exprs.columns
+                         if c in _BY_VALUE and c not in (known or {})}  # fmt: skip
         # Each check is its own column (__k<i>), computed once: with_columns runs them in
         # parallel (one all_horizontal expression would run them one after another), and
         # it does not share subexpressions, so the id check is read from its column.
@@ -462,9 +469,10 @@ def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
 def scan_typed(typed: TypedLog, plan: Plan, progress: Progress) -> Scan:
     """The scan of a Parquet file, DataFrame or JSON Lines file; Fallback when it must
     take the Python path."""
-    exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by)
+    known, never_empty = (typed.values, typed.never_empty) if isinstance(typed, Typed) else ({}, ())
+    exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by, never_empty=never_empty)
     order = typed.order if isinstance(typed, NdjsonLog) else None
-    screen = Screen(exprs, plan, every_row=True, ndjson=order)
+    screen = Screen(exprs, plan, every_row=True, ndjson=order, known=known)
 
     def job(make: Callable[[], pl.DataFrame]) -> tuple[Outcome, int]:
         frame = make()
