@@ -279,10 +279,18 @@ def test_trusted_floats_are_cast_as_repr(number: float) -> None:
 def test_a_date_is_trusted_where_its_text_is_iso() -> None:
     """`_casts` trusts a Date or Datetime by its year: exactly where Polars writes the
     date as YYYY-MM-DD (years 0-9999; a sign or a fifth digit elsewhere)."""
+    from compliance.engine.columnar.typed import TRUSTED, Typed
+
     years = pl.Series([*range(-3, 3), *range(997, 1003), *range(9997, 10003)], dtype=pl.Int32)
     days = pl.select(pl.date(pl.lit(years), 12, 31)).to_series()
-    iso = days.cast(pl.String).str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-    assert days.dt.year().is_between(0, 9999).to_list() == iso.to_list()
+    for column in (days, days.cast(pl.Datetime("ms"))):
+        frame = pl.DataFrame({"id": [str(y) for y in years], "date": column})
+        typed = Typed.of(frame)
+        assert typed is not None
+        texts = frame.with_row_index("__row").select(typed.casts)
+        iso = texts.get_column("date").str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+        assert texts.get_column(TRUSTED).to_list() == iso.to_list()
+        assert iso.sum() == 12  # years 0-2, 997-1002, 9997-9999
 
 
 @given(
