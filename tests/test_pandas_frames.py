@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import compliance
@@ -291,7 +291,7 @@ def test_a_frame_read_by_pandas_takes_the_repeated_strings(tmp_path: Path) -> No
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(frame=frames(), codes=st.lists(st.sampled_from(["KP", "kp", " KP", "", "XX", None]),
+@given(frame=frames(), codes=st.lists(st.sampled_from(["KP", "kp", " KP", "", "XX", None, pd.NA]),
                                       min_size=8, max_size=8))  # fmt: skip
 def test_frames_of_repeated_strings_match_the_python_path_and_csv(
     tmp_path: Path, rulebook: compliance.Rulebook, repeated: None, monkeypatch: pytest.MonkeyPatch,
@@ -303,14 +303,42 @@ def test_frames_of_repeated_strings_match_the_python_path_and_csv(
 
     monkeypatch.setattr(typed, "TYPED_BATCH_ROWS", 3)
     codes = codes[: len(frame)]
-    ids = ["" if c == "" else i for i, c in zip(frame["id"], codes, strict=True)]
+    ids = [
+        "" if isinstance(c, str) and not c else i for i, c in zip(frame["id"], codes, strict=True)
+    ]
+    # "" is no id: as an object column its values are known, as a string one its column
+    # is tested for ""
+    as_objects = sum(c is None for c in codes) % 2
     frame = frame.assign(
-        # "" is no id: as an object column its values are known, as a string one its
-        # column is tested for ""
-        id=pd.Series(ids, dtype=object) if codes.count(None) % 2 else pd.array(ids, "string"),
+        id=pd.Series(ids, dtype=object) if as_objects else pd.array(ids, dtype="string"),
         destination=pd.Series(codes, dtype=object),
         hs_code=frame["hs_code"].astype(object).where(frame["hs_code"].notna(), None),
         note=pd.Series(["", "x", None, "x", "", "y", "x", None][: len(frame)], dtype=object),
         commodity="oil",  # a row with id "" is a record here, not a blank line in CSV
     )  # fmt: skip
     _same(frame, rulebook, tmp_path)
+
+
+KEYS = st.sampled_from(["id", "date", "caf\u00e9", "\udcff"])
+VALUES = st.one_of(
+    st.sampled_from(["KP", "", "caf\u00e9", "x\udcffy", None, math.nan, 2.5, 7, 10**5000, pd.NaT]),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(KEYS, VALUES, max_size=5))
+@example(data={"id": "x\udcffy", "date": None})
+@example(data={"id": "KP", "value": 2.5, "note": 10**5000})
+def test_a_record_is_left_as_it_is_only_with_nothing_to_escape(data: dict[Any, Any]) -> None:
+    # readers.readable: a frame's row (numbers, dates, None beside the text) is kept as
+    # it is without a search of each value, but only when nothing needs writing out.
+    from compliance.io.readers import readable
+    from compliance.ledger import RawRecord
+
+    record = RawRecord(data, "<dataframe>", index=0)
+    out = readable(record)
+    surrogate = any(isinstance(x, str) and any("\ud800" <= c <= "\udfff" for c in x)
+                    for pair in data.items() for x in pair)  # fmt: skip
+    huge = any(type(v) is int and v > 10**4000 for v in data.values())
+    assert (out is record) == (not surrogate and not huge)
