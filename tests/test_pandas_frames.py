@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import compliance
@@ -317,28 +317,3 @@ def test_frames_of_repeated_strings_match_the_python_path_and_csv(
         commodity="oil",  # a row with id "" is a record here, not a blank line in CSV
     )  # fmt: skip
     _same(frame, rulebook, tmp_path)
-
-
-KEYS = st.sampled_from(["id", "date", "caf\u00e9", "\udcff"])
-VALUES = st.one_of(
-    st.sampled_from(["KP", "", "caf\u00e9", "x\udcffy", None, math.nan, 2.5, 7, 10**5000, pd.NaT]),
-    st.text(max_size=3),
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(data=st.dictionaries(KEYS, VALUES, max_size=5))
-@example(data={"id": "x\udcffy", "date": None})
-@example(data={"id": "KP", "value": 2.5, "note": 10**5000})
-def test_a_record_is_left_as_it_is_only_with_nothing_to_escape(data: dict[Any, Any]) -> None:
-    # readers.readable: a frame's row (numbers, dates, None beside the text) is kept as
-    # it is without a search of each value, but only when nothing needs writing out.
-    from compliance.io.readers import readable
-    from compliance.ledger import RawRecord
-
-    record = RawRecord(data, "<dataframe>", index=0)
-    out = readable(record)
-    surrogate = any(isinstance(x, str) and any("\ud800" <= c <= "\udfff" for c in x)
-                    for pair in data.items() for x in pair)  # fmt: skip
-    huge = any(type(v) is int and v > 10**4000 for v in data.values())
-    assert (out is record) == (not surrogate and not huge)

@@ -151,15 +151,8 @@ def readable(record: RawRecord) -> RawRecord:
     try:  # the usual record, all text and ASCII: nothing to escape, no ints (one test)
         if "".join(data).isascii() and "".join(data.values()).isascii():
             return record
-    except TypeError:  # a key or value that is not text (a frame's numbers and dates)
-        texts = [v for v in data.values() if type(v) is str]
-        if (
-            all(type(k) is str for k in data)
-            and "".join(data).isascii()
-            and "".join(texts).isascii()
-            and not any(type(v) is int and v.bit_length() > _INT_BITS for v in data.values())
-        ):
-            return record
+    except TypeError:
+        pass  # a key or value that is not text: look at each
     bad = [
         k
         for k, v in data.items()
@@ -368,9 +361,9 @@ def pandas_rows(frame: Any, positions: list[int] | None = None) -> Iterator[dict
     import pandas as pd
 
     part = frame if positions is None else frame.iloc[positions]
-    nat, na = pd.NaT, pd.NA
+    missing = (pd.NaT, pd.NA)
     for row in part.to_dict("records"):
-        yield {k: None if v is nat or v is na else v for k, v in row.items()}
+        yield {k: None if any(v is m for m in missing) else v for k, v in row.items()}
 
 
 def _parquet(path: str, name: str) -> Iterator[RawRecord]:
