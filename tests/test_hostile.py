@@ -91,6 +91,24 @@ def _row(field: str, value: str) -> str:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_lone_surrogate_under_a_key_that_is_not_text_is_rejected_with_its_key(
+    design: compliance.Rulebook, engine: Engine
+) -> None:
+    # A DataFrame's columns may be named by numbers; an undecodable value under one is a
+    # rejection naming the column, as under a named one, not a TypeError.
+    records = [
+        {"id": "a", "date": "2019-01-01", 7: "x\udcff"},
+        {"id": "b", "date": "2019-01-01", "note": "x\udcff"},
+    ]
+    report = compliance.evaluate(records, design, engine=engine)  # type: ignore[arg-type]
+    assert report.accounting.rejected == 2
+    assert reasons(report) == [
+        "7: is not valid UTF-8 (got 'x\\\\xff')",
+        "note: is not valid UTF-8 (got 'x\\\\xff')",
+    ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("field", "hostile", "ascii"), SPELLINGS)
 def test_non_ascii_code_is_rejected_never_accepted_unmatched(
     tmp_path: Path,

@@ -163,16 +163,16 @@ def readable(record: RawRecord) -> RawRecord:
     if not bad and not huge:
         return record
     clean = {
-        (escape_undecodable(k) if isinstance(k, str) else k): (
-            escape_undecodable(v) if type(v) is str else Decimal(v) if k in huge else v
-        )
+        _key(k): escape_undecodable(v) if type(v) is str else Decimal(v) if k in huge else v
         for k, v in data.items()
     }
-    problems = tuple(
-        str(Problem(escape_undecodable(k), "is not valid UTF-8", clean[escape_undecodable(k)]))
-        for k in bad
-    )
+    problems = tuple(str(Problem(str(_key(k)), "is not valid UTF-8", clean[_key(k)])) for k in bad)
     return RawRecord(clean, record.source, record.line, record.index, record.problems + problems)
+
+
+def _key(key: object) -> object:
+    """A record's key as it can be printed: a DataFrame's columns may be named by numbers."""
+    return escape_undecodable(key) if isinstance(key, str) else key
 
 
 _INT_BITS = 14_000  # under 4,300 decimal digits (14,284 bits), str()'s limit
