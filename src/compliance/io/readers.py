@@ -170,8 +170,9 @@ def readable(record: RawRecord) -> RawRecord:
     return RawRecord(clean, record.source, record.line, record.index, record.problems + problems)
 
 
-def _key(key: object) -> object:
-    """A record's key as it can be printed: a DataFrame's columns may be named by numbers."""
+def _key(key: str) -> str:
+    """A record's key as it can be printed: a DataFrame's columns may be named by numbers,
+    whatever the type says."""
     return escape_undecodable(key) if isinstance(key, str) else key
 
 
