@@ -73,14 +73,22 @@ def _period_cases(draw: st.DrawFn) -> tuple[Rulebook, CapRule, list[Shipment]]:
     rule = draw(st.sampled_from(caps))
     year = draw(st.integers(2017, 2021))
     between = (date(year, 1, 1), date(year, 12, 31))
+    return rulebook, rule, draw(_members(rule, rulebook, between, 16))
+
+
+@st.composite
+def _members(
+    draw: st.DrawFn, rule: CapRule, rulebook: Rulebook, between: tuple[date, date], most: int
+) -> list[Shipment]:
+    """Two to `most` events the rule matches, dated within `between`, of every shape."""
     events = []
-    for k in range(draw(st.integers(2, 16))):
+    for k in range(draw(st.integers(2, most))):
         try:
             event = draw(strategies.events_matching(rule, rulebook, between=between))
         except NoMatchingEvent:
             assume(False)
         events.append(draw(_shaped(event, k, inferred=True)))
-    return rulebook, rule, events
+    return events
 
 
 @given(_cases())
@@ -145,13 +153,7 @@ def _rolling_cases(draw: st.DrawFn) -> tuple[Rulebook, CapRule, list[Shipment]]:
     rule = draw(st.sampled_from(caps)).model_copy(update={"period": period})
     first = date(2019, 1, 1).toordinal()
     between = (date.fromordinal(first), date.fromordinal(first + 3 * period.days))
-    events = []
-    for k in range(draw(st.integers(2, 24))):
-        try:
-            event = draw(strategies.events_matching(rule, rulebook, between=between))
-        except NoMatchingEvent:
-            assume(False)
-        events.append(draw(_shaped(event, k, inferred=True)))
+    events = draw(_members(rule, rulebook, between, 24))
     # Limits of the size of a few events' amounts, sometimes exactly a sum of them: each
     # window crosses and falls back, and a total can equal a level.
     limit = []

@@ -144,14 +144,20 @@ class _Bucket:
         self.order: list[tuple[date, str]] = []  # (date, id), sorted: rolling windows
         self.findings: list[Finding] = []
 
-    def add(self, event: Shipment) -> None:
+    def add(self, event: Shipment) -> int:
+        """Add the event; its place in `order`."""
         self.events[event.id] = event
-        bisect.insort(self.order, (event.date, event.id))
-
-    def remove(self, event: Shipment) -> None:
-        del self.events[event.id]
         key = (event.date, event.id)
-        self.order.pop(bisect.bisect_left(self.order, key))
+        i = bisect.bisect_left(self.order, key)
+        self.order.insert(i, key)
+        return i
+
+    def remove(self, event: Shipment) -> int:
+        """Take the event out; the place in `order` it had."""
+        del self.events[event.id]
+        i = bisect.bisect_left(self.order, (event.date, event.id))
+        del self.order[i]
+        return i
 
     def between(self, first: date, last: date) -> list[Shipment]:
         lo = bisect.bisect_left(self.order, (first, ""))
@@ -179,11 +185,7 @@ class _CapBucket(_Bucket):
         self.tally = tally
 
     def add_member(self, event: Shipment, amounts: Amounts, own: list[Finding]) -> None:
-        self.events[event.id] = event
-        key = (event.date, event.id)
-        i = bisect.bisect_left(self.order, key)
-        self.order.insert(i, key)
-        self.pairs.insert(i, (event, amounts))
+        self.pairs.insert(self.add(event), (event, amounts))
         if self.tally is not None:
             self.tally.add(event, amounts)
         self.amounts[event.id] = amounts
@@ -194,9 +196,7 @@ class _CapBucket(_Bucket):
 
     def remove_member(self, event: Shipment) -> list[Finding]:
         """Take the member out; its own findings."""
-        del self.events[event.id]
-        i = bisect.bisect_left(self.order, (event.date, event.id))
-        del self.order[i], self.pairs[i]
+        del self.pairs[self.remove(event)]
         if self.tally is not None:
             self.tally.remove(event)
         own = self.own.pop(event.id)
