@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,50 @@ def test_a_record_that_adds_nothing_to_a_breach_announces_only_its_own_finding()
                             "unit": "kg"})  # fmt: skip
     assert [f.kind for f in changes] == ["unconvertible"]
     assert list(changes.withdrawn) == []
+
+
+ROLLING_TONNES = """\
+document: {symbol: test}
+rules:
+  - id: rolling-refined
+    title: Refined products to the DPRK in any 30 days
+    kind: cap
+    citation: test
+    verified: false
+    match: {hs_code: {prefix: ["2710"]}, destination: KP}
+    limit: [{amount: 1500, unit: bbl}]
+    period: {days: 30}
+    thresholds: [0.5]
+"""
+
+
+def test_a_rolling_cap_fed_backwards_labels_each_window_member_with_its_own_factor(
+    tmp_path: Path,
+) -> None:
+    # Windows overlap and are built again after every record: the factor labels the
+    # monitor remembers between them must be each member's (product and date), never a
+    # neighbour's.
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rolling.yaml").write_text(ROLLING_TONNES, encoding="utf-8")
+    bundled = compliance.bundled_rulebook_path() / "conversions.yaml"
+    (rules / "conversions.yaml").write_text(bundled.read_text(encoding="utf-8"))
+    rulebook = compliance.load_rulebook(rules)
+    products = ["diesel", "gasoline", "product_basket", "fuel_oil"]
+    # Pairs two days apart, 40 days between pairs: each pair's members reach the
+    # threshold and breach the limit in a window of their own.
+    log = [
+        {**OIL, "id": f"t{k:02d}", "date": str(date(2019, 1, 1) + timedelta(40 * (k // 2) + 2 * (k % 2))),
+         "quantity": "100", "unit": "t", "product": products[k % len(products)]}
+        for k in range(16)
+    ]  # fmt: skip
+    monitor = compliance.Monitor(rulebook)
+    for record in reversed(log):
+        monitor.feed(record)
+    expected = compliance.evaluate(log, rulebook, engine="stream").findings
+    assert _identities(sort_findings(monitor.findings())) == _identities(expected)
+    labels = {p.factor for f in expected if f.series is not None for p in f.series}
+    assert len(labels) == len(products)  # every product's factor appears in some window
 
 
 def test_a_correction_that_removes_the_breach_withdraws_it() -> None:

@@ -1,5 +1,6 @@
 from decimal import Context
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -72,6 +73,36 @@ def test_format_amount_fast_path_is_the_exact_one(value: D) -> None:
     plain = value.quantize(D(1), context=exact) if integral else value.normalize(exact)
     assert format_amount(value) == f"{plain:f}"
     assert D(format_amount(value)) == value
+
+
+def _rounded_by_integers(value: D, places: int, grouping: bool) -> str:
+    """What a person reads, from integer arithmetic alone: the value times 10**places
+    rounded half to even, its trailing zeros dropped."""
+    n = round(Fraction(value) * 10**places)
+    whole, part = divmod(abs(n), 10**places)
+    text = f"{whole:,}" if grouping else str(whole)
+    decimals = str(part).rjust(places, "0").rstrip("0") if places else ""
+    sign = "-" if value.is_signed() else ""  # -0.001 at two places reads "-0", as before
+    return sign + text + ("." + decimals if decimals else "")
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, places=None),
+    st.integers(0, 30),
+    st.booleans(),
+)
+def test_amounts_for_people_are_rounded_half_even_without_trailing_zeros(
+    value: D, places: int, grouping: bool
+) -> None:
+    from compliance.units import for_people
+
+    assert format_amount(value, grouping=grouping, places=places) == _rounded_by_integers(
+        value, places, grouping
+    )
+    # for_people remembers what it wrote: a value equal to an earlier one reads the same.
+    assert for_people(value, places) == _rounded_by_integers(value, places, True)
+    negated = value.copy_negate()  # unary minus would give 0 for 0, not -0
+    assert for_people(negated, places) == _rounded_by_integers(negated, places, True)
 
 
 def test_places_beyond_the_default_precision() -> None:

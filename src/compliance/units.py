@@ -106,7 +106,10 @@ def format_amount(value: Decimal, grouping: bool = False, places: int | None = N
     if places is not None:
         # Precision enough for every digit kept: places_to_show may ask for 30 places.
         exact = _exact(max(CONTEXT.prec, value.adjusted() + places + 2))
-        value = value.quantize(Decimal(1).scaleb(-places), context=exact)
+        # Quantized, the value has exactly `places` decimals: its trailing zeros are the
+        # text's to drop (a cap finding's message formats four or five amounts).
+        text = f"{value.quantize(_quantum(places), context=exact):{',' if grouping else ''}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     # In a context as precise as the value: the default one (28 digits) would round it.
     digits = max(len(value.as_tuple().digits), value.adjusted() + 1)
     exact = _exact(max(CONTEXT.prec, digits + 2))
@@ -118,6 +121,11 @@ def format_amount(value: Decimal, grouping: bool = False, places: int | None = N
 
 
 _ONE = Decimal(1)
+
+
+@functools.lru_cache(maxsize=64)
+def _quantum(places: int) -> Decimal:
+    return _ONE.scaleb(-places)
 
 
 @functools.lru_cache(maxsize=64)
@@ -154,4 +162,12 @@ def for_people(value: Decimal, places: int = 2) -> str:
     >>> for_people(Decimal("500000.001"), places_to_show(Decimal("0.001")))
     '500,000.001'
     """
+    # The text depends on the value and the places alone, but -0 equals 0 (the sign is
+    # part of the key): a monitor's findings of one change quote the same total, limit
+    # and basis several times, and every change quotes the limit.
+    return _remembered(value, places, value.is_signed())
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered(value: Decimal, places: int, signed: bool) -> str:
     return format_amount(value, grouping=True, places=places)

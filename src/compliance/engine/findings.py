@@ -528,12 +528,16 @@ def cap_rolling_findings(
     members: list[tuple[Shipment, Amounts]],
     rulebook: Rulebook,
     since: date | None = None,
+    labels: dict[tuple[object, ...], str | None] | None = None,
 ) -> list[Finding]:
     """A rolling cap's window findings on one group, from its members in (date, id)
     order (those dated `since` or later only: a monitor derives again the findings a
-    change can move, the earlier windows still walked for whether they were over)."""
+    change can move, the earlier windows still walked for whether they were over).
+    `labels` remembers the series' factor labels (see `_series`) across calls: a monitor
+    keeps one per group, as its windows are built again after every change."""
     assert isinstance(rule.period, RollingPeriod)
-    return _rolling(rule, members, _group(rule, key), rule.period.days, rulebook, since)
+    window = _Windows(rule, members, _group(rule, key), rule.period.days, rulebook, labels)
+    return _rolling(window, since)
 
 
 class _Counted:
@@ -752,7 +756,7 @@ class PeriodTally:
     def series(self) -> Series:
         self._refresh()
         if not self._columns:
-            return _series(self.rule, self.members, self.running, self.rulebook)
+            return _series(self.rule, self.members, self.running, self.rulebook, self._labels)
         return Series(
             self._units,
             self._ids,
@@ -902,7 +906,11 @@ def _label(
 
 
 def _series(
-    rule: CapRule, bucket: list[tuple[Shipment, Amounts]], running: Running, rulebook: Rulebook
+    rule: CapRule,
+    bucket: list[tuple[Shipment, Amounts]],
+    running: Running,
+    rulebook: Rulebook,
+    labels: dict[tuple[object, ...], str | None] | None = None,
 ) -> Series:
     """The evidence of a cap finding: every event that counts in some measure, with its
     amounts and the running totals after it (the tuples already computed, not copies)."""
@@ -915,7 +923,7 @@ def _series(
     sources: list[str | None] = []
     factors: list[str | None] = []
     # The factor depends on what conversion_in reads: the unit, product, HS code and date.
-    labels: dict[tuple[object, ...], str | None] = {}
+    labels = {} if labels is None else labels
     # One pass over the events (a period may hold a year's deliveries), not one per column.
     for (e, counts), total in zip(bucket, running, strict=True):
         if counts == nothing:
@@ -972,11 +980,13 @@ class _Bucket:
         events: list[tuple[Shipment, Amounts]],
         rulebook: Rulebook,
         tally: PeriodTally | None = None,
+        labels: dict[tuple[object, ...], str | None] | None = None,
     ) -> None:
         self.rule = rule
         self.events = events
         self.rulebook = rulebook
         self._tally = tally  # the events' running totals and series, kept up to date
+        self._labels = {} if labels is None else labels  # see _series
         self.running = tally.running if tally is not None else _cumulative(events)
         self._series: Series | None = None
         self._lows: Running | None = None
@@ -990,7 +1000,7 @@ class _Bucket:
             self._series = (
                 self._tally.series()
                 if self._tally is not None
-                else _series(self.rule, self.events, self.running, self.rulebook)
+                else _series(self.rule, self.events, self.running, self.rulebook, self._labels)
             )
         return self._series
 
@@ -1156,31 +1166,24 @@ def _cap_finding(
     return trusted(Finding, values)
 
 
-def _rolling(
-    rule: CapRule,
-    members: list[tuple[Shipment, Amounts]],
-    group: dict[str, str],
-    days: int,
-    rulebook: Rulebook,
-    since: date | None = None,
-) -> list[Finding]:
+def _rolling(window: _Windows, since: date | None) -> list[Finding]:
     """Windows of `days` days ending on each event's date; a finding per upward crossing
     of each level, the limit's and each threshold's (dated `since` or later).
 
     One walk serves every level: the window totals are the same sums whatever the level,
     only which of them pass it differs."""
+    rule, members = window.rule, window.members
     limits = [m.amount for m in rule.limit]
     levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
         (t.fraction, [CONTEXT.multiply(a, t.fraction) for a in limits]) for t in rule.thresholds
     ]
-    window = _Windows(rule, members, group, days, rulebook)
     if len(limits) == 1:
         return window.one_measure(levels, since)
     found: list[list[Finding]] = [[] for _ in levels]
     above = [False] * len(levels)
     start = 0
     running = [Decimal(0)] * len(limits)
-    span = timedelta(days=days - 1)
+    span = timedelta(days=window.days - 1)
     day_before = timedelta(days=1)
     previous: date | None = None
     for i, (e, amounts) in enumerate(members):
@@ -1222,9 +1225,12 @@ class _Windows:
         group: dict[str, str],
         days: int,
         rulebook: Rulebook,
+        labels: dict[tuple[object, ...], str | None] | None = None,
     ) -> None:
         self.rule, self.members, self.group, self.days = rule, members, group, days
         self.rulebook = rulebook
+        # Overlapping windows share their members' labels, and a monitor's walks too.
+        self.labels = {} if labels is None else labels
         self.verified = {t.fraction: t.verified for t in rule.thresholds}
 
     def finding(self, start: int, i: int, j: int, fraction: Decimal | None) -> Finding:
@@ -1237,7 +1243,7 @@ class _Windows:
         finding = _cap_finding(
             self.rule,
             Span(day - timedelta(days=self.days - 1), day),
-            _Bucket(self.rule, members[start : end + 1], self.rulebook),
+            _Bucket(self.rule, members[start : end + 1], self.rulebook, labels=self.labels),
             self.group,
             (i - start, j),
             fraction,

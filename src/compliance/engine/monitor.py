@@ -172,7 +172,7 @@ class _CapBucket(_Bucket):
     announced when it joins and withdrawn when it leaves, never derived again, so a
     change to a period of thousands of members costs its few period findings only."""
 
-    __slots__ = ("amounts", "own", "pairs", "tally", "total")
+    __slots__ = ("amounts", "labels", "own", "pairs", "tally", "total")
 
     def __init__(self, measures: int, tally: PeriodTally | None = None) -> None:
         super().__init__()
@@ -183,6 +183,9 @@ class _CapBucket(_Bucket):
         # A fixed period's members with its running totals and series kept up to date:
         # a breach's findings list every member, and are built again at every change.
         self.tally = tally
+        # A rolling cap's series labels (`cap_rolling_findings`): its windows are built
+        # again after every change, and overlap.
+        self.labels: dict[tuple[object, ...], str | None] = {}
 
     def add_member(self, event: Shipment, amounts: Amounts, own: list[Finding]) -> None:
         self.pairs.insert(self.add(event), (event, amounts))
@@ -711,9 +714,13 @@ class Monitor:
         # Findings on days first..last+reach rest on events from first-reach on.
         members = bucket.members(first - reach, last + reach)
         end = last + reach
+        if len(bucket.labels) > 2 * len(bucket.pairs) + 64:
+            bucket.labels.clear()  # a memo: what members gone by left in it is let go
         after = [
             f
-            for f in cap_rolling_findings(rule, where, members, self.rulebook, since=first)
+            for f in cap_rolling_findings(
+                rule, where, members, self.rulebook, since=first, labels=bucket.labels
+            )
             if f.date <= end
         ]
         kept = [f for f in bucket.findings if not first <= f.date <= end]
