@@ -1,10 +1,11 @@
-"""`paused()` stops automatic collection inside and leaves the collector as it was."""
+"""`paused()` stops automatic collection inside, `rare()` makes it rare; both leave the
+collector as it was."""
 
 from __future__ import annotations
 
 import gc
 
-from compliance._collector import paused
+from compliance._collector import paused, rare
 
 
 def test_paused_restores_the_collector_and_nests() -> None:
@@ -46,3 +47,21 @@ def test_what_is_made_inside_is_old_and_its_cycles_still_collected() -> None:
     assert alive() is not None  # a young collection no longer sees it
     gc.collect()
     assert alive() is None
+
+
+def test_rare_collects_every_100000_allocations_and_restores_the_threshold() -> None:
+    import weakref
+
+    class Node:
+        pass
+
+    before = gc.get_threshold()
+    with rare():
+        assert gc.get_threshold() == (100_000, *before[1:])
+        cycle = Node()
+        cycle.self = cycle  # type: ignore[attr-defined]
+        alive = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert alive() is None  # cycles are still collected
+    assert gc.get_threshold() == before

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import stat
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from compliance import __version__
+from compliance._collector import rare
 from compliance.errors import ComplianceError, RuleFileError
 from compliance.io._common import printable
 
@@ -208,23 +207,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """The cyclic garbage collector run every 100,000 allocations instead of 700.
-
-    An evaluation allocates millions of objects (records, shipments, findings, their
-    JSON) and almost no cycles; at the default threshold the collector's passes took a
-    third of the columnar engine's time after the scan (0.8 s of a 10M-row log) and a
-    fifth of the stream engine's. Cycles are still collected, in larger batches.
-    """
-    threshold = gc.get_threshold()
-    gc.set_threshold(100_000, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from compliance.api import evaluate
     from compliance.io.writers import prepare, render
@@ -237,7 +219,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     prepare(fmt)
     if args.engine == "spark":
         _start_spark(args.spark_master, args.spark_conf)
-    with _rare_collections():
+    with rare():
         report = evaluate(args.logs, rulebook, engine=args.engine, as_of=args.as_of)
         text = render(report, rulebook, fmt)
     if args.output:
@@ -282,17 +264,18 @@ def _watch(args: argparse.Namespace) -> int:
         return report.exit_code()
     if args.log is None:
         raise ComplianceError("watch needs a feed (a file, or - for stdin), or --report")
-    return watch(
-        args.log,
-        args.state,
-        rulebook,
-        follow=args.follow,
-        output=args.output,
-        fmt=args.input_format,
-        batch_size=max(1, args.batch),
-        as_of=args.as_of,
-        lateness=args.lateness,
-    )
+    with rare():
+        return watch(
+            args.log,
+            args.state,
+            rulebook,
+            follow=args.follow,
+            output=args.output,
+            fmt=args.input_format,
+            batch_size=max(1, args.batch),
+            as_of=args.as_of,
+            lateness=args.lateness,
+        )
 
 
 PIECE = 1 << 20  # characters encoded at a time: the text is never copied whole to bytes
