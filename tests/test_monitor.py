@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 import compliance
 from compliance.api import available_engines
 from compliance.engine.findings import sort_findings
+from profiles import examples
 from test_engines_agree import rows, rulebook_texts
 
 DATA = Path(__file__).parent / "data"
@@ -126,7 +127,7 @@ def test_a_record_that_adds_nothing_to_a_breach_announces_only_its_own_finding()
     assert list(changes.withdrawn) == []
 
 
-ROLLING_TONNES = """\
+ROLLING_30_DAYS = """\
 document: {symbol: test}
 rules:
   - id: rolling-refined
@@ -149,7 +150,7 @@ def test_a_rolling_cap_fed_backwards_labels_each_window_member_with_its_own_fact
     # neighbour's.
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "rolling.yaml").write_text(ROLLING_TONNES, encoding="utf-8")
+    (rules / "rolling.yaml").write_text(ROLLING_30_DAYS, encoding="utf-8")
     bundled = compliance.bundled_rulebook_path() / "conversions.yaml"
     (rules / "conversions.yaml").write_text(bundled.read_text(encoding="utf-8"))
     rulebook = compliance.load_rulebook(rules)
@@ -277,6 +278,46 @@ def test_feed_order_never_changes_the_final_state(log: list[dict[str, str]], rnd
         monitor.findings()
         == compliance.evaluate(log, RULEBOOK, engine="stream", as_of=AS_OF).findings
     )
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 80), st.sampled_from(["300", "500", "800"])),
+        min_size=2,
+        max_size=14,
+    ),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=examples(ci=40, thorough=300))
+def test_a_dense_rolling_cap_fed_in_any_order_announces_what_evaluate_finds(
+    dated: list[tuple[int, str]], rnd: Any
+) -> None:
+    # Windows that cross, fall back and cross again at the limit and the threshold: a
+    # change moves findings of several levels and days, which the monitor keeps in date
+    # order and replaces by the slice of the days the change can reach.
+    rulebook = _rolling_rulebook()
+    log = [
+        {**OIL, "id": f"r{k:02d}", "date": str(date(2019, 1, 1) + timedelta(day)),
+         "quantity": quantity}
+        for k, (day, quantity) in enumerate(dated)
+    ]  # fmt: skip
+    rnd.shuffle(log)
+    monitor = compliance.Monitor(rulebook)
+    announced: list[compliance.Finding] = []
+    for n, record in enumerate(log, 1):
+        changes = monitor.feed(record)
+        for finding in changes.withdrawn:
+            announced.remove(finding)
+        announced.extend(changes)
+        expected = compliance.evaluate(log[:n], rulebook, engine="stream").findings
+        assert _identities(sort_findings(announced)) == _identities(expected)
+
+
+def _rolling_rulebook() -> compliance.Rulebook:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rolling.yaml"
+        path.write_text(ROLLING_30_DAYS, encoding="utf-8")
+        return compliance.load_rulebook(path)
 
 
 @pytest.mark.parametrize("name", ["dprk", "price-cap"])

@@ -44,6 +44,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
+import operator
 import threading
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import date, timedelta
@@ -142,7 +143,7 @@ class _Bucket:
     def __init__(self) -> None:
         self.events: dict[str, Shipment] = {}
         self.order: list[tuple[date, str]] = []  # (date, id), sorted: rolling windows
-        self.findings: list[Finding] = []
+        self.findings: list[Finding] = []  # a rolling cap's in date order (_cap_findings)
 
     def add(self, event: Shipment) -> int:
         """Add the event; its place in `order`."""
@@ -676,20 +677,19 @@ class Monitor:
                     t < floor for t, floor in zip(bucket.total, self._floors[key[0]], strict=True)
                 ):
                     continue  # below every level, and no member left: no period findings
-                kept, after = self._cap_findings(rule, key, bucket, touched)
+                lo, hi, after = self._cap_findings(rule, key, bucket, touched)
             else:
                 after = findings_for_rule(
                     rule, list(bucket.events.values()), self.rulebook, as_of=self.as_of
                 )
-                kept = []
+                lo, hi = 0, len(before)
             # Only what was derived again is compared: a rolling cap's bucket can hold
             # thousands of findings, and comparing each with every other (pydantic `==`)
             # grew with the history.
-            held = {id(f) for f in kept}
-            replaced = [f for f in before if id(f) not in held]
+            replaced = before[lo:hi]
             raised.extend(f for f in after if not _among(f, replaced))
             withdrawn.extend(f for f in replaced if not _among(f, after))
-            bucket.findings = kept + after
+            bucket.findings = [*before[:lo], *after, *before[hi:]]
             if not bucket.events:
                 del self._buckets[key]
         # A member that left and came back alike in one feed changed nothing.
@@ -700,15 +700,17 @@ class Monitor:
 
     def _cap_findings(
         self, rule: CapRule, key: tuple[int, Hashable], bucket: _CapBucket, touched: _Dirty
-    ) -> tuple[list[Finding], list[Finding]]:
-        """(findings kept as they were, findings derived again) of a cap bucket."""
+    ) -> tuple[int, int, list[Finding]]:
+        """The cap bucket's findings derived again: (lo, hi, findings) to take the place
+        of `bucket.findings[lo:hi]`."""
         where = key[1]
         assert isinstance(where, tuple)
+        found = bucket.findings
         if not isinstance(rule.period, RollingPeriod):
             tally = bucket.tally
             if tally is None:  # an event outside every fixed period: its own findings only
-                return [], []
-            return [], tally.findings()
+                return 0, len(found), []
+            return 0, len(found), tally.findings()
         first, last = touched.first, touched.last
         reach = timedelta(days=rule.period.days)
         # Findings on days first..last+reach rest on events from first-reach on.
@@ -723,8 +725,11 @@ class Monitor:
             )
             if f.date <= end
         ]
-        kept = [f for f in bucket.findings if not first <= f.date <= end]
-        return kept, after
+        # A rolling cap's findings are kept in date order: those of the days a change can
+        # move are a slice found by bisection, not a walk over the years' findings.
+        after.sort(key=_dated)
+        lo = bisect.bisect_left(found, first, key=_dated)
+        return lo, bisect.bisect_right(found, end, lo=lo, key=_dated), after
 
     def _correlate(
         self,
@@ -772,6 +777,9 @@ class Monitor:
     def _key(self, index: int, event: Shipment) -> tuple[int, Hashable]:
         rule = self.rulebook.rules[index]
         return (index, _bucket_of(rule, event))
+
+
+_dated = operator.attrgetter("date")
 
 
 def _among(finding: Finding, findings: list[Finding]) -> bool:
