@@ -243,6 +243,12 @@ def _write_csv(path: Path, log: list[dict[str, str]]) -> None:
             writer.writerow(row)
 
 
+def rulebook_of(text: str) -> compliance.Rulebook:
+    """The rulebook of one file holding `text`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return _load(Path(tmp), text)
+
+
 def _load(directory: Path, rulebook_text: str) -> compliance.Rulebook:
     rules = directory / "rules.yaml"
     rules.write_text(rulebook_text, encoding="utf-8")

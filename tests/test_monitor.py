@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ import compliance
 from compliance.api import available_engines
 from compliance.engine.findings import sort_findings
 from profiles import examples
-from test_engines_agree import rows, rulebook_texts
+from test_engines_agree import rows, rulebook_of, rulebook_texts
 
 DATA = Path(__file__).parent / "data"
 RULEBOOK = compliance.load_rulebook(DATA / "design-example.yaml")
@@ -40,10 +39,7 @@ class AnnouncementsAreTheTruth(RuleBasedStateMachine):
 
     @initialize(text=rulebook_texts())
     def load(self, text: str) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "rules.yaml"
-            path.write_text(text, encoding="utf-8")
-            self.rulebook = compliance.load_rulebook(path)
+        self.rulebook = rulebook_of(text)
         self.monitor = compliance.Monitor(self.rulebook, as_of=AS_OF)
 
     def _feed(self, record: dict[str, str]) -> None:
@@ -295,7 +291,7 @@ def test_a_dense_rolling_cap_fed_in_any_order_announces_what_evaluate_finds(
     # Windows that cross, fall back and cross again at the limit and the threshold: a
     # change moves findings of several levels and days, which the monitor keeps in date
     # order and replaces by the slice of the days the change can reach.
-    rulebook = _rolling_rulebook()
+    rulebook = rulebook_of(ROLLING_30_DAYS)
     log = [
         {**OIL, "id": f"r{k:02d}", "date": str(date(2019, 1, 1) + timedelta(day)),
          "quantity": quantity}
@@ -311,13 +307,6 @@ def test_a_dense_rolling_cap_fed_in_any_order_announces_what_evaluate_finds(
         announced.extend(changes)
         expected = compliance.evaluate(log[:n], rulebook, engine="stream").findings
         assert _identities(sort_findings(announced)) == _identities(expected)
-
-
-def _rolling_rulebook() -> compliance.Rulebook:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "rolling.yaml"
-        path.write_text(ROLLING_30_DAYS, encoding="utf-8")
-        return compliance.load_rulebook(path)
 
 
 @pytest.mark.parametrize("name", ["dprk", "price-cap"])

@@ -18,7 +18,7 @@ import compliance
 from compliance.engine.findings import sort_findings
 from test_correlation import GIVER, OTHER, START, call, late_feeds, needs_durable, sorted_dicts, sts
 from test_correlation import rulebook as correlation_rulebook
-from test_engines_agree import rows, rulebook_texts
+from test_engines_agree import rows, rulebook_of, rulebook_texts
 
 AS_OF = date(2019, 1, 9)
 HORIZON = "behind the monitor's horizon"
@@ -48,14 +48,7 @@ rules:
 """
 
 
-def _rulebook(text: str) -> compliance.Rulebook:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "rules.yaml"
-        path.write_text(text, encoding="utf-8")
-        return compliance.load_rulebook(path)
-
-
-RULEBOOK = _rulebook(ROLLING)
+RULEBOOK = rulebook_of(ROLLING)
 
 
 def _oil(ident: str, day: date, quantity: str = "100", **more: str) -> dict[str, str]:
@@ -85,7 +78,7 @@ class LateRecordsAreRefusedNeverLost(RuleBasedStateMachine):
 
     @initialize(text=rulebook_texts(), lateness=st.sampled_from([0, 1, 30, 90, 200]))
     def load(self, text: str, lateness: int) -> None:
-        self.rulebook = _rulebook(text)
+        self.rulebook = rulebook_of(text)
         self.monitor = compliance.Monitor(self.rulebook, as_of=AS_OF, lateness=lateness)
 
     def _feed(self, record: dict[str, str]) -> None:

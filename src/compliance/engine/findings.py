@@ -910,7 +910,7 @@ def _series(
     bucket: list[tuple[Shipment, Amounts]],
     running: Running,
     rulebook: Rulebook,
-    labels: dict[tuple[object, ...], str | None] | None = None,
+    labels: dict[tuple[object, ...], str | None],
 ) -> Series:
     """The evidence of a cap finding: every event that counts in some measure, with its
     amounts and the running totals after it (the tuples already computed, not copies)."""
@@ -922,8 +922,8 @@ def _series(
     totals: list[tuple[Decimal, ...]] = []
     sources: list[str | None] = []
     factors: list[str | None] = []
-    # The factor depends on what conversion_in reads: the unit, product, HS code and date.
-    labels = {} if labels is None else labels
+    # The factor depends on what conversion_in reads (the unit, product, HS code and date):
+    # `labels` remembers each, across findings.
     # One pass over the events (a period may hold a year's deliveries), not one per column.
     for (e, counts), total in zip(bucket, running, strict=True):
         if counts == nothing:
@@ -1171,7 +1171,9 @@ def _rolling(window: _Windows, since: date | None) -> list[Finding]:
     of each level, the limit's and each threshold's (dated `since` or later).
 
     One walk serves every level: the window totals are the same sums whatever the level,
-    only which of them pass it differs."""
+    only which of them pass it differs. The totals are exact: one rounded at each step
+    would keep the rounding of events that have left the window, and a walk begun later
+    (a monitor's `since`, the columnar engine's segments) would decide otherwise."""
     rule, members = window.rule, window.members
     limits = [m.amount for m in rule.limit]
     levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
@@ -1181,12 +1183,12 @@ def _rolling(window: _Windows, since: date | None) -> list[Finding]:
         return window.one_measure(levels, since)
     found: list[list[Finding]] = [[] for _ in levels]
     above = [False] * len(levels)
-    start = 0
-    running = [Decimal(0)] * len(limits)
+    start, begin, running = _entry(members, since, window.days, len(limits))
     span = timedelta(days=window.days - 1)
     day_before = timedelta(days=1)
     previous: date | None = None
-    for i, (e, amounts) in enumerate(members):
+    for i in range(begin, len(members)):
+        e, amounts = members[i]
         if e.date != previous:
             previous = e.date
             first_day = e.date - span
@@ -1201,7 +1203,7 @@ def _rolling(window: _Windows, since: date | None) -> list[Finding]:
             start = _drop(members, start, first_day, running)
         for j, a in enumerate(amounts):
             if a is not None:
-                running[j] = CONTEXT.add(running[j], a)
+                running[j] = _UNBOUNDED.add(running[j], a)
         for n, (fraction, bounds) in enumerate(levels):
             if above[n]:
                 continue  # over already: no new crossing on this level until a day is not
@@ -1210,8 +1212,7 @@ def _rolling(window: _Windows, since: date | None) -> list[Finding]:
             if not over:
                 continue
             above[n] = True
-            if since is None or e.date >= since:
-                found[n].append(window.finding(start, i, over[0], fraction))
+            found[n].append(window.finding(start, i, over[0], fraction))
     return [f for level in found for f in level]
 
 
@@ -1262,13 +1263,13 @@ class _Windows:
         bounds = [(b[0], fraction is None, fraction) for fraction, b in levels]
         found: list[list[Finding]] = [[] for _ in levels]
         above = [False] * len(levels)
-        add, subtract = CONTEXT.add, CONTEXT.subtract
-        total = Decimal(0)
-        start = 0
+        add, subtract = _UNBOUNDED.add, _UNBOUNDED.subtract
+        start, begin, (total,) = _entry(members, since, self.days, 1)
         span = timedelta(days=self.days - 1)
         day_before = timedelta(days=1)
         previous: date | None = None
-        for i, (e, amounts) in enumerate(members):
+        for i in range(begin, len(members)):
+            e, amounts = members[i]
             day = e.date
             if day != previous:
                 previous = day
@@ -1295,9 +1296,35 @@ class _Windows:
                 if above[n] or not (total > bound if strict else total >= bound):
                     continue
                 above[n] = True
-                if since is None or day >= since:
-                    found[n].append(self.finding(start, i, 0, fraction))
+                found[n].append(self.finding(start, i, 0, fraction))
         return [f for level in found for f in level]
+
+
+def _entry(
+    members: list[tuple[Shipment, Amounts]], since: date | None, days: int, measures: int
+) -> tuple[int, int, list[Decimal]]:
+    """Where a rolling walk finding the crossings on `since` and later starts: (the first
+    member of the window of the day before that day's, that day's first member, that
+    window's totals). Whether a day's crossing is a new breach rests on the window of the
+    day before alone, so the days before `since` need not be walked."""
+    totals = [_ZERO] * measures
+    if since is None:
+        return 0, 0, totals
+    begin = bisect.bisect_left(members, since, key=_day_of)
+    if begin == len(members):
+        return begin, begin, totals
+    cut = members[begin][0].date - timedelta(days=days)
+    start = bisect.bisect_left(members, cut, hi=begin, key=_day_of)
+    add = _UNBOUNDED.add
+    for _, amounts in members[start:begin]:
+        for j, a in enumerate(amounts):
+            if a is not None:
+                totals[j] = add(totals[j], a)
+    return start, begin, totals
+
+
+def _day_of(member: tuple[Shipment, Amounts]) -> date:
+    return member[0].date
 
 
 def _passes(total: Decimal, level: Decimal, strict: bool) -> bool:
@@ -1312,7 +1339,7 @@ def _drop(
     while members[start][0].date < first_day:
         for j, a in enumerate(members[start][1]):
             if a is not None:
-                running[j] = CONTEXT.subtract(running[j], a)
+                running[j] = _UNBOUNDED.subtract(running[j], a)
         start += 1
     return start
 
