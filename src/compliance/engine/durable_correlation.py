@@ -27,9 +27,9 @@ import itertools
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from compliance.engine._durable import import_durable
 from compliance.errors import EngineUnavailableError
@@ -45,6 +45,7 @@ from compliance.rulebook.schema import Rule
 
 __all__ = ["DurableCorrelator"]
 
+_T = TypeVar("_T", bound=Hashable)
 _names = itertools.count()
 _names_lock = threading.Lock()
 
@@ -57,29 +58,28 @@ def _join_classes(compiled: CompiledCorrelation) -> dict[tuple[int, str], int] |
     """The (step, field) pairs of a rule that its joins make equal, numbered by class;
     None when the joins leave some step unjoined to the others (then any event near
     enough can share a chain with any other)."""
-    parent: dict[tuple[int, str], tuple[int, str]] = {}
+    pairs = [((k, j.field), (j.other, j.other_field))
+             for k, joins in enumerate(compiled.joins) for j in joins]  # fmt: skip
+    steps = _classes(((a[0], b[0]) for a, b in pairs), range(len(compiled.joins)))
+    if len(set(steps.values())) > 1:
+        return None
+    numbers: dict[tuple[int, str], int] = {}
+    return {x: numbers.setdefault(r, len(numbers)) for x, r in _classes(pairs).items()}
 
-    def root(x: tuple[int, str]) -> tuple[int, str]:
+
+def _classes(pairs: Iterable[tuple[_T, _T]], items: Iterable[_T] = ()) -> dict[_T, _T]:
+    """Each of `items` and of the pairs' members, with its class's representative once
+    each pair is made one class (union-find), in the order first met."""
+    parent = {x: x for x in items}
+
+    def root(x: _T) -> _T:
         while parent.setdefault(x, x) != x:
             x = parent[x]
         return x
 
-    steps = list(range(len(compiled.joins)))
-    linked = {k: k for k in steps}  # steps joined to each other, by union
-
-    def step_root(k: int) -> int:
-        while linked[k] != k:
-            k = linked[k]
-        return k
-
-    for k, joins in enumerate(compiled.joins):
-        for j in joins:
-            parent[root((k, j.field))] = root((j.other, j.other_field))
-            linked[step_root(k)] = step_root(j.other)
-    if len({step_root(k) for k in steps}) > 1:
-        return None
-    numbers: dict[tuple[int, str], int] = {}
-    return {x: numbers.setdefault(root(x), len(numbers)) for x in list(parent)}
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    return {x: root(x) for x in list(parent)}
 
 
 def _condition(compiled: CompiledCorrelation, n: int, k: int) -> dict[str, Any]:
