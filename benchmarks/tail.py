@@ -135,7 +135,8 @@ def _caps(plan: Any, selection: Any, repeat: int) -> int:
             seen = caps.CapAmounts(plan.rulebook)
             start = _cpu()
             for call in calls:
-                cap_findings(*call[:-1], seen)
+                plan_of, index, from_python, clean_parts, _ = call
+                cap_findings(plan_of, index, from_python, clean_parts, seen)
             rounds.append(_cpu() - start)
     shown = ", ".join(f"{r:.2f}" for r in rounds)
     print(f"caps: {min(rounds):.2f} CPU-s at least ({shown}), {len(calls)} cap rules",

@@ -4,6 +4,7 @@ rulebooks of several caps and events matching any of them, asked in any order.""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from hypothesis import given
@@ -66,8 +67,8 @@ def test_an_event_is_converted_once_per_measures(monkeypatch: object) -> None:
         return cap_amounts(rule, e, book)
 
     monkeypatch.setattr(caps_module, "cap_amounts", counted)  # type: ignore[attr-defined]
-    event = Shipment(id="s1", date="2019-03-01", quantity="100", unit="t", destination="KP",
-                     product="diesel", source="notification")  # fmt: skip
+    event = Shipment(id="s1", date=date(2019, 3, 1), quantity=Decimal(100), unit="t",
+                     destination="KP", product="diesel", source="notification")  # fmt: skip
     seen = CapAmounts(rulebook)
     for rule in (every, notified, every, other, other):
         assert seen.of(rule)(event) == cap_amounts(rule, event, rulebook)

@@ -110,6 +110,28 @@ def test_thresholds_fire_once_each(tmp_path: Path) -> None:
     assert notices == [("a", D("0.5"), True), ("b", D("0.9"), False)]
 
 
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+@pytest.mark.parametrize("period", ["{calendar: year}", "{days: 30}"])
+def test_an_unverified_threshold_gives_unverified_notices(
+    tmp_path: Path, engine: Literal["stream", "columnar"], period: str
+) -> None:
+    # The rule is verified, its 0.9 threshold is not: the notice of 0.9 must say so, on a
+    # calendar cap and a rolling one, evaluated and live; the 0.5 notice and the breach
+    # stay verified.
+    rules = CAP.replace("{calendar: year}", period)
+    rb = rulebook(tmp_path, rules + "    thresholds: [0.5, {fraction: 0.9, verified: false}]\n")
+    log = [oil("a", "2019-01-01", "50"), oil("b", "2019-01-02", "45"), oil("c", "2019-01-03", "10")]
+    monitor = compliance.Monitor(rb)
+    for e in log:
+        monitor.feed(e)
+    for report in (compliance.evaluate(log, rb, engine=engine), monitor.report()):
+        assert sorted((f.kind, f.trigger, f.verified) for f in report.findings) == [
+            ("cap_exceeded", "c", True),
+            ("threshold_reached", "a", True),
+            ("threshold_reached", "b", False),
+        ]
+
+
 def test_group_by_keeps_separate_totals(tmp_path: Path) -> None:
     rb = rulebook(tmp_path, CAP + "    group_by: [supplier]\n")
     report = compliance.evaluate(

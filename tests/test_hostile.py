@@ -100,7 +100,7 @@ def test_a_lone_surrogate_under_a_key_that_is_not_text_is_rejected_with_its_key(
         {"id": "a", "date": "2019-01-01", 7: "x\udcff"},
         {"id": "b", "date": "2019-01-01", "note": "x\udcff"},
     ]
-    report = compliance.evaluate(records, design, engine=engine)  # type: ignore[arg-type]
+    report = compliance.evaluate(records, design, engine=engine)
     assert report.accounting.rejected == 2
     assert reasons(report) == [
         "7: is not valid UTF-8 (got 'x\\\\xff')",

@@ -261,6 +261,7 @@ def test_repeated_objects_convert_as_pyarrow_converts_them(repeated: None, frame
         with pytest.raises(Fallback):
             _from_pandas(frame)
         return
+    assert isinstance(expected, pl.DataFrame)
     converted, values = _from_pandas(frame)
     assert converted.schema == expected.schema
     assert converted.equals(expected)

@@ -962,9 +962,10 @@ def _period(
         levels = [CONTEXT.multiply(m.amount, threshold.fraction) for m in rule.limit]
         reached = shared.crossing(levels, strict=False)
         if reached is not None:
-            finding = _cap_finding(rule, span, shared, group, reached, threshold.fraction, None)
-            if not threshold.verified:
-                finding = finding.model_copy(update={"verified": False})
+            fraction = threshold.fraction
+            finding = _cap_finding(
+                rule, span, shared, group, reached, fraction, None, verified=threshold.verified
+            )
             out.append(finding)
     return out
 
@@ -1086,7 +1087,11 @@ def _cap_finding(
     hit: tuple[int, int],
     threshold: Decimal | None,
     label: str | None,
+    *,
+    verified: bool = True,
 ) -> Finding:
+    """The finding of a crossing; `verified` false for an unverified threshold's (a
+    finding is verified when its rule and its figure both are)."""
     i, j = hit
     bucket, running = shared.events, shared.running
     measure = rule.limit[j]
@@ -1152,6 +1157,8 @@ def _cap_finding(
     # Built from values of the fields' types (the lists and dicts each finding's own, as
     # validation would copy them): 4 findings a change of a breached period.
     values = _base(rule, kind, trigger, message)
+    if not verified:
+        values["verified"] = False
     values.update(
         events=list(counted),
         inferred=list(inferred),
@@ -1241,7 +1248,7 @@ class _Windows:
         end = i
         while end + 1 < len(members) and members[end + 1][0].date == day:
             end += 1
-        finding = _cap_finding(
+        return _cap_finding(
             self.rule,
             Span(day - timedelta(days=self.days - 1), day),
             _Bucket(self.rule, members[start : end + 1], self.rulebook, labels=self.labels),
@@ -1249,10 +1256,8 @@ class _Windows:
             (i - start, j),
             fraction,
             f"in the {self.days} days to {day}",
+            verified=fraction is None or self.verified[fraction],
         )
-        if fraction is not None and not self.verified[fraction]:
-            finding = finding.model_copy(update={"verified": False})
-        return finding
 
     def one_measure(
         self, levels: list[tuple[Decimal | None, list[Decimal]]], since: date | None
