@@ -13,8 +13,9 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from compliance.engine.columnar.clean_lines import json_reads
+from compliance.engine.columnar.csv_chunks import Chunk
 from compliance.engine.columnar.expressions import FieldExprs
-from compliance.engine.columnar.ndjson import Chunk, NdjsonLog
+from compliance.engine.columnar.ndjson import NdjsonLog
 from compliance.engine.columnar.plan import Fallback, Plan
 from compliance.engine.columnar.screen import Screen
 from compliance.events import Shipment, parse_shipment

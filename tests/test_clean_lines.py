@@ -207,7 +207,7 @@ def _full(data: bytes, chunk: Chunk, padded: bool = False, how: str = "leading")
     try:
         if padded:
             data = b"," * (len(header) - 1) + b"\n" + data
-            chunk = Chunk(0, len(data), chunk.first - 1, chunk.rows + 1)
+            chunk = Chunk(0, len(data), chunk.first - 1, chunk.lines + 1)
         frame = chunk_frame(data, chunk, header).slice(1 if padded else 0)
         keys, candidates, records, latest = screen.run(frame)
     except Fallback:

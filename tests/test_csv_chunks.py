@@ -276,7 +276,7 @@ def test_the_second_pass_from_the_line_index_reads_what_the_whole_chunk_gives(
             return
     assert spanning < 0
     assert_indexed_without_cr(scan.chunks, scan.index, path.read_bytes())
-    rows = sum(c.rows for c in scan.chunks)
+    rows = sum(c.lines for c in scan.chunks)
     if not rows:
         return
     wanted = picks.draw(st.sets(st.integers(0, rows - 1), min_size=1))
@@ -320,7 +320,7 @@ def test_rows_first_and_last_in_their_blocks_read_again(
     path = tmp_path / "log.csv"
     path.write_bytes((WIDE + body).encode())
     scan = scan_csv(str(path), Plan(design_rulebook), Progress())
-    assert [c.rows for c in scan.chunks] == [12, 11, 7]
+    assert [c.lines for c in scan.chunks] == [12, 11, 7]
     assert [c.first in scan.index for c in scan.chunks] == [True, False, True]
     wanted = [0, 3, 4, 7, 11, 12, 15, 16, 19, 20, 22, 23, 24, 27, 28, 29]
     got = fetch(scan, pl.Series(wanted))

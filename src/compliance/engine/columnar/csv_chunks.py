@@ -50,13 +50,13 @@ PROBE_BYTES = 1 << 16  # how far back from a chunk's size its last newline is lo
 
 
 class Chunk(NamedTuple):
-    """Where a chunk sits in the file (bytes `start` to `end`) and its rows (`first` on,
-    `rows` of them: one per line)."""
+    """Where a chunk sits in the file (bytes `start` to `end`) and its lines (`first` on,
+    `lines` of them, blank ones included; a CSV chunk's rows are its lines)."""
 
     start: int
     end: int
     first: int
-    rows: int
+    lines: int
 
 
 def fast_csv(source: str | Path) -> bool:
@@ -155,7 +155,7 @@ def csv_chunks(path: str, chunks: list[Chunk] | None = None) -> Iterator[tuple[b
             if chunks is not None:
                 chunks.append(chunk)
             yield data, chunk
-            offset += chunk.rows
+            offset += chunk.lines
             start = end
 
 
@@ -173,11 +173,11 @@ def chunk_frame(
     tells apart any two rows whose text differs, at a tenth of hashing its columns.
     Fallback when the rows could differ from the Python reader's. `index`: where the
     chunk's lines are noted, for `csv_rows`."""
-    lines = chunk_lines(data, chunk.rows)
+    lines = chunk_lines(data, chunk.lines)
     if short_lines(data, lines, len(header)):
         raise Fallback  # the Python reader rejects those rows
     frame = parse_chunk(data, header)
-    if frame.height != chunk.rows or frame.width != len(header):
+    if frame.height != chunk.lines or frame.width != len(header):
         raise Fallback  # quoted newlines or skipped lines: line numbers would differ
     frame = frame.with_row_index("__row", chunk.first)
     if lines is None:
@@ -203,14 +203,15 @@ _BOM = "\ufeff".encode()
 _NO_SEPARATOR = "\x01"
 
 
-def chunk_lines(chunk: bytes, rows: int | None = None) -> pl.Series | None:
+def chunk_lines(chunk: bytes, count: int | None = None) -> pl.Series | None:
     """The lines of a chunk of whole lines, as text (a CRLF's CR dropped, an empty line
     null); None when they cannot be read so (the byte in the data, bytes that are not
-    UTF-8, a count that differs from the chunk's newlines). `rows`: that count, when
-    known (`Chunk.rows`: counting costs as much as reading the lines)."""
+    UTF-8, a byte order mark starting the data, which Polars drops and Python keeps, a
+    count that differs from the chunk's newlines). `count`: that count, when known
+    (`Chunk.lines`: counting costs as much as reading the lines)."""
     import polars as pl
 
-    if _NO_SEPARATOR.encode() in chunk:
+    if _NO_SEPARATOR.encode() in chunk or chunk.startswith(_BOM):
         return None
     try:
         frame = pl.read_csv(chunk, has_header=False, separator=_NO_SEPARATOR, quote_char=None,
@@ -218,11 +219,9 @@ def chunk_lines(chunk: bytes, rows: int | None = None) -> pl.Series | None:
     except pl.exceptions.PolarsError:
         return None
     lines = frame.get_column("line")
-    if rows is None:
-        rows = chunk.count(b"\n") + (chunk[-1:] != b"\n")
-    if lines.len() != rows:
-        return None
-    return lines
+    if count is None:
+        count = chunk.count(b"\n") + (chunk[-1:] != b"\n")
+    return lines if lines.len() == count else None
 
 
 # A field as the csv module (default dialect, not strict) reads it on one line: quoted
@@ -285,7 +284,7 @@ def csv_rows(
     parts = []
     with open(path, "rb") as handle:
         for chunk in chunks:
-            inside = rows.filter((rows >= chunk.first) & (rows < chunk.first + chunk.rows))
+            inside = rows.filter((rows >= chunk.first) & (rows < chunk.first + chunk.lines))
             if inside.len() == 0:
                 continue
             if (picked := index.read(handle, chunk.start, chunk.first, inside)) is not None:
@@ -308,7 +307,7 @@ def _whole_chunk_rows(
     of a chunk without an index (carriage returns, the separator byte), or its parse."""
     handle.seek(chunk.start)
     data = handle.read(chunk.end - chunk.start)
-    lines = chunk_lines(data, chunk.rows)
+    lines = chunk_lines(data, chunk.lines)
     if lines is not None:
         picked = lines.gather(inside - chunk.first).fill_null("")
         return parse_chunk(("\n".join(picked.to_list()) + "\n").encode(), header)

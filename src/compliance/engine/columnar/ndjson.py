@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from compliance.engine.columnar.csv_chunks import LINE_SEED
+from compliance.engine.columnar.csv_chunks import LINE_SEED, Chunk, chunk_lines
 from compliance.engine.columnar.line_index import LineIndex
 from compliance.engine.columnar.plan import Fallback
 from compliance.engine.columnar.typed import TRUSTED
@@ -42,7 +42,6 @@ __all__ = ["CHUNK_BYTES", "NdjsonLog"]
 CHUNK_BYTES = 31 << 20
 SAMPLE_BYTES = 4 << 20  # where the columns are taken from
 _BOM = b"\xef\xbb\xbf"
-_NO_SEPARATOR = "\x01"  # a byte that splits no line: reading with it gives whole lines
 
 _WS = r"[ \t]*"
 # A string value: no control character, valid escapes, no surrogate escape (a lone one is
@@ -75,16 +74,6 @@ _EXACT = (
     + "".join(rf"|[1-9][0-9]{{{k}}}\.[0-9]{{1,{13 - k}}}" for k in range(13))
     + ")"
 )
-
-
-class Chunk(NamedTuple):
-    """Where a chunk sits in the file (bytes `start` to `end`) and its lines (`first`
-    on, `lines` of them, blank ones included)."""
-
-    start: int
-    end: int
-    first: int
-    lines: int
 
 
 class NdjsonLog:
@@ -141,7 +130,7 @@ class NdjsonLog:
             yield partial(self._screened, screen, chunk, data)
 
     def _screened(self, screen: Screen, chunk: Chunk, data: bytes) -> tuple[Outcome, int]:
-        lines = None if b"\r" in data else _lines(data, chunk.lines)
+        lines = None if b"\r" in data else chunk_lines(data, chunk.lines)
         if lines is None:  # carriage returns, bytes not UTF-8: the chunk's frame, in full
             frame = self._chunk_frame(chunk, data)
             return screen.run(frame), frame.height
@@ -151,7 +140,7 @@ class NdjsonLog:
     def _chunk_frame(self, chunk: Chunk, data: bytes) -> pl.DataFrame:
         import polars as pl
 
-        lines = _lines(data, chunk.lines)
+        lines = chunk_lines(data, chunk.lines)
         if lines is None:  # not UTF-8, or the separator byte: Python reads them all
             text = _python_lines(data)
             numbers = [chunk.first + i for i, t in enumerate(text) if t.strip()]
@@ -326,7 +315,7 @@ class NdjsonLog:
             if texts is not None:
                 lines = pl.Series([t.removesuffix("\n") for t in texts], dtype=pl.String)
                 parts.append(self._frame(lines, inside))
-            elif (whole := _lines(self._chunk(chunk))) is None:
+            elif (whole := chunk_lines(self._chunk(chunk))) is None:
                 parts.append(self._untrusted(inside.to_list()))
             else:
                 parts.append(self._frame(whole.gather(inside - chunk.first), inside))
@@ -378,24 +367,6 @@ def _chunks(path: str) -> Iterator[tuple[Chunk, bytes]]:
             start += len(data)
 
 
-def _lines(data: bytes, count: int | None = None) -> pl.Series | None:
-    """A chunk's lines as Polars reads them (null for empty ones); None when they must
-    be read by Python (bytes that are not UTF-8, the separator byte). `count`: how many
-    lines it has, if known."""
-    import polars as pl
-
-    if _NO_SEPARATOR.encode() in data or data.startswith(_BOM):
-        return None  # Polars drops a byte order mark that starts the data (Python does not)
-    try:
-        frame = pl.read_csv(data, has_header=False, separator=_NO_SEPARATOR, quote_char=None,
-                            schema={"line": pl.String}, encoding="utf8")  # fmt: skip
-        lines = frame.get_column("line")
-    except pl.exceptions.PolarsError:
-        return None
-    expected = data.count(b"\n") + (not data.endswith(b"\n")) if count is None else count
-    return lines if lines.len() == expected else None
-
-
 def _python_lines(data: bytes) -> list[str]:
     """A chunk's lines as the Python reader reads them (each with its line end)."""
     text = data.decode("utf-8", "surrogateescape").split("\n")
@@ -434,7 +405,7 @@ def _columns(path: str) -> tuple[list[str], list[str]]:
         data = handle.read(SAMPLE_BYTES)
     if len(data) == SAMPLE_BYTES:
         data = data[: data.rfind(b"\n") + 1]
-    lines = _lines(data.removeprefix(_BOM))
+    lines = chunk_lines(data.removeprefix(_BOM))
     sequences: list[list[str]] = []
     if lines is not None:
         plain = lines.filter(lines.str.contains(_PLAIN).fill_null(False))

@@ -278,7 +278,7 @@ class Screen:
         lines, and screened by `run`."""
         import polars as pl
 
-        lines = chunk_lines(data, chunk.rows) if self.lines is not None else None
+        lines = chunk_lines(data, chunk.lines) if self.lines is not None else None
         if self.lines is None or lines is None:
             frame = chunk_frame(data, chunk, header, index)
             return self.run(frame), frame.height
@@ -297,7 +297,7 @@ class Screen:
             )
         else:
             keyed = parse_columns(data, header, list(KEYED))
-            if keyed.height != chunk.rows:
+            if keyed.height != chunk.lines:
                 raise Fallback  # quoted newlines or skipped lines: line numbers would differ
         screened = keyed.with_columns(lines.alias("__line")).with_row_index("__row", chunk.first)
         screened = screened.with_columns(
