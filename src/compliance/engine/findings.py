@@ -537,7 +537,7 @@ def cap_rolling_findings(
     keeps one per group, as its windows are built again after every change."""
     assert isinstance(rule.period, RollingPeriod)
     window = _Windows(rule, members, _group(rule, key), rule.period.days, rulebook, labels)
-    return _rolling(window, since)
+    return window.findings(since)
 
 
 class _Counted:
@@ -1173,58 +1173,9 @@ def _cap_finding(
     return trusted(Finding, values)
 
 
-def _rolling(window: _Windows, since: date | None) -> list[Finding]:
-    """Windows of `days` days ending on each event's date; a finding per upward crossing
-    of each level, the limit's and each threshold's (dated `since` or later).
-
-    One walk serves every level: the window totals are the same sums whatever the level,
-    only which of them pass it differs. The totals are exact: one rounded at each step
-    would keep the rounding of events that have left the window, and a walk begun later
-    (a monitor's `since`, the columnar engine's segments) would decide otherwise."""
-    rule, members = window.rule, window.members
-    limits = [m.amount for m in rule.limit]
-    levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
-        (t.fraction, [CONTEXT.multiply(a, t.fraction) for a in limits]) for t in rule.thresholds
-    ]
-    if len(limits) == 1:
-        return window.one_measure(levels, since)
-    found: list[list[Finding]] = [[] for _ in levels]
-    above = [False] * len(levels)
-    start, begin, running = _entry(members, since, window.days, len(limits))
-    span = timedelta(days=window.days - 1)
-    day_before = timedelta(days=1)
-    previous: date | None = None
-    for i in range(begin, len(members)):
-        e, amounts = members[i]
-        if e.date != previous:
-            previous = e.date
-            first_day = e.date - span
-            # A breach goes on while every day's window is over, idle days included.
-            # The window of the day before holds every earlier event from first_day - 1
-            # on, and no idle day's window is smaller: whether it is over decides
-            # whether this day's crossing is a new breach.
-            start = _drop(members, start, first_day - day_before, running)
-            for n, (fraction, bounds) in enumerate(levels):
-                strict = fraction is None
-                above[n] = any(_passes(running[j], b, strict) for j, b in enumerate(bounds))
-            start = _drop(members, start, first_day, running)
-        for j, a in enumerate(amounts):
-            if a is not None:
-                running[j] = _UNBOUNDED.add(running[j], a)
-        for n, (fraction, bounds) in enumerate(levels):
-            if above[n]:
-                continue  # over already: no new crossing on this level until a day is not
-            strict = fraction is None
-            over = [j for j, b in enumerate(bounds) if _passes(running[j], b, strict)]
-            if not over:
-                continue
-            above[n] = True
-            found[n].append(window.finding(start, i, over[0], fraction))
-    return [f for level in found for f in level]
-
-
 class _Windows:
-    """A rolling cap's members in (date, id) order, and the finding of one window."""
+    """A rolling cap's members in (date, id) order: the walk over its windows and the
+    finding of one."""
 
     def __init__(
         self,
@@ -1240,6 +1191,55 @@ class _Windows:
         # Overlapping windows share their members' labels, and a monitor's walks too.
         self.labels = {} if labels is None else labels
         self.verified = {t.fraction: t.verified for t in rule.thresholds}
+
+    def findings(self, since: date | None) -> list[Finding]:
+        """Windows of `days` days ending on each event's date; a finding per upward crossing
+        of each level, the limit's and each threshold's (dated `since` or later).
+
+        One walk serves every level: the window totals are the same sums whatever the level,
+        only which of them pass it differs. The totals are exact: one rounded at each step
+        would keep the rounding of events that have left the window, and a walk begun later
+        (a monitor's `since`, the columnar engine's segments) would decide otherwise."""
+        rule, members = self.rule, self.members
+        limits = [m.amount for m in rule.limit]
+        levels: list[tuple[Decimal | None, list[Decimal]]] = [(None, limits)] + [
+            (t.fraction, [CONTEXT.multiply(a, t.fraction) for a in limits]) for t in rule.thresholds
+        ]
+        if len(limits) == 1:
+            return self.one_measure(levels, since)
+        found: list[list[Finding]] = [[] for _ in levels]
+        above = [False] * len(levels)
+        start, begin, running = _entry(members, since, self.days, len(limits))
+        span = timedelta(days=self.days - 1)
+        day_before = timedelta(days=1)
+        previous: date | None = None
+        for i in range(begin, len(members)):
+            e, amounts = members[i]
+            if e.date != previous:
+                previous = e.date
+                first_day = e.date - span
+                # A breach goes on while every day's window is over, idle days included.
+                # The window of the day before holds every earlier event from first_day - 1
+                # on, and no idle day's window is smaller: whether it is over decides
+                # whether this day's crossing is a new breach.
+                start = _drop(members, start, first_day - day_before, running)
+                for n, (fraction, bounds) in enumerate(levels):
+                    strict = fraction is None
+                    above[n] = any(_passes(running[j], b, strict) for j, b in enumerate(bounds))
+                start = _drop(members, start, first_day, running)
+            for j, a in enumerate(amounts):
+                if a is not None:
+                    running[j] = _UNBOUNDED.add(running[j], a)
+            for n, (fraction, bounds) in enumerate(levels):
+                if above[n]:
+                    continue  # over already: no new crossing on this level until a day is not
+                strict = fraction is None
+                over = [j for j, b in enumerate(bounds) if _passes(running[j], b, strict)]
+                if not over:
+                    continue
+                above[n] = True
+                found[n].append(self.finding(start, i, over[0], fraction))
+        return [f for level in found for f in level]
 
     def finding(self, start: int, i: int, j: int, fraction: Decimal | None) -> Finding:
         """The window from member `start` to the last member of member i's day, crossed
@@ -1262,7 +1262,7 @@ class _Windows:
     def one_measure(
         self, levels: list[tuple[Decimal | None, list[Decimal]]], since: date | None
     ) -> list[Finding]:
-        """`_rolling`'s walk for a cap of one measure (most): the same sums, in the same
+        """`findings`' walk for a cap of one measure (most): the same sums, in the same
         order, on one total."""
         members = self.members
         bounds = [(b[0], fraction is None, fraction) for fraction, b in levels]
@@ -1279,7 +1279,7 @@ class _Windows:
             if day != previous:
                 previous = day
                 first_day = day - span
-                # As in `_rolling`: the day before's window decides whether a crossing
+                # As in `findings`: the day before's window decides whether a crossing
                 # today is a new breach.
                 cut = first_day - day_before
                 while members[start][0].date < cut:
