@@ -318,3 +318,83 @@ def test_frames_of_repeated_strings_match_the_python_path_and_csv(
         commodity="oil",  # a row with id "" is a record here, not a blank line in CSV
     )  # fmt: skip
     _same(frame, rulebook, tmp_path)
+
+
+# Floats at the bounds of an amount's pattern and of a faithful cast, beside any float.
+AMOUNT_BOUNDS = [1e15, float(np.nextafter(1e15, 0)), 1e16, float(np.nextafter(1e16, 0)), 1e-4,
+                 float(np.nextafter(1e-4, 0)), 1.0, 0.0, -0.0, -1.0, 5e-324, 123456.5,
+                 math.inf, -math.inf, math.nan]  # fmt: skip
+AMOUNTS = st.one_of(st.sampled_from(AMOUNT_BOUNDS), st.floats(), st.floats(1e-5, 1e17))
+
+
+def _clean(frame: Any, implied: bool) -> list[bool]:
+    """Each row's `__clean` from the screen's checks and `__ok`, with the float amounts'
+    checks left to `__ok` (`Typed.implied`) or run on their text as for any column."""
+    import polars as pl
+
+    from compliance.engine.columnar.expressions import FieldExprs
+    from compliance.engine.columnar.plan import Plan
+    from compliance.engine.columnar.screen import Screen
+    from compliance.engine.columnar.typed import TRUSTED
+
+    typed = Typed.of(frame)
+    assert typed is not None
+    plan = Plan(compliance.load_rulebook(RULES))
+    exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by, never_empty=typed.never_empty)
+    screen = Screen(exprs, plan, every_row=True, known=typed.values,
+                    implied=typed.implied if implied else frozenset())  # fmt: skip
+    strings = pl.concat(list(typed.batches()))
+    checked = strings.with_columns(*screen.checks)
+    return checked.select(pl.all_horizontal(*screen.check_names, TRUSTED)).to_series().to_list()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")  # float32: to inf
+@settings(max_examples=60, deadline=None)
+@given(
+    quantities=st.lists(st.one_of(AMOUNTS, st.none()), min_size=1, max_size=12),
+    values=st.lists(AMOUNTS, min_size=12, max_size=12),
+    single=st.booleans(),
+)
+def test_float_amounts_checked_by_their_number_are_checked_by_their_text(
+    quantities: list[float | None], values: list[float], single: bool
+) -> None:
+    # `__ok` of a float amount (quantity, value) says what `_AMOUNT` says of its text:
+    # rows are clean exactly where they were with the pattern; float32 too, NaN and None
+    # missing (null), pd.NA in a nullable Float64 column.
+    n = len(quantities)
+    frame = pd.DataFrame({
+        "id": [f"r{i}" for i in range(n)],
+        "date": pd.to_datetime(["2019-01-10"] * n),
+        "quantity": pd.array(quantities, dtype="float32" if single else "Float64"),
+        "unit": ["bbl"] * n,
+        "value": np.array(values[:n], dtype=np.float64),
+        "currency": ["USD"] * n,
+    })  # fmt: skip
+    typed = Typed.of(frame)
+    assert typed is not None and typed.implied == {"quantity", "value"}
+    assert _clean(frame, implied=True) == _clean(frame, implied=False)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(frame=frames(), amounts=st.lists(AMOUNTS, min_size=8, max_size=8))
+def test_frames_of_float_amounts_match_the_python_path_and_csv(
+    tmp_path: Path, rulebook: compliance.Rulebook, frame: Any, amounts: list[float]
+) -> None:
+    # Quantities as floats (the benchmark's pandas frame), values at the bounds.
+    frame = frame.assign(
+        quantity=frame["quantity"].astype("float64"), value=amounts[: len(frame)],
+        currency=["USD" if a == a else None for a in amounts[: len(frame)]],
+    )  # fmt: skip
+    assert Typed.of(frame) is not None
+    _same(frame, rulebook, tmp_path)
+
+
+def test_amounts_of_other_types_are_checked_by_their_text() -> None:
+    # Integers and strings keep the pattern: only a float's text is known by its number.
+    frame = _frame().assign(value=["1.5", "-2", None, "0.10", "1e5"])
+    typed = Typed.of(frame)
+    assert typed is not None and typed.implied == frozenset()
+    # "-2" has a sign, row c no date, "1e5" an exponent.
+    assert _clean(frame, implied=True) == [True, False, False, True, False]

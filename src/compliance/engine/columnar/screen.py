@@ -120,13 +120,15 @@ class Screen:
     def __init__(
         self, exprs: FieldExprs, plan: Plan, every_row: bool = False, csv: bool = False,
         ndjson: list[str] | None = None, known: Mapping[str, list[str]] | None = None,
+        implied: frozenset[str] = frozenset(),
     ) -> None:  # fmt: skip
         """`every_row`: the reader yields rows of blanks too (Parquet, DataFrames), so
         they are records (rejected by the ledger) rather than skipped. `csv`: chunks of
         a CSV file's lines are screened (`run_csv`), most lines from their text.
         `ndjson`: the key order of a JSON Lines log whose chunks' lines are screened so
         (`run_lines`). `known`: string columns and every value they hold (a pandas
-        frame's), whose checks are run on those values once."""
+        frame's), whose checks are run on those values once. `implied`: columns whose
+        check the frames' `__ok` makes (`Typed.implied`), left out here."""
         import polars as pl
 
         self.lines: LineScreen | None = None
@@ -159,6 +161,8 @@ class Screen:
             unique = {str(e): e for t in tests if t is not None for e in t}  # rules share tests
             pre = pl.any_horizontal(list(unique.values())) if unique else pl.lit(False)
         checks, record_checks = exprs.checks()
+        for column in implied & checks.keys():
+            checks[column] = pl.lit(True)  # in __ok, which every row's __clean reads
         for column, values in (known or {}).items():
             if column in checks:  # a check of the column's value alone: by value, once
                 held = pl.DataFrame({column: values}, schema={column: pl.String})
@@ -469,10 +473,14 @@ def scan_csv(path: str, plan: Plan, progress: Progress) -> Scan:
 def scan_typed(typed: TypedLog, plan: Plan, progress: Progress) -> Scan:
     """The scan of a Parquet file, DataFrame or JSON Lines file; Fallback when it must
     take the Python path."""
-    known, never_empty = (typed.values, typed.never_empty) if isinstance(typed, Typed) else ({}, ())
+    known, never_empty, implied = (
+        (typed.values, typed.never_empty, typed.implied)
+        if isinstance(typed, Typed)
+        else ({}, frozenset(), frozenset())
+    )
     exprs = FieldExprs(typed.columns, plan.conditions, plan.group_by, never_empty=never_empty)
     order = typed.order if isinstance(typed, NdjsonLog) else None
-    screen = Screen(exprs, plan, every_row=True, ndjson=order, known=known)
+    screen = Screen(exprs, plan, every_row=True, ndjson=order, known=known, implied=implied)
 
     def job(make: Callable[[], pl.DataFrame]) -> tuple[Outcome, int]:
         frame = make()

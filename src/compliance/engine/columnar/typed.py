@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from compliance.engine.columnar.frames import detached
 from compliance.engine.columnar.plan import Fallback
-from compliance.events import DATE_FIELDS, MAX_FIELDS, imitated_field
+from compliance.events import DATE_FIELDS, MAX_FIELDS, NUMERIC_FIELDS, imitated_field
 from compliance.io.readers import REQUIRED, is_frame, log_format, pandas_rows, readable
 from compliance.ledger import RawRecord
 
@@ -66,6 +66,9 @@ class Typed:
     # the screen reads them as they are, with no test for "" (`FieldExprs.raw`).
     never_empty: frozenset[str] = frozenset()
     frame: pl.DataFrame | None = None  # a frame in memory: sliced as it is
+    # Columns whose `FieldExprs.field_ok` `__ok` already makes (float amounts): the
+    # screen runs no check of their text.
+    implied: frozenset[str] = frozenset()
 
     @staticmethod
     def of(source: object) -> Typed | None:
@@ -107,7 +110,10 @@ class Typed:
         except pl.exceptions.PolarsError:
             raise Fallback from None
         casts, days = _casts(schema), _days(schema)
-        return Typed(name, lazy, height, casts, pandas, values, days, frozenset(never_empty), frame)
+        implied = frozenset(n for n, t in schema.items() if _amount_of_float(n, t))
+        return Typed(
+            name, lazy, height, casts, pandas, values, days, frozenset(never_empty), frame, implied
+        )
 
     @property
     def columns(self) -> list[str]:
@@ -293,6 +299,12 @@ def _repeated_strings(name: str, column: Any) -> tuple[pl.Series, pl.Series] | N
     return strings.gather(codes).alias(name), strings
 
 
+def _amount_of_float(name: str, dtype: pl.DataType) -> bool:
+    """Whether a column is an amount (quantity, value) of floats: `_casts` folds its
+    `field_ok` into `__ok`."""
+    return name in NUMERIC_FIELDS and dtype.is_float()
+
+
 def _maybe_empty(dtype: pl.DataType) -> bool:
     """Whether a column of this type may give "" as its text (`_casts`)."""
     import polars as pl
@@ -355,6 +367,12 @@ def _casts(schema: pl.Schema) -> tuple[pl.Expr, ...]:
             text = number.cast(pl.String)
             if name == "hs_code":  # events._hs rejects every float HS code
                 trusted.append(number.is_null())
+            elif _amount_of_float(name, dtype):
+                # An amount's check (`_AMOUNT`: no sign, at most 15 digits before the
+                # point) on the number rather than its text: the text of a float in
+                # [1e-4, 1e16) has no exponent, so the pattern passes exactly those in
+                # (0, 1e15). A regex over a quarter million texts cost 0.006-0.009 CPU-s.
+                trusted.append(number.is_null() | number.is_between(1e-4, 1e15, closed="left"))
             else:
                 trusted.append(
                     number.is_null() | number.abs().is_between(1e-4, 1e16, closed="left")
