@@ -149,7 +149,7 @@ def csv_chunks(path: str, chunks: list[Chunk] | None = None) -> Iterator[tuple[b
             data = handle.read(end - start)
             if len(data) != end - start or not _whole_lines(data):
                 raise Fallback
-            if data.startswith(_BOM):
+            if data.startswith(BOM):
                 raise Fallback  # Polars drops it; the csv module keeps it in the first field
             chunk = Chunk(start, end, offset, data.count(b"\n") + (data[-1:] != b"\n"))
             if chunks is not None:
@@ -196,7 +196,7 @@ def _whole_lines(chunk: bytes) -> bool:
     return chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].count(b'"') % 2 == 0
 
 
-_BOM = "\ufeff".encode()
+BOM = "\ufeff".encode()  # UTF-8's byte order mark, which Polars drops
 
 # A byte that splits no line: reading a chunk with it as the separator (and no quoting)
 # gives its lines, at an eighth of the cost of parsing its fields.
@@ -211,7 +211,7 @@ def chunk_lines(chunk: bytes, count: int | None = None) -> pl.Series | None:
     (`Chunk.lines`: counting costs as much as reading the lines)."""
     import polars as pl
 
-    if _NO_SEPARATOR.encode() in chunk or chunk.startswith(_BOM):
+    if _NO_SEPARATOR.encode() in chunk or chunk.startswith(BOM):
         return None
     try:
         frame = pl.read_csv(chunk, has_header=False, separator=_NO_SEPARATOR, quote_char=None,

@@ -23,7 +23,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from compliance.engine.columnar.csv_chunks import LINE_SEED, Chunk, chunk_lines
+from compliance.engine.columnar.csv_chunks import BOM, LINE_SEED, Chunk, chunk_lines
 from compliance.engine.columnar.line_index import LineIndex
 from compliance.engine.columnar.plan import Fallback
 from compliance.engine.columnar.typed import TRUSTED
@@ -41,7 +41,6 @@ __all__ = ["CHUNK_BYTES", "NdjsonLog"]
 # 31 MiB of JSON Lines per chunk (about 130,000 generated records): as csv_chunks reads.
 CHUNK_BYTES = 31 << 20
 SAMPLE_BYTES = 4 << 20  # where the columns are taken from
-_BOM = b"\xef\xbb\xbf"
 
 _WS = r"[ \t]*"
 # A string value: no control character, valid escapes, no surrogate escape (a lone one is
@@ -344,7 +343,7 @@ def _chunks(path: str) -> Iterator[tuple[Chunk, bytes]]:
     first = 0
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        start = len(_BOM) if handle.read(len(_BOM)) == _BOM else 0
+        start = len(BOM) if handle.read(len(BOM)) == BOM else 0
         while start < size:
             handle.seek(start)
             data = handle.read(CHUNK_BYTES)
@@ -405,7 +404,7 @@ def _columns(path: str) -> tuple[list[str], list[str]]:
         data = handle.read(SAMPLE_BYTES)
     if len(data) == SAMPLE_BYTES:
         data = data[: data.rfind(b"\n") + 1]
-    lines = chunk_lines(data.removeprefix(_BOM))
+    lines = chunk_lines(data.removeprefix(BOM))
     sequences: list[list[str]] = []
     if lines is not None:
         plain = lines.filter(lines.str.contains(_PLAIN).fill_null(False))
