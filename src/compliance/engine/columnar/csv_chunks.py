@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 __all__ = [
+    "BOM",
     "CHUNK_BYTES",
     "LINE_SEED",
     "Chunk",
