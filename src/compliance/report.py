@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from json.encoder import encode_basestring as _string
 from typing import Any, Literal, NamedTuple, overload
 
@@ -105,9 +106,15 @@ class Measurement(_Frozen):
         differences = [self.running - self.limit, self.total - self.limit]
         if self.threshold is not None:
             differences.append(self.running - self.limit * self.threshold)
-        exponent = self.limit.normalize().as_tuple().exponent
-        quoted = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        return places_to_show(*differences, least=max(least, quoted))
+        return places_to_show(*differences, least=max(least, _quoted_places(self.limit)))
+
+
+@lru_cache(maxsize=1024)
+def _quoted_places(limit: Decimal) -> int:
+    """The decimal places that quote a limit exactly (a rulebook has a few limits, quoted
+    in every cap finding's message)."""
+    exponent = limit.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 class SeriesPoint(NamedTuple):

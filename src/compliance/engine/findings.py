@@ -721,11 +721,15 @@ class PeriodTally:
         if len(totals) == 1 and self._columns and len(self._kept) == len(members):
             # One measure and every member counted in it (most caps): the members are the
             # series' rows, and the same sums, in the same order, are taken in C.
-            sums = itertools.accumulate(
-                map(operator.itemgetter(0), self._amounts[start:]), add, initial=totals[0]
-            )
-            next(sums)  # the initial total itself
-            fresh = list(zip(sums))
+            # `+` in CONTEXT is CONTEXT.add without parsing a call's arguments.
+            with decimal.localcontext(CONTEXT):
+                sums = itertools.accumulate(
+                    map(operator.itemgetter(0), self._amounts[start:]),
+                    operator.add,
+                    initial=totals[0],
+                )
+                next(sums)  # the initial total itself
+                fresh = list(zip(sums))
             running[start:] = kept_totals[start:] = fresh
             self._stale = len(members)
             return
@@ -994,6 +998,7 @@ class _Bucket:
         self._ranged: bool | None = None
         self._unquantified: list[str] | None = None
         self._measures: dict[int, tuple[list[str], list[str], dict[str, Decimal]]] = {}
+        self._words: dict[tuple[int, int], str] = {}
 
     @property
     def series(self) -> Series:
@@ -1056,6 +1061,15 @@ class _Bucket:
         assert self._unquantified is not None
         return self._unquantified
 
+    def basis_words(self, j: int, places: int, unit: str) -> str:
+        """Measure j's total by source in a message (the period's findings quote it alike)."""
+        words = self._words.get((j, places))
+        if words is None:
+            words = self._words[(j, places)] = ", ".join(
+                f"{k} {for_people(v, places)} {unit}" for k, v in self.counted(j)[2].items()
+            )
+        return words
+
     def counted(self, j: int) -> tuple[list[str], list[str], dict[str, Decimal]]:
         """(ids of the events counted in measure j, those inferred, the total by source)."""
         found = self._measures.get(j)
@@ -1099,7 +1113,8 @@ def _cap_finding(
     at, total = running[i][j], running[-1][j]
     counted, inferred, basis = shared.counted(j)
     unit = measure.unit
-    when = label or f"in {span.label()}"
+    wording, period = _span_wording(span)
+    when = label or wording
     whom = "".join(f" for {k} {v}" for k, v in group.items())
     level = measure.amount if threshold is None else CONTEXT.multiply(measure.amount, threshold)
     strict = threshold is None
@@ -1137,7 +1152,7 @@ def _cap_finding(
         kind = "threshold_reached"
         figures = trusted(Measurement, {**figures_of, "basis": dict(basis), "threshold": threshold})
         places = figures.places()
-        percent = format_amount(threshold * 100)
+        percent = _percent(threshold)
         message = (
             f"{at_least}{for_people(at, places)} {unit} {when}{whom} reached {percent}% of the "
             f"{for_people(measure.amount, places)} {unit} cap on {trigger.date} with shipment "
@@ -1148,7 +1163,7 @@ def _cap_finding(
         assert low is not None
         message += f"; {certainty}: the lower bounds total {for_people(low, places)} {unit}"
     if len(basis) > 1:
-        parts = ", ".join(f"{k} {for_people(v, places)} {unit}" for k, v in basis.items())
+        parts = shared.basis_words(j, places, unit)
         alone = "holds" if notified else "does not hold"
         message += f"; rests on {parts}; on notifications alone it {alone}"
     if unquantified:
@@ -1162,7 +1177,7 @@ def _cap_finding(
     values.update(
         events=list(counted),
         inferred=list(inferred),
-        period=trusted(PeriodRange, {"start": span.start, "end": span.end}),
+        period=period,
         group=dict(group),
         measure=figures,
         series=shared.series,
@@ -1171,6 +1186,18 @@ def _cap_finding(
         reached_with=reached_with,
     )
     return trusted(Finding, values)
+
+
+@lru_cache(maxsize=4096)
+def _span_wording(span: Span) -> tuple[str, PeriodRange]:
+    """A period's words in a message and its `period` (frozen: the findings of a period,
+    rebuilt at every change to it, share one)."""
+    return f"in {span.label()}", trusted(PeriodRange, {"start": span.start, "end": span.end})
+
+
+@lru_cache(maxsize=256)
+def _percent(fraction: Decimal) -> str:
+    return format_amount(fraction * 100)
 
 
 class _Windows:
