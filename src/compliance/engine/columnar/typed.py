@@ -11,6 +11,7 @@ their records, reasons and values are the Python reader's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -228,10 +229,11 @@ def _from_pandas(frame: Any) -> tuple[pl.DataFrame, dict[str, list[str]]]:
     except ImportError:
         raise Fallback from None
     try:
-        repeated = {}
-        for name in names:
-            if (column := _repeated_strings(name, frame[name])) is not None:
-                repeated[name] = column
+        # Two columns at once: pandas' factorize and Polars' gather release the GIL, and
+        # these columns are most of a frame's conversion (10 M rows: 2.7 s on one core).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            found = pool.map(lambda name: _repeated_strings(name, frame[name]), names)
+            repeated = {n: c for n, c in zip(names, found, strict=True) if c is not None}
         rest = [n for n in names if n not in repeated]
         table = pl.from_arrow(pa.Table.from_pandas(frame[rest], preserve_index=False))
     except (pa.ArrowException, TypeError, ValueError, pl.exceptions.PolarsError):
