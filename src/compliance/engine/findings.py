@@ -1061,10 +1061,11 @@ class _Bucket:
         assert self._unquantified is not None
         return self._unquantified
 
-    def basis_words(self, j: int, places: int, unit: str) -> str:
+    def basis_words(self, j: int, places: int) -> str:
         """Measure j's total by source in a message (the period's findings quote it alike)."""
         words = self._words.get((j, places))
         if words is None:
+            unit = self.rule.limit[j].unit
             words = self._words[(j, places)] = ", ".join(
                 f"{k} {for_people(v, places)} {unit}" for k, v in self.counted(j)[2].items()
             )
@@ -1113,8 +1114,10 @@ def _cap_finding(
     at, total = running[i][j], running[-1][j]
     counted, inferred, basis = shared.counted(j)
     unit = measure.unit
-    wording, period = _span_wording(span)
-    when = label or wording
+    if label is None:
+        when, period = _span_wording(span)
+    else:  # a rolling window: a span of its own, never seen again
+        when, period = label, trusted(PeriodRange, {"start": span.start, "end": span.end})
     whom = "".join(f" for {k} {v}" for k, v in group.items())
     level = measure.amount if threshold is None else CONTEXT.multiply(measure.amount, threshold)
     strict = threshold is None
@@ -1163,7 +1166,7 @@ def _cap_finding(
         assert low is not None
         message += f"; {certainty}: the lower bounds total {for_people(low, places)} {unit}"
     if len(basis) > 1:
-        parts = shared.basis_words(j, places, unit)
+        parts = shared.basis_words(j, places)
         alone = "holds" if notified else "does not hold"
         message += f"; rests on {parts}; on notifications alone it {alone}"
     if unquantified:
@@ -1190,8 +1193,8 @@ def _cap_finding(
 
 @lru_cache(maxsize=4096)
 def _span_wording(span: Span) -> tuple[str, PeriodRange]:
-    """A period's words in a message and its `period` (frozen: the findings of a period,
-    rebuilt at every change to it, share one)."""
+    """A fixed period's words in a message and its `period` (frozen: the findings of a
+    period, rebuilt at every change to it, share one)."""
     return f"in {span.label()}", trusted(PeriodRange, {"start": span.start, "end": span.end})
 
 
