@@ -218,6 +218,9 @@ def test_report_json_is_the_general_writers_text(
     )  # fmt: skip
     assert report.to_json(indent) == _generic(report, indent)
     assert report.to_json(indent, end="\n") == _generic(report, indent) + "\n"
+    written = list(report.iter_json(indent))  # what the CLI writes: a finding a piece
+    assert "".join(written) == report.to_json(indent)
+    assert len(written) >= len(found) + 4
 
 
 def test_a_finding_value_of_another_type_takes_the_general_writer() -> None:

@@ -7,7 +7,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from compliance.api import evaluate
-    from compliance.io.writers import prepare, render
+    from compliance.io.writers import pieces, prepare
     from compliance.rulebook.load import load_rulebook
 
     fmt = args.format or ("table" if sys.stdout.isatty() and not args.output else "json")
@@ -221,11 +221,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         _start_spark(args.spark_master, args.spark_conf)
     with rare():
         report = evaluate(args.logs, rulebook, engine=args.engine, as_of=args.as_of)
-        text = render(report, rulebook, fmt)
-    if args.output:
-        write_report(args.output, text)
-    else:
-        _stdout(text)
+        text = pieces(report, rulebook, fmt)  # made as they are written
+        if args.output:
+            write_report(args.output, text)
+        else:
+            _stdout(text)
     for r in report.rejected:
         line = f"{r.location()}: rejected: {'; '.join(r.reasons)}"
         print(printable(line), file=sys.stderr)
@@ -252,7 +252,7 @@ def _start_spark(master: str | None, settings: list[str]) -> None:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from compliance.io.writers import render
+    from compliance.io.writers import pieces
     from compliance.rulebook.load import load_rulebook
     from compliance.watch import report_from_state, watch
 
@@ -260,7 +260,7 @@ def _watch(args: argparse.Namespace) -> int:
     if args.report:
         report = report_from_state(args.state, rulebook, as_of=args.as_of)
         fmt = args.format or ("table" if sys.stdout.isatty() else "json")
-        _stdout(render(report, rulebook, fmt))
+        _stdout(pieces(report, rulebook, fmt))
         return report.exit_code()
     if args.log is None:
         raise ComplianceError("watch needs a feed (a file, or - for stdin), or --report")
@@ -281,22 +281,40 @@ def _watch(args: argparse.Namespace) -> int:
 PIECE = 1 << 20  # characters encoded at a time: the text is never copied whole to bytes
 
 
-def encoded(text: str, piece: int = PIECE) -> Iterator[bytes]:
-    """`text` as UTF-8 in pieces of `piece` characters, valid whatever a log held:
-    anything unencodable (a lone surrogate) is written as an escape. The pieces joined
-    are `text.encode("utf-8", "backslashreplace")`; a report of a gigabyte is not
-    copied once more to write it."""
-    for start in range(0, len(text), piece):
-        yield text[start : start + piece].encode("utf-8", "backslashreplace")
+def encoded(pieces: str | Iterable[str], piece: int = PIECE) -> Iterator[bytes]:
+    """The text of `pieces` (a string, or strings to be joined) as UTF-8, about `piece`
+    characters at a time, valid whatever a log held: anything unencodable (a lone
+    surrogate) is written as an escape. The bytes joined are
+    `"".join(pieces).encode("utf-8", "backslashreplace")`; a report of a gigabyte is
+    never held whole, as text or as bytes."""
+    held: list[str] = []
+    size = 0
+    for text in (pieces,) if isinstance(pieces, str) else pieces:
+        if not text:
+            continue
+        if len(text) < piece:
+            held.append(text)
+            size += len(text)
+            if size < piece:
+                continue
+            text = "".join(held)
+        elif held:
+            yield "".join(held).encode("utf-8", "backslashreplace")
+        held, size = [], 0
+        for start in range(0, len(text), piece):
+            yield text[start : start + piece].encode("utf-8", "backslashreplace")
+    if held:
+        yield "".join(held).encode("utf-8", "backslashreplace")
 
 
-def _stdout(text: str) -> None:
+def _stdout(pieces: str | Iterable[str]) -> None:
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # a text-only stream (tests, embedding): it takes str
-        sys.stdout.write(b"".join(encoded(text)).decode("utf-8"))
+        for data in encoded(pieces):
+            sys.stdout.write(data.decode("utf-8"))
         return
-    for data in encoded(text):
+    for data in encoded(pieces):
         buffer.write(data)
     buffer.flush()
 
@@ -316,8 +334,8 @@ def _refuse_input_as_output(output: Path, logs: Sequence[str]) -> None:
             )
 
 
-def write_report(target: Path, text: str) -> None:
-    """Write `text` (as `encoded` pieces) to `target` whole or not at all;
+def write_report(target: Path, text: str | Iterable[str]) -> None:
+    """Write `text` (a string or its pieces, `encoded`) to `target` whole or not at all;
     ComplianceError naming the file and the reason.
 
     A regular file (or a new one) is written to a temporary file beside it, then

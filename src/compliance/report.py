@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -569,6 +569,12 @@ class Report(_Frozen):
         `end` is appended (the document is not copied again to add a newline)."""
         if indent is None:
             return json.dumps(self.to_dict(), ensure_ascii=False) + end
+        return "".join(self.iter_json(indent, end=end))
+
+    def iter_json(self, indent: int = 2, *, end: str = "") -> Iterator[str]:
+        """`to_json(indent, end=end)` in pieces, a finding at a time: a report of half a
+        million findings is a gigabyte of text, which a writer need never hold whole
+        (the CLI writes the pieces as they come)."""
         step = " " * indent
         rest = {
             "accounting": self.accounting.model_dump(),
@@ -579,19 +585,24 @@ class Report(_Frozen):
         }
         tail: list[str] = []
         _indented(rest, tail, "\n", step, {})
-        # One string per finding, not a part per value: a report of half a million
-        # findings would otherwise hold tens of millions of small strings at once.
         at = "\n" + step * 2
         series: dict[int, list[str]] = {}
-        findings = [finding_json(f, at, step, series) for f in self.findings]
-        parts = ["{\n" + step + '"findings": ']
-        if findings:
-            # Every finding after "," and its indentation; the text is joined once.
-            parts += ["[" + at, ("," + at).join(findings), "\n" + step + "]"]
+        yield "{\n" + step + '"findings": '
+        if self.findings:
+            yield "[" + at
+            between = "," + at
+            for n, f in enumerate(self.findings):
+                if n:
+                    yield between
+                yield finding_json(f, at, step, series)
+            yield "\n" + step + "]"
         else:
-            parts.append("[]")
-        parts += [",", tail[0][1:], *tail[1:], end]
-        return "".join(parts)
+            yield "[]"
+        yield ","
+        yield tail[0][1:]
+        yield from tail[1:]
+        if end:
+            yield end
 
 
 def finding_json(

@@ -1,9 +1,10 @@
 """Reports out: one function per format, each `(report, rulebook) -> str`, each drawing
-on the `Report` alone (the rulebook adds its rules' wording and documents)."""
+on the `Report` alone (the rulebook adds its rules' wording and documents); `pieces`
+gives the same text in parts, for writing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from compliance._collector import paused
 from compliance.io._common import figure as _figure
@@ -13,7 +14,7 @@ from compliance.io.markdown import render_markdown
 from compliance.report import Report
 from compliance.rulebook.rulebook import Rulebook
 
-__all__ = ["FORMATS", "prepare", "render"]
+__all__ = ["FORMATS", "pieces", "prepare", "render"]
 
 Writer = Callable[[Report, Rulebook], str]
 
@@ -28,12 +29,21 @@ def prepare(fmt: str) -> None:
 
 def render(report: Report, rulebook: Rulebook, fmt: str) -> str:
     """The report in `fmt` (one of `FORMATS`)."""
-    return FORMATS[fmt](report, rulebook)
+    return "".join(pieces(report, rulebook, fmt))
+
+
+def pieces(report: Report, rulebook: Rulebook, fmt: str) -> Iterator[str]:
+    """`render`'s text in pieces: JSON a finding at a time, so that a report of a
+    gigabyte is written as it is made and never held whole; the other formats whole."""
+    if fmt == "json":
+        with paused():
+            yield from report.iter_json(end="\n")
+    else:
+        yield FORMATS[fmt](report, rulebook)
 
 
 def _json(report: Report, rulebook: Rulebook) -> str:
-    with paused():
-        return report.to_json(end="\n")
+    return render(report, rulebook, "json")
 
 
 def _table(report: Report, rulebook: Rulebook) -> str:
