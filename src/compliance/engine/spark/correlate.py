@@ -1,10 +1,13 @@
 """Correlation rules as Spark joins: `JoinPlan` (engine/correlate.py) run by Spark.
 
-Line for line the operations of `polars_chains`, on a Spark step table: the step
-frames (rows with the step's bit, columns suffixed `@k`), the two equi-joins per step on
-the join fields and the day buckets, the window and distinctness filter, and the first
-chain of each first-step event (a row_number over its chains in `plan.choice()`
-order). Only the first chains reach the driver, sorted there as Polars sorts them.
+The operations of `polars_chains`, on a Spark step table: the step frames (rows with
+the step's bit, columns suffixed `@k`), the two equi-joins per step on the join fields
+and the day buckets, the window and distinctness filter, and the first chain of each
+first-step event (a row_number over its chains in `plan.choice()` order). Polars finds
+the last step's first event by an as-of join instead of pairing every event of the
+window; Spark pairs them all, spilling what does not fit (tests/test_spark.py holds the
+reports equal). Only the first chains reach the driver, sorted there as Polars sorts
+them.
 """
 
 from __future__ import annotations
