@@ -8,6 +8,7 @@ with late evidence and corrections; the refusal without durable_rules.
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,27 @@ def test_outside_the_window_elsewhere_or_before_infers_nothing(tmp_path: Path, e
     on_the_last_day = [sts("t1", "2019-01-03"), call("c", "2019-02-02")]
     report = compliance.evaluate(on_the_last_day, rulebook(tmp_path), engine=engine)  # type: ignore[arg-type]
     assert inferred(report) == ["inferred:delivery:t1:c"]
+
+
+@pytest.mark.parametrize("engine", engines())
+def test_two_fields_of_the_last_step_may_join_one_earlier_field(
+    tmp_path: Path, engine: str
+) -> None:
+    """A call whose vessel and counterparty are both the transfer's receiver: the last
+    step's two join keys read one field of the first step."""
+    text = RULES.replace(
+        "join: {vessel_imo: sts.counterparty_imo}",
+        "join: {vessel_imo: sts.counterparty_imo, counterparty_imo: sts.counterparty_imo}",
+    )
+    log = [
+        sts("t1", "2019-01-03"),
+        call("c1", "2019-01-04"),  # no counterparty: the second key joins nothing
+        {**call("c2", "2019-01-05"), "counterparty_imo": OTHER},
+        {**call("c3", "2019-01-06"), "counterparty_imo": RECEIVER},
+        {**call("c4", "2019-01-07"), "counterparty_imo": RECEIVER},
+    ]
+    report = compliance.evaluate(log, rulebook(tmp_path, 30, text), engine=engine)  # type: ignore[arg-type]
+    assert inferred(report) == ["inferred:delivery:t1:c3"]
 
 
 def test_ids_are_escaped_so_that_chains_never_share_an_id(tmp_path: Path) -> None:
@@ -350,6 +372,8 @@ def dense_evidence(draw: st.DrawFn) -> list[dict[str, str]]:
             row["vessel_imo"] = vessel
         else:
             row = call(f"e{i}", day, vessel=vessel)
+        if flag := draw(st.sampled_from(["KP", "PA", ""])):  # a second join key, in some rules
+            row["vessel_flag"] = flag
         out.append(row)
     return out
 
@@ -473,15 +497,22 @@ def test_each_first_step_event_infers_at_most_once_from_its_first_call(
 
 
 @needs_durable
-@given(rulebook_texts(), dense_evidence())
+@given(rulebook_texts(), dense_evidence(), st.booleans())
 def test_dense_evidence_gives_both_engines_the_same_chains(
-    rule: tuple[str, int], log: list[dict[str, str]]
+    rule: tuple[str, int], log: list[dict[str, str]], two_keys: bool
 ) -> None:
     """The columnar engine finds a chain's last step by an as-of join on the events'
     (date, id) order, passing over events already in the chain; the stream engine's
     durable_rules network tries every pair. Where a few vessels make many transfers and
-    calls, they agree."""
+    calls, they agree, on one join key or two."""
     text, window = rule
+    if two_keys:
+        text = re.sub(
+            r"join: \{vessel_imo: (\w+)\.counterparty_imo\}",
+            r"join: {vessel_imo: \1.counterparty_imo, vessel_flag: \1.vessel_flag}",
+            text,
+        )
+        assert "vessel_flag" in text
     with tempfile.TemporaryDirectory() as tmp:
         rb = rulebook(Path(tmp), window, text)
         stream = compliance.evaluate(log, rb, engine="stream")

@@ -169,36 +169,42 @@ def polars_chains(plan: JoinPlan, table: pl.DataFrame) -> pl.DataFrame:
         of the 78 s the 10 M rows took). An event already in the chain is passed over:
         the chain looks again from the rank after it."""
         k = join.step
-        day, left, right = plan.day(join.after), list(join.left), list(join.right)
-        ranked = step.drop_nulls(right).sort([plan.day(k), plan.ident(k)])
-        ranked = ranked.with_row_index("__o").with_columns(pl.col("__o").cast(pl.Int64))
+        day = plan.day(join.after)
+        # The join keys under names of their own on both sides (two of this step's
+        # fields may join one earlier field); nulls join nothing, as in the equi-joins.
+        keys = [f"__k{n}" for n in range(len(join.left))]
+        ranked = (
+            step.drop_nulls(list(join.right))
+            .sort([plan.day(k), plan.ident(k)])
+            .with_row_index("__o")
+            .with_columns(
+                pl.col("__o").cast(pl.Int64),
+                *(pl.col(c).alias(n) for c, n in zip(join.right, keys, strict=True)),
+            )
+        )
         days = ranked.get_column(plan.day(k))
-        # Nulls join nothing (as in the equi-joins of the other steps).
-        looking = chains.drop_nulls(left)
+        looking = chains.drop_nulls(list(join.left))
         looking = looking.with_columns(
-            days.search_sorted(looking.get_column(day), side="left").cast(pl.Int64).alias("__s")
+            days.search_sorted(looking.get_column(day), side="left").cast(pl.Int64).alias("__s"),
+            *(pl.col(c).alias(n) for c, n in zip(join.left, keys, strict=True)),
         )
         found = []
         while True:  # once at least: an empty join still gives the columns
             matched = looking.sort("__s").join_asof(
-                ranked, left_on="__s", right_on="__o", by_left=left, by_right=right,
-                strategy="forward", coalesce=False, check_sortedness=False,
+                ranked, left_on="__s", right_on="__o", by=keys, strategy="forward",
+                coalesce=False, check_sortedness=False,
             ).filter(pl.col("__o").is_not_null())  # fmt: skip
             matched = matched.filter(pl.col(plan.day(k)) - pl.col(day) <= join.days)
             taken = pl.any_horizontal(
                 pl.col(plan.ident(k)) == pl.col(plan.ident(j)) for j in range(k)
             )
-            found.append(matched.filter(~taken))
+            found.append(matched.filter(~taken).select(*chains.columns, *step.columns))
             looking = matched.filter(taken).select(
-                *chains.columns, (pl.col("__o") + 1).alias("__s")
+                *chains.columns, (pl.col("__o") + 1).alias("__s"), *keys
             )
             if not looking.height:
                 break
-        # The as-of join keeps one side's join columns; the other's are equal to them.
-        same = dict(zip(right, left, strict=True))
-        return pl.concat(found).select(
-            *chains.columns, *(pl.col(same.get(c, c)).alias(c) for c in step.columns)
-        )
+        return pl.concat(found)
 
     chains = frame(0)
     for join in plan.joins:
