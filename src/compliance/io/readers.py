@@ -362,9 +362,9 @@ def pandas_rows(frame: Any, positions: list[int] | None = None) -> Iterator[dict
     import pandas as pd
 
     part = frame if positions is None else frame.iloc[positions]
-    missing = (pd.NaT, pd.NA)
+    nat, na = pd.NaT, pd.NA  # singletons (a generator over them per cell was 20 µs a row)
     for row in part.to_dict("records"):
-        yield {k: None if any(v is m for m in missing) else v for k, v in row.items()}
+        yield {k: None if v is nat or v is na else v for k, v in row.items()}
 
 
 def _parquet(path: str, name: str) -> Iterator[RawRecord]:

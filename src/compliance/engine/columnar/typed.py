@@ -235,7 +235,9 @@ def _from_pandas(frame: Any) -> tuple[pl.DataFrame, dict[str, list[str]]]:
             found = pool.map(lambda name: _repeated_strings(name, frame[name]), names)
             repeated = {n: c for n, c in zip(names, found, strict=True) if c is not None}
         rest = [n for n in names if n not in repeated]
-        table = pl.from_arrow(pa.Table.from_pandas(frame[rest], preserve_index=False))
+        # `columns=`, not `frame[rest]`: a selection of columns copies pandas' blocks
+        # (0.2 s of references for 10 M rows).
+        table = pl.from_arrow(pa.Table.from_pandas(frame, columns=rest, preserve_index=False))
     except (pa.ArrowException, TypeError, ValueError, pl.exceptions.PolarsError):
         raise Fallback from None
     if not isinstance(table, pl.DataFrame):
