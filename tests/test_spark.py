@@ -294,6 +294,36 @@ def test_spark_joins_give_the_columnar_chains(
         assert on_spark == columnar
 
 
+@settings(max_examples=examples(ci=3, thorough=60))
+@given(rulebook_texts_correlation(), st.data(), st.booleans())
+def test_dense_evidence_gives_spark_the_columnar_chains(
+    spark: Any, rule: tuple[str, int], data: st.DataObject, two_keys: bool
+) -> None:
+    """Many transfers and calls by two vessels in a week (events matching two steps,
+    several candidates a day, vessels not named), on one join key or two: Spark's last
+    step, a running `last` over each key's chains and events, infers what Polars' as-of
+    join infers."""
+    import re
+
+    from test_correlation import dense_evidence, rulebook
+
+    text, window = rule
+    if two_keys:
+        text = re.sub(
+            r"join: \{vessel_imo: (\w+)\.counterparty_imo\}",
+            r"join: {vessel_imo: \1.counterparty_imo, vessel_flag: \1.vessel_flag}",
+            text,
+        )
+    log = data.draw(dense_evidence())
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        columns = sorted({"id", "date"}.union(*log))
+        path = _write_rows(directory / "log.csv", log, columns)
+        rb = rulebook(directory, window, text)
+        columnar, on_spark = _columnar_and_spark(str(path), rb, spark)
+    assert on_spark == columnar
+
+
 def _as_jsonl(rows: list[dict[str, str]], path: Path, bad_at: int | None = None) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for n, row in enumerate(rows):

@@ -3,11 +3,11 @@
 The operations of `polars_chains`, on a Spark step table: the step frames (rows with
 the step's bit, columns suffixed `@k`), the two equi-joins per step on the join fields
 and the day buckets, the window and distinctness filter, and the first chain of each
-first-step event (a row_number over its chains in `plan.choice()` order). Polars finds
-the last step's first event by an as-of join instead of pairing every event of the
-window; Spark pairs them all, spilling what does not fit (tests/test_spark.py holds the
-reports equal). Only the first chains reach the driver, sorted there as Polars sorts
-them.
+first-step event (a row_number over its chains in `plan.choice()` order). The last step
+takes each chain's first event in (date, id) order, as Polars' as-of join does, by a
+running `last` over the chains and events of one join key in descending order: pairing
+every chain with every event of its window grew with the square of the log's density.
+Only the first chains reach the driver, sorted there as Polars sorts them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from compliance.engine.correlate import JoinPlan
+from compliance.engine.correlate import JoinPlan, StepJoin
 
 if TYPE_CHECKING:
     import polars as pl
@@ -42,8 +42,63 @@ def spark_chains(plan: JoinPlan, table: Any) -> pl.DataFrame:
             *(F.col(c).alias(n) for c, n in plan.step_columns(k, table.columns).items())
         )
 
+    def nearest(chains: Any, join: StepJoin, step: Any) -> Any:
+        """Each chain grown by its first last-step event in (date, id) order from its
+        window's first day, passing over events already in the chain (`polars_chains`'
+        `nearest`). Chains and events of one join key are ordered by a position, (day, 0,
+        "", 1) for a chain looking from a day, (day, 1, id, 0) for an event, (day, 1, id,
+        1) for a chain looking again after that event; in descending order, a running
+        last non-null event (Spark's incremental frame) is the first event at or after
+        each chain's position."""
+        k = join.step
+        keys = [f"__k{n}" for n in range(len(join.left))]
+        kept = [*chains.columns]
+        ranked = step.dropna(subset=list(join.right)).select(
+            *(F.col(c).alias(n) for c, n in zip(join.right, keys, strict=True)),
+            F.col(plan.day(k)).alias("__pd"), F.lit(1).alias("__pk"),
+            F.col(plan.ident(k)).alias("__pi"), F.lit(0).alias("__ps"),
+            F.struct(*step.columns).alias("__ev"),
+        )  # fmt: skip
+        looking = chains.dropna(subset=list(join.left)).select(
+            *(F.col(c).alias(n) for c, n in zip(join.left, keys, strict=True)),
+            F.col(plan.day(join.after)).alias("__pd"), F.lit(0).alias("__pk"),
+            F.lit("").alias("__pi"), F.lit(1).alias("__ps"), F.struct(*kept).alias("__ch"),
+        )  # fmt: skip
+        order = [F.col(c).desc() for c in ("__pd", "__pk", "__pi", "__ps")]
+        window = (
+            Window.partitionBy(*keys).orderBy(*order)
+            .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+        )  # fmt: skip
+        found = []
+        while True:  # once at least: an empty result still has the columns
+            both = ranked.unionByName(looking, allowMissingColumns=True)
+            matched = (
+                both.withColumn("__next", F.last("__ev", ignorenulls=True).over(window))
+                .filter(F.col("__ch").isNotNull() & F.col("__next").isNotNull())
+                .select(*keys, "__ch.*", "__next.*")
+                .filter(F.col(plan.day(k)) - F.col(plan.day(join.after)) <= join.days)
+                .localCheckpoint()  # what is kept and what looks again: one run of the window
+            )  # fmt: skip
+            taken = functools.reduce(
+                lambda a, b: a | b,
+                [F.col(plan.ident(k)) == F.col(plan.ident(j)) for j in range(k)],
+            )
+            found.append(matched.filter(~taken).select(*kept, *step.columns))
+            again = matched.filter(taken).select(
+                *keys, F.col(plan.day(k)).alias("__pd"), F.lit(1).alias("__pk"),
+                F.col(plan.ident(k)).alias("__pi"), F.lit(1).alias("__ps"),
+                F.struct(*kept).alias("__ch"),
+            )  # fmt: skip
+            if again.isEmpty():
+                break
+            looking = again
+        return functools.reduce(lambda a, b: a.unionByName(b), found)
+
     chains = frame(0)
     for join in plan.joins:
+        if join.step == plan.steps - 1:
+            chains = nearest(chains, join, frame(join.step))
+            break
         k, size = join.step, join.size
         step = frame(k).withColumn("__b", _bucket(plan.day(k), size))
         parts = []
