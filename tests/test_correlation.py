@@ -496,6 +496,17 @@ def test_each_first_step_event_infers_at_most_once_from_its_first_call(
     assert {c[0] for c in chains} == expected
 
 
+def two_join_keys(text: str) -> str:
+    """A rulebook of `rulebook_texts` whose later steps join on the flag too."""
+    joined = re.sub(
+        r"join: \{vessel_imo: (\w+)\.counterparty_imo\}",
+        r"join: {vessel_imo: \1.counterparty_imo, vessel_flag: \1.vessel_flag}",
+        text,
+    )
+    assert "vessel_flag" in joined
+    return joined
+
+
 @needs_durable
 @given(rulebook_texts(), dense_evidence(), st.booleans())
 def test_dense_evidence_gives_both_engines_the_same_chains(
@@ -507,12 +518,7 @@ def test_dense_evidence_gives_both_engines_the_same_chains(
     calls, they agree, on one join key or two."""
     text, window = rule
     if two_keys:
-        text = re.sub(
-            r"join: \{vessel_imo: (\w+)\.counterparty_imo\}",
-            r"join: {vessel_imo: \1.counterparty_imo, vessel_flag: \1.vessel_flag}",
-            text,
-        )
-        assert "vessel_flag" in text
+        text = two_join_keys(text)
     with tempfile.TemporaryDirectory() as tmp:
         rb = rulebook(Path(tmp), window, text)
         stream = compliance.evaluate(log, rb, engine="stream")

@@ -303,17 +303,11 @@ def test_dense_evidence_gives_spark_the_columnar_chains(
     several candidates a day, vessels not named), on one join key or two: Spark's last
     step, a running `last` over each key's chains and events, infers what Polars' as-of
     join infers."""
-    import re
-
-    from test_correlation import dense_evidence, rulebook
+    from test_correlation import dense_evidence, rulebook, two_join_keys
 
     text, window = rule
     if two_keys:
-        text = re.sub(
-            r"join: \{vessel_imo: (\w+)\.counterparty_imo\}",
-            r"join: {vessel_imo: \1.counterparty_imo, vessel_flag: \1.vessel_flag}",
-            text,
-        )
+        text = two_join_keys(text)
     log = data.draw(dense_evidence())
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
