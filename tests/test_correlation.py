@@ -132,6 +132,14 @@ def test_two_fields_of_the_last_step_may_join_one_earlier_field(
 ) -> None:
     """A call whose vessel and counterparty are both the transfer's receiver: the last
     step's two join keys read one field of the first step."""
+    text, log = two_keys_on_one_field()
+    report = compliance.evaluate(log, rulebook(tmp_path, 30, text), engine=engine)  # type: ignore[arg-type]
+    assert inferred(report) == ["inferred:delivery:t1:c3"]
+
+
+def two_keys_on_one_field() -> tuple[str, list[dict[str, str]]]:
+    """A rule whose last step joins two of its fields to one field of the first, and a
+    log where one call of four has both (c3, the first of c3 and c4)."""
     text = RULES.replace(
         "join: {vessel_imo: sts.counterparty_imo}",
         "join: {vessel_imo: sts.counterparty_imo, counterparty_imo: sts.counterparty_imo}",
@@ -143,8 +151,7 @@ def test_two_fields_of_the_last_step_may_join_one_earlier_field(
         {**call("c3", "2019-01-06"), "counterparty_imo": RECEIVER},
         {**call("c4", "2019-01-07"), "counterparty_imo": RECEIVER},
     ]
-    report = compliance.evaluate(log, rulebook(tmp_path, 30, text), engine=engine)  # type: ignore[arg-type]
-    assert inferred(report) == ["inferred:delivery:t1:c3"]
+    return text, log
 
 
 def test_ids_are_escaped_so_that_chains_never_share_an_id(tmp_path: Path) -> None:

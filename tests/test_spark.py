@@ -318,6 +318,21 @@ def test_dense_evidence_gives_spark_the_columnar_chains(
     assert on_spark == columnar
 
 
+def test_two_fields_of_the_last_step_may_join_one_earlier_field_on_spark(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Spark's last step takes each join key under a name of its own, so two of them may
+    read one earlier field, as in Polars."""
+    from test_correlation import inferred, rulebook, two_keys_on_one_field
+
+    text, log = two_keys_on_one_field()
+    path = _write_rows(tmp_path / "log.csv", log, sorted({"id", "date"}.union(*log)))
+    rb = rulebook(tmp_path, 30, text)
+    report = evaluate_spark([str(path)], rb, session=spark)
+    assert inferred(report) == ["inferred:delivery:t1:c3"]
+    assert report.to_dict() == compliance.evaluate(str(path), rb, engine="columnar").to_dict()
+
+
 def _as_jsonl(rows: list[dict[str, str]], path: Path, bad_at: int | None = None) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for n, row in enumerate(rows):
