@@ -53,18 +53,23 @@ def spark_chains(plan: JoinPlan, table: Any) -> pl.DataFrame:
         k = join.step
         keys = [f"__k{n}" for n in range(len(join.left))]
         kept = [*chains.columns]
+        places = ("__pd", "__pk", "__pi", "__ps")
+
+        def position(day: Any, kind: int, ident: Any, after: int) -> list[Any]:
+            parts = (day, F.lit(kind), ident, F.lit(after))
+            return [c.alias(n) for c, n in zip(parts, places, strict=True)]
+
         ranked = step.dropna(subset=list(join.right)).select(
             *(F.col(c).alias(n) for c, n in zip(join.right, keys, strict=True)),
-            F.col(plan.day(k)).alias("__pd"), F.lit(1).alias("__pk"),
-            F.col(plan.ident(k)).alias("__pi"), F.lit(0).alias("__ps"),
+            *position(F.col(plan.day(k)), 1, F.col(plan.ident(k)), 0),
             F.struct(*step.columns).alias("__ev"),
-        )  # fmt: skip
+        )
         looking = chains.dropna(subset=list(join.left)).select(
             *(F.col(c).alias(n) for c, n in zip(join.left, keys, strict=True)),
-            F.col(plan.day(join.after)).alias("__pd"), F.lit(0).alias("__pk"),
-            F.lit("").alias("__pi"), F.lit(1).alias("__ps"), F.struct(*kept).alias("__ch"),
-        )  # fmt: skip
-        order = [F.col(c).desc() for c in ("__pd", "__pk", "__pi", "__ps")]
+            *position(F.col(plan.day(join.after)), 0, F.lit(""), 1),
+            F.struct(*kept).alias("__ch"),
+        )
+        order = [F.col(c).desc() for c in places]
         window = (
             Window.partitionBy(*keys).orderBy(*order)
             .rowsBetween(Window.unboundedPreceding, Window.currentRow)
@@ -85,8 +90,7 @@ def spark_chains(plan: JoinPlan, table: Any) -> pl.DataFrame:
             )
             found.append(matched.filter(~taken).select(*kept, *step.columns))
             again = matched.filter(taken).select(
-                *keys, F.col(plan.day(k)).alias("__pd"), F.lit(1).alias("__pk"),
-                F.col(plan.ident(k)).alias("__pi"), F.lit(1).alias("__ps"),
+                *keys, *position(F.col(plan.day(k)), 1, F.col(plan.ident(k)), 1),
                 F.struct(*kept).alias("__ch"),
             )  # fmt: skip
             if again.isEmpty():
