@@ -115,8 +115,12 @@ def test_a_proved_line_is_one_the_python_reader_reads_alike_and_accepts(lines: l
 
 
 # Logs whose lines start otherwise: date before id (the leading keys read by one
-# anchored pattern in that order), and another key first (id and date searched for).
-_ORDERS = [["date", "id", *HEADER[2:]], ["source", *(c for c in HEADER if c != "source")]]
+# anchored pattern in that order), and another key first (id and date searched for); and
+# one whose unit comes last, apart from its quantity (the pair doubles the alternatives
+# of the whole line rather than being one group).
+_APART = [*(c for c in HEADER if c != "unit"), "unit"]
+_ORDERS = [["date", "id", *HEADER[2:]], ["source", *(c for c in HEADER if c != "source")],
+           _APART]  # fmt: skip
 # Each screen its own FieldExprs: a screen materialises its normalised columns in them.
 _SCREENS = [(NdjsonLog("unused.jsonl", HEADER, order),
              Screen(FieldExprs(HEADER, PLAN.conditions, PLAN.group_by), PLAN, every_row=True,
@@ -206,3 +210,25 @@ def test_a_compact_clean_line_is_proved_and_doubtful_ones_are_not() -> None:
     frame = _proved([GOOD, GOOD.replace("10.5", "2.0"), *doubtful])
     assert frame.get_column("__proved").to_list() == [True, True] + [False] * len(doubtful)
     assert frame.row(0, named=True)["id"] == "S1"
+
+
+def test_both_of_a_pair_or_neither_is_proved_whether_its_keys_are_next_or_apart() -> None:
+    # GOOD writes quantity then unit, value then currency; _APART's lines write the
+    # unit last. Either way a line with both of a pair, or neither, is proved, and a
+    # line with one of them is not.
+    unit = ',"unit":"t"'
+    apart = GOOD.replace(unit, "").replace("}", unit + "}")
+    for line, screen in ((GOOD, SCREEN), (apart, _SCREENS[2][1])):
+        assert screen.lines is not None
+        alternatives = screen.lines.pattern.count('"id":')
+        assert alternatives == (1 if line is GOOD else 2)
+        without = [
+            line.replace(',"quantity":10.5', "").replace(unit, ""),  # neither
+            line.replace(',"value":100,"currency":"USD"', ""),  # neither of the other
+            line.replace(',"quantity":10.5', "").replace(unit, "").replace(
+                ',"value":100,"currency":"USD"', ""),  # neither of both
+        ]  # fmt: skip
+        broken = [line.replace(unit, ""), line.replace(',"quantity":10.5', ""),
+                  line.replace(',"currency":"USD"', ""), line.replace(',"value":100', "")]  # fmt: skip
+        frame = screen.line_frame(pl.Series([line, *without, *broken]), 0)
+        assert frame.get_column("__proved").to_list() == [True] * 4 + [False] * 4, line
