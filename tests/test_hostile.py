@@ -455,6 +455,29 @@ def test_a_character_yaml_does_not_allow_is_a_located_error(tmp_path: Path) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("key", "tag"),
+    [
+        ("!source", "!source"),
+        ("!!python/name:os.system", "tag:yaml.org,2002:python/name:os.system"),
+    ],
+    ids=["local", "python"],
+)
+def test_a_tag_on_a_mapping_key_is_a_located_error(tmp_path: Path, key: str, tag: str) -> None:
+    # Found by fuzz/fuzz_rules.py: a key's tag reached PyYAML's constructor unchecked
+    # (values' tags were refused), and its ConstructorError escaped as an internal error.
+    text = RULES.read_text().replace(
+        "destination: KP, source: notification", f"destination: KP, {key} source: notification"
+    )
+    with pytest.raises(RuleFileError) as e:
+        compliance.load_rulebook(write(tmp_path, text, "r.yaml"))
+    [d] = e.value.diagnostics
+    column = text.splitlines()[38].index(key) + 1  # the key's node starts at its tag
+    assert (d.line, d.column, d.message) == (
+        39, column, f"YAML tag {tag!r} is not allowed in rule files"
+    )  # fmt: skip
+
+
 # Deep nesting --------------------------------------------------------------------------
 
 

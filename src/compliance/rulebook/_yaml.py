@@ -165,13 +165,13 @@ def _pos(node: Node) -> tuple[int, int]:
 
 def _convert(node: Node, path: Path, located: Located, loader: SafeConstructor) -> Any:
     located.values[path] = _pos(node)
-    if node.tag not in _PLAIN_TAGS:
-        raise YamlProblem(f"YAML tag {node.tag!r} is not allowed in rule files", *_pos(node))
+    _plain_tag(node)
     if isinstance(node, MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise YamlProblem("mapping keys must be plain scalars", *_pos(key_node))
+            _plain_tag(key_node)  # a key's tag too: only these reach the constructor
             key = _scalar(key_node, loader)
             if isinstance(key, Decimal):
                 key = str(key_node.value)
@@ -187,6 +187,11 @@ def _convert(node: Node, path: Path, located: Located, loader: SafeConstructor) 
         return [_convert(item, (*path, i), located, loader) for i, item in enumerate(node.value)]
     assert isinstance(node, ScalarNode)
     return _scalar(node, loader)
+
+
+def _plain_tag(node: Node) -> None:
+    if node.tag not in _PLAIN_TAGS:
+        raise YamlProblem(f"YAML tag {node.tag!r} is not allowed in rule files", *_pos(node))
 
 
 def _scalar(node: ScalarNode, loader: SafeConstructor) -> Any:
