@@ -19,7 +19,8 @@ with atheris.instrument_imports():
     import compliance
     from compliance import ComplianceError
 
-RULEBOOK = compliance.load_rulebook(RULES)
+# FUZZ_RULEBOOK=rules/dprk: the bundled rulebook (correlation, designations, the caps).
+RULEBOOK = compliance.load_rulebook(os.environ.get("FUZZ_RULEBOOK") or RULES)
 SUFFIXES = (".csv", ".jsonl", ".json")
 FOLDER = tempfile.mkdtemp(prefix="compliance-fuzz-")
 
