@@ -774,6 +774,24 @@ def test_stderr_lines_show_control_characters_escaped(
     assert "\x1b" not in err and "(got columns: \\x1b[31mid, date)" in err
 
 
+@pytest.mark.parametrize("engine", ["stream", "columnar"])
+def test_a_line_end_inside_a_header_cell_stays_on_the_error_line(
+    tmp_path: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the `thorough` profile (`"\\x00\\n\\x00` on standard input): a quoted
+    header cell holding a line end printed the missing-column error on two lines, the
+    second unlocated; and the columnar engine read the header's first line alone, so
+    the two engines named other columns."""
+    log = write(tmp_path, '"\x00\n\x00,\x1b"\nx,y\n')
+    with pytest.raises(LogError) as raised:
+        compliance.evaluate(log, RULES, engine=engine)
+    assert "\n" not in str(raised.value) and "\x00" not in str(raised.value)
+    assert main(["evaluate", str(log), "--rules", str(RULES), "--engine", engine]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: {log}:1: missing required column 'id', 'date' "
+                   "(got columns: \\x00\\n\\x00,\\x1b)"]  # fmt: skip
+
+
 def test_convert_output_is_written_whole_and_never_over_its_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

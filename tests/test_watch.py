@@ -10,16 +10,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 import compliance
+import compliance.watch as watching
 from compliance.engine.findings import sort_findings
-from compliance.watch import report_from_state
+from compliance.watch import report_from_state, watch
 
 RULES = Path(__file__).parent / "data" / "design-example.yaml"
 RULEBOOK = compliance.load_rulebook(RULES)
@@ -189,6 +193,33 @@ def test_follow_survives_rotation_and_stops_cleanly_on_sigterm(tmp_path: Path) -
     assert report.accounting.read == 3
 
 
+def test_follow_reads_a_rotated_csv_with_other_line_ends_whole(tmp_path: Path) -> None:
+    """A CSV feed with a byte-order mark and CRLF rotated to one with lone CRs: the old
+    file's last line, never ended, is a record; the new file's header is not. (A lone CR
+    last in a growing file waits for the next byte, which may make it a CRLF.)"""
+    feed, state = tmp_path / "feed.csv", tmp_path / "state.db"
+    header = "id,date,hs_code,destination,quantity,unit"
+    feed.write_bytes(f"\ufeff{header}\r\na,2019-01-01,2710,KP,600000,bbl\r\n".encode())
+    process = subprocess.Popen([*COMMAND, str(feed), "--state", str(state), "--follow"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        lines = Lines(process)
+        assert {a["record"]["id"] for a in lines.take(4)} == {"a"}
+        with feed.open("ab") as handle:
+            handle.write(b"b,2019-01-02,2710,KP,1,bbl")  # no line end yet
+        feed.rename(tmp_path / "feed.csv.1")
+        rows = "c,2020-03-01,2710,KP,700000,bbl\rd,2020-03-02,2710,KP,1,bbl\r\n"
+        feed.write_bytes(f"\ufeff{header}\r{rows}".encode())
+        changes = lines.take(20)  # b and d: four withdrawn, four raised each; c: four raised
+        assert sorted({a["record"]["id"] for a in changes}) == ["b", "c", "d"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    report = report_from_state(state, RULEBOOK, as_of=date.fromisoformat(AS_OF))
+    assert (report.accounting.read, report.accounting.rejected) == (4, 0)
+
+
 def test_a_state_file_of_another_format_is_refused(tmp_path: Path) -> None:
     feed, state = tmp_path / "feed.jsonl", tmp_path / "state.db"
     write_feed(feed, feed_rows(5))
@@ -245,3 +276,77 @@ def test_lateness_is_kept_in_the_state_and_late_records_are_announced_as_rejecte
     assert run(args).returncode == 0
     assert "--lateness" in subprocess.run([*COMMAND[:4], "--help"], capture_output=True,
                                           text=True).stdout  # fmt: skip
+
+
+_CELLS = {
+    "id": ["a", "b", "c", "\ufeffa", ""],
+    "date": ["2019-01-05", "2019-06-30", "2020-02-30", "2019-13-01", ""],
+    "hs_code": ["2710", "2709", "27.10", "x"],
+    "destination": ["KP", "CN", "kp"],
+    "quantity": ["600000", "100", "1.5", "-3", "1\n00", "1\r00", ""],
+    "unit": ["bbl", "t", "furlong"],
+    "supersedes": ["", "a", "b"],
+}
+
+
+@st.composite
+def hostile_logs(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A small log as a file holds it: CSV (fields quoted where they must be, with line
+    ends inside quotes) or JSON Lines (some lines broken by a raw carriage return), each
+    line ended by LF, CRLF or a lone CR, blank lines, a byte-order mark at the start or
+    inside, the last line ended or not."""
+    fmt = draw(st.sampled_from(["csv", "jsonl"]))
+    ends = st.sampled_from(["\n", "\r\n", "\r"])
+    rows = draw(st.lists(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in _CELLS.items()}),
+                         max_size=8))  # fmt: skip
+    names = list(_CELLS)
+    if fmt == "csv":
+        texts = [",".join(names)]
+        for row in rows:
+            cells = [f'"{v}"' if any(c in v for c in "\r\n,") else v for v in row.values()]
+            texts.append(",".join(cells))
+    else:
+        texts = []
+        for row in rows:
+            text = json.dumps({k: v for k, v in row.items() if v})
+            if draw(st.integers(0, 9)) == 0:
+                at = draw(st.integers(0, len(text)))
+                text = text[:at] + "\r" + text[at:]  # not JSON: a line end to evaluate
+            texts.append(text)
+    for _ in range(draw(st.integers(0, 2))):
+        texts.insert(draw(st.integers(min(1, len(texts)), len(texts))), "")  # blank lines
+    body = "".join(t + draw(ends) for t in texts)
+    if body and draw(st.booleans()):
+        body = body.rstrip("\r\n")  # the last line unended
+    if draw(st.booleans()):
+        body = "\ufeff" + body
+    return fmt, body.encode("utf-8")
+
+
+@given(log=hostile_logs(), read_bytes=st.integers(1, 70))
+def test_watch_reads_a_file_as_evaluate_reads_it(log: tuple[str, bytes], read_bytes: int) -> None:
+    """Whatever its line ends (LF, CRLF, a lone CR as classic Mac files have, split across
+    reads), byte-order mark and last line, a log watched gives the state `evaluate` gives
+    of the same file: the same records, rejections with their lines, and findings."""
+    fmt, data = log
+    lone = data.replace(b"\r\n", b"").count(b"\r")
+    event(f"{fmt}, {'lone CRs' if lone else 'no lone CR'}")  # --hypothesis-show-statistics
+    as_of = date.fromisoformat(AS_OF)
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(watching, "READ_BYTES", read_bytes)  # line ends split across reads
+        feed, state = Path(tmp) / f"feed.{fmt}", Path(tmp) / "state.db"
+        feed.write_bytes(data)
+        try:
+            expected = compliance.evaluate(feed, RULEBOOK, as_of=as_of)
+        except compliance.LogError as e:  # a CSV whose header is not one
+            with pytest.raises(compliance.ComplianceError) as raised:
+                watch(str(feed), state, RULEBOOK, output=Path(tmp) / "out.jsonl", as_of=as_of)
+            assert str(raised.value) == str(e)
+            return
+        watch(str(feed), state, RULEBOOK, output=Path(tmp) / "out.jsonl", as_of=as_of)
+        got = report_from_state(state, RULEBOOK, as_of=as_of)
+    assert got.accounting == expected.accounting
+    assert [(r.line, r.reasons) for r in got.rejected] == [
+        (r.line, r.reasons) for r in expected.rejected
+    ]
+    assert findings_of(got) == findings_of(expected)

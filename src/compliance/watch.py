@@ -48,6 +48,7 @@ STATE_FORMAT = 1
 
 BATCH = 1000  # records per commit when the feed keeps coming (--batch)
 POLL_SECONDS = 0.25  # how often --follow looks for new lines
+READ_BYTES = 1 << 16  # read from a feed file at a time
 
 
 def _fingerprint(rulebook: Rulebook) -> str:
@@ -285,7 +286,13 @@ def _last_seq_in(path: Path) -> int:
 class _Feed:
     """Lines of a log as they arrive, for the readers' parsers. Before it would wait for
     more input it calls `idle` (the watch commits its batch then); `--follow` waits for
-    the file to grow and reopens it when it is rotated (renamed or truncated)."""
+    the file to grow and reopens it when it is rotated (renamed or truncated).
+
+    Lines end as in the file `evaluate` reads (`open(newline="")`): at `\\n`, `\\r\\n` or a
+    lone `\\r`, so a CSV saved with classic Mac line ends gives the same records; a
+    `\\r` last in what has arrived waits for the next byte, which may make it `\\r\\n`.
+    A byte-order mark is dropped at the start of each file (as `utf-8-sig` drops it), not
+    of each line; a rotated CSV's header is skipped, whatever its line end or mark."""
 
     def __init__(
         self,
@@ -300,8 +307,10 @@ class _Feed:
         self.stdin = path == "-"
         self.handle: IO[bytes] = sys.stdin.buffer if self.stdin else self._open()
         self.buffer = b""
-        self.header: bytes | None = None
-        self.skip_header = False
+        self.header: bytes | None = None  # the first file's first line, without its end
+        # Where in the buffer a file's first line starts (None: no file's start is left in
+        # it). Lines never span files: an old file's unended last line is ended at rotation.
+        self.file_start: int | None = 0
 
     def _open(self) -> IO[bytes]:
         try:
@@ -314,30 +323,55 @@ class _Feed:
 
     def __next__(self) -> str:
         while True:
-            newline = self.buffer.find(b"\n")
-            if newline >= 0:
-                line, self.buffer = self.buffer[: newline + 1], self.buffer[newline + 1 :]
-                if self.header is None:
-                    self.header = line
-                elif self.skip_header:
-                    self.skip_header = False
-                    if line == self.header:
-                        continue  # a rotated CSV's header, not a record
-                return line.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-            if self.stopping():
-                raise StopIteration
-            chunk = self._read()
-            if chunk:
-                self.buffer += chunk
-                continue
-            if not self.follow or self.stopping():
-                if self.buffer:
-                    line, self.buffer = self.buffer, b""
-                    return line.decode("utf-8", "surrogateescape")
-                raise StopIteration
-            self.idle()
-            if not self._rotated():
-                time.sleep(POLL_SECONDS)
+            end = self._line_end()
+            if end < 0:
+                if self.stopping():
+                    raise StopIteration
+                chunk = self._read()
+                if chunk:
+                    self.buffer += chunk
+                    continue
+                if not self.follow or self.stopping():
+                    if not self.buffer:
+                        raise StopIteration
+                    end = len(self.buffer)  # the last line, unended
+                else:
+                    self.idle()
+                    if not self._rotated():
+                        time.sleep(POLL_SECONDS)
+                    continue
+            line = self._take(end)
+            if line is not None:
+                return line.decode("utf-8", "surrogateescape")
+
+    def _line_end(self) -> int:
+        """Where the buffer's first whole line ends (after its line end), or -1."""
+        buffer = self.buffer
+        newline = buffer.find(b"\n")
+        ret = buffer.find(b"\r", 0, len(buffer) if newline < 0 else newline)
+        if ret < 0:
+            return -1 if newline < 0 else newline + 1
+        if ret + 1 == self.file_start:
+            return ret + 1  # a rotated file's last byte
+        if ret + 1 == len(buffer):
+            return -1  # `\r` last: the next byte tells `\r\n` from a lone `\r`
+        return ret + 2 if buffer[ret + 1] == 0x0A else ret + 1
+
+    def _take(self, end: int) -> bytes | None:
+        """The buffer's first `end` bytes, taken off it: a line, or None for a rotated
+        file's header."""
+        line, self.buffer = self.buffer[:end], self.buffer[end:]
+        first = self.file_start == 0
+        if self.file_start is not None:
+            self.file_start = self.file_start - end if self.file_start else None
+        if not first:
+            return line
+        line = line.removeprefix(b"\xef\xbb\xbf")
+        if self.header is None:
+            self.header = line.rstrip(b"\r\n")
+        elif self.has_header and line.rstrip(b"\r\n") == self.header:
+            return None  # a rotated CSV's header, not a record
+        return line
 
     def _read(self) -> bytes:
         if self.stdin:
@@ -345,7 +379,7 @@ class _Feed:
             if not ready:
                 self.idle()
             return self.handle.readline()
-        return self.handle.read(1 << 16)
+        return self.handle.read(READ_BYTES)
 
     def _rotated(self) -> bool:
         if self.stdin:
@@ -357,11 +391,12 @@ class _Feed:
         current = os.fstat(self.handle.fileno())
         if now.st_ino == current.st_ino and now.st_size >= self.handle.tell():
             return False
-        rest = self.handle.read()
+        self.buffer += self.handle.read()
         self.handle.close()
         self.handle = self._open()
-        self.buffer += rest
-        self.skip_header = self.has_header
+        if self.buffer and not self.buffer.endswith((b"\n", b"\r")):
+            self.buffer += b"\n"  # the old file's last line ends with the old file
+        self.file_start = len(self.buffer)
         return True
 
 

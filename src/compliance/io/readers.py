@@ -26,6 +26,7 @@ from compliance.events import (
     escape_undecodable,
     imitated_field,
 )
+from compliance.io._common import printable
 from compliance.ledger import RawRecord
 
 __all__ = [
@@ -96,7 +97,7 @@ def display_name(path: str | Path) -> str:
 def read_log(path: str | Path) -> Iterator[RawRecord]:
     """Records of one log file (or standard input for `-`)."""
     if str(path) == "-":
-        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape").lstrip("\ufeff")
+        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
         head = text.lstrip()[:1]
         fmt = "json" if head == "[" else "jsonl" if head == "{" else "csv"
         yield from _parse(io.StringIO(text, newline=""), "<stdin>", fmt)
@@ -202,7 +203,9 @@ def check_header(name: str, header: list[str]) -> list[str]:
             )
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        shown = ", ".join(header[:30]) + (", …" if len(header) > 30 else "")
+        # A quoted header cell may hold a line end or a control character: escaped, so
+        # the error stays one line (pydantic's and ruff's rule) and moves no cursor.
+        shown = ", ".join(map(printable, header[:30])) + (", …" if len(header) > 30 else "")
         raise LogError(
             Diagnostic(
                 name,

@@ -71,9 +71,12 @@ def read_header(path: str) -> list[str]:
     """The header as the Python reader sees it; Fallback when it would complain."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(io.StringIO(handle.readline())))
+            line = handle.readline()
+        header = next(csv.reader(io.StringIO(line)))
     except (StopIteration, csv.Error, UnicodeDecodeError, OSError):
         raise Fallback from None
+    if line.count('"') % 2:
+        raise Fallback  # a quoted name holding a line end: the header spans lines
     header = check_header(path, header)  # the Python reader's LogError, if any
     if any(not h or h.startswith("__") for h in header):
         raise Fallback
