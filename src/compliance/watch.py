@@ -307,10 +307,11 @@ class _Feed:
         self.stdin = path == "-"
         self.handle: IO[bytes] = sys.stdin.buffer if self.stdin else self._open()
         self.buffer = b""
+        self.pos = 0  # where in the buffer the next line starts
         self.header: bytes | None = None  # the first file's first line, without its end
-        # Where in the buffer a file's first line starts (None: no file's start is left in
-        # it). Lines never span files: an old file's unended last line is ended at rotation.
-        self.file_start: int | None = 0
+        # Where in the buffer each file not yet read past starts. Lines never span files:
+        # an old file's unended last line is ended at rotation.
+        self.starts = [0]
 
     def _open(self) -> IO[bytes]:
         try:
@@ -329,10 +330,10 @@ class _Feed:
                     raise StopIteration
                 chunk = self._read()
                 if chunk:
-                    self.buffer += chunk
+                    self._append(chunk)
                     continue
                 if not self.follow or self.stopping():
-                    if not self.buffer:
+                    if self.pos == len(self.buffer):
                         raise StopIteration
                     end = len(self.buffer)  # the last line, unended
                 else:
@@ -344,28 +345,34 @@ class _Feed:
             if line is not None:
                 return line.decode("utf-8", "surrogateescape")
 
+    def _append(self, data: bytes) -> None:
+        """More bytes at the buffer's end; the lines read are let go."""
+        pos = self.pos
+        self.buffer = self.buffer[pos:] + data
+        self.starts = [start - pos for start in self.starts]
+        self.pos = 0
+
     def _line_end(self) -> int:
-        """Where the buffer's first whole line ends (after its line end), or -1."""
-        buffer = self.buffer
-        newline = buffer.find(b"\n")
-        ret = buffer.find(b"\r", 0, len(buffer) if newline < 0 else newline)
+        """Where the next whole line ends in the buffer (after its line end), or -1."""
+        buffer, pos = self.buffer, self.pos
+        newline = buffer.find(b"\n", pos)
+        ret = buffer.find(b"\r", pos, len(buffer) if newline < 0 else newline)
         if ret < 0:
             return -1 if newline < 0 else newline + 1
-        if ret + 1 == self.file_start:
+        if ret + 1 in self.starts:
             return ret + 1  # a rotated file's last byte
         if ret + 1 == len(buffer):
             return -1  # `\r` last: the next byte tells `\r\n` from a lone `\r`
         return ret + 2 if buffer[ret + 1] == 0x0A else ret + 1
 
     def _take(self, end: int) -> bytes | None:
-        """The buffer's first `end` bytes, taken off it: a line, or None for a rotated
-        file's header."""
-        line, self.buffer = self.buffer[:end], self.buffer[end:]
-        first = self.file_start == 0
-        if self.file_start is not None:
-            self.file_start = self.file_start - end if self.file_start else None
+        """The next line, up to `end`; None for a rotated file's header."""
+        line = self.buffer[self.pos : end]
+        first = bool(self.starts) and self.starts[0] == self.pos
+        self.pos = end
         if not first:
             return line
+        del self.starts[0]
         line = line.removeprefix(b"\xef\xbb\xbf")
         if self.header is None:
             self.header = line.rstrip(b"\r\n")
@@ -391,12 +398,14 @@ class _Feed:
         current = os.fstat(self.handle.fileno())
         if now.st_ino == current.st_ino and now.st_size >= self.handle.tell():
             return False
-        self.buffer += self.handle.read()
+        rest = self.handle.read()
         self.handle.close()
         self.handle = self._open()
-        if self.buffer and not self.buffer.endswith((b"\n", b"\r")):
-            self.buffer += b"\n"  # the old file's last line ends with the old file
-        self.file_start = len(self.buffer)
+        pending = self.buffer[self.pos :] + rest
+        if pending and not pending.endswith((b"\n", b"\r")):
+            rest += b"\n"  # the old file's last line ends with the old file
+        self._append(rest)
+        self.starts.append(len(self.buffer))
         return True
 
 
