@@ -220,6 +220,25 @@ def test_follow_reads_a_rotated_csv_with_other_line_ends_whole(tmp_path: Path) -
     assert (report.accounting.read, report.accounting.rejected) == (4, 0)
 
 
+def test_a_csv_on_stdin_with_lone_carriage_returns_is_read_as_evaluate_reads_it(
+    tmp_path: Path,
+) -> None:
+    state, log = tmp_path / "state.db", tmp_path / "log.csv"
+    log.write_bytes(b"\xef\xbb\xbfid,date,hs_code,destination,quantity,unit\r"
+                    b"a,2019-01-05,2710,KP,600000,bbl\rb,2019-02-30,2710,KP,1,bbl\r")  # fmt: skip
+    done = subprocess.run([*COMMAND, "-", "--input-format", "csv", "--state", str(state)],
+                          input=log.read_bytes(), capture_output=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    as_of = date.fromisoformat(AS_OF)
+    got = report_from_state(state, RULEBOOK, as_of=as_of)
+    expected = compliance.evaluate(log, RULEBOOK, as_of=as_of)
+    assert (got.accounting.read, got.accounting.rejected) == (2, 1)
+    assert [(r.line, r.reasons) for r in got.rejected] == [
+        (r.line, r.reasons) for r in expected.rejected
+    ]
+    assert findings_of(got) == findings_of(expected)
+
+
 def test_a_state_file_of_another_format_is_refused(tmp_path: Path) -> None:
     feed, state = tmp_path / "feed.jsonl", tmp_path / "state.db"
     write_feed(feed, feed_rows(5))

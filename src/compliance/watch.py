@@ -385,7 +385,9 @@ class _Feed:
             ready, _, _ = select.select([self.handle], [], [], 0)
             if not ready:
                 self.idle()
-            return self.handle.readline()
+            # What has arrived, not a line: a producer writing lone CRs is read as it
+            # writes, and select sees all there is (no reader's buffer holds lines back).
+            return os.read(self.handle.fileno(), READ_BYTES)
         return self.handle.read(READ_BYTES)
 
     def _rotated(self) -> bool:
