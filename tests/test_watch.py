@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import queue
 import random
 import signal
@@ -237,6 +238,39 @@ def test_a_csv_on_stdin_with_lone_carriage_returns_is_read_as_evaluate_reads_it(
         (r.line, r.reasons) for r in expected.rejected
     ]
     assert findings_of(got) == findings_of(expected)
+
+
+def test_the_status_line_on_a_terminal_shows_accepted_dates_and_runs_no_escapes(
+    tmp_path: Path,
+) -> None:
+    """On a terminal the status line names the last accepted record's date: a rejected
+    record's date is whatever the feed holds, here an escape sequence that would clear
+    the operator's screen."""
+    feed, state = tmp_path / "feed.jsonl", tmp_path / "state.db"
+    kp = {"hs_code": "2710", "destination": "KP", "unit": "bbl", "quantity": "5"}
+    write_feed(feed, [{"id": "a", "date": "2019-03-04", **kp},
+                      {"id": "b", "date": "\x1b[2J\x1b[31m", **kp}])  # fmt: skip
+    controller, terminal = pty.openpty()
+    try:
+        try:
+            done = subprocess.run([*COMMAND, str(feed), "--state", str(state)],
+                                  stderr=terminal, stdout=subprocess.DEVNULL, timeout=60)  # fmt: skip
+        finally:
+            os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 1 << 16)
+            except OSError:  # the terminal's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0
+    assert b"\x1b" not in shown
+    assert shown.decode().rstrip().endswith("2 events, 0 findings, last date 2019-03-04")
 
 
 def test_a_state_file_of_another_format_is_refused(tmp_path: Path) -> None:

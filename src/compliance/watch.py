@@ -36,6 +36,7 @@ from typing import IO, Any
 from compliance import __version__
 from compliance.engine.monitor import Changes, Monitor
 from compliance.errors import ComplianceError
+from compliance.io._common import printable
 from compliance.io.readers import parse_stream
 from compliance.ledger import RawRecord
 from compliance.report import Report
@@ -527,7 +528,10 @@ def watch(
                 seq += 1
                 lines.append((seq, json.dumps({"seq": seq, **body}, ensure_ascii=False)))
             status.findings += len(changes) - len(changes.withdrawn)
-            status.last = str(record.data.get("date", status.last))
+            if not changes.rejected:
+                # An accepted record's date: a rejected one's may be anything the feed
+                # holds, and the terminal must not run it (escape sequences).
+                status.last = printable(str(record.data.get("date", status.last)))
             if len(batch) >= batch_size:
                 flush()
             if stop["now"]:
