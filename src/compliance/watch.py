@@ -57,8 +57,14 @@ def _fingerprint(rulebook: Rulebook) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# `json.dumps(data, sort_keys=True, default=str)` and `json.dumps(data, default=str)`,
+# each encoder made once rather than at every record.
+_SORTED_JSON = json.JSONEncoder(sort_keys=True, default=str).encode
+_RECORD_JSON = json.JSONEncoder(default=str).encode
+
+
 def _digest(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, default=str)
+    text = _SORTED_JSON(data)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -75,6 +81,13 @@ class WatchState:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self._schema(rulebook)
+            # The last line stored from each source: a line past it cannot have been read
+            # before, so `seen` needs no query for it (a new feed's every line).
+            self._last_line: dict[str, int] = dict(
+                self.db.execute(
+                    "SELECT source, MAX(line) FROM records WHERE line IS NOT NULL GROUP BY source"
+                ).fetchall()
+            )
         except sqlite3.DatabaseError as e:
             raise ComplianceError(f"{path}: not a compliance state file ({e})") from None
 
@@ -137,6 +150,9 @@ class WatchState:
 
     def seen(self, record: RawRecord) -> bool:
         """Was this very record (source, line, content) read before?"""
+        last = self._last_line.get(record.source)
+        if record.line is not None and (last is None or record.line > last):
+            return False
         row = self.db.execute(
             "SELECT 1 FROM records WHERE source = ? AND line IS ? AND digest = ? LIMIT 1",
             (record.source, record.line, _digest(record.data)),
@@ -158,8 +174,8 @@ class WatchState:
                     r.source,
                     r.line,
                     r.index,
-                    json.dumps(r.data, default=str),
-                    json.dumps(list(r.problems)),
+                    _RECORD_JSON(r.data),
+                    json.dumps(list(r.problems)) if r.problems else "[]",
                     _digest(r.data),
                 )
                 for r in records
@@ -167,6 +183,10 @@ class WatchState:
         )
         db.executemany("INSERT INTO announcements VALUES (?, ?)", announcements)
         db.execute("COMMIT")
+        last = self._last_line
+        for r in records:
+            if r.line is not None and r.line > last.get(r.source, 0):
+                last[r.source] = r.line
 
     def announcements_after(self, seq: int) -> list[str]:
         rows = self.db.execute(
